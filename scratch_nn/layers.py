@@ -1,0 +1,156 @@
+"""The layers of a multilayer perceptron, each with a forward and a backward pass.
+
+Conventions, the same as torch.nn so that the two can be compared number for number:
+
+- A batch is a 2-D array with one example per row: x has shape (n, features).
+- Linear stores its weight as (out_features, in_features) and computes y = x W^T + b.
+- ``forward(x)`` remembers what ``backward`` needs from that call (and only that call).
+- ``backward(grad_output)`` receives dL/dy for the output of the last forward call and returns
+  dL/dx. Parameter gradients are left in ``layer.grads`` under the same names as
+  ``layer.params``; they are overwritten, not accumulated, on every backward call.
+- The dtype of the parameters and of the input decide the arithmetic: nothing is upcast, and an
+  input whose dtype differs from the parameters' is refused.
+"""
+
+import numpy as np
+
+
+class Layer:
+    """Base class: a layer with no parameters. Subclasses implement forward and backward."""
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache = None  # what forward saved for backward: the input or the output
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Linear(Layer):
+    """Fully connected layer, y = x W^T + b.
+
+    With upstream gradient G = dL/dy of shape (n, out):
+        dL/dW = G^T x      (out, in): one outer product per example, summed over the batch
+        dL/db = sum_i G_i  (out,):    summed, not averaged; the loss already divides by n
+        dL/dx = G W        (n, in)
+    """
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray):
+        super().__init__()
+        if weight.ndim != 2 or bias.shape != weight.shape[:1]:
+            raise ValueError(
+                f"Linear needs a weight of shape (out, in) and a bias of shape (out,); "
+                f"got weight {weight.shape} and bias {bias.shape}"
+            )
+        if weight.dtype != bias.dtype:
+            raise TypeError(f"Linear weight is {weight.dtype} but bias is {bias.dtype}; give both one dtype")
+        self.params = {"weight": weight, "bias": bias}
+
+    @property
+    def in_features(self) -> int:
+        return self.params["weight"].shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.params["weight"].shape[0]
+
+    def forward(self, x):
+        weight, bias = self.params["weight"], self.params["bias"]
+        check_batch(self, x, weight.dtype, self.in_features)
+        self._cache = x
+        return x @ weight.T + bias
+
+    def backward(self, grad_output):
+        x = require_cache(self)
+        check_grad_output(self, grad_output, (x.shape[0], self.out_features), x.dtype)
+        self.grads = {"weight": grad_output.T @ x, "bias": grad_output.sum(axis=0)}
+        return grad_output @ self.params["weight"]
+
+    def __repr__(self):
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
+
+
+class Sigmoid(Layer):
+    """sigma(x) = 1 / (1 + e^-x);  dL/dx = G * (1 - sigma(x)) * sigma(x), from the cached output.
+
+    Evaluated as e^x / (1 + e^x) for negative x so that e^-x never overflows (x = -400 in float32).
+    """
+
+    def forward(self, x):
+        check_batch(self, x)
+        exp_neg_abs = np.exp(-np.abs(x))
+        self._cache = np.where(x >= 0, 1 / (1 + exp_neg_abs), exp_neg_abs / (1 + exp_neg_abs))
+        return self._cache
+
+    def backward(self, grad_output):
+        s = require_cache(self)
+        check_grad_output(self, grad_output, s.shape, s.dtype)
+        # Same grouping as PyTorch's sigmoid_backward: (G * (1 - s)) * s.
+        return grad_output * (1 - s) * s
+
+
+class Tanh(Layer):
+    """tanh(x);  dL/dx = G * (1 - tanh(x)^2), from the cached output."""
+
+    def forward(self, x):
+        check_batch(self, x)
+        self._cache = np.tanh(x)
+        return self._cache
+
+    def backward(self, grad_output):
+        t = require_cache(self)
+        check_grad_output(self, grad_output, t.shape, t.dtype)
+        return grad_output * (1 - t * t)
+
+
+class ReLU(Layer):
+    """max(0, x);  dL/dx = G where x > 0, else 0.
+
+    At exactly x = 0 the derivative is taken as 0, PyTorch's convention (threshold_backward).
+    np.where, not G * mask, so that a NaN or Inf upstream never leaks through a closed unit.
+    """
+
+    def forward(self, x):
+        check_batch(self, x)
+        self._cache = x
+        return np.where(x > 0, x, np.zeros((), x.dtype))
+
+    def backward(self, grad_output):
+        x = require_cache(self)
+        check_grad_output(self, grad_output, x.shape, x.dtype)
+        return np.where(x > 0, grad_output, np.zeros((), x.dtype))
+
+
+def check_batch(layer, x, dtype=None, features=None):
+    """Refuse what would otherwise broadcast or upcast silently into wrong numbers."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        shape = getattr(x, "shape", type(x).__name__)
+        raise ValueError(f"{layer!r} expects a 2-D array (batch, features); got {shape}. "
+                         f"Flatten images first, e.g. x.reshape(len(x), -1).")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{layer!r} computes in float32 or float64; got {x.dtype}. Use x.astype(np.float32).")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{layer!r} has {dtype} parameters but got a {x.dtype} input; nothing is converted "
+                        f"silently: pass x.astype(np.{dtype}) or build the network with dtype=np.{x.dtype}.")
+    if features is not None and x.shape[1] != features:
+        raise ValueError(f"{layer!r} expects {features} features per example; got input of shape {x.shape}.")
+
+
+def check_grad_output(layer, grad_output, shape, dtype):
+    if getattr(grad_output, "shape", None) != shape or grad_output.dtype != dtype:
+        got = (getattr(grad_output, "shape", None), getattr(grad_output, "dtype", type(grad_output).__name__))
+        raise ValueError(f"{layer!r}.backward expects a gradient of shape {shape} and dtype {dtype}, "
+                         f"matching its last output; got shape {got[0]}, dtype {got[1]}.")
+
+
+def require_cache(layer):
+    if layer._cache is None:
+        raise RuntimeError(f"{layer!r}.backward was called before forward: there is nothing to differentiate.")
+    return layer._cache

@@ -1,0 +1,122 @@
+"""Loss functions: a scalar loss from the network's output and the targets, and its gradient.
+
+``forward(output, target)`` returns the loss as a NumPy scalar of the output's dtype;
+``backward()`` returns dL/d(output) for that call. Targets are either integer class labels of
+shape (n,) or per-class targets of shape (n, classes) (one-hot rows, or any probabilities),
+in the output's dtype.
+
+``reduction="mean"`` divides by the batch size n (the default, as in the paper and in PyTorch);
+``reduction="sum"`` does not.
+"""
+
+import numpy as np
+
+REDUCTIONS = ("mean", "sum")
+
+
+class Loss:
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+        self.reduction = reduction
+        self._cache = None
+
+    def _divisor(self, n: int) -> int:
+        return n if self.reduction == "mean" else 1
+
+    def backward(self) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}.backward was called before forward: there is no loss to differentiate.")
+        return self._gradient(*self._cache)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by the cross-entropy, on raw scores (logits) z:
+
+        L = -(1/n) sum_i sum_c t_ic log softmax(z_i)_c      (t one-hot: -(1/n) sum_i log p_i,y_i)
+        dL/dz = (softmax(z) - t) / n
+
+    log softmax is taken through the log-sum-exp with the row maximum m shifted out,
+    log softmax(z)_c = z_c - m - log sum_k e^(z_k - m), so that logits of +-1000 stay finite:
+    without the shift e^1000 overflows to Inf and the loss becomes NaN. This is
+    torch.nn.CrossEntropyLoss (class-index or class-probability targets).
+    """
+
+    def forward(self, logits, target):
+        targets = one_hot(target, logits)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        if is_labels(target):  # pick the one log-probability per row; no 0 * (-big) products
+            picked = log_probs[np.arange(len(target)), target]
+        else:
+            picked = (targets * log_probs).sum(axis=1)
+        self._cache = (np.exp(log_probs), targets)
+        return -picked.sum() / logits.dtype.type(self._divisor(len(logits)))
+
+    def _gradient(self, probs, targets):
+        return (probs - targets) / probs.dtype.type(self._divisor(len(probs)))
+
+
+class QuadraticLoss(Loss):
+    """The paper's mean squared error on the network's output a (e.g. after a final sigmoid):
+
+        L = 1/(2n) sum_i ||t_i - a_i||^2          dL/da = (a - t) / n
+
+    Not torch.nn.MSELoss, which averages over all n * classes entries and has no 1/2; the
+    PyTorch twin expresses this exact form (sum of squares, divided by 2n).
+    """
+
+    def forward(self, output, target):
+        targets = one_hot(target, output)
+        residual = output - targets
+        self._cache = (residual,)
+        return (residual * residual).sum() / output.dtype.type(2 * self._divisor(len(output)))
+
+    def _gradient(self, residual):
+        return residual / residual.dtype.type(self._divisor(len(residual)))
+
+
+LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": QuadraticLoss}
+
+
+def is_labels(target) -> bool:
+    return isinstance(target, np.ndarray) and target.ndim == 1
+
+
+def one_hot(target, output):
+    """Targets as an (n, classes) array in the output's dtype, after checking they fit the output."""
+    if not isinstance(output, np.ndarray) or output.ndim != 2 or output.dtype not in (np.float32, np.float64):
+        raise ValueError(f"the loss expects a 2-D float32/float64 output (batch, classes); got "
+                         f"{getattr(output, 'shape', type(output).__name__)} {getattr(output, 'dtype', '')}")
+    n, classes = output.shape
+    if not np.isfinite(output).all():
+        row, col = np.argwhere(~np.isfinite(output))[0]
+        raise FloatingPointError(f"the network output is not finite (output[{row}, {col}] = {output[row, col]}): "
+                                 f"the forward pass overflowed; lower the learning rate or check the inputs")
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"targets must be a NumPy array; got {type(target).__name__}")
+    if is_labels(target):
+        if not np.issubdtype(target.dtype, np.integer):
+            raise TypeError(f"class labels must be integers; got {target.dtype}. Use labels.astype(np.int64).")
+        if len(target) != n:
+            raise ValueError(f"got {len(target)} labels for a batch of {n} outputs")
+        bad = (target < 0) | (target >= classes)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"label {target[i]} at position {i} is out of range: the output has {classes} "
+                             f"classes, so labels must lie in 0..{classes - 1}")
+        targets = np.zeros_like(output)
+        targets[np.arange(n), target] = 1
+        return targets
+    if target.shape != output.shape:
+        raise ValueError(f"targets must be labels of shape ({n},) or one-hot rows of shape {output.shape}; "
+                         f"got {target.shape}")
+    if target.dtype != output.dtype:
+        raise TypeError(f"one-hot targets are {target.dtype} but the output is {output.dtype}; "
+                        f"convert them with target.astype(np.{output.dtype})")
+    if not np.isfinite(target).all():
+        raise ValueError("the targets contain NaN or Inf")
+    return target

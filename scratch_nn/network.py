@@ -1,0 +1,168 @@
+"""A sequential container of layers, and networks built from a short spec such as "784-128-10".
+
+The container mirrors torch.nn.Sequential, down to how it names parameters: layer i's
+parameter p is "i.p" (activations take an index too), so for 784-128-10 with a sigmoid the
+keys are 0.weight (128, 784), 0.bias (128,), 2.weight (10, 128), 2.bias (10,). state_dict,
+load_state_dict and grad_dict use exactly these keys, shapes and layouts, so a scratch
+network's weights load into the equivalent torch.nn.Sequential as they are, and back.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .init import INITIALIZERS
+from .layers import Linear, ReLU, Sigmoid, Tanh
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Layer sizes, one activation per hidden layer, and an optional activation on the output.
+
+    Spec.parse("784-512-256-10", "relu,sigmoid") is 784 -> 512 (ReLU) -> 256 (sigmoid) -> 10.
+    A single activation applies to every hidden layer. The output is raw scores (logits, for
+    the softmax cross-entropy) unless output_activation is given (e.g. "sigmoid" for the
+    paper's squared error).
+    """
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    output_activation: str | None = None
+
+    @classmethod
+    def parse(cls, sizes, activation="sigmoid", output_activation=None):
+        if isinstance(sizes, str):
+            try:
+                sizes = [int(s) for s in sizes.split("-")]
+            except ValueError:
+                raise ValueError(f"layer sizes are written like 784-128-10; got {sizes!r}") from None
+        sizes = tuple(int(s) for s in sizes)
+        hidden = len(sizes) - 2
+        names = activation.split(",") if isinstance(activation, str) else list(activation)
+        if len(names) == 1:
+            names = names * hidden
+        spec = cls(sizes, tuple(n.strip().lower() for n in names), output_activation)
+        spec.validate()
+        return spec
+
+    def validate(self):
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValueError(f"a network needs at least an input and an output size, all positive; got {self.sizes}")
+        if len(self.activations) != len(self.sizes) - 2:
+            raise ValueError(f"{len(self.sizes) - 2} hidden layers need one activation each (or one for all); "
+                             f"got {list(self.activations)}")
+        for name in (*self.activations, *([self.output_activation] if self.output_activation else [])):
+            if name not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+
+    def __str__(self):
+        mixed = len(set(self.activations)) > 1
+        activation = ",".join(self.activations) if mixed else "".join(self.activations[:1])
+        output = f" (output {self.output_activation})" if self.output_activation else ""
+        return f"{'-'.join(map(str, self.sizes))} {activation}".rstrip() + output
+
+
+class Sequential:
+    """Layers applied one after another; backward runs them in reverse.
+
+    forward(x) -> output, backward(dL/d output) -> dL/dx, leaving each layer's parameter
+    gradients in layer.grads.
+    """
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
+            row, col = np.argwhere(~np.isfinite(x))[0][:2] if x.ndim == 2 else (0, 0)
+            raise ValueError(f"the input contains NaN or Inf (first at row {row}, column {col}); "
+                             f"clean the data before training")
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+    def named_parameters(self):
+        """(key, layer, name) for every parameter, in torch.nn.Sequential's order and naming."""
+        for index, layer in enumerate(self.layers):
+            for name in layer.params:
+                yield f"{index}.{name}", layer, name
+
+    @property
+    def dtype(self):
+        return next(layer.params[name].dtype for _, layer, name in self.named_parameters())
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under torch.nn.Sequential's keys, e.g. {"0.weight": (out, in) array}."""
+        return {key: layer.params[name].copy() for key, layer, name in self.named_parameters()}
+
+    def grad_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the last backward pass's parameter gradients, under the state_dict keys."""
+        missing = [key for key, layer, name in self.named_parameters() if name not in layer.grads]
+        if missing:
+            raise RuntimeError(f"no gradients yet for {', '.join(missing)}: run forward, the loss and backward first")
+        return {key: layer.grads[name].copy() for key, layer, name in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy values into the parameters, in place, after checking every key, shape and dtype.
+
+        Accepts NumPy arrays or anything np.asarray understands (a CPU torch tensor from
+        model.state_dict() included). Nothing is converted: a dtype that differs is an error,
+        as are missing or unexpected keys and other shapes. All problems are listed at once,
+        and nothing is loaded unless everything fits.
+        """
+        params = {key: layer.params[name] for key, layer, name in self.named_parameters()}
+        values = {key: np.asarray(value) for key, value in state.items()}
+        problems = [f"missing key {key!r} (expected shape {p.shape}, {p.dtype})"
+                    for key, p in params.items() if key not in values]
+        problems += [f"unexpected key {key!r}: this network's keys are {list(params)}"
+                     for key in values if key not in params]
+        for key in params.keys() & values.keys():
+            param, value = params[key], values[key]
+            if value.shape != param.shape:
+                hint = " (transposed? weights are stored (out, in))" if value.shape == param.shape[::-1] else ""
+                problems.append(f"{key!r} has shape {value.shape}, expected {param.shape}{hint}")
+            elif value.dtype != param.dtype:
+                problems.append(f"{key!r} is {value.dtype}, expected {param.dtype}: convert it before loading")
+            elif not np.isfinite(value).all():
+                problems.append(f"{key!r} contains NaN or Inf")
+        if problems:
+            raise ValueError("load_state_dict: the state does not fit this network:\n  " + "\n  ".join(problems))
+        for key, param in params.items():
+            param[...] = values[key]
+
+    def __repr__(self):
+        lines = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({lines}\n)"
+
+
+def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.float64,
+                  output_activation=None) -> Sequential:
+    """A Sequential for a spec: Linear, activation, Linear, activation, ..., Linear [, output activation].
+
+    build_network("784-128-10", "sigmoid", init="paper", seed=0, dtype=np.float32)
+    init: "paper" (uniform in [-1, 1]) or "torch" (torch.nn.Linear's default), from
+    np.random.default_rng(seed).
+    """
+    if not isinstance(spec, Spec):
+        spec = Spec.parse(spec, activation, output_activation)
+    if init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}; choose from {sorted(INITIALIZERS)}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"networks compute in float32 or float64; got {dtype}")
+    rng = np.random.default_rng(seed)
+    activations = [*spec.activations, spec.output_activation]
+    layers = []
+    for fan_in, fan_out, activation_name in zip(spec.sizes, spec.sizes[1:], activations):
+        weight, bias = INITIALIZERS[init](rng, fan_in, fan_out)
+        layers.append(Linear(weight.astype(dtype), bias.astype(dtype)))
+        if activation_name:
+            layers.append(ACTIVATIONS[activation_name]())
+    return Sequential(*layers)
