@@ -1,0 +1,52 @@
+"""Every tolerance the comparisons use, each with the reason it is what it is.
+
+A tolerance reads: |scratch - torch| <= rtol * |torch| + atol * max|torch| for every element
+(see comparison.py for why atol is relative to the tensor's scale). The numbers below were
+measured on this project's own comparisons: 784-input networks with 1 to 3 hidden layers,
+sigmoid, ReLU and tanh, both initialisations, cross-entropy and squared error, batch 32,
+3 seeds, NumPy/OpenBLAS against torch 2.14.1 on the CPU. Each bound sits about 10x above the
+worst measurement, so that a change of BLAS or CPU does not break them while a real mistake,
+which moves results by 1e-3 or more, is still caught by orders of magnitude.
+"""
+
+import numpy as np
+
+from .comparison import Tolerance
+
+FLOAT64 = Tolerance(
+    rtol=1e-12, atol=1e-12,
+    why="float64: the two sides sum the same products in different orders (OpenBLAS vs torch's BLAS, "
+        "NumPy's exp vs torch's). Worst measured: 1.0e-13 of the tensor's scale (forward outputs of a "
+        "784-512-256-128-10 tanh network, paper init, whose pre-activations cancel from sums of 100s of "
+        "terms of size 1), 7.6e-16 for parameters after one SGD step.",
+)
+
+FLOAT32 = Tolerance(
+    rtol=1.3e-6, atol=5e-4,
+    why="float32: rtol is torch.testing's default. atol (of the tensor's scale) sits 10x over the worst "
+        "measured, 4.7e-5 (the same deep tanh network: a float32 sum of 256 unit-sized terms is off by "
+        "~1e-5, which tanh passes on at slope ~1). A fixed atol of 1e-5 fails on logits of size 100.",
+)
+
+TRAJECTORY_FLOAT64_HIGH_LR = Tolerance(
+    rtol=0.0, atol=1e-7,
+    why="float64 parameters after 100 SGD steps at lr 1.0 on 784-128-10 sigmoid (paper init, random "
+        "labels): rounding differences are amplified about 10x every 10 steps; measured 2.9e-9 of the "
+        "scale at step 100 (7.6e-16 at lr 0.1). The bound is 30x above that.",
+)
+
+
+FINITE_DIFFERENCES = Tolerance(
+    rtol=1e-8, atol=1e-8,
+    why="analytic float64 gradients against scipy.differentiate's order-8 central differences on small "
+        "networks (5 to 7 units a layer, batch 4): measured agreement 2.5e-12 to 3.3e-10 of the scale "
+        "(worst: ReLU with the squared error); 30x above that. A real backprop mistake is off by 1e-2 or more.",
+)
+
+
+def for_dtype(dtype) -> Tolerance:
+    """The tolerance for one forward/backward pass or one SGD step in this dtype."""
+    try:
+        return {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}[np.dtype(dtype)]
+    except KeyError:
+        raise TypeError(f"comparisons are made in float32 or float64; got {dtype}") from None

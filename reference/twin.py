@@ -1,0 +1,121 @@
+"""The PyTorch twin: the torch.nn.Sequential and loss that compute what a scratch network computes.
+
+The twin is built from the scratch network's layers, not from its spec, so a network put
+together by hand (or with a user's own layer classes) gets the right twin too. Weights travel
+through state_dict in both directions, exactly as PyTorch's own checkpoints would.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch_nn
+
+TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
+
+
+def configure_determinism():
+    """Make torch compute the same way every run: deterministic kernels, full-precision float32
+    matmuls (no TF32 on GPUs, which would round float32 inputs to 10-bit mantissas)."""
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def torch_dtype(dtype) -> torch.dtype:
+    return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
+
+
+def torch_module(layer) -> nn.Module:
+    """The torch module that computes what one scratch layer computes (with fresh weights)."""
+    if isinstance(layer, scratch_nn.Linear):
+        weight = layer.params["weight"]
+        return nn.Linear(layer.in_features, layer.out_features, dtype=torch_dtype(weight.dtype))
+    for scratch_type, torch_type in TORCH_MODULES.items():
+        if isinstance(layer, scratch_type):
+            return torch_type()
+    raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
+                    f"{[t.__name__ for t in (scratch_nn.Linear, *TORCH_MODULES)]} or build the twin yourself")
+
+
+def torch_model(network: scratch_nn.Sequential, device="cpu") -> nn.Sequential:
+    """A torch.nn.Sequential with the same layers as the scratch network, holding the same weights."""
+    model = nn.Sequential(*(torch_module(layer) for layer in network.layers)).to(device)
+    copy_to_torch(network, model)
+    return model
+
+
+def copy_to_torch(network: scratch_nn.Sequential, model: nn.Module) -> None:
+    """Load the scratch weights into the torch model through state_dict, and check they arrived bit for bit."""
+    device = model_device(model)
+    model.load_state_dict({key: torch.from_numpy(value).to(device) for key, value in network.state_dict().items()})
+    assert_same_weights(network, model)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def copy_to_scratch(model: nn.Module, network: scratch_nn.Sequential) -> None:
+    """Load the torch model's weights into the scratch network through state_dict, bit for bit."""
+    network.load_state_dict(numpy_state_dict(model))
+    assert_same_weights(network, model)
+
+
+def numpy_state_dict(model: nn.Module) -> dict[str, np.ndarray]:
+    """The torch model's state_dict as NumPy copies (copies: the parameters go on changing)."""
+    return {key: value.detach().cpu().numpy().copy() for key, value in model.state_dict().items()}
+
+
+def assert_same_weights(network: scratch_nn.Sequential, model: nn.Module) -> None:
+    """Fail unless both sides hold exactly the same parameters: same keys, dtypes and bits.
+
+    Every comparison starts from here: a difference found later must come from the
+    computation, not from weights that were rounded or mangled on the way over.
+    """
+    scratch = network.state_dict()
+    theirs = numpy_state_dict(model)
+    if scratch.keys() != theirs.keys():
+        raise AssertionError(f"parameter keys differ: scratch {list(scratch)}, torch {list(theirs)}")
+    for key, value in scratch.items():
+        other = theirs[key]
+        if value.dtype != other.dtype or value.shape != other.shape or value.tobytes() != other.tobytes():
+            raise AssertionError(f"{key}: the weights on the two sides are not bit-for-bit equal "
+                                 f"(scratch {value.dtype}{value.shape}, torch {other.dtype}{other.shape})")
+
+
+class HalfSquaredError(nn.Module):
+    """The paper's squared error, L = 1/(2n) sum_i ||t_i - a_i||^2 ('sum' drops the 1/n).
+
+    torch.nn.MSELoss would divide by n * classes and drop the 1/2; this is the exact form the
+    scratch QuadraticLoss computes.
+    """
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, output, target):
+        n = len(output) if self.reduction == "mean" else 1
+        return nn.functional.mse_loss(output, target, reduction="sum") / (2 * n)
+
+
+def torch_loss(loss) -> nn.Module:
+    """The torch loss that computes what a scratch loss computes, with the same reduction."""
+    if isinstance(loss, scratch_nn.SoftmaxCrossEntropy):
+        return nn.CrossEntropyLoss(reduction=loss.reduction)
+    if isinstance(loss, scratch_nn.QuadraticLoss):
+        return HalfSquaredError(reduction=loss.reduction)
+    raise TypeError(f"no PyTorch twin is known for the loss {loss!r}")
+
+
+def torch_target(loss, target: np.ndarray, output: torch.Tensor) -> torch.Tensor:
+    """Targets as the twin loss wants them: per-class targets as they are; class labels as int64
+    for the cross-entropy and as one-hot rows in the output's dtype for the squared error."""
+    target = torch.from_numpy(np.asarray(target)).to(output.device)
+    if target.dtype.is_floating_point:
+        return target
+    if isinstance(loss, scratch_nn.QuadraticLoss):
+        return nn.functional.one_hot(target.long(), output.shape[1]).to(output.dtype)
+    return target.long()
