@@ -1,0 +1,6 @@
+from reference.twin import configure_determinism
+
+
+def pytest_configure(config):
+    configure_determinism()
+
