@@ -1,0 +1,31 @@
+# The commands README.md gives. Each target sets up the virtual environment first (once), from
+# the pinned versions in constraints.txt. .ci/run calls `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+# Where MNIST lives in torchvision's layout (<root>/MNIST/raw/...); override on the command line
+# or in the environment.
+SCRATCH_NN_DATA_ROOT ?= ../shared/datasets
+export SCRATCH_NN_DATA_ROOT
+
+.PHONY: setup compare test test-fast
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# The main job: train both sides on MNIST and print the side-by-side report.
+# Pass options with ARGS, e.g. make compare ARGS="--preset paper-128-lr1 --plot run.png".
+compare: setup
+	$(VENV)/bin/python compare.py $(ARGS)
+
+# Every tier: the fast suite, the slow tier (paper-sized networks) and the full-MNIST runs.
+test: setup
+	$(VENV)/bin/pytest -m ""
+
+# The fast tier only (a couple of minutes): what to run while working.
+test-fast: setup
+	$(VENV)/bin/pytest
