@@ -12,6 +12,9 @@ from torch import nn
 import scratch_nn
 
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
+# Twins by name, for layers written without subclassing a scratch layer (reference.gradcheck's twin=).
+TWIN_NAMES = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
+                                             for scratch_type, torch_type in TORCH_MODULES.items()}}
 
 
 def configure_determinism():
@@ -27,21 +30,44 @@ def torch_dtype(dtype) -> torch.dtype:
     return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
 
 
-def torch_module(layer) -> nn.Module:
-    """The torch module that computes what one scratch layer computes (with fresh weights)."""
-    if isinstance(layer, scratch_nn.Linear):
-        weight = layer.params["weight"]
-        return nn.Linear(layer.in_features, layer.out_features, dtype=torch_dtype(weight.dtype))
-    for scratch_type, torch_type in TORCH_MODULES.items():
-        if isinstance(layer, scratch_type):
-            return torch_type()
-    raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
-                    f"{[t.__name__ for t in (scratch_nn.Linear, *TORCH_MODULES)]} or build the twin yourself")
+def torch_module(layer, twin=None) -> nn.Module:
+    """The torch module that computes what one scratch layer computes (with fresh weights).
+
+    The twin is found from the scratch class the layer is an instance of. A layer written without
+    subclassing one can name its twin instead: twin="linear" (the layer's params must then hold
+    "weight" (out, in) and "bias" (out,)), "sigmoid", "relu" or "tanh"; a torch.nn.Module given
+    as twin is used as it is.
+    """
+    if isinstance(twin, nn.Module):
+        return twin
+    if twin is not None:
+        if twin not in TWIN_NAMES:
+            raise ValueError(f"unknown twin {twin!r}; name one of {sorted(TWIN_NAMES)} or pass a torch.nn.Module")
+        scratch_type = TWIN_NAMES[twin]
+    else:
+        scratch_type = next((t for t in TWIN_NAMES.values() if isinstance(layer, t)), None)
+        if scratch_type is None:
+            raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
+                            f"{[t.__name__ for t in TWIN_NAMES.values()]} or name its twin "
+                            f"({', '.join(TWIN_NAMES)}, or a torch.nn.Module)")
+    if scratch_type is scratch_nn.Linear:
+        weight = layer.params.get("weight") if isinstance(getattr(layer, "params", None), dict) else None
+        if getattr(weight, "ndim", 0) != 2:
+            raise ValueError(f"{layer!r} has a linear twin, so its params must hold a 2-D 'weight' (out, in) "
+                             f"and a 'bias' (out,), as scratch_nn.Linear's do")
+        return nn.Linear(weight.shape[1], weight.shape[0], dtype=torch_dtype(weight.dtype))
+    return TORCH_MODULES[scratch_type]()
 
 
-def torch_model(network: scratch_nn.Sequential, device="cpu") -> nn.Sequential:
-    """A torch.nn.Sequential with the same layers as the scratch network, holding the same weights."""
-    model = nn.Sequential(*(torch_module(layer) for layer in network.layers)).to(device)
+def torch_model(network: scratch_nn.Sequential, device="cpu", twins=None) -> nn.Sequential:
+    """A torch.nn.Sequential with the same layers as the scratch network, holding the same weights.
+
+    twins: optionally, one twin per layer as torch_module takes it (None: found from the class).
+    """
+    twins = [None] * len(network.layers) if twins is None else list(twins)
+    if len(twins) != len(network.layers):
+        raise ValueError(f"got {len(twins)} twins for {len(network.layers)} layers; give one per layer (None: by class)")
+    model = nn.Sequential(*(torch_module(layer, twin) for layer, twin in zip(network.layers, twins))).to(device)
     copy_to_torch(network, model)
     return model
 
@@ -110,10 +136,10 @@ def torch_loss(loss) -> nn.Module:
     raise TypeError(f"no PyTorch twin is known for the loss {loss!r}")
 
 
-def torch_target(loss, target: np.ndarray, output: torch.Tensor) -> torch.Tensor:
+def torch_target(loss, target, output: torch.Tensor) -> torch.Tensor:
     """Targets as the twin loss wants them: per-class targets as they are; class labels as int64
     for the cross-entropy and as one-hot rows in the output's dtype for the squared error."""
-    target = torch.from_numpy(np.asarray(target)).to(output.device)
+    target = torch.as_tensor(target, device=output.device)
     if target.dtype.is_floating_point:
         return target
     if isinstance(loss, scratch_nn.QuadraticLoss):

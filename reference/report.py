@@ -1,0 +1,135 @@
+"""The side-by-side report of a training run: the per-epoch table, the verdict, JSON and a plot."""
+
+import json
+import platform
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from . import tolerances
+
+HEADER = (f"{'epoch':>5}  {'side':<7} {'loss':>8} {'train':>7} {'valid':>7} {'test':>7} {'sec':>6}   "
+          f"{'param drift':>11} {'in':<9} {'agree':>8} {'Δloss':>9}")
+
+
+def describe_run(config) -> str:
+    tolerance = tolerances.training_run(config.dtype)
+    device = config.device if config.device == "cpu" else f"{config.device} ({torch.cuda.get_device_name(config.device)})"
+    return "\n".join([
+        f"{config.dataset.upper()}: {config.spec} {config.activation}, {config.loss}, {config.init} init, "
+        f"{config.dtype}, batch {config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}",
+        f"scratch: NumPy {np.__version__} on the CPU | torch {torch.__version__} on {device} | "
+        f"{config.threads} thread(s) each",
+        f"param drift = max|scratch - torch| / max|torch| over each tensor (worst tensor shown); "
+        f"tolerance {tolerance.atol:.0e}",
+        "agree = share of validation images both sides classify the same; Δloss = scratch - torch mean training loss",
+    ])
+
+
+def format_epoch(record) -> str:
+    """Two rows per epoch, scratch above torch; the divergence columns on the scratch row."""
+    d = record.divergence
+
+    def row(label, m, tail=""):
+        return (f"{'':>5}  {label:<7} {m.train_loss:>8.4f} {m.train_accuracy:>7.2%} {m.validation_accuracy:>7.2%} "
+                f"{m.test_accuracy:>7.2%} {m.seconds:>6.1f}{tail}")
+
+    mark = "" if d.within_tolerance else "  > tolerance"
+    first = row("scratch", record.scratch, f"   {d.worst_scaled_abs:>11.2e} {d.worst_tensor:<9} "
+                                           f"{d.prediction_agreement:>8.2%} {d.train_loss_difference:>+9.1e}{mark}")
+    return f"{record.epoch:>5}" + first[5:] + "\n" + row("torch", record.torch)
+
+
+def verdict(run) -> tuple[bool, str]:
+    """Do the twins agree, and if not, where and why? Two criteria, both after every epoch:
+    the parameters are within the whole-run tolerance for the dtype, and one SGD step taken from
+    identical weights agrees within the one-step tolerance (the step check)."""
+    if not run.epochs:
+        return False, "no epoch finished: nothing to judge"
+    tolerance = tolerances.training_run(run.config.dtype)
+    epochs = run.epochs
+    drift_ok = all(r.divergence.within_tolerance for r in epochs)
+    bad_steps = [r.epoch for r in epochs if not r.divergence.step_check_ok]
+    worst = max(epochs, key=lambda r: r.divergence.worst_scaled_abs)
+    seconds = {side: sum(getattr(r, side).seconds for r in epochs) for side in ("scratch", "torch")}
+    if drift_ok and not bad_steps:
+        headline = "AGREE: the twins stayed within tolerance"
+    elif bad_steps:
+        headline = "DISAGREE: a single step differs"
+    else:
+        headline = "DRIFTED: the twins went past the tolerance"
+    lines = [
+        f"{headline} ({tolerance.atol:.0e} of each tensor's scale, {run.config.dtype}) over {len(epochs)} epoch(s).",
+        f"Largest drift: {worst.divergence.worst_scaled_abs:.2e} of the scale in {worst.divergence.worst_tensor} "
+        f"after epoch {worst.epoch}; final validation accuracy {epochs[-1].scratch.validation_accuracy:.2%} "
+        f"(scratch) vs {epochs[-1].torch.validation_accuracy:.2%} (torch); predictions agree on at least "
+        f"{min(r.divergence.prediction_agreement for r in epochs):.2%} of validation images in every epoch.",
+        f"Training time: scratch {seconds['scratch']:.1f} s, torch {seconds['torch']:.1f} s "
+        f"(torch/scratch = {seconds['torch'] / max(seconds['scratch'], 1e-12):.2f}).",
+    ]
+    if bad_steps:
+        lines.append(f"Step check FAILED after epoch(s) {', '.join(map(str, bad_steps))}: one SGD step from identical "
+                     f"weights gives different parameters, so the two sides compute different things. "
+                     f"Run `python compare.py check` on this network to find the layer.")
+    else:
+        lines.append("Step check: after every epoch, one SGD step from identical weights agreed within the "
+                     "one-step tolerance.")
+    if not drift_ok and not bad_steps:
+        lines.append("Why the drift: every step checked agrees, so the difference is rounding amplified by the "
+                     "training dynamics (large learning rates and initial weights make training sensitive to the "
+                     "last bit)" + ("; rerun with --dtype float64 to see the same run stay close."
+                                    if run.config.dtype == "float32" else "."))
+    return drift_ok and not bad_steps, "\n".join(lines)
+
+
+def run_to_dict(run, status="finished", error="") -> dict:
+    ok, text = verdict(run)
+    return {
+        "config": asdict(run.config),
+        "tolerance": asdict(tolerances.training_run(run.config.dtype)),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__},
+        "status": status,
+        "error": error,
+        "epochs": [record.to_dict() for record in run.epochs],
+        "verdict": {"agree": ok, "text": text},
+    }
+
+
+def write_json(run, path, status="finished", error="") -> None:
+    with open(path, "w") as stream:
+        json.dump(run_to_dict(run, status, error), stream, indent=2)
+
+
+def plot(run, path) -> None:
+    """Accuracy and loss curves of both sides per epoch, as the paper shows them, and the drift."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r.epoch for r in run.epochs]
+    figure, (accuracy, loss, drift) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for side, style in (("scratch", "-"), ("torch", "--")):
+        for split, color in (("train", "tab:blue"), ("validation", "tab:orange"), ("test", "tab:green")):
+            values = [100 * getattr(getattr(r, side), f"{split}_accuracy") for r in run.epochs]
+            accuracy.plot(epochs, values, style, color=color, marker="o" if side == "scratch" else None,
+                          markersize=3, label=f"{side} {split}")
+        loss.plot(epochs, [getattr(r, side).train_loss for r in run.epochs], style, marker="o" if side == "scratch"
+                  else None, markersize=3, label=f"{side}")
+    drift.semilogy(epochs, [max(r.divergence.worst_scaled_abs, 1e-18) for r in run.epochs], "o-", color="tab:red",
+                   label="max |scratch - torch| / scale")
+    drift.axhline(tolerances.training_run(run.config.dtype).atol, color="gray", linestyle=":", label="tolerance")
+    accuracy.set(title="Accuracy", xlabel="epoch", ylabel="%")
+    loss.set(title="Mean training loss", xlabel="epoch", ylabel=run.config.loss)
+    drift.set(title="Parameter drift between the twins", xlabel="epoch")
+    for axis in (accuracy, loss, drift):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    c = run.config
+    figure.suptitle(f"{c.dataset.upper()} {c.spec} {c.activation}, lr {c.lr}, batch {c.batch_size}, {c.init} init, "
+                    f"{c.dtype}: scratch (solid) vs torch (dashed)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
