@@ -76,9 +76,8 @@ class Sequential:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
-            row, col = np.argwhere(~np.isfinite(x))[0][:2] if x.ndim == 2 else (0, 0)
-            raise ValueError(f"the input contains NaN or Inf (first at row {row}, column {col}); "
-                             f"clean the data before training")
+            where = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
+            raise ValueError(f"the input contains NaN or Inf (first at index {where}); clean the data first")
         for layer in self.layers:
             x = layer.forward(x)
         return x
