@@ -13,8 +13,15 @@ import argparse
 import dataclasses
 import sys
 
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from reference import report
+from reference.data import DataError, load_dataset, resolve_data_root
 from reference.presets import PRESETS
-from reference.training import RunConfig
+from reference.training import DivergedError, Run, RunConfig, train_twins
+from reference.twin import configure_determinism
 
 EXIT_DISAGREE, EXIT_DATA, EXIT_DIVERGED = 1, 2, 3
 
@@ -72,15 +79,6 @@ def main(argv=None) -> int:
             print(f"{name:<26} {description}")
         return 0
     config = config_from(args)
-
-    # torch and the data path load only once the options are known to be sensible
-    from reference import report
-    from reference.data import DataError, load_dataset, resolve_data_root
-    from reference.training import DivergedError, Run, train_twins
-    from reference.twin import configure_determinism
-    import numpy as np
-    import torch
-    from tqdm import tqdm
 
     configure_determinism()
     if config.device != "cpu" and not torch.cuda.is_available():

@@ -6,28 +6,23 @@ softmax cross-entropy. Any option given on the command line overrides the preset
 
 from .training import RunConfig
 
-PAPER = dict(batch_size=32, init="paper", loss="cross_entropy")
+
+def paper(spec, lr, epochs, activation="sigmoid", note=""):
+    """(description, config) for one of the paper's runs."""
+    config = RunConfig(spec=spec, activation=activation, lr=lr, epochs=epochs, batch_size=32, init="paper",
+                       loss="cross_entropy")
+    return f"{spec} {activation}, lr {lr}, {epochs} epochs{note}", config
+
 
 PRESETS = {
-    "default": ("one hidden layer of 128 sigmoid units, lr 0.5, 5 epochs: a quick full run",
-                RunConfig(spec="784-128-10", activation="sigmoid", lr=0.5, epochs=5, **PAPER)),
-    "paper-512-20": ("784-512-10 sigmoid at lr 0.05 for 20 epochs",
-                     RunConfig(spec="784-512-10", activation="sigmoid", lr=0.05, epochs=20, **PAPER)),
-    "paper-512-50": ("784-512-10 sigmoid at lr 0.05 for 50 epochs",
-                     RunConfig(spec="784-512-10", activation="sigmoid", lr=0.05, epochs=50, **PAPER)),
-    "paper-512-20-relu": ("784-512-10 ReLU at lr 0.05 for 20 epochs",
-                          RunConfig(spec="784-512-10", activation="relu", lr=0.05, epochs=20, **PAPER)),
-    "paper-512-256": ("784-512-256-10 sigmoid at lr 0.05 for 20 epochs",
-                      RunConfig(spec="784-512-256-10", activation="sigmoid", lr=0.05, epochs=20, **PAPER)),
-    "paper-512-256-relu": ("784-512-256-10 ReLU at lr 0.05 for 20 epochs",
-                           RunConfig(spec="784-512-256-10", activation="relu", lr=0.05, epochs=20, **PAPER)),
-    "paper-512-256-128": ("784-512-256-128-10 sigmoid at lr 0.05 for 20 epochs",
-                          RunConfig(spec="784-512-256-128-10", activation="sigmoid", lr=0.05, epochs=20, **PAPER)),
-    "paper-512-256-128-lr0.2": ("784-512-256-128-10 sigmoid at lr 0.2 for 20 epochs",
-                                RunConfig(spec="784-512-256-128-10", activation="sigmoid", lr=0.2, epochs=20,
-                                          **PAPER)),
-    "paper-128-lr1": ("784-128-10 sigmoid at lr 1.0 for 20 epochs",
-                      RunConfig(spec="784-128-10", activation="sigmoid", lr=1.0, epochs=20, **PAPER)),
-    "paper-128-lr1-75": ("784-128-10 sigmoid at lr 1.0 for 75 epochs: the paper's final run",
-                         RunConfig(spec="784-128-10", activation="sigmoid", lr=1.0, epochs=75, **PAPER)),
+    "default": paper("784-128-10", 0.5, 5, note=": the quick full run compare.py makes with no options"),
+    "paper-512-20": paper("784-512-10", 0.05, 20),
+    "paper-512-50": paper("784-512-10", 0.05, 50),
+    "paper-512-20-relu": paper("784-512-10", 0.05, 20, "relu"),
+    "paper-512-256": paper("784-512-256-10", 0.05, 20),
+    "paper-512-256-relu": paper("784-512-256-10", 0.05, 20, "relu"),
+    "paper-512-256-128": paper("784-512-256-128-10", 0.05, 20),
+    "paper-512-256-128-lr0.2": paper("784-512-256-128-10", 0.2, 20),
+    "paper-128-lr1": paper("784-128-10", 1.0, 20),
+    "paper-128-lr1-75": paper("784-128-10", 1.0, 75, note=": the paper's final run"),
 }

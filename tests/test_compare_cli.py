@@ -6,13 +6,12 @@ import pytest
 import torch
 
 import compare
-from reference import data
 
 
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
     """compare.py on a small synthetic dataset instead of MNIST, so the CLI tests take seconds."""
-    monkeypatch.setattr(data, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
 def test_list_presets(capsys):
