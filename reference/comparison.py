@@ -25,7 +25,10 @@ class Tolerance:
     why: str = ""
 
     def __str__(self):
-        return f"rtol={self.rtol:.1e}, atol={self.atol:.1e}*max|torch|"
+        return self.against("torch")
+
+    def against(self, judge: str) -> str:
+        return f"rtol={self.rtol:.1e}, atol={self.atol:.1e}*max|{judge}|"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class TensorDiff:
     ratio: float = 0.0
     mismatched: int = 0        # how many elements lie outside the tolerance
     problem: str = ""          # a mismatch of shape or dtype, or NaN/Inf, that makes the values moot
+    judge: str = "torch"       # what the scratch tensor was compared with (e.g. "finite differences")
 
     @property
     def ok(self) -> bool:
@@ -68,32 +72,35 @@ class TensorDiff:
         if self.problem:
             return f"{head}: {self.problem}"
         size = int(np.prod(self.shape))
-        return (f"{head}: {self.mismatched} of {size} elements outside {self.tolerance}; "
+        return (f"{head}: {self.mismatched} of {size} elements outside {self.tolerance.against(self.judge)}; "
                 f"largest absolute difference {self.max_abs:.3g} at {list(self.max_abs_at)} "
-                f"(scratch {self.scratch_at_max_abs:.17g}, torch {self.torch_at_max_abs:.17g}); "
+                f"(scratch {self.scratch_at_max_abs:.17g}, {self.judge} {self.torch_at_max_abs:.17g}); "
                 f"largest relative difference {self.max_rel:.3g} at {list(self.max_rel_at)}")
 
 
-def diff(name: str, scratch, torch_value, tolerance: Tolerance, where: str = "") -> TensorDiff:
-    """Compare one scratch array with one torch tensor (or array) under a tolerance."""
+def diff(name: str, scratch, torch_value, tolerance: Tolerance, where: str = "", judge: str = "torch") -> TensorDiff:
+    """Compare one scratch array with one torch tensor (or array) under a tolerance.
+
+    judge names the other side in messages, where it is not torch (e.g. "finite differences").
+    """
     theirs = as_numpy(torch_value)
     ours = np.asarray(scratch)
-    base = dict(name=name, where=where, shape=tuple(theirs.shape), tolerance=tolerance)
+    base = dict(name=name, where=where, shape=tuple(theirs.shape), tolerance=tolerance, judge=judge)
 
     def broken(problem):
         return TensorDiff(**base, problem=problem, max_abs=np.inf, max_rel=np.inf, rel_norm=np.inf, ratio=np.inf)
 
     if ours.shape != theirs.shape:
         hint = " (transposed?)" if ours.shape == theirs.shape[::-1] and ours.ndim == 2 else ""
-        return broken(f"shape {ours.shape} on the scratch side, {theirs.shape} in torch{hint}")
+        return broken(f"shape {ours.shape} on the scratch side, {theirs.shape} in {judge}{hint}")
     if ours.dtype != theirs.dtype:
-        return broken(f"dtype {ours.dtype} on the scratch side, {theirs.dtype} in torch")
+        return broken(f"dtype {ours.dtype} on the scratch side, {theirs.dtype} in {judge}")
     # Measure in float64 so that the differences themselves are not rounded to float32.
     ours64, theirs64 = ours.astype(np.float64), theirs.astype(np.float64)
     finite = np.isfinite(ours64) & np.isfinite(theirs64)
     if not finite.all():  # NaN or Inf is never agreement, even on both sides (torch.testing's default)
         at = tuple(int(i) for i in np.argwhere(~finite)[0])
-        return broken(f"not finite at {list(at)}: scratch {ours64[at]}, torch {theirs64[at]}")
+        return broken(f"not finite at {list(at)}: scratch {ours64[at]}, {judge} {theirs64[at]}")
     if ours.size == 0:
         return TensorDiff(**base)
     abs_diff = np.abs(ours64 - theirs64)
@@ -162,11 +169,13 @@ class Comparison:
                 "tensors": {d.name: {**asdict(d), "ok": d.ok, "tolerance": asdict(d.tolerance)} for d in self.diffs}}
 
 
-def compare(scratch: dict, torch_values: dict, tolerance, layers=(), context: str = "") -> Comparison:
+def compare(scratch: dict, torch_values: dict, tolerance, layers=(), context: str = "",
+            judge: str = "torch") -> Comparison:
     """Compare every tensor of two dicts under the same keys.
 
     tolerance: a Tolerance, or a function from the key to a Tolerance.
     layers: the scratch layers, so that a key "i.something" can name layer i in messages.
+    judge: what the second dict comes from, for messages (e.g. "finite differences").
     """
     missing = scratch.keys() ^ torch_values.keys()
     if missing:
@@ -174,7 +183,7 @@ def compare(scratch: dict, torch_values: dict, tolerance, layers=(), context: st
     diffs = []
     for name, value in scratch.items():
         tol = tolerance(name) if callable(tolerance) else tolerance
-        diffs.append(diff(name, value, torch_values[name], tol, where=layer_of(name, layers)))
+        diffs.append(diff(name, value, torch_values[name], tol, where=layer_of(name, layers), judge=judge))
     return Comparison(diffs, context)
 
 

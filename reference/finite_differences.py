@@ -16,6 +16,13 @@ INITIAL_STEP = 1e-2
 
 def numerical_gradient(f, x: np.ndarray) -> np.ndarray:
     """df/dx of a scalar function of an array, by scipy's adaptive central differences."""
+    return numerical_gradient_and_error(f, x)[0]
+
+
+def numerical_gradient_and_error(f, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """df/dx as numerical_gradient gives it, and scipy's estimate of each entry's error (how much
+    the entry moved between the last two step sizes): where rounding in f swamps the difference
+    quotient, the estimate grows with it."""
     if x.dtype != np.float64:
         raise TypeError(f"finite differences are taken in float64 (float32 rounding swamps them); got {x.dtype}")
 
@@ -25,7 +32,7 @@ def numerical_gradient(f, x: np.ndarray) -> np.ndarray:
         return np.asarray(values).reshape(points.shape[1:])
 
     result = jacobian(f_vectorized, x.ravel(), initial_step=INITIAL_STEP)
-    return result.df.reshape(x.shape)
+    return result.df.reshape(x.shape), result.error.reshape(x.shape)
 
 
 def numerical_trace(network, x, target=None, loss=None, upstream=None) -> dict:

@@ -30,6 +30,25 @@ def torch_dtype(dtype) -> torch.dtype:
     return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
 
 
+def twin_class(layer, twin=None) -> type | None:
+    """The scratch layer class whose torch twin a layer (or a layer class) gets: the one named by
+    twin ("linear", "sigmoid", "relu", "tanh"), else the one it subclasses. None for a twin given
+    as a torch.nn.Module, which is used as it is."""
+    if isinstance(twin, nn.Module):
+        return None
+    if twin is not None:
+        if twin not in TWIN_NAMES:
+            raise ValueError(f"unknown twin {twin!r}; name one of {list(TWIN_NAMES)} or pass a torch.nn.Module")
+        return TWIN_NAMES[twin]
+    cls = layer if isinstance(layer, type) else type(layer)
+    found = next((t for t in TWIN_NAMES.values() if issubclass(cls, t)), None)
+    if found is None:
+        raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
+                        f"{[t.__name__ for t in TWIN_NAMES.values()]} or name its twin "
+                        f"({', '.join(TWIN_NAMES)}, or a torch.nn.Module)")
+    return found
+
+
 def torch_module(layer, twin=None) -> nn.Module:
     """The torch module that computes what one scratch layer computes (with fresh weights).
 
@@ -38,18 +57,9 @@ def torch_module(layer, twin=None) -> nn.Module:
     "weight" (out, in) and "bias" (out,)), "sigmoid", "relu" or "tanh"; a torch.nn.Module given
     as twin is used as it is.
     """
-    if isinstance(twin, nn.Module):
+    scratch_type = twin_class(layer, twin)
+    if scratch_type is None:
         return twin
-    if twin is not None:
-        if twin not in TWIN_NAMES:
-            raise ValueError(f"unknown twin {twin!r}; name one of {sorted(TWIN_NAMES)} or pass a torch.nn.Module")
-        scratch_type = TWIN_NAMES[twin]
-    else:
-        scratch_type = next((t for t in TWIN_NAMES.values() if isinstance(layer, t)), None)
-        if scratch_type is None:
-            raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
-                            f"{[t.__name__ for t in TWIN_NAMES.values()]} or name its twin "
-                            f"({', '.join(TWIN_NAMES)}, or a torch.nn.Module)")
     if scratch_type is scratch_nn.Linear:
         weight = layer.params.get("weight") if isinstance(getattr(layer, "params", None), dict) else None
         if getattr(weight, "ndim", 0) != 2:
@@ -66,7 +76,8 @@ def torch_model(network: scratch_nn.Sequential, device="cpu", twins=None) -> nn.
     """
     twins = [None] * len(network.layers) if twins is None else list(twins)
     if len(twins) != len(network.layers):
-        raise ValueError(f"got {len(twins)} twins for {len(network.layers)} layers; give one per layer (None: by class)")
+        raise ValueError(f"got {len(twins)} twins for {len(network.layers)} layers; "
+                         f"give one per layer (None: found from its class)")
     model = nn.Sequential(*(torch_module(layer, twin) for layer, twin in zip(network.layers, twins))).to(device)
     copy_to_torch(network, model)
     return model

@@ -1,0 +1,297 @@
+"""reference.gradcheck: no false alarms on the real layers, layers written by hand (not subclassing
+scratch_nn) checked through a named twin, clear errors, the report's forms, and the command line.
+The bug zoo's own tests (test_zoo.py) show it catching mistakes and naming them."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from reference.gradcheck import JUDGE, check, main
+from scratch_nn import SGD, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
+
+DTYPES = [np.float64, np.float32]
+
+
+class HandLinear:
+    """A linear layer written from scratch without subclassing scratch_nn: what a user brings."""
+
+    def __init__(self, weight, bias):
+        self.params = {"weight": weight, "bias": bias}
+        self.grads = {}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def backward(self, grad_output):
+        self.grads = {"weight": grad_output.T @ self.x, "bias": grad_output.sum(axis=0)}
+        return grad_output @ self.params["weight"]
+
+
+class HandLinearBiasAveraged(HandLinear):
+    def backward(self, grad_output):
+        grad_input = super().backward(grad_output)
+        self.grads["bias"] = grad_output.mean(axis=0)
+        return grad_input
+
+
+class HandSigmoid:
+    def __init__(self):
+        self.params = {}
+
+    def forward(self, x):
+        self.s = 1 / (1 + np.exp(-x))
+        return self.s
+
+    def backward(self, grad_output):
+        return grad_output * self.s * (1 - self.s)
+
+
+# No false alarms ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_real_network_passes(dtype, activation, loss, seed):
+    """12-8-8-4: two hidden layers, one of them square; the paper's initialisation on odd seeds
+    (pre-activations of several units: saturated sigmoids, large logits)."""
+    network = build_network("12-8-8-4", activation, init="paper" if seed % 2 else "torch", seed=seed, dtype=dtype,
+                            output_activation="sigmoid" if loss == "mse" else None)
+    report = check(network, loss=loss, seed=seed)
+    assert report.ok, report.table()
+    assert [p.label for p in report.parts] == [f"layer {i}" for i in range(len(network.layers))] + ["loss", "optimizer"]
+
+
+@pytest.mark.parametrize("init", ["paper", "torch"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_mnist_sized_network_passes(dtype, init):
+    report = check(build_network("784-32-10", "sigmoid", init=init, dtype=dtype), loss="cross_entropy")
+    assert report.ok, report.table()
+    fd = report.parts[0].finite_differences["0.grad_input"]
+    assert "20 of 6272 entries sampled" in fd.where  # the default: a sample, not 6272 x ~10 forward passes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["6-5-3", "784-32-10", "20-16-16-10"])
+def test_no_false_alarm_sweep(spec):
+    """The sweep the finite-difference margin was set from: activations, losses, both inits, both
+    dtypes, 3 seeds, batches of 1 and 8."""
+    for activation, loss, init, dtype, seed, batch in itertools.product(
+            ["sigmoid", "relu", "tanh"], ["cross_entropy", "mse"], ["torch", "paper"], DTYPES, range(3), [1, 8]):
+        network = build_network(spec, activation, init=init, seed=seed, dtype=dtype,
+                                output_activation="sigmoid" if loss == "mse" else None)
+        report = check(network, loss=loss, seed=seed, batch=batch)
+        assert report.ok, report.table()
+
+
+def test_check_leaves_the_network_as_it_was():
+    """Every part runs on a copy: even a backward that updates its weights changes nothing of the caller's."""
+    network = build_network("6-5-3", "sigmoid")
+    network.layers[2] = zoo.LinearUpdatesBeforeGradInput(network.layers[2].params["weight"],
+                                                        network.layers[2].params["bias"])
+    before = network.state_dict()
+    check(network, loss="cross_entropy")
+    for key, value in network.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    assert all(layer._cache is None for layer in network.layers)
+
+
+# Layers of one's own -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_hand_written_layer_class_with_a_named_twin(dtype):
+    report = check(HandLinear, twin="linear", in_features=5, out_features=3, dtype=dtype)
+    assert report.ok, report.table()
+    assert (report.parts[0].name, report.parts[0].description) == ("HandLinear", "HandLinear(5->3)")
+    assert report.parts[0].torch["0.weight.grad"].shape == (3, 5)
+    assert check(HandSigmoid, twin="sigmoid", in_features=7, dtype=dtype).ok
+
+
+def test_a_hand_written_mistake_is_named():
+    report = check(HandLinearBiasAveraged, twin="linear")
+    first = report.first_failure
+    assert (first.kind, first.index, first.name, first.failing) == ("layer", 0, "HandLinearBiasAveraged",
+                                                                   ["0.bias.grad"])
+    assert first.signatures == ["bias gradient averaged"]
+
+
+def test_a_twin_given_as_a_torch_module_and_a_network_of_hand_written_layers():
+    rng = np.random.default_rng(0)
+    layer = HandLinear(rng.standard_normal((3, 5)), rng.standard_normal(3))
+    module = nn.Linear(5, 3, dtype=torch.float64)
+    assert check(layer, twin=module).ok
+    assert module.weight.shape == (3, 5)  # the module given is copied, not loaded into
+    network = Sequential(HandLinear(rng.standard_normal((4, 5)), rng.standard_normal(4)), HandSigmoid(),
+                         HandLinearBiasAveraged(rng.standard_normal((3, 4)), rng.standard_normal(3)))
+    report = check(network, twin=["linear", "sigmoid", "linear"], loss=SoftmaxCrossEntropy())
+    assert [p.label for p in report.failures] == ["layer 2"]
+
+
+def test_code_that_raises_is_reported_as_that_parts_failure():
+    class Crashing(HandLinear):
+        def backward(self, grad_output):
+            return grad_output @ self.params["weight"].T  # (n, out) @ (in, out): the shapes do not fit
+
+    report = check(Crashing, twin="linear")
+    assert report.first_failure.error.startswith("backward raised ValueError: matmul")
+    assert "backward raised ValueError" in report.table()
+
+    class Forgetful(HandLinear):
+        def backward(self, grad_output):
+            grad_input = super().backward(grad_output)
+            del self.grads["bias"]
+            return grad_input
+
+    error = check(Forgetful, twin="linear").first_failure.error
+    assert error == "backward left no gradient for ['bias'] in layer.grads"
+
+
+@pytest.mark.parametrize("call,error,words", [
+    (lambda: check(HandLinear), TypeError, "no PyTorch twin is known for .*HandLinear.* or name its twin"),
+    (lambda: check(HandLinear, twin="softplus"), ValueError, "unknown twin 'softplus'"),
+    (lambda: check(HandSigmoid, twin="sigmoid", out_features=3), ValueError, "out_features applies to a linear"),
+    (lambda: check(object, twin="relu"), TypeError, "has no forward, backward, params"),
+    (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give twin as a list"),
+    (lambda: check(build_network("6-5-3"), x=np.ones((2, 5))), ValueError, r"x must be a 2-D array \(batch, 6\)"),
+    (lambda: check(build_network("6-5-3"), x=np.ones((2, 6), np.float32)), TypeError, "x is float32"),
+    (lambda: check(Sequential()), ValueError, "no layers"),
+    (lambda: check(build_network("6-5-3"), loss="hinge"), ValueError, "unknown loss 'hinge'; choose from"),
+    (lambda: check(lambda: None, twin="relu"), TypeError, "has no forward"),
+])
+def test_bad_usage_is_refused_clearly(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_parameters_named_unlike_torchs_are_refused_clearly():
+    class Named(HandLinear):
+        def __init__(self, weight, bias):
+            super().__init__(weight, bias)
+            self.params = {"weight": weight, "b": bias}
+
+    with pytest.raises(ValueError, match="params do not fit their torch twins' parameters"):
+        check(Named, twin="linear")
+    with pytest.raises(ValueError, match="same names, shapes and dtype .* not bit-for-bit equal"):
+        check(HandLinear, twin=nn.Linear(6, 4))  # a float32 module for a float64 layer
+
+
+# The report --------------------------------------------------------------------------------------
+
+def broken_network():
+    network = build_network("6-5-3", "sigmoid")
+    network.layers[1] = zoo.SigmoidDerivativeAtOutput()
+    return network
+
+
+def test_the_table_names_the_first_failure_and_says_what_it_looks_like():
+    table = check(broken_network(), loss=zoo.SoftmaxWithoutMaxShift()).table()
+    assert "layer 1   SigmoidDerivativeAtOutput()   <-- FAIL" in table
+    assert "FIRST DISAGREEMENT: layer 1, SigmoidDerivativeAtOutput()" in table
+    assert "against torch: 1.grad_input (layer 1, SigmoidDerivativeAtOutput())" in table
+    assert "against finite differences: 1.grad_input" in table and "entries sampled" in table
+    assert "Looks like: derivative at the output (1.grad_input). The activation's derivative" in table
+    assert "Also disagreeing, each a mistake of its own" in table and "loss (loss at logits + 1000" in table
+
+
+def test_finite_difference_messages_name_their_judge():
+    d = check(broken_network()).parts[1].finite_differences["1.grad_input"]
+    assert d.judge == JUDGE
+    assert f"max|{JUDGE}|" in d.describe() and f", {JUDGE} " in d.describe() and "torch" not in d.describe()
+
+
+def test_to_dict_is_strict_json():
+    report = check(broken_network(), loss=zoo.SoftmaxWithoutMaxShift())
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["ok"] is False
+    assert data["first_failure"] == {"kind": "layer", "index": 1, "name": "SigmoidDerivativeAtOutput",
+                                     "description": "SigmoidDerivativeAtOutput()", "failing": ["1.grad_input"],
+                                     "signatures": ["derivative at the output"], "error": ""}
+    loss = data["parts"][3]
+    assert loss["signatures"][0]["signature"] == "softmax overflow"
+    assert loss["torch"]["tensors"]["loss at logits + 1000"]["max_abs"] == "inf"
+
+
+def test_parts_can_be_left_out_and_the_optimizer_can_be_a_factory():
+    network = build_network("6-5-3", "relu")
+    assert [p.kind for p in check(network, optimizer=None).parts] == ["layer"] * 3
+    report = check(network, loss=QuadraticLoss(), optimizer=lambda net, lr: SGD(net, lr), lr=0.5)
+    assert report.ok and report.parts[-1].description == "SGD(lr=0.5)"
+
+
+def test_given_inputs_and_targets_are_used():
+    network = build_network("6-5-3", "tanh")
+    x = np.random.default_rng(5).standard_normal((3, 6))
+    report = check(network, x=x, target=np.array([0, 1, 2]), loss="cross_entropy")
+    assert report.ok and report.settings["batch"] == 3
+
+
+# The command line --------------------------------------------------------------------------------
+
+def test_cli_agreement_exits_0_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "report.json"
+    assert main(["--spec", "6-5-3", "--activation", "relu", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Every part agrees with torch and with finite differences (5 checked)." in out
+    assert json.loads(path.read_text())["ok"] is True
+
+
+def test_cli_mse_network_in_float32(capsys):
+    assert main(["--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch 5" in out
+
+
+HAND_WRITTEN = '''
+import numpy as np
+
+class MyLinear:
+    def __init__(self, weight, bias):
+        self.params, self.grads = {"weight": weight, "bias": bias}, {}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def backward(self, g):
+        self.grads = {"weight": self.x.T @ g, "bias": g.sum(axis=0)}
+        return g @ self.params["weight"]
+'''
+
+
+def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
+    source = tmp_path / "my_layers.py"
+    source.write_text(HAND_WRITTEN)
+    assert main(["--layer", f"{source}:MyLinear", "--twin", "linear", "--in", "5", "--out", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "FIRST DISAGREEMENT: layer 0, MyLinear" in out
+    assert "shape (5, 3) on the scratch side, (3, 5) in torch (transposed?)" in out
+    assert "Looks like: transposed weight gradient (0.weight.grad)" in out
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--activation", "softplus"], "unknown activation 'softplus'"),
+    (["--spec", "784x10"], "layer sizes are written like 784-128-10"),
+    (["--layer", "no_colon"], "--layer takes MODULE:CLASS"),
+    (["--layer", "no_such_module_here:X"], "No module named 'no_such_module_here'"),
+    (["--layer", "missing.py:X"], "no file missing.py"),
+    (["--layer", "reference.gradcheck:Nothing"], "reference.gradcheck has no class Nothing"),
+    (["--layer", "zoo:SigmoidDerivativeAtOutput", "--out", "3"], "out_features applies to a linear layer only"),
+    (["--in", "5"], "--in, --out and --twin describe a layer given with --layer"),
+    (["--batch", "0"], "must be a positive integer"),
+    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+])
+def test_cli_bad_usage_exits_2_with_the_reason(argv, words, capsys):
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_cli_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert "Exit status: 0 when everything agrees, 1 when something disagrees, 2 on bad usage." in \
+        " ".join(capsys.readouterr().out.split())
