@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:
         from reference.gradcheck import main as check_main
-        return check_main(argv[1:])
+        return check_main(argv[1:], prog="python compare.py check")
     args = parse_args(argv)
     if args.list_presets:
         for name, (description, config) in PRESETS.items():

@@ -74,7 +74,7 @@ class Linear(Layer):
         return grad_output @ self.params["weight"]
 
     def __repr__(self):
-        return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
+        return f"{type(self).__name__}(in_features={self.in_features}, out_features={self.out_features})"
 
 
 class Sigmoid(Layer):

@@ -95,7 +95,10 @@ class Sequential:
 
     @property
     def dtype(self):
-        return next(layer.params[name].dtype for _, layer, name in self.named_parameters())
+        """The parameters' dtype (the first parameter's; Linear refuses to mix)."""
+        for _, layer, name in self.named_parameters():
+            return layer.params[name].dtype
+        raise AttributeError("this network has no parameters, so no dtype of its own: its input's dtype decides")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the parameters under torch.nn.Sequential's keys, e.g. {"0.weight": (out, in) array}."""
