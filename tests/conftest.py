@@ -1,7 +1,10 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from reference.data import Dataset, Split
+from reference.data import DATA_ROOT_ENV, Dataset, Split
 from reference.twin import configure_determinism
 
 
@@ -25,3 +28,16 @@ def synthetic():
         return Dataset("synthetic", split(n_train), split(n_eval), split(n_eval))
 
     return make
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    """The real MNIST root, for the `mnist` tier. Unset: the test skips (a developer without the
+    data). Set but without MNIST/raw: the test fails, since someone (CI, the Makefile) said the
+    data would be there and a silent skip would hide that it is not."""
+    value = os.environ.get(DATA_ROOT_ENV)
+    if not value:
+        pytest.skip(f"{DATA_ROOT_ENV} is not set: point it at the folder that holds MNIST/raw")
+    root = Path(value)
+    assert (root / "MNIST" / "raw").is_dir(), f"{DATA_ROOT_ENV}={root} has no MNIST/raw"
+    return root

@@ -8,7 +8,6 @@ slow/mnist load the real files.
 
 import gzip
 import hashlib
-import os
 import struct
 from pathlib import Path
 from urllib.error import URLError
@@ -231,27 +230,17 @@ def test_download_puts_files_where_the_loader_reads_them(tmp_path, files, monkey
 MNIST_TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def real_mnist_root() -> Path:
-    if not os.environ.get(data.DATA_ROOT_ENV):
-        pytest.skip(f"{data.DATA_ROOT_ENV} is not set: point it at the folder that holds MNIST/raw")
-    root = Path(os.environ[data.DATA_ROOT_ENV])
-    if not (root / "MNIST" / "raw").is_dir():
-        pytest.skip(f"{data.DATA_ROOT_ENV}={root} has no MNIST/raw")
-    return root
-
-
 @pytest.mark.slow
 @pytest.mark.mnist
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_real_mnist_split_and_preprocessing(dtype):
-    root = real_mnist_root()
-    dataset = load_dataset("mnist", root, dtype=dtype)
+def test_real_mnist_split_and_preprocessing(dtype, mnist_root):
+    dataset = load_dataset("mnist", mnist_root, dtype=dtype)
     for split, n in ((dataset.train, 50_000), (dataset.validation, 10_000), (dataset.test, 10_000)):
         assert split.images.shape == (n, 784) and split.images.dtype == dtype
         assert split.images.min() == 0 and split.images.max() == 1
         assert split.labels.dtype == np.int64 and set(np.unique(split.labels)) == set(range(10))
     assert np.bincount(dataset.test.labels).tolist() == MNIST_TEST_CLASS_COUNTS
-    parsed = torchvision.datasets.MNIST(str(root), train=True).data.numpy().reshape(-1, 784).astype(dtype) / 255
+    parsed = torchvision.datasets.MNIST(str(mnist_root), train=True).data.numpy().reshape(-1, 784).astype(dtype) / 255
     np.testing.assert_array_equal(dataset.train.images, parsed[:50_000])
     np.testing.assert_array_equal(dataset.validation.images, parsed[-10_000:])
 

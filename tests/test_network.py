@@ -7,7 +7,7 @@ import torch
 
 from reference import tolerances
 from reference.side_by_side import compare_pass, compare_step, compare_trajectory, drift_table
-from reference.twin import assert_same_weights, copy_to_scratch, torch_model
+from reference.twin import torch_model
 from scratch_nn import QuadraticLoss, SoftmaxCrossEntropy, build_network
 
 # 1 to 3 hidden layers; small enough for the default tier, with every size different so that

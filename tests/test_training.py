@@ -1,8 +1,6 @@
 """Training both sides on the same batches: the shuffler, the per-epoch records, divergence, and
 the full-MNIST run (marked tier)."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -69,17 +67,14 @@ def test_presets_are_valid_runs(name, synthetic):
 
 @pytest.mark.slow
 @pytest.mark.mnist
-def test_full_mnist_epoch_float64():
+def test_full_mnist_epoch_float64(mnist_root):
     """All 50,000 training images for one epoch, 784-128-10 sigmoid, paper init, float64, lr 0.5.
 
     Bounds: the parameters agree within TRAINING_RUN_FLOAT64 (1e-10 of the scale; measured
     3.4e-15), the sides agree on at least 99.9% of validation predictions (measured 100%), and
     validation accuracy clears 90% (measured 93.5%), so that a run that learns nothing cannot pass.
     """
-    root = os.environ.get("SCRATCH_NN_DATA_ROOT")
-    if not root:
-        pytest.skip("SCRATCH_NN_DATA_ROOT is not set: point it at the folder that holds MNIST/raw")
-    data = load_dataset("mnist", root, dtype=np.float64)
+    data = load_dataset("mnist", mnist_root, dtype=np.float64)
     config = RunConfig(spec="784-128-10", activation="sigmoid", init="paper", dtype="float64", lr=0.5,
                        epochs=1, batch_size=32)
     (record,) = train_twins(config, data)
