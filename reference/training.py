@@ -19,6 +19,7 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import compare
+from .data import Split
 from .side_by_side import compare_step
 from .twin import numpy_state_dict, torch_loss, torch_model, torch_target
 
@@ -147,7 +148,7 @@ def _train(config: RunConfig, data, progress):
 
     train = data.train
     if config.train_limit:
-        train = type(train)(train.images[:config.train_limit], train.labels[:config.train_limit])
+        train = Split(train.images[:config.train_limit], train.labels[:config.train_limit])
     # The torch side gets its own copy of the data on its device once, not per batch.
     images_t = torch.from_numpy(train.images).to(config.device)
     labels_t = torch.from_numpy(train.labels).to(config.device)
@@ -204,16 +205,12 @@ def predict_torch(model, images, device):
 
 def evaluate(epoch, network, model, data, config, train, train_losses, seconds) -> EpochRecord:
     """Both sides' accuracies on every split, and the divergence between them."""
-    predictions = {
-        "scratch": {name: predict_scratch(network, split.images) for name, split in
-                    (("train", train), ("validation", data.validation), ("test", data.test))},
-        "torch": {name: predict_torch(model, split.images, config.device) for name, split in
-                  (("train", train), ("validation", data.validation), ("test", data.test))},
-    }
-    labels = {"train": train.labels, "validation": data.validation.labels, "test": data.test.labels}
+    splits = {"train": train, "validation": data.validation, "test": data.test}
+    predictions = {"scratch": {name: predict_scratch(network, split.images) for name, split in splits.items()},
+                   "torch": {name: predict_torch(model, split.images, config.device) for name, split in splits.items()}}
 
     def metrics(side):
-        accuracy = {name: float((predictions[side][name] == labels[name]).mean()) for name in labels}
+        accuracy = {name: float((predictions[side][name] == split.labels).mean()) for name, split in splits.items()}
         return SideMetrics(train_losses[side], accuracy["train"], accuracy["validation"], accuracy["test"],
                            seconds[side])
 
