@@ -24,11 +24,9 @@ from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, tor
 
 def trace_scratch(network, x, target=None, loss=None, upstream=None) -> dict:
     """Forward, then backward from the loss (or from the upstream gradient dL/d output)."""
-    trace, outputs, h = {}, [], x
-    for layer in network.layers:
-        h = layer.forward(h)
-        outputs.append(h)
-    trace.update({f"{i}.output": out for i, out in enumerate(outputs)})
+    trace, h = {}, x
+    for i, layer in enumerate(network.layers):
+        h = trace[f"{i}.output"] = layer.forward(h)
     if loss is not None:
         trace["loss"] = np.asarray(loss.forward(h, target))
         upstream = trace["loss.grad"] = loss.backward()
@@ -39,8 +37,9 @@ def trace_scratch(network, x, target=None, loss=None, upstream=None) -> dict:
     return trace
 
 
-def trace_torch(model, x, target=None, loss=None, upstream=None, device="cpu") -> dict:
-    """The same trace from the torch twin; the scratch loss object picks the twin loss."""
+def trace_torch(model, x, target=None, loss=None, upstream=None) -> dict:
+    """The same trace from the torch twin, on its device; the scratch loss object picks the twin loss."""
+    device = model_device(model)
     h = torch.from_numpy(x).to(device).requires_grad_(True)
     inputs = [h]
     for module in model:
@@ -68,7 +67,7 @@ def compare_pass(network, model, x, target=None, loss=None, upstream=None, toler
     dL/d(output) to backpropagate. tolerance defaults to the one for x's dtype.
     """
     ours = trace_scratch(network, x, target, loss, upstream)
-    theirs = trace_torch(model, x, target, loss, upstream, device=model_device(model))
+    theirs = trace_torch(model, x, target, loss, upstream)
     return compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
 
 
