@@ -1,9 +1,12 @@
-"""MNIST and Fashion-MNIST, read by torchvision and preprocessed the way the paper does it.
+"""MNIST and Fashion-MNIST: the checked files, read and preprocessed the way the paper does it.
 
 Both networks must see exactly the same numbers, so the data path is strict: every file is
-checked against its published size and md5 before torchvision parses it, and a problem is
-reported as one DataError that says what is wrong, where the files must go and how to get
-them, not as a traceback from deep inside torchvision.
+checked against its published size and md5, and only the checked files are parsed (with
+torchvision's own IDX reader). Older torchvision versions cached the data as
+<root>/MNIST/processed/training.pt and test.pt and loaded that cache in preference to the raw
+files; such a cache is never read here (a DataWarning names it), so no unchecked data can
+slip in. Each problem is reported as one DataError that names the file or folder and the fix,
+not as a traceback from deep inside torchvision.
 
 Preprocessing follows the paper: pixels scaled by 1/255 to [0, 1], each image flattened to
 784 values, and the 60,000 training images split into the first 50,000 for training and the
@@ -15,6 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 from torchvision import datasets as tv_datasets
+from torchvision.datasets.mnist import read_image_file, read_label_file
 
 DATA_ROOT_ENV = "SCRATCH_NN_DATA_ROOT"
 DATASETS = ("mnist", "fashion")
@@ -34,12 +39,16 @@ DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The last VALIDATION_SIZE training images are held out (the paper's 50,000 / 10,000 split).
 VALIDATION_SIZE = 10_000
 
+# torchvision's classes: their names are the folders of its layout, and they download.
 _TORCHVISION_CLASSES = {"mnist": tv_datasets.MNIST, "fashion": tv_datasets.FashionMNIST}
 
 
 class DataError(Exception):
-    """The data cannot be used as it is: the message says what is wrong, where the files must
-    go and how to get them."""
+    """The data cannot be used as it is: the message says what is wrong, where and how to fix it."""
+
+
+class DataWarning(UserWarning):
+    """Something under the data root is ignored; the message says what and why."""
 
 
 class FileSpec(NamedTuple):
@@ -88,6 +97,11 @@ class Dataset:
     test: Split  # the 10,000 test images
 
 
+class _Problem(NamedTuple):
+    kind: str  # "missing", "unreadable" (the file is there, this user may not read it) or "bad"
+    text: str
+
+
 def resolve_data_root(cli_value: str | None) -> Path:
     """The data root: the command-line option if given, else $SCRATCH_NN_DATA_ROOT, else ./data.
     CI sets the variable, so the same command finds the data on every machine."""
@@ -98,26 +112,27 @@ def resolve_data_root(cli_value: str | None) -> Path:
 def load_dataset(name="mnist", root=None, dtype=np.float32, download=False, cache_dir=None) -> Dataset:
     """Load MNIST or Fashion-MNIST from a torchvision-layout root, checked and preprocessed.
 
-    root defaults to resolve_data_root(None). It may also be a flat folder of the four .gz
-    files (Debian's layout); for Fashion-MNIST without its own files, Debian's package folder
-    is used if installed. .gz files are decompressed once into cache_dir (default
-    $XDG_CACHE_HOME/scratch_nn) so torchvision can read them.
+    The files are read from <root>/<MNIST|FashionMNIST>/raw, uncompressed or as .gz; root may
+    also be a flat folder of the four .gz files (Debian's layout), and for Fashion-MNIST
+    without its own files Debian's package folder is used if installed. .gz files are checked,
+    then unpacked once into cache_dir (default $XDG_CACHE_HOME/scratch_nn).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: choose one of {DATASETS}")
     dtype = _float_dtype(dtype)
     root = resolve_data_root(None) if root is None else Path(root)
+    _refuse_misplaced_root(name, root)
     if download:
         _download(name, root)
-    torchvision_root = _torchvision_root(name, root, cache_dir)
+    paths = _checked_files(name, root, Path(cache_dir) if cache_dir is not None else _default_cache_dir())
 
-    def read(train: bool) -> tuple[np.ndarray, np.ndarray]:
-        parsed = _TORCHVISION_CLASSES[name](str(torchvision_root), train=train, download=False)
-        images = parsed.data.numpy().reshape(len(parsed.data), -1).astype(dtype)
+    def read(prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        images = read_image_file(str(paths[f"{prefix}-images-idx3-ubyte"])).numpy()
+        images = images.reshape(len(images), -1).astype(dtype)
         images /= 255
-        return images, parsed.targets.numpy().astype(np.int64)
+        return images, read_label_file(str(paths[f"{prefix}-labels-idx1-ubyte"])).numpy().astype(np.int64)
 
-    (train_images, train_labels), (test_images, test_labels) = read(train=True), read(train=False)
+    (train_images, train_labels), (test_images, test_labels) = read("train"), read("t10k")
     held_out = len(train_images) - VALIDATION_SIZE
     return Dataset(
         name=name,
@@ -128,99 +143,160 @@ def load_dataset(name="mnist", root=None, dtype=np.float32, download=False, cach
 
 
 def _float_dtype(dtype) -> np.dtype:
-    """float32 or float64: the two precisions the comparison runs in; anything else is a mistake."""
+    """float32 or float64: the two precisions the comparison runs in; anything else is a mistake
+    of type, as everywhere else in the project."""
     try:
         resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
     except TypeError:
         resolved = None
     if resolved is None or resolved.type not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
     return resolved
 
 
 def _raw_folder(root: Path, name: str) -> Path:
-    """Where torchvision looks for the uncompressed files under root."""
+    """Where torchvision's layout keeps the files under root."""
     return root / _TORCHVISION_CLASSES[name].__name__ / "raw"
 
 
-def _torchvision_root(name: str, root: Path, cache_dir) -> Path:
-    """A root torchvision can read with every file checked: root itself when it has the
-    torchvision layout, otherwise the cache, unpacked from verified .gz files when stale."""
-    gz_folder = _gz_folder(name, root)
-    if gz_folder is None:
-        _verify(_raw_folder(root, name), name)
-        return root
-    cache_root = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    cache_raw = _raw_folder(cache_root, name)
-    if _problems(cache_raw, name):
-        _verify(gz_folder, name, suffix=".gz")
-        _unpack(gz_folder, cache_raw, name)
-    return cache_root
-
-
-def _gz_folder(name: str, root: Path) -> Path | None:
-    """The flat folder of .gz files to read, or None when root is (or should be) a torchvision root."""
+def _refuse_misplaced_root(name: str, root: Path) -> None:
+    """A root that is MNIST/raw or MNIST/ itself would be searched for MNIST/raw inside it (and
+    a download would nest another one there): name the root that was meant instead."""
     if _raw_folder(root, name).is_dir():
-        return None
-    if any((root / f"{file}.gz").is_file() for file in CHECKSUMS[name]):
+        return
+    folder = _TORCHVISION_CLASSES[name].__name__
+    absolute = Path(os.path.abspath(root))
+    if absolute.name == "raw" and absolute.parent.name == folder:
+        meant, what = absolute.parent.parent, f"the {folder}/raw folder itself"
+    elif absolute.name == folder and (absolute / "raw").is_dir():
+        meant, what = absolute.parent, f"the {folder} folder itself"
+    else:
+        return
+    raise DataError(f"the data root {root} is {what}; the data root is the folder that contains "
+                    f"{folder}/: use --data-root {meant} (or ${DATA_ROOT_ENV}={meant})")
+
+
+def _checked_files(name: str, root: Path, cache_root: Path) -> dict[str, Path]:
+    """The four uncompressed files, each checked, by name. A file present only as .gz is
+    checked, then unpacked into the cache (once: a cached copy that passes is reused)."""
+    folder = _source_folder(name, root)
+    if folder == _raw_folder(root, name):
+        _warn_about_processed_cache(name, root)
+    listing = _listing(folder)
+    sources = {file: folder / (file if file in listing or f"{file}.gz" not in listing else f"{file}.gz")
+               for file in CHECKSUMS[name]}
+    problems = [problem for file, path in sources.items()
+                if (problem := _file_problem(path, CHECKSUMS[name][file])) is not None]
+    if problems:
+        raise DataError(_problems_message(name, folder, problems))
+    cache_raw = _raw_folder(cache_root, name)
+    checked = {}
+    for file, path in sources.items():
+        if path.suffix == ".gz":
+            cached = cache_raw / file
+            if _file_problem(cached, CHECKSUMS[name][file]) is not None:
+                _unpack(path, cached)
+            path = cached
+        checked[file] = path
+    return checked
+
+
+def _source_folder(name: str, root: Path) -> Path:
+    """The folder the files are read from: <root>/MNIST/raw (or FashionMNIST) when it exists,
+    else root itself when it is a flat folder of .gz files, else Debian's Fashion-MNIST folder;
+    failing all, <root>/MNIST/raw, which will be reported missing."""
+    raw = _raw_folder(root, name)
+    if raw.is_dir():
+        return raw
+    names = _listing(root)
+    if any(f"{file}.gz" in names for file in CHECKSUMS[name]):
         return root
     if name == "fashion" and DEBIAN_FASHION_DIR.is_dir():
         return DEBIAN_FASHION_DIR
-    return None
+    return raw
+
+
+def _listing(folder: Path) -> set[str]:
+    """The names in folder (none when it does not exist); a folder this user may not read is a DataError."""
+    try:
+        return set(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    except PermissionError as error:
+        raise DataError(f"cannot read the folder {folder} ({error.strerror}): give this user read and "
+                        f"search permission on it (chmod a+rx {folder}), or point the data root at a readable copy") from error
+
+
+def _warn_about_processed_cache(name: str, root: Path) -> None:
+    """torchvision before 0.9 cached the data as processed/training.pt and test.pt, and torchvision
+    still loads that cache, unchecked, in preference to the raw files; it is never read here."""
+    processed = root / _TORCHVISION_CLASSES[name].__name__ / "processed"
+    if any((processed / file).exists() for file in ("training.pt", "test.pt")):
+        warnings.warn(f"ignoring {processed}: an older torchvision's cache, which cannot be checked; "
+                      f"the checked files in {_raw_folder(root, name)} are read instead", DataWarning, stacklevel=4)
 
 
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scratch_nn"
 
 
-def _unpack(gz_folder: Path, raw_folder: Path, name: str) -> None:
-    """Decompress each .gz into raw_folder through a temporary file and a rename, so that an
-    interrupted or concurrent unpack never leaves a half-written file under the real name."""
-    raw_folder.mkdir(parents=True, exist_ok=True)
-    for file in CHECKSUMS[name]:
-        with gzip.open(gz_folder / f"{file}.gz") as source, \
-                tempfile.NamedTemporaryFile(dir=raw_folder, delete=False) as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        os.replace(target.name, raw_folder / file)
+def _unpack(gz_path: Path, target: Path) -> None:
+    """Decompress gz_path into target through a temporary file in the same folder and a rename,
+    so that an interrupted or concurrent unpack never leaves a half-written file under the real
+    name; the temporary file is removed on any exception, Ctrl-C included."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as error:
+        raise _cache_error(target.parent, error) from error
+    try:
+        with os.fdopen(descriptor, "wb") as stream, gzip.open(gz_path) as source:
+            shutil.copyfileobj(source, stream, 1 << 20)
+        os.replace(temporary, target)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _cache_error(target.parent, error) from error
+        raise
+
+
+def _cache_error(folder: Path, error: OSError) -> DataError:
+    return DataError(f"cannot unpack into the cache {folder} ({error.strerror or error}): make it writable, "
+                     f"or set $XDG_CACHE_HOME (load_dataset's cache_dir) to a writable folder with room for 55 MB")
 
 
 def _download(name: str, root: Path) -> None:
-    """torchvision's own download (all four files at once), with a failure turned into guidance."""
+    """torchvision's own download (all four files, unless all four names are present), with a
+    failure turned into guidance. Only its download method runs: its constructor would return
+    early, downloading nothing, when a processed/ cache exists, and would parse files unchecked."""
+    downloader = _TORCHVISION_CLASSES[name].__new__(_TORCHVISION_CLASSES[name])
+    tv_datasets.VisionDataset.__init__(downloader, str(root))  # sets .root, which download() uses
     try:
-        _TORCHVISION_CLASSES[name](str(root), train=True, download=True)
+        downloader.download()
     except (RuntimeError, OSError) as error:
         reason = (str(error).strip() or type(error).__name__).splitlines()[-1]  # torchvision's is long
         raise DataError(f"could not download {_title(name)} ({reason}).\n"
-                        + _how_to_get(name, _raw_folder(root, name))) from error
+                        + _how_to_get(name, _raw_folder(root, name), [])) from error
 
 
-def _verify(folder: Path, name: str, suffix: str = "") -> None:
-    """Raise one DataError listing every file in folder that is missing, truncated or altered."""
-    problems = _problems(folder, name, suffix)
-    if problems:
-        listing = "".join(f"\n  - {problem}" for problem in problems)
-        raise DataError(f"{_title(name)} data cannot be used:{listing}\n" + _how_to_get(name, folder, suffix))
-
-
-def _problems(folder: Path, name: str, suffix: str = "") -> list[str]:
-    return [problem for file, spec in CHECKSUMS[name].items()
-            if (problem := _file_problem(folder / f"{file}{suffix}", spec)) is not None]
-
-
-def _file_problem(path: Path, spec: FileSpec) -> str | None:
+def _file_problem(path: Path, spec: FileSpec) -> _Problem | None:
     """What is wrong with one file (judged by its content, decompressed if .gz), or None."""
     where = f"{path.name} in {path.parent}"
-    if not path.is_file():
-        return f"{path.name} is missing from {path.parent}"
     try:
         size, md5 = _size_and_md5(path)
-    except (OSError, EOFError, zlib.error) as error:
-        return f"{where} cannot be read, it is damaged or truncated ({error})"
+    except FileNotFoundError:
+        return _Problem("missing", f"{path.name} is missing from {path.parent}")
+    except PermissionError:
+        return _Problem("unreadable", f"{where} cannot be read: permission denied (chmod a+r {path})")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        return _Problem("bad", f"{where} cannot be decompressed, it is damaged or truncated ({error})")
+    except OSError as error:
+        return _Problem("unreadable", f"{where} cannot be read ({error.strerror or error})")
     if size != spec.size:
         verb = "decompresses to" if path.suffix == ".gz" else "is"
-        return f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)"
+        return _Problem("bad", f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)")
     if md5 != spec.md5:
-        return f"{where} does not match the published checksum (md5 {md5}, expected {spec.md5})"
+        return _Problem("bad", f"{where} does not match the published checksum (md5 {md5}, expected {spec.md5})")
     return None
 
 
@@ -238,13 +314,28 @@ def _title(name: str) -> str:
     return {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[name]
 
 
-def _how_to_get(name: str, folder: Path, suffix: str = "") -> str:
-    """The ways to put good files in place, for the end of every DataError."""
-    files = ", ".join(f"{file}{suffix}" for file in CHECKSUMS[name])
-    ways = [f"copy the four files ({files}) into {folder}, replacing any bad ones",
-            f"point the data root (command-line option or ${DATA_ROOT_ENV}) at a folder whose "
-            f"{_raw_folder(Path(), name)} holds them",
-            "rerun with --download (download=True) where a network is available"]
+def _problems_message(name: str, folder: Path, problems: list[_Problem]) -> str:
+    """One line per file, then how to put good files in place when some are missing or bad (an
+    unreadable file needs only its permission, which its own line says)."""
+    listing = "".join(f"\n  - {problem.text}" for problem in problems)
+    message = f"{_title(name)} data cannot be used:{listing}"
+    if any(problem.kind != "unreadable" for problem in problems):
+        message += "\n" + _how_to_get(name, folder, problems)
+    return message
+
+
+def _how_to_get(name: str, folder: Path, problems: list[_Problem]) -> str:
+    """The ways to put good files in place. torchvision downloads only when a file is missing,
+    so a bad file must be deleted before --download can replace it."""
+    files = ", ".join(CHECKSUMS[name])
+    ways = [f"copy the four files ({files}; or the same names with .gz) into {folder}, replacing any bad ones",
+            f"point the data root (--data-root or ${DATA_ROOT_ENV}) at the folder that contains "
+            f"{_raw_folder(Path(), name)} with them"]
+    if any(problem.kind == "bad" for problem in problems):
+        ways.append("delete the bad files listed above, then rerun with --download (download=True) where a "
+                    "network is available: torchvision downloads only files that are missing")
+    else:
+        ways.append("rerun with --download (download=True) where a network is available")
     if name == "fashion":
         ways.insert(0, f"`apt-get install dataset-fashion-mnist`: its .gz files in {DEBIAN_FASHION_DIR} "
                        f"are used when the data root has no {_raw_folder(Path(), name)}")

@@ -6,18 +6,24 @@ monkeypatched to describe them, so they are fast and need no real data; those ma
 slow/mnist load the real files.
 """
 
+import errno
 import gzip
 import hashlib
+import os
+import re
+import shutil
 import struct
+import warnings
 from pathlib import Path
 from urllib.error import URLError
 
 import numpy as np
 import pytest
+import torch
 import torchvision
 
 from reference import data
-from reference.data import DataError, load_dataset, resolve_data_root
+from reference.data import DataError, DataWarning, load_dataset, resolve_data_root
 
 N_TRAIN, N_TEST, N_VALIDATION = 12, 5, 4
 DTYPES = [np.float32, np.float64]
@@ -75,6 +81,17 @@ def files(monkeypatch) -> dict[str, bytes]:
         monkeypatch.setitem(data.CHECKSUMS, name, table(files))
     monkeypatch.setattr(data, "VALIDATION_SIZE", N_VALIDATION)
     return files
+
+
+def permission_denied_for(denied: Path, real):
+    """A stand-in for real (os.listdir, os.mkdir, open) that fails on the path denied as it does for
+    a user without permission. The suite runs as root, for whom chmod denies nothing, so the
+    error is raised at the call the loader makes instead."""
+    def call(path, *args, **kwargs):
+        if Path(path) == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, *args, **kwargs)
+    return call
 
 
 def assert_loaded(dataset, files, dtype):
@@ -148,7 +165,7 @@ def test_valid_set_loads_through_torchvision_preprocessed_and_split(tmp_path, fi
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64, "double precision", None])
 def test_other_dtypes_are_refused_by_name(tmp_path, dtype):
-    with pytest.raises(ValueError, match=f"float32 or float64, got {dtype!r}"):
+    with pytest.raises(TypeError, match=f"float32 or float64, got {dtype!r}"):
         load_dataset("mnist", tmp_path, dtype=dtype)
 
 
@@ -162,8 +179,10 @@ def test_unknown_dataset_is_refused_by_name(tmp_path):
 def test_flat_gz_folder_is_unpacked_into_the_cache_in_torchvision_layout(tmp_path, files):
     flat = write(tmp_path / "flat", files, gz=True)
     dataset = load_dataset("fashion", flat, cache_dir=tmp_path / "cache")
+    cache_raw = tmp_path / "cache" / "FashionMNIST" / "raw"
+    assert sorted(os.listdir(cache_raw)) == sorted(files)  # no temporary file left beside them
     for name, content in files.items():
-        assert (tmp_path / "cache" / "FashionMNIST" / "raw" / name).read_bytes() == content
+        assert (cache_raw / name).read_bytes() == content
     assert_loaded(dataset, files, np.float32)
 
 
@@ -181,7 +200,7 @@ def test_stale_cache_is_unpacked_again(tmp_path, files):
 
 
 @pytest.mark.parametrize("damage, complaint", [
-    (lambda gz: gz[:len(gz) // 2], "cannot be read, it is damaged or truncated"),
+    (lambda gz: gz[:len(gz) // 2], "cannot be decompressed, it is damaged or truncated"),
     (lambda gz: gzip.compress(bytes(len(gzip.decompress(gz)))), "does not match the published checksum"),
 ])
 def test_damaged_gz_is_named_and_nothing_is_unpacked(tmp_path, files, damage, complaint):
@@ -218,11 +237,116 @@ def test_download_without_network_gives_guidance_not_a_traceback(tmp_path, monke
     assert f"The files must be in {raw}" in message and "copy the four files" in message
 
 
-def test_download_puts_files_where_the_loader_reads_them(tmp_path, files, monkeypatch):
+@pytest.mark.parametrize("processed_cache", [False, True])  # torchvision's constructor would skip the download
+def test_download_puts_files_where_the_loader_reads_them(tmp_path, files, monkeypatch, processed_cache):
     def fake_download(url, download_root, filename, md5):
         (Path(download_root) / filename.removesuffix(".gz")).write_bytes(files[filename.removesuffix(".gz")])
     monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", fake_download)
-    assert_loaded(load_dataset("mnist", tmp_path, download=True), files, np.float32)
+    if processed_cache:
+        write(tmp_path / "MNIST" / "processed", {"training.pt": b"", "test.pt": b""})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        assert_loaded(load_dataset("mnist", tmp_path, download=True), files, np.float32)
+
+
+# --- what the data path refuses or ignores, and what it says ----------------------------------
+
+def test_processed_cache_of_older_torchvision_is_ignored_with_a_warning(tmp_path, files):
+    write(tmp_path / "MNIST" / "raw", files)
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir()
+    altered = (torch.zeros(N_TRAIN, 28, 28, dtype=torch.uint8), torch.zeros(N_TRAIN, dtype=torch.int64))
+    for file in ("training.pt", "test.pt"):
+        torch.save(altered, processed / file)
+    assert torchvision.datasets.MNIST(str(tmp_path)).data.max() == 0  # torchvision itself loads the cache
+    with pytest.warns(DataWarning, match=re.escape(f"ignoring {processed}: ")):
+        assert_loaded(load_dataset("mnist", tmp_path), files, np.float32)
+
+
+@pytest.mark.parametrize("n_gz", [4, 1])  # all four as .gz, or one beside three uncompressed
+def test_gz_files_in_the_raw_folder_are_checked_and_unpacked_into_the_cache(tmp_path, files, n_gz):
+    names = list(files)
+    raw = write(tmp_path / "MNIST" / "raw", {name: files[name] for name in names[:n_gz]}, gz=True)
+    write(raw, {name: files[name] for name in names[n_gz:]})
+    assert_loaded(load_dataset("mnist", tmp_path, cache_dir=tmp_path / "cache"), files, np.float32)
+    assert sorted(os.listdir(tmp_path / "cache" / "MNIST" / "raw")) == sorted(names[:n_gz])
+
+
+@pytest.mark.parametrize("download", [False, True])
+@pytest.mark.parametrize("given", ["MNIST/raw", "MNIST"])
+def test_root_pointing_inside_the_layout_names_the_root_meant(tmp_path, files, monkeypatch, given, download):
+    write(tmp_path / "MNIST" / "raw", files)
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", pytest.fail)
+    with pytest.raises(DataError) as caught:
+        load_dataset("mnist", tmp_path / given, download=download)
+    assert str(caught.value) == (f"the data root {tmp_path / given} is the {given} folder itself; the data root is "
+                                 f"the folder that contains MNIST/: use --data-root {tmp_path} "
+                                 f"(or ${data.DATA_ROOT_ENV}={tmp_path})")
+    assert not (tmp_path / given / "MNIST").exists()  # nothing nested
+
+
+def test_unreadable_raw_folder_is_named_with_the_fix(tmp_path, files, monkeypatch):
+    raw = write(tmp_path / "MNIST" / "raw", files)
+    monkeypatch.setattr(os, "listdir", permission_denied_for(raw, os.listdir))
+    with pytest.raises(DataError) as caught:
+        load_dataset("mnist", tmp_path)
+    assert str(caught.value) == (f"cannot read the folder {raw} (Permission denied): give this user read and search "
+                                 f"permission on it (chmod a+rx {raw}), or point the data root at a readable copy")
+
+
+def test_unreadable_file_is_called_unreadable_not_damaged(tmp_path, files, monkeypatch):
+    raw = write(tmp_path / "MNIST" / "raw", files)
+    denied = raw / "t10k-images-idx3-ubyte"
+    monkeypatch.setattr(data, "open", permission_denied_for(denied, open), raising=False)
+    with pytest.raises(DataError) as caught:
+        load_dataset("mnist", tmp_path)
+    assert str(caught.value) == (f"MNIST data cannot be used:\n  - t10k-images-idx3-ubyte in {raw} cannot be read: "
+                                 f"permission denied (chmod a+r {denied})")
+
+
+@pytest.mark.parametrize("blocked", ["permission", "a file in the way"])
+def test_unwritable_unpack_cache_is_named_with_the_fix(tmp_path, files, monkeypatch, blocked):
+    flat = write(tmp_path / "flat", files, gz=True)
+    cache = tmp_path / "cache"
+    if blocked == "permission":
+        monkeypatch.setattr(os, "mkdir", permission_denied_for(cache, os.mkdir))
+    else:
+        cache.write_bytes(b"")
+    reason = {"permission": "Permission denied", "a file in the way": "Not a directory"}[blocked]
+    with pytest.raises(DataError) as caught:
+        load_dataset("fashion", flat, cache_dir=cache)
+    assert str(caught.value).startswith(f"cannot unpack into the cache {cache / 'FashionMNIST' / 'raw'} ({reason}): "
+                                        f"make it writable, or set $XDG_CACHE_HOME")
+
+
+@pytest.mark.parametrize("interruption, raised", [(KeyboardInterrupt(), KeyboardInterrupt),
+                                                  (OSError(errno.ENOSPC, "No space left on device"), DataError)])
+def test_interrupted_unpack_leaves_no_temporary_file(tmp_path, files, monkeypatch, interruption, raised):
+    flat = write(tmp_path / "flat", files, gz=True)
+
+    def copy_then_fail(source, target, length):
+        target.write(source.read(100))
+        raise interruption
+    monkeypatch.setattr(shutil, "copyfileobj", copy_then_fail)
+    with pytest.raises(raised):
+        load_dataset("fashion", flat, cache_dir=tmp_path / "cache")
+    assert os.listdir(tmp_path / "cache" / "FashionMNIST" / "raw") == []
+
+
+def test_download_with_a_bad_file_in_place_says_to_delete_it_first(tmp_path, files, monkeypatch):
+    raw = write(tmp_path / "MNIST" / "raw", files)
+    (raw / "train-labels-idx1-ubyte").write_bytes(b"bad")
+    fetched = []
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive",
+                        lambda url, download_root, filename, md5: fetched.append(filename))
+    with pytest.raises(DataError) as caught:
+        load_dataset("mnist", tmp_path, download=True)
+    assert fetched == []  # torchvision finds all four names present and downloads nothing
+    message = str(caught.value)
+    assert "train-labels-idx1-ubyte in" in message
+    assert ("delete the bad files listed above, then rerun with --download (download=True) where a network is "
+            "available: torchvision downloads only files that are missing") in message
+    assert "\n  - rerun with --download" not in message
 
 
 # --- the real files -------------------------------------------------------------------------
