@@ -1,5 +1,6 @@
 # The commands README.md gives. Each target sets up the virtual environment first (once), from
-# the pinned versions in constraints.txt. .ci/run calls `make test`.
+# the pinned versions in constraints.txt, with the `test` extra: the network's NumPy, the torch
+# extra (the twin, data, report, plot) and pytest; see pyproject.toml. .ci/run calls `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 # Where MNIST lives in torchvision's layout (<root>/MNIST/raw/...); override on the command line

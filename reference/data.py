@@ -262,7 +262,7 @@ def _unpack(gz_path: Path, target: Path) -> None:
 
 def _cache_error(folder: Path, error: OSError) -> DataError:
     return DataError(f"cannot unpack into the cache {folder} ({error.strerror or error}): make it writable, "
-                     f"or set $XDG_CACHE_HOME (load_dataset's cache_dir) to a writable folder with room for 55 MB")
+                     f"or set $XDG_CACHE_HOME (cache_dir in Python) to a writable folder with 55 MB free")
 
 
 def _download(name: str, root: Path) -> None:
