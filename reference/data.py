@@ -162,7 +162,7 @@ def _raw_folder(root: Path, name: str) -> Path:
 def _refuse_misplaced_root(name: str, root: Path) -> None:
     """A root that is MNIST/raw or MNIST/ itself would be searched for MNIST/raw inside it (and
     a download would nest another one there): name the root that was meant instead."""
-    if _raw_folder(root, name).is_dir():
+    if _is_folder(_raw_folder(root, name)):
         return
     folder = _TORCHVISION_CLASSES[name].__name__
     absolute = Path(os.path.abspath(root))
@@ -206,7 +206,7 @@ def _source_folder(name: str, root: Path) -> Path:
     else root itself when it is a flat folder of .gz files, else Debian's Fashion-MNIST folder;
     failing all, <root>/MNIST/raw, which will be reported missing."""
     raw = _raw_folder(root, name)
-    if raw.is_dir():
+    if _is_folder(raw):
         return raw
     names = _listing(root)
     if any(f"{file}.gz" in names for file in CHECKSUMS[name]):
@@ -216,6 +216,14 @@ def _source_folder(name: str, root: Path) -> Path:
     return raw
 
 
+def _is_folder(path: Path) -> bool:
+    """Whether path is a folder; a parent this user may not search is a DataError (pathlib raises)."""
+    try:
+        return path.is_dir()
+    except PermissionError as error:
+        raise _unreadable_folder(path.parent, error) from error
+
+
 def _listing(folder: Path) -> set[str]:
     """The names in folder (none when it does not exist); a folder this user may not read is a DataError."""
     try:
@@ -223,15 +231,20 @@ def _listing(folder: Path) -> set[str]:
     except (FileNotFoundError, NotADirectoryError):
         return set()
     except PermissionError as error:
-        raise DataError(f"cannot read the folder {folder} ({error.strerror}): give this user read and "
-                        f"search permission on it (chmod a+rx {folder}), or point the data root at a readable copy") from error
+        raise _unreadable_folder(folder, error) from error
+
+
+def _unreadable_folder(folder: Path, error: OSError) -> DataError:
+    return DataError(f"cannot read the folder {folder} ({error.strerror}): give this user read and search "
+                     f"permission on it (chmod a+rx {folder}), or point the data root at a readable copy")
 
 
 def _warn_about_processed_cache(name: str, root: Path) -> None:
-    """torchvision before 0.9 cached the data as processed/training.pt and test.pt, and torchvision
-    still loads that cache, unchecked, in preference to the raw files; it is never read here."""
-    processed = root / _TORCHVISION_CLASSES[name].__name__ / "processed"
-    if any((processed / file).exists() for file in ("training.pt", "test.pt")):
+    """Older torchvision versions cached the data as processed/training.pt and test.pt, and
+    torchvision still loads that cache, unchecked, in preference to the raw files (as soon as both
+    names exist); it is never read here."""
+    processed = _raw_folder(root, name).parent / "processed"
+    if any(os.path.exists(processed / file) for file in ("training.pt", "test.pt")):
         warnings.warn(f"ignoring {processed}: an older torchvision's cache, which cannot be checked; "
                       f"the checked files in {_raw_folder(root, name)} are read instead", DataWarning, stacklevel=4)
 

@@ -285,13 +285,16 @@ def test_root_pointing_inside_the_layout_names_the_root_meant(tmp_path, files, m
     assert not (tmp_path / given / "MNIST").exists()  # nothing nested
 
 
-def test_unreadable_raw_folder_is_named_with_the_fix(tmp_path, files, monkeypatch):
-    raw = write(tmp_path / "MNIST" / "raw", files)
-    monkeypatch.setattr(os, "listdir", permission_denied_for(raw, os.listdir))
+@pytest.mark.parametrize("denied_call, folder", [("listdir", "MNIST/raw"),  # raw not readable
+                                                 ("stat", "MNIST")])  # raw's parent not searchable
+def test_unreadable_folder_is_named_with_the_fix(tmp_path, files, monkeypatch, denied_call, folder):
+    write(tmp_path / "MNIST" / "raw", files)
+    monkeypatch.setattr(os, denied_call, permission_denied_for(tmp_path / "MNIST" / "raw", getattr(os, denied_call)))
     with pytest.raises(DataError) as caught:
         load_dataset("mnist", tmp_path)
-    assert str(caught.value) == (f"cannot read the folder {raw} (Permission denied): give this user read and search "
-                                 f"permission on it (chmod a+rx {raw}), or point the data root at a readable copy")
+    folder = tmp_path / folder
+    assert str(caught.value) == (f"cannot read the folder {folder} (Permission denied): give this user read and "
+                                 f"search permission on it (chmod a+rx {folder}), or point the data root at a readable copy")
 
 
 def test_unreadable_file_is_called_unreadable_not_damaged(tmp_path, files, monkeypatch):
