@@ -54,15 +54,15 @@ def test_diverging_run_exits_3_and_keeps_what_it_has(tiny_data, tmp_path, capsys
 def test_missing_data_is_one_clear_message(tmp_path, capsys):
     code = compare.main(["--data-root", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == compare.EXIT_DATA
+    assert code == compare.EXIT_BAD_INPUT
     assert "train-images-idx3-ubyte is missing" in err and str(tmp_path / "MNIST" / "raw") in err
     assert "--download" in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_without_gpu_is_refused(capsys):
-    assert compare.main(["--device", "cuda"]) == compare.EXIT_DATA
-    assert "torch sees none here" in capsys.readouterr().err
+    assert compare.main(["--device", "cuda"]) == compare.EXIT_BAD_INPUT
+    assert "torch sees no GPU here" in capsys.readouterr().err
 
 
 def test_bad_option_is_a_usage_error():
