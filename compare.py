@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 import scratch_nn
 from reference import checkpoint, report
+from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
 from reference.presets import PRESETS
@@ -194,14 +195,15 @@ def train_command(args) -> int:
     last_state, status, error = None, "finished", None
     try:
         for record in training.epochs(data, progress):
-            run.epochs.append(record)
-            tqdm.write(report.format_epoch(record), file=sys.stdout)
-            if args.json:
-                report.write_json(run, args.json, "running")
-            if args.save:
-                last_state = training.checkpoint(run.epochs)
-                if args.save_every and record.epoch % args.save_every == 0:
-                    checkpoint.save(last_state, args.save)
+            with stop_signals_held():  # the table, the JSON and the saved state all end at the same epoch
+                run.epochs.append(record)
+                tqdm.write(report.format_epoch(record), file=sys.stdout)
+                if args.json:
+                    report.write_json(run, args.json, "running")
+                if args.save:
+                    last_state = training.checkpoint(run.epochs)
+                    if args.save_every and record.epoch % args.save_every == 0:
+                        checkpoint.save(last_state, args.save)
     except DivergedError as stop:
         status, error = "diverged", stop
     except KeyboardInterrupt as stop:
