@@ -46,7 +46,8 @@ EXIT_STATUS = f"""exit status:
   {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
   {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
   {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
-  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error)
+  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
+       or a finished run's JSON, --save file or plot could not be written
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
   {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
 Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
@@ -134,8 +135,8 @@ def add_train_arguments(parser) -> None:
 
 
 def add_check_command(commands) -> None:
-    """`check`: the gradient checker. Its options belong to reference.gradcheck, so main() hands
-    `check ...` to reference.gradcheck.main (see there); this entry lists it in --help."""
+    """`check`: the gradient checker. Its options are reference.gradcheck's own: today main()
+    hands `check ...` to reference.gradcheck.main, and this entry lists the command in --help."""
     commands.add_parser("check", add_help=False, help="check every layer, the loss and the SGD step against "
                                                        "PyTorch and finite differences (check --help)")
 
@@ -147,7 +148,7 @@ def run_check(argv) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["check"]:
+    if argv[:1] == ["check"]:  # reference.gradcheck parses its own options (see add_check_command)
         return run_check(argv[1:])
     if argv[:1] not in (["train"], ["-h"], ["--help"]):
         argv = ["train", *argv]  # train is the default command
@@ -210,7 +211,7 @@ def train_command(args) -> int:
         status, error = "interrupted", stop
     except Terminated as stop:
         status, error = "terminated", stop
-    except Exception as stop:  # noqa: BLE001 - a bug or a full disk: record it, then show where it happened
+    except Exception as stop:  # a bug or a full disk: record it, then show where it happened
         traceback.print_exc()
         status, error = "failed", stop
     with stop_signals_deferred():
@@ -218,25 +219,21 @@ def train_command(args) -> int:
 
 
 def finish(args, run, status, error, last_state) -> int:
-    """Write what was measured (JSON, --save, plot), say how the run ended, and return its exit status."""
-    written = []
-    try:
-        if args.json:
-            report.write_json(run, args.json, status, error)
-            written.append(f"JSON written to {args.json}")
-        if last_state is not None:
-            checkpoint.save(last_state, args.save)
-            written.append(f"weights after epoch {last_state.epoch} saved to {args.save}")
-    except OSError as problem:
-        print(f"compare.py train: error: could not write the results: {problem}", file=sys.stderr)
-        return EXIT_FAILED
-    if args.plot and run.epochs:
-        try:
-            report.plot(run, args.plot)
-            written.append(f"plot written to {args.plot}")
-        except Exception as problem:  # noqa: BLE001 - a plot is a picture of the JSON: never lose the verdict to it
-            print(f"compare.py train: the plot could not be written ({type(problem).__name__}: {problem}); "
-                  f"the verdict and the JSON stand", file=sys.stderr)
+    """Write what was measured (JSON, --save, plot), say how the run ended, and return its exit status.
+    An output that cannot be written is reported after the verdict, and makes the status EXIT_FAILED."""
+    outputs = [("JSON", args.json, lambda: report.write_json(run, args.json, status, error)),
+               (f"weights after epoch {last_state.epoch if last_state else 0}", last_state and args.save,
+                lambda: checkpoint.save(last_state, args.save)),
+               ("plot", run.epochs and args.plot, lambda: report.plot(run, args.plot))]
+    written, problems = [], []
+    for what, path, write in outputs:
+        if path:
+            try:
+                write()
+                written.append(f"{what} written to {path}")
+            except Exception as problem:  # never lose the verdict, or the other files, to one that fails
+                problems.append(f"compare.py train: error: the {what} could not be written to {path} "
+                                f"({type(problem).__name__}: {problem})")
     if status == "finished":
         agree, text = report.verdict(run)
         print("\n" + text)
@@ -247,7 +244,9 @@ def finish(args, run, status, error, last_state) -> int:
         code = STATUS_EXIT[status]
     for line in written:
         print(line)
-    return code
+    for line in problems:
+        print(line, file=sys.stderr)
+    return EXIT_FAILED if problems and code in (EXIT_AGREE, EXIT_DISAGREE) else code
 
 
 def load_checkpoint(path) -> checkpoint.Checkpoint:

@@ -160,7 +160,7 @@ def test_a_failure_is_recorded_as_failed_with_exit_4(tiny_data, monkeypatch, tmp
     assert [e["epoch"] for e in run["epochs"]] == [1]
 
 
-def test_a_plot_that_fails_keeps_the_json_and_the_verdict(tiny_data, monkeypatch, tmp_path, capsys):
+def test_a_plot_that_fails_keeps_the_json_and_the_verdict_and_exits_4(tiny_data, monkeypatch, tmp_path, capsys):
     def plot(run, path):
         raise RuntimeError("no fonts")
 
@@ -169,7 +169,8 @@ def test_a_plot_that_fails_keeps_the_json_and_the_verdict(tiny_data, monkeypatch
     code = compare.main(["--spec", "784-16-10", "--epochs", "1", "--dtype", "float64", "--no-progress",
                          "--json", str(json_path), "--plot", str(tmp_path / "run.png")])
     out, err = capsys.readouterr()
-    assert code == 0 and "AGREE" in out and "the plot could not be written (RuntimeError: no fonts)" in err
+    assert code == compare.EXIT_FAILED and "AGREE" in out and f"JSON written to {json_path}" in out
+    assert "the plot could not be written to" in err and "(RuntimeError: no fonts)" in err
     assert json.loads(json_path.read_text())["status"] == "finished"
 
 
