@@ -119,7 +119,7 @@ def test_a_stopped_run_keeps_its_epochs_and_says_why(tmp_path, signal_, code, st
     run, out, err = stopped_record(process, tmp_path, code)
     epochs = len(run["epochs"])
     assert run["status"] == status and epochs >= 2 and f"after {epochs} epoch(s)" in err
-    assert f"weights after epoch {epochs} saved" in out and checkpoint.load(tmp_path / "run.npz").epoch == epochs
+    assert f"weights after epoch {epochs} written to" in out and checkpoint.load(tmp_path / "run.npz").epoch == epochs
     assert_only(tmp_path, "run.json", "run.npz")
 
 
