@@ -53,7 +53,7 @@ class RunConfig:
     dataset: str = "mnist"
     device: str = "cpu"
     train_limit: int | None = None  # train on the first N training images only (quick runs)
-    threads: int = 1  # CPU threads for each side's math (see train_twins)
+    threads: int = 1  # CPU threads for each side's math (see TwinTraining.epochs)
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
