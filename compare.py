@@ -1,95 +1,188 @@
 """Train the scratch NumPy network and its PyTorch twin side by side and report how they compare.
 
-    python compare.py                          # MNIST, 784-128-10 sigmoid, 5 epochs
+    python compare.py                          # train: MNIST, 784-128-10 sigmoid, 5 epochs
     python compare.py --preset paper-128-lr1   # one of the paper's experiments (--list-presets)
-    python compare.py --dtype float64 --json run.json --plot run.png
+    python compare.py --dtype float64 --json run.json --plot run.png --save run.npz
+    python compare.py --resume run.npz --json run.json   # go on from the saved epoch
     python compare.py check --help             # the gradient checker for your own layers
 
-The data root (torchvision layout: <root>/MNIST/raw/...) comes from --data-root, else
-$SCRATCH_NN_DATA_ROOT, else ./data.
+With no command, or with train options only, compare.py runs `train`. The data root
+(torchvision layout: <root>/MNIST/raw/...) comes from --data-root, else $SCRATCH_NN_DATA_ROOT,
+else ./data.
 """
 
 import argparse
+import contextlib
 import dataclasses
+import os
+import signal
 import sys
+import traceback
+from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from reference import report
-from reference.data import DataError, load_dataset, resolve_data_root
+import scratch_nn
+from reference import checkpoint, report
+from reference.atomic_file import stop_signals_held
+from reference.checkpoint import CheckpointError
+from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
 from reference.presets import PRESETS
-from reference.training import DivergedError, Run, RunConfig, train_twins
+from reference.run_config import DTYPES, ConfigError, RunConfig, option
+from reference.training import DivergedError, EpochRecord, Run, TwinTraining
 from reference.twin import configure_determinism
 
-EXIT_DISAGREE, EXIT_DATA, EXIT_DIVERGED = 1, 2, 3
+EXIT_AGREE = 0
+EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
+EXIT_BAD_INPUT = 2  # bad options, settings, paths, checkpoint or data: found before training starts
+EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
+EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
+EXIT_TERMINATED = 143  # SIGTERM (a closed terminal, a scheduler's time limit): 128 + 15
+
+EXIT_STATUS = f"""exit status:
+  {EXIT_AGREE}    the twins agree (JSON status "finished")
+  {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
+  {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
+  {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
+  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
+       or a finished run's JSON, --save file or plot could not be written
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
+  {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
+Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
+
+STATUS_EXIT = {"diverged": EXIT_DIVERGED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED,
+               "terminated": EXIT_TERMINATED}
+DEFAULT = PRESETS["default"][1]
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Exit status: 0 the twins agree, 1 they drifted past the tolerance, "
-                                            "2 bad data or options, 3 training diverged.")
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="start from a named run")
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as Python raises KeyboardInterrupt for SIGINT."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the problem on one line (usage is one --help away) and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples and the exit-status table as written."""
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter, epilog=EXIT_STATUS)
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check}")
+    train = commands.add_parser("train", help="train both sides side by side and report (the default)",
+                                description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS,
+                                formatter_class=HelpFormatter)
+    add_train_arguments(train)
+    add_check_command(commands)
+    return parser
+
+
+def add_train_arguments(parser) -> None:
+    parser.set_defaults(handler=train_command)
+    parser.add_argument("--preset", choices=sorted(PRESETS), metavar="NAME",
+                        help="start from a named run (see --list-presets); options below override it "
+                             "(default: default)")
     parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
-    run = parser.add_argument_group("run settings (override the preset)")
-    for field in dataclasses.fields(RunConfig):
-        option = "--" + field.name.replace("_", "-")
-        kind = {int: int, float: float, int | None: int}.get(field.type, str)
-        choices = {"dtype": ["float32", "float64"], "loss": ["cross_entropy", "mse"], "init": ["paper", "torch"],
-                   "dataset": ["mnist", "fashion"]}.get(field.name)
-        run.add_argument(option, type=kind, choices=choices, default=None, help=FIELD_HELP.get(field.name))
-    data = parser.add_argument_group("data and output")
-    data.add_argument("--data-root", help="torchvision-layout data root (default: $SCRATCH_NN_DATA_ROOT, else ./data)")
-    data.add_argument("--download", action="store_true", help="let torchvision download the data (needs a network)")
-    data.add_argument("--json", metavar="PATH", help="write the whole run (config, every epoch, verdict) as JSON")
-    data.add_argument("--plot", metavar="PATH", help="write a PNG of the accuracy, loss and drift curves")
-    data.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. in logs)")
-    return parser.parse_args(argv)
+    run = parser.add_argument_group("run settings", "Each overrides the preset's value; the default shown is the "
+                                                    "default preset's.")
+
+    def setting(name, help, **kwargs):
+        default = getattr(DEFAULT, name)
+        run.add_argument(option(name), default=None, help=f"{help} (default: {'none' if default is None else default})",
+                         **kwargs)
+
+    setting("spec", "layer sizes from input to output, e.g. 784-512-256-10", metavar="SIZES")
+    setting("activation", f"hidden activation, one of {', '.join(scratch_nn.ACTIVATIONS)}, or one per hidden "
+                          f"layer: relu,sigmoid", metavar="NAMES")
+    setting("output_activation", "activation on the output layer (e.g. sigmoid with --loss mse, as in the paper)",
+            choices=sorted(scratch_nn.ACTIVATIONS))
+    setting("loss", "softmax cross-entropy, or the paper's squared error 1/(2n) sum ||y - a||^2",
+            choices=sorted(scratch_nn.LOSSES))
+    setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default", choices=sorted(scratch_nn.INITIALIZERS))
+    setting("dtype", "floating-point type on both sides", choices=DTYPES)
+    setting("batch_size", "examples per SGD step", type=int, metavar="N")
+    setting("lr", "learning rate of plain SGD", type=float)
+    setting("epochs", "passes over the training images (with --resume: the total, counting those done)",
+            type=int, metavar="N")
+    setting("seed", "seeds the initial weights and the shuffler", type=int, metavar="N")
+    setting("dataset", "which images", choices=DATASETS)
+    setting("device", "where the torch side runs: cpu, cuda, cuda:1 ...")
+    setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
+            metavar="N")
+    setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
+
+    files = parser.add_argument_group("data and output")
+    files.add_argument("--data-root", metavar="PATH",
+                       help="torchvision-layout data root (default: $SCRATCH_NN_DATA_ROOT, else ./data)")
+    files.add_argument("--download", action="store_true", help="let torchvision download the data (needs a network)")
+    files.add_argument("--json", metavar="PATH", help="the run's record (config, every epoch, status, verdict), "
+                                                      "rewritten after every epoch (default: none)")
+    files.add_argument("--plot", metavar="PATH.png", help="a PNG of the accuracy, loss and drift curves, written "
+                                                          "when the run ends however it ends (default: none)")
+    files.add_argument("--save", metavar="PATH.npz", help="both sides' weights and the shuffler after the last "
+                                                          "finished epoch, to --resume from (default: none)")
+    files.add_argument("--save-every", type=int, metavar="N", help="also --save every N epochs during the run "
+                                                                   "(default: only at the end)")
+    files.add_argument("--resume", metavar="PATH.npz", help="continue the run saved in PATH.npz with the same "
+                                                            "settings (default: start afresh)")
+    files.add_argument("--no-progress", action="store_true", help="no progress bars, e.g. in logs (default: bars)")
 
 
-FIELD_HELP = {
-    "spec": "layer sizes, e.g. 784-512-256-10",
-    "activation": "hidden activation(s): sigmoid, relu, tanh, or one per hidden layer: relu,sigmoid",
-    "output_activation": "activation on the output layer (e.g. sigmoid with --loss mse, as in the paper)",
-    "loss": "softmax cross-entropy, or the paper's squared error 1/(2n) sum ||y - a||^2",
-    "init": "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default",
-    "dtype": "float32 (default) or float64, on both sides",
-    "device": "where the torch side runs: cpu, cuda, cuda:1 ...",
-    "train_limit": "train on the first N training images only",
-    "threads": "CPU threads for each side (default 1: see the README)",
-}
+def add_check_command(commands) -> None:
+    """`check`: the gradient checker. Its options are reference.gradcheck's own: today main()
+    hands `check ...` to reference.gradcheck.main, and this entry lists the command in --help."""
+    commands.add_parser("check", add_help=False, help="check every layer, the loss and the SGD step against "
+                                                       "PyTorch and finite differences (check --help)")
 
 
-def config_from(args) -> RunConfig:
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)
-                 if getattr(args, f.name) is not None}
-    return dataclasses.replace(PRESETS[args.preset][1], **overrides)
+def run_check(argv) -> int:
+    from reference.gradcheck import main as check_main
+    return check_main(argv, prog="compare.py check")
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["check"]:
-        from reference.gradcheck import main as check_main
-        return check_main(argv[1:], prog="python compare.py check")
-    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:  # reference.gradcheck parses its own options (see add_check_command)
+        return run_check(argv[1:])
+    if argv[:1] not in (["train"], ["-h"], ["--help"]):
+        argv = ["train", *argv]  # train is the default command
+    args = build_parser().parse_args(argv)
+    with sigterm_raises_terminated():
+        try:
+            return args.handler(args)
+        except (KeyboardInterrupt, Terminated) as stop:  # before training started, or while stopping
+            interrupted = isinstance(stop, KeyboardInterrupt)
+            print(f"\n{'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
+            return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+
+
+def train_command(args) -> int:
+    prog = "compare.py train"
     if args.list_presets:
-        for name, (description, config) in PRESETS.items():
+        for name, (description, _) in PRESETS.items():
             print(f"{name:<26} {description}")
-        return 0
-    config = config_from(args)
+        return EXIT_AGREE
+    try:  # every setting, path and the checkpoint, before any data loads
+        resumed = load_checkpoint(args.resume) if args.resume else None
+        config = config_from(args, resumed).validate()
+        check_outputs(args)
+        training = TwinTraining(config, resume=resumed)
+    except (ConfigError, CheckpointError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     configure_determinism()
-    if config.device != "cpu" and not torch.cuda.is_available():
-        print(f"error: --device {config.device} asked for a GPU, but torch sees none here; use --device cpu",
-              file=sys.stderr)
-        return EXIT_DATA
     try:
         data = load_dataset(config.dataset, resolve_data_root(args.data_root), np.dtype(config.dtype), args.download)
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_DATA
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     def progress(epoch, batches):
         return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
@@ -97,30 +190,136 @@ def main(argv=None) -> int:
 
     print(report.describe_run(config))
     print(report.HEADER)
-    run = Run(config)
-    status, message = "finished", ""
+    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [])
+    for record in run.epochs:
+        print(report.format_epoch(record))
+    last_state, status, error = None, "finished", None
     try:
-        for record in train_twins(config, data, progress):
-            run.epochs.append(record)
-            tqdm.write(report.format_epoch(record), file=sys.stdout)
-    except DivergedError as error:
-        status, message = "diverged", str(error)
-    except KeyboardInterrupt:
-        status, message = "interrupted", "interrupted by the user"
-    finally:  # whatever happened, what was measured is kept
-        if args.json:
-            report.write_json(run, args.json, status, message)
-        if args.plot and run.epochs:
-            report.plot(run, args.plot)
-    if status != "finished":
-        print(f"\n{message}", file=sys.stderr)
-        return EXIT_DIVERGED if status == "diverged" else 130
-    ok, text = report.verdict(run)
-    print("\n" + text)
-    for path, what in ((args.json, "JSON"), (args.plot, "plot")):
+        for record in training.epochs(data, progress):
+            with stop_signals_held():  # the table, the JSON and the saved state all end at the same epoch
+                run.epochs.append(record)
+                tqdm.write(report.format_epoch(record), file=sys.stdout)
+                if args.json:
+                    report.write_json(run, args.json, "running")
+                if args.save:
+                    last_state = training.checkpoint(run.epochs)
+                    if args.save_every and record.epoch % args.save_every == 0:
+                        checkpoint.save(last_state, args.save)
+    except DivergedError as stop:
+        status, error = "diverged", stop
+    except KeyboardInterrupt as stop:
+        status, error = "interrupted", stop
+    except Terminated as stop:
+        status, error = "terminated", stop
+    except Exception as stop:  # a bug or a full disk: record it, then show where it happened
+        traceback.print_exc()
+        status, error = "failed", stop
+    with stop_signals_deferred():
+        return finish(args, run, status, error, last_state)
+
+
+def finish(args, run, status, error, last_state) -> int:
+    """Write what was measured (JSON, --save, plot), say how the run ended, and return its exit status.
+    An output that cannot be written is reported after the verdict, and makes the status EXIT_FAILED."""
+    outputs = [("JSON", args.json, lambda: report.write_json(run, args.json, status, error)),
+               (f"weights after epoch {last_state.epoch if last_state else 0}", last_state and args.save,
+                lambda: checkpoint.save(last_state, args.save)),
+               ("plot", run.epochs and args.plot, lambda: report.plot(run, args.plot))]
+    written, problems = [], []
+    for what, path, write in outputs:
         if path:
-            print(f"{what} written to {path}")
-    return 0 if ok else EXIT_DISAGREE
+            try:
+                write()
+                written.append(f"{what} written to {path}")
+            except Exception as problem:  # never lose the verdict, or the other files, to one that fails
+                problems.append(f"compare.py train: error: the {what} could not be written to {path} "
+                                f"({type(problem).__name__}: {problem})")
+    if status == "finished":
+        agree, text = report.verdict(run)
+        print("\n" + text)
+        code = EXIT_AGREE if agree else EXIT_DISAGREE
+    else:
+        signalled = {"interrupted": "interrupted by Ctrl-C", "terminated": "terminated by SIGTERM"}.get(status)
+        print(f"\n{signalled} after {len(run.epochs)} epoch(s)" if signalled else f"\n{error}", file=sys.stderr)
+        code = STATUS_EXIT[status]
+    for line in written:
+        print(line)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return EXIT_FAILED if problems and code in (EXIT_AGREE, EXIT_DISAGREE) else code
+
+
+def load_checkpoint(path) -> checkpoint.Checkpoint:
+    try:
+        return checkpoint.load(path)
+    except CheckpointError as error:
+        raise ConfigError("resume", path, str(error)) from None
+
+
+def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
+    """The preset (or the resumed run's settings), with the options given on the command line."""
+    names = [field.name for field in dataclasses.fields(RunConfig)]
+    base = resumed.config if resumed and not args.preset else PRESETS[args.preset or "default"][1]
+    config = dataclasses.replace(base, **{name: getattr(args, name) for name in names
+                                          if getattr(args, name) is not None})
+    if resumed:
+        saved = resumed.config
+        differing = [f"{option(name)} {getattr(config, name)!r} (saved: {getattr(saved, name)!r})"
+                     for name in names if name != "epochs" and getattr(config, name) != getattr(saved, name)]
+        if differing:
+            raise CheckpointError(f"--resume {args.resume}: the run was saved with other settings: "
+                                  f"{', '.join(differing)}; leave these out to continue it as saved")
+        if config.epochs <= resumed.epoch:
+            raise ConfigError("epochs", config.epochs, f"{args.resume} has already trained {resumed.epoch} "
+                                                       f"epoch(s): ask for more to continue it")
+    return config
+
+
+def check_outputs(args) -> None:
+    """Every output can be written, so that a run never ends by losing what it measured."""
+    for name, suffix in (("json", None), ("plot", ".png"), ("save", ".npz")):
+        path = getattr(args, name)
+        if path is None:
+            continue
+        path = Path(path)
+        if suffix and path.suffix.lower() != suffix:
+            raise ConfigError(name, str(path), f"give a file name ending in {suffix}")
+        if path.is_dir():
+            raise ConfigError(name, str(path), "is a folder: give a file name in it")
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConfigError(name, str(path), f"the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(name, str(path), f"cannot write in the folder {folder}")
+    if args.save_every is not None and (args.save_every < 1 or not args.save):
+        raise ConfigError("save_every", args.save_every, "a whole number of at least 1, with --save PATH.npz")
+
+
+@contextlib.contextmanager
+def sigterm_raises_terminated():
+    """SIGTERM stops the run as Ctrl-C does, so that what was measured is written."""
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def stop_signals_deferred():
+    """While the results are written, a second Ctrl-C or SIGTERM waits: the files are written whole."""
+    def wait(signum, frame):
+        print("\nstopping: writing what was measured first", file=sys.stderr)
+
+    previous = {number: signal.signal(number, wait) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

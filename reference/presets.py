@@ -4,7 +4,7 @@ All use the paper's setting: batch size 32, weights and biases uniform in [-1, 1
 softmax cross-entropy. Any option given on the command line overrides the preset's value.
 """
 
-from .training import RunConfig
+from .run_config import RunConfig
 
 
 def paper(spec, lr, epochs, activation="sigmoid", note=""):

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from . import tolerances
+from .atomic_file import write_atomically
 
 HEADER = (f"{'epoch':>5}  {'side':<7} {'loss':>8} {'train':>7} {'valid':>7} {'test':>7} {'sec':>6}   "
           f"{'param drift':>11} {'in':<9} {'agree':>8} {'Δloss':>9}")
@@ -83,22 +84,32 @@ def verdict(run) -> tuple[bool, str]:
     return drift_ok and not bad_steps, "\n".join(lines)
 
 
-def run_to_dict(run, status="finished", error="") -> dict:
+# How the run stands, in its JSON: "running" while epochs are still coming (or if the process was
+# killed outright, e.g. SIGKILL, with no chance to say so), then how it ended.
+STATUSES = ("running", "finished", "diverged", "interrupted", "terminated", "failed")
+
+
+def run_to_dict(run, status="finished", error: BaseException | None = None) -> dict:
+    """The run's record: its settings, every epoch measured so far, how it ended and the verdict."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r}: choose one of {STATUSES}")
     ok, text = verdict(run)
     return {
         "config": asdict(run.config),
         "tolerance": asdict(tolerances.training_run(run.config.dtype)),
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__},
         "status": status,
-        "error": error,
+        "error": "" if error is None else str(error),
+        "error_type": "" if error is None else type(error).__name__,
         "epochs": [record.to_dict() for record in run.epochs],
         "verdict": {"agree": ok, "text": text},
     }
 
 
-def write_json(run, path, status="finished", error="") -> None:
-    with open(path, "w") as stream:
-        json.dump(run_to_dict(run, status, error), stream, indent=2)
+def write_json(run, path, status="finished", error: BaseException | None = None) -> None:
+    """Write run_to_dict atomically: a reader (or a second Ctrl-C) never finds half a file."""
+    text = json.dumps(run_to_dict(run, status, error), indent=2) + "\n"
+    write_atomically(path, lambda stream: stream.write(text.encode()))
 
 
 def plot(run, path) -> None:
@@ -131,5 +142,7 @@ def plot(run, path) -> None:
     figure.suptitle(f"{c.dataset.upper()} {c.spec} {c.activation}, lr {c.lr}, batch {c.batch_size}, {c.init} init, "
                     f"{c.dtype}: scratch (solid) vs torch (dashed)")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
+    finally:
+        plt.close(figure)

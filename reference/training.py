@@ -18,32 +18,14 @@ from threadpoolctl import threadpool_limits
 import scratch_nn
 
 from . import tolerances
+from .checkpoint import Checkpoint, CheckpointError
 from .comparison import compare
 from .data import Split
+from .run_config import RunConfig
 from .side_by_side import compare_step
 from .twin import numpy_state_dict, torch_loss, torch_model, torch_target
 
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory on deep networks
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; both sides use all of it."""
-
-    spec: str = "784-128-10"
-    activation: str = "sigmoid"
-    output_activation: str | None = None
-    loss: str = "cross_entropy"
-    init: str = "paper"
-    dtype: str = "float32"
-    batch_size: int = 32
-    lr: float = 0.5
-    epochs: int = 5
-    seed: int = 0
-    dataset: str = "mnist"
-    device: str = "cpu"
-    train_limit: int | None = None  # train on the first N training images only (quick runs)
-    threads: int = 1  # CPU threads for each side's math (see train_twins)
 
 
 @dataclass
@@ -83,6 +65,11 @@ class EpochRecord:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, record: dict) -> "EpochRecord":
+        return cls(record["epoch"], SideMetrics(**record["scratch"]), SideMetrics(**record["torch"]),
+                   Divergence(**record["divergence"]))
+
 
 @dataclass
 class Run:
@@ -113,83 +100,118 @@ def epoch_batches(num_examples: int, batch_size: int, rng: np.random.Generator) 
     return [order[i:i + batch_size] for i in range(0, num_examples, batch_size)]
 
 
-def build_twins(config: RunConfig):
+def build_networks(config: RunConfig):
+    """The scratch network from the config, and the torch model holding the same weights."""
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation)
     return network, torch_model(network, device=config.device)
 
 
 def train_twins(config: RunConfig, data, progress=None):
-    """Train both sides; yield an EpochRecord after every epoch.
+    """Train both sides; an iterator over the EpochRecords, one after every epoch.
 
-    data: a reference.data.Dataset in config.dtype. progress: called as progress(epoch, batches)
-    and must return an iterable over batches (e.g. a tqdm bar); by default plain iteration.
-
-    Each side computes with config.threads CPU threads (NumPy's BLAS through threadpoolctl,
-    torch through set_num_threads). The sides take turns every step, and two thread pools that
-    spin while waiting steal each other's cores: measured on 2 cores at batch 32, torch's step
-    took 25 ms beside a multi-threaded OpenBLAS and 1.8 ms with one thread each.
+    The config is validated first (ConfigError). data: a reference.data.Dataset in config.dtype.
+    progress: called as progress(epoch, batches), it returns an iterable over the batches (e.g. a
+    tqdm bar); by default plain iteration. To save or continue a run, use TwinTraining.
     """
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
-        with threadpool_limits(limits=config.threads, user_api="blas"):
-            yield from _train(config, data, progress)
-    finally:
-        torch.set_num_threads(previous_threads)
+    return TwinTraining(config).epochs(data, progress)
 
 
-def _train(config: RunConfig, data, progress):
-    network, model = build_twins(config)
-    scratch_loss = scratch_nn.LOSSES[config.loss]()
-    optimizer = scratch_nn.SGD(network, config.lr)
-    twin_loss = torch_loss(scratch_loss)
-    twin_optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+class TwinTraining:
+    """Both sides, their optimizers and the one shuffler: the whole state of a run between epochs.
 
-    train = data.train
-    if config.train_limit:
-        train = Split(train.images[:config.train_limit], train.labels[:config.train_limit])
-    # The torch side gets its own copy of the data on its device once, not per batch.
-    images_t = torch.from_numpy(train.images).to(config.device)
-    labels_t = torch.from_numpy(train.labels).to(config.device)
-    rng = np.random.default_rng(config.seed)
+    TwinTraining(config) starts a run; TwinTraining(checkpoint.config, resume=checkpoint)
+    continues one where checkpoint() left it, step for step as if it had never stopped.
+    """
 
-    for epoch in range(1, config.epochs + 1):
-        batches = epoch_batches(len(train.labels), config.batch_size, rng)
-        seconds = {"scratch": 0.0, "torch": 0.0}
-        loss_sums = {"scratch": 0.0, "torch": 0.0}
-        for step, index in enumerate(progress(epoch, batches) if progress else batches, start=1):
-            detail = ""
-            start = time.perf_counter()
-            with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below, once
-                try:
-                    output = network.forward(train.images[index])
-                    scratch_value = float(scratch_loss.forward(output, train.labels[index]))
-                    network.backward(scratch_loss.backward())
-                    optimizer.step()
-                except FloatingPointError as error:  # the loss refuses a non-finite output
-                    scratch_value, detail = np.nan, f"(scratch: {error})"
-            seconds["scratch"] += time.perf_counter() - start
+    def __init__(self, config: RunConfig, resume: Checkpoint | None = None):
+        self.config = config.validate()
+        self.network, self.model = build_networks(config)
+        self.rng = np.random.default_rng(config.seed)
+        self.epoch = 0
+        if resume is not None:
+            try:
+                self.network.load_state_dict(resume.scratch)
+                self.model.load_state_dict({key: torch.from_numpy(value) for key, value in resume.torch.items()})
+                self.rng.bit_generator.state = resume.shuffler
+            except (ValueError, RuntimeError, TypeError) as error:  # RuntimeError: torch's load_state_dict
+                raise CheckpointError(f"the saved state does not fit a {config.spec} network: {error}") from None
+            self.epoch = resume.epoch
 
-            start = time.perf_counter()
-            index_t = torch.from_numpy(index).to(config.device)
-            twin_optimizer.zero_grad(set_to_none=True)
-            output_t = model(images_t[index_t])
-            value_t = twin_loss(output_t, torch_target(scratch_loss, labels_t[index_t], output_t))
-            value_t.backward()
-            twin_optimizer.step()
-            torch_value = value_t.item()
-            seconds["torch"] += time.perf_counter() - start
+    def checkpoint(self, records=()) -> Checkpoint:
+        """A copy of the state now (after self.epoch epochs), with the given EpochRecords."""
+        return Checkpoint(self.config, self.epoch, {k: v.copy() for k, v in self.network.state_dict().items()},
+                          numpy_state_dict(self.model), self.rng.bit_generator.state,
+                          [record.to_dict() for record in records])
 
-            broken = [side for side, value in (("scratch", scratch_value), ("torch", torch_value))
-                      if not np.isfinite(value)]
-            if broken:
-                raise DivergedError(broken, epoch, step, config, detail)
-            loss_sums["scratch"] += scratch_value * len(index)
-            loss_sums["torch"] += torch_value * len(index)
+    def epochs(self, data, progress=None):
+        """Train the remaining epochs; yield an EpochRecord after each.
 
-        yield evaluate(epoch, network, model, data, config, train,
-                       {side: loss_sums[side] / len(train.labels) for side in loss_sums}, seconds)
+        Each side computes with config.threads CPU threads (NumPy's BLAS through threadpoolctl,
+        torch through set_num_threads). The sides take turns every step, and two thread pools that
+        spin while waiting steal each other's cores: measured on 2 cores at batch 32, torch's step
+        took 25 ms beside a multi-threaded OpenBLAS and 1.8 ms with one thread each.
+        """
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.config.threads)
+        try:
+            with threadpool_limits(limits=self.config.threads, user_api="blas"):
+                yield from self._train(data, progress)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _train(self, data, progress):
+        config, network, model = self.config, self.network, self.model
+        scratch_loss = scratch_nn.LOSSES[config.loss]()
+        optimizer = scratch_nn.SGD(network, config.lr)
+        twin_loss = torch_loss(scratch_loss)
+        twin_optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+
+        train = data.train
+        if config.train_limit:
+            train = Split(train.images[:config.train_limit], train.labels[:config.train_limit])
+        # The torch side gets its own copy of the data on its device once, not per batch.
+        images_t = torch.from_numpy(train.images).to(config.device)
+        labels_t = torch.from_numpy(train.labels).to(config.device)
+
+        for epoch in range(self.epoch + 1, config.epochs + 1):
+            batches = epoch_batches(len(train.labels), config.batch_size, self.rng)
+            seconds = {"scratch": 0.0, "torch": 0.0}
+            loss_sums = {"scratch": 0.0, "torch": 0.0}
+            for step, index in enumerate(progress(epoch, batches) if progress else batches, start=1):
+                detail = ""
+                start = time.perf_counter()
+                with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below, once
+                    try:
+                        output = network.forward(train.images[index])
+                        scratch_value = float(scratch_loss.forward(output, train.labels[index]))
+                        network.backward(scratch_loss.backward())
+                        optimizer.step()
+                    except FloatingPointError as error:  # the loss refuses a non-finite output
+                        scratch_value, detail = np.nan, f"(scratch: {error})"
+                seconds["scratch"] += time.perf_counter() - start
+
+                start = time.perf_counter()
+                index_t = torch.from_numpy(index).to(config.device)
+                twin_optimizer.zero_grad(set_to_none=True)
+                output_t = model(images_t[index_t])
+                value_t = twin_loss(output_t, torch_target(scratch_loss, labels_t[index_t], output_t))
+                value_t.backward()
+                twin_optimizer.step()
+                torch_value = value_t.item()
+                seconds["torch"] += time.perf_counter() - start
+
+                broken = [side for side, value in (("scratch", scratch_value), ("torch", torch_value))
+                          if not np.isfinite(value)]
+                if broken:
+                    raise DivergedError(broken, epoch, step, config, detail)
+                loss_sums["scratch"] += scratch_value * len(index)
+                loss_sums["torch"] += torch_value * len(index)
+
+            record = evaluate(epoch, network, model, data, config, train,
+                              {side: loss_sums[side] / len(train.labels) for side in loss_sums}, seconds)
+            self.epoch = epoch
+            yield record
 
 
 def predict_scratch(network, images):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import compare
+from reference import training
 
 
 @pytest.fixture
@@ -54,18 +55,133 @@ def test_diverging_run_exits_3_and_keeps_what_it_has(tiny_data, tmp_path, capsys
 def test_missing_data_is_one_clear_message(tmp_path, capsys):
     code = compare.main(["--data-root", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == compare.EXIT_DATA
+    assert code == compare.EXIT_BAD_INPUT
     assert "train-images-idx3-ubyte is missing" in err and str(tmp_path / "MNIST" / "raw") in err
     assert "--download" in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_without_gpu_is_refused(capsys):
-    assert compare.main(["--device", "cuda"]) == compare.EXIT_DATA
-    assert "torch sees none here" in capsys.readouterr().err
+    assert compare.main(["--device", "cuda"]) == compare.EXIT_BAD_INPUT
+    assert "torch sees no GPU here" in capsys.readouterr().err
 
 
-def test_bad_option_is_a_usage_error():
-    with pytest.raises(SystemExit) as exit_:
-        compare.main(["--dtype", "float16"])
-    assert exit_.value.code == 2
+def exit_status(argv) -> int:
+    """compare.main's exit status, whether it returns it or argparse exits with it."""
+    try:
+        return compare.main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    def load_dataset(*args, **kwargs):
+        pytest.fail("the data was loaded before the options were checked")
+
+    monkeypatch.setattr(compare, "load_dataset", load_dataset)
+
+
+@pytest.fixture
+def saved_run(tiny_data, tmp_path):
+    """A checkpoint of a one-epoch run of 784-16-10 in float64."""
+    path = tmp_path / "saved.npz"
+    assert compare.main(["--spec", "784-16-10", "--dtype", "float64", "--epochs", "1", "--no-progress",
+                         "--save", str(path)]) == 0
+    return path
+
+
+BAD_OPTIONS = [  # (options, a phrase the one-line message must contain); {tmp} is a fresh folder
+    ("--spec 784", "layer sizes joined by '-'"), ("--spec 784-x-10", "layer sizes joined by '-'"),
+    ("--spec 784--10", "layer sizes joined by '-'"), ("--spec 784-12.7-10", "layer sizes joined by '-'"),
+    ("--spec 784-0-10", "at least 1"), ("--spec 700-128-10", "input size must be 784"),
+    ("--spec 784-128-5", "output size must be at least 10"),
+    ("--activation softplus", "choose from relu, sigmoid, tanh"),
+    ("--activation relu,sigmoid", "one activation for all 1 hidden"),
+    ("--output-activation softplus", "invalid choice"), ("--loss hinge", "invalid choice"),
+    ("--init xavier", "invalid choice"), ("--dtype float16", "invalid choice"), ("--dataset cifar", "invalid choice"),
+    ("--preset nope", "invalid choice"), ("--no-such-option", "unrecognized arguments"),
+    ("--batch-size 0", "--batch-size 0: must be a whole number of at least 1"), ("--batch-size -32", "at least 1"),
+    ("--batch-size 3.5", "invalid int value"), ("--lr 0", "finite number above 0"), ("--lr -0.1", "above 0"),
+    ("--lr nan", "finite number"), ("--lr inf", "finite number"), ("--lr 1e400", "finite number"),
+    ("--lr fast", "invalid float value"), ("--epochs 0", "--epochs 0: must be"), ("--epochs -1", "at least 1"),
+    ("--seed -1", "at least 0"), ("--seed 1.5", "invalid int value"), ("--threads 0", "at least 1"),
+    ("--train-limit 0", "at least 1"), ("--train-limit -5", "at least 1"),
+    ("--device tpu", "cpu, cuda, or cuda:N"), ("--device cuda:99", "--device 'cuda:99'"),
+    ("--json {tmp}/missing/run.json", "does not exist"), ("--json {tmp}", "is a folder"),
+    ("--plot {tmp}/run.jpg", "ending in .png"), ("--plot {tmp}/missing/run.png", "does not exist"),
+    ("--save {tmp}/run.pkl", "ending in .npz"), ("--save {tmp}/run.npz --save-every 0", "--save-every 0"),
+    ("--save-every 2", "with --save PATH.npz"), ("--resume {tmp}/missing.npz", "No such file"),
+    ("--resume {tmp}/not.npz", "cannot be read as a checkpoint"),
+]
+
+
+@pytest.mark.parametrize("options, phrase", BAD_OPTIONS)
+def test_bad_option_is_one_line_and_exit_2_before_any_data(options, phrase, no_data, tmp_path, capsys):
+    (tmp_path / "not.npz").write_text("not a checkpoint")
+    assert exit_status(options.format(tmp=tmp_path).split()) == compare.EXIT_BAD_INPUT
+    out, err = capsys.readouterr()
+    assert out == ""  # not even the table's header
+    assert err.count("\n") == 1 and phrase in err and "Traceback" not in err, err
+
+
+def test_resume_refuses_other_settings_naming_them(saved_run, no_data, capsys):
+    argv = ["--resume", str(saved_run), "--epochs", "2", "--lr", "0.1", "--batch-size", "16"]
+    assert exit_status(argv) == compare.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "--lr 0.1 (saved: 0.5)" in err and "--batch-size 16 (saved: 32)" in err and err.count("\n") == 1
+    assert exit_status(["--resume", str(saved_run), "--epochs", "1"]) == compare.EXIT_BAD_INPUT
+    assert "has already trained 1 epoch(s)" in capsys.readouterr().err
+
+
+def test_resume_goes_on_with_the_saved_settings_and_epochs(saved_run, tmp_path, capsys):
+    json_path = tmp_path / "run.json"
+    assert compare.main(["--resume", str(saved_run), "--epochs", "2", "--no-progress", "--json", str(json_path)]) == 0
+    run = json.loads(json_path.read_text())
+    assert run["status"] == "finished" and [e["epoch"] for e in run["epochs"]] == [1, 2]
+    assert run["config"]["spec"] == "784-16-10" and run["config"]["epochs"] == 2
+
+
+def test_a_failure_is_recorded_as_failed_with_exit_4(tiny_data, monkeypatch, tmp_path, capsys):
+    """An unexpected error after epoch 1: the JSON keeps epoch 1 and says what failed."""
+    real_evaluate = training.evaluate
+
+    def evaluate(epoch, *args):
+        if epoch == 2:
+            raise RuntimeError("out of cheese")
+        return real_evaluate(epoch, *args)
+
+    monkeypatch.setattr(training, "evaluate", evaluate)
+    json_path = tmp_path / "run.json"
+    code = compare.main(["--spec", "784-16-10", "--epochs", "3", "--no-progress", "--json", str(json_path)])
+    assert code == compare.EXIT_FAILED
+    run = json.loads(json_path.read_text())
+    assert (run["status"], run["error"], run["error_type"]) == ("failed", "out of cheese", "RuntimeError")
+    assert [e["epoch"] for e in run["epochs"]] == [1]
+
+
+def test_a_plot_that_fails_keeps_the_json_and_the_verdict_and_exits_4(tiny_data, monkeypatch, tmp_path, capsys):
+    def plot(run, path):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(compare.report, "plot", plot)
+    json_path = tmp_path / "run.json"
+    code = compare.main(["--spec", "784-16-10", "--epochs", "1", "--dtype", "float64", "--no-progress",
+                         "--json", str(json_path), "--plot", str(tmp_path / "run.png")])
+    out, err = capsys.readouterr()
+    assert code == compare.EXIT_FAILED and "AGREE" in out and f"JSON written to {json_path}" in out
+    assert "the plot could not be written to" in err and "(RuntimeError: no fonts)" in err
+    assert json.loads(json_path.read_text())["status"] == "finished"
+
+
+def test_help_lists_the_commands_and_exit_statuses(capsys):
+    assert exit_status(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "check" in out
+    for code in (compare.EXIT_AGREE, compare.EXIT_DISAGREE, compare.EXIT_BAD_INPUT, compare.EXIT_DIVERGED,
+                 compare.EXIT_FAILED, compare.EXIT_INTERRUPTED, compare.EXIT_TERMINATED):
+        assert f"\n  {code} " in out
+
+
+def test_train_is_the_default_command(capsys):
+    assert compare.main(["train", "--list-presets"]) == compare.main(["--list-presets"]) == 0

@@ -1,13 +1,19 @@
 """Training both sides on the same batches: the shuffler, the per-epoch records, divergence, and
 the full-MNIST run (marked tier)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from reference import tolerances
 from reference.data import load_dataset
 from reference.presets import PRESETS
-from reference.training import DivergedError, RunConfig, epoch_batches, train_twins
+from reference import checkpoint
+from reference.run_config import ConfigError
+from reference.training import DivergedError, RunConfig, TwinTraining, build_networks, epoch_batches, train_twins
+from reference.twin import numpy_state_dict
 
 
 def test_one_shuffler_covers_every_example_once_per_epoch():
@@ -63,6 +69,71 @@ def test_presets_are_valid_runs(name, synthetic):
         quick = RunConfig(**{**quick.__dict__, "train_limit": 32})
     records = list(train_twins(quick, synthetic(n_train=64, dtype=np.float32)))
     assert records[0].divergence.step_check_ok
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("spec", "784-12.7-10"), ("spec", [784, 10]), ("spec", "10-784"), ("activation", "gelu"), ("loss", "hinge"),
+    ("output_activation", "softmax"), ("init", "xavier"), ("dtype", "float16"), ("dataset", "cifar"),
+    ("batch_size", 0), ("batch_size", 32.0), ("batch_size", True), ("lr", 0.0), ("lr", float("nan")), ("lr", "0.1"),
+    ("epochs", 0), ("seed", -1), ("device", "mps"), ("train_limit", 0), ("threads", 0),
+])
+def test_the_api_refuses_what_the_command_line_refuses(setting, value):
+    """train_twins validates before it looks at the data (None here) and names the option."""
+    with pytest.raises(ConfigError, match=f"^--{setting.replace('_', '-')} "):
+        train_twins(RunConfig(**{setting: value}), data=None)
+
+
+def test_presets_and_defaults_are_valid():
+    for _, config in PRESETS.values():
+        assert config.validate() is config
+    assert RunConfig(output_activation="sigmoid", loss="mse", train_limit=5, spec="784-10").validate()
+
+
+def test_a_resumed_run_matches_the_uninterrupted_one_bit_for_bit(synthetic, tmp_path):
+    """Two epochs straight, or one, a checkpoint through a file, and one more: the same float64
+    parameters on both sides, to the bit, since the same operations run on the same numbers."""
+    data = synthetic(dtype=np.float64)
+    config = RunConfig(spec="784-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float64")
+    straight = TwinTraining(config)
+    list(straight.epochs(data))
+
+    first = TwinTraining(dataclasses.replace(config, epochs=1))
+    (record,) = first.epochs(data)
+    checkpoint.save(first.checkpoint([record]), tmp_path / "run.npz")
+    saved = checkpoint.load(tmp_path / "run.npz")
+    assert saved.epoch == 1 and saved.records == [record.to_dict()]
+    resumed = TwinTraining(dataclasses.replace(saved.config, epochs=2), resume=saved)
+    assert [r.epoch for r in resumed.epochs(data)] == [2]
+
+    for side in ("scratch", "torch"):
+        expected, actual = straight.checkpoint(), resumed.checkpoint()
+        assert getattr(expected, side).keys() == getattr(actual, side).keys()
+        for key, value in getattr(expected, side).items():
+            np.testing.assert_array_equal(getattr(actual, side)[key], value, err_msg=f"{side} {key}", strict=True)
+    assert straight.rng.bit_generator.state == resumed.rng.bit_generator.state
+
+
+def test_a_checkpoint_is_plain_npz_that_either_side_loads(synthetic, tmp_path):
+    config = RunConfig(spec="784-16-10", epochs=1, dtype="float64", train_limit=64)
+    run = TwinTraining(config)
+    list(run.epochs(synthetic(dtype=np.float64)))
+    checkpoint.save(run.checkpoint(), tmp_path / "run.npz")
+    with np.load(tmp_path / "run.npz", allow_pickle=False) as archive:
+        files = set(archive.files)
+        scratch = {key.removeprefix("scratch/"): archive[key] for key in files if key.startswith("scratch/")}
+        twin = {key.removeprefix("torch/"): torch.from_numpy(archive[key]) for key in files if key.startswith("torch/")}
+    assert {"config", "epoch", "shuffler", "records", "format"} <= files
+    fresh, model = build_networks(config)
+    fresh.load_state_dict(twin)  # either side's weights fit either side
+    model.load_state_dict(twin)
+    fresh.load_state_dict(scratch)
+    np.testing.assert_array_equal(numpy_state_dict(model)["0.weight"], run.checkpoint().torch["0.weight"])
+
+
+def test_a_checkpoint_of_another_network_is_refused(synthetic, tmp_path):
+    saved = TwinTraining(RunConfig(spec="784-16-10", dtype="float64")).checkpoint()
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit a 784-32-10 network"):
+        TwinTraining(RunConfig(spec="784-32-10", dtype="float64"), resume=saved)
 
 
 @pytest.mark.slow

@@ -1,0 +1,23 @@
+"""compare.py on a tiny random dataset instead of MNIST, for tests that run it as a separate
+process (to send it signals): python tests/compare_on_tiny_data.py [compare.py options]."""
+
+import sys
+
+import numpy as np
+
+import compare
+from reference.data import Dataset, Split
+
+
+def tiny_dataset(name, root, dtype, download) -> Dataset:
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        return Split(rng.random((n, 784)).astype(dtype), rng.integers(0, 10, n))
+
+    return Dataset("tiny", split(64), split(32), split(32))
+
+
+if __name__ == "__main__":
+    compare.load_dataset = tiny_dataset
+    sys.exit(compare.main())
