@@ -53,10 +53,18 @@ class Adam(Optimizer):
         v += (1 - self.beta2) * grad * grad
         if self.amsgrad:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        param -= self.step_size(t) * m / self.denominator(v, t)
+
+    def step_size(self, t):
+        """lr / (1 - beta1^t): the bias correction of m, folded into the learning rate as torch does."""
+        return self.lr / (1 - self.beta1 ** t)
+
+    def denominator(self, v, t):
+        """sqrt(v) / sqrt(1 - beta2^t) + eps: epsilon outside the root, after the bias correction."""
         denominator = np.sqrt(v)
         denominator /= (1 - self.beta2 ** t) ** 0.5
         denominator += self.eps
-        param -= self.lr / (1 - self.beta1 ** t) * m / denominator
+        return denominator
 
     def decay(self, param, grad):
         """Adam's weight decay: the L2 penalty's gradient, added to g (a new array)."""

@@ -99,7 +99,7 @@ class Optimizer:
             expected = set(self.state_keys())
         except (TypeError, ValueError) as error:
             problems.append(str(error))
-            expected = set()
+            expected = None  # the settings decide which state to expect: with a bad one, check shapes only
         state = {}
         for index, entry in state_dict.get("state", {}).items():
             if not isinstance(index, int) or not 0 <= index < len(slots):
@@ -118,13 +118,13 @@ class Optimizer:
         """One parameter's state as NumPy copies, with anything that does not fit added to problems."""
         layer, name = slot
         param = layer.params[name]
-        if set(entry) != expected:
+        if expected is not None and set(entry) != expected:
             problems.append(f"parameter {index} ({name} of {layer!r}): state keys {sorted(entry)}, "
                             f"expected {sorted(expected)} for these settings")
             return {}
         checked = {}
         for key, value in entry.items():
-            value = np.array(value)  # a copy, from an array or a (CPU) torch tensor
+            value = np.asarray(value).copy()  # from an array or a (CPU) torch tensor
             if key == "step":
                 if value.shape != () or value < 0 or value != int(value):
                     problems.append(f"parameter {index}: step must be a whole number >= 0; got {value}")

@@ -50,10 +50,8 @@ class RMSprop(Optimizer):
         if self.centered:
             a = state["grad_avg"]
             a += (1 - self.alpha) * (grad - a)
-            denominator = np.sqrt(v - a * a)
-        else:
-            denominator = np.sqrt(v)
-        denominator += self.eps
+            v = v - a * a
+        denominator = self.denominator(v)
         if self.momentum > 0:
             buffer = state["momentum_buffer"]
             buffer *= self.momentum
@@ -61,3 +59,9 @@ class RMSprop(Optimizer):
             param -= self.lr * buffer
         else:
             param -= self.lr * grad / denominator
+
+    def denominator(self, v):
+        """sqrt(v) + eps (v less the squared mean gradient when centered): epsilon outside the root."""
+        denominator = np.sqrt(v)
+        denominator += self.eps
+        return denominator
