@@ -1,8 +1,8 @@
 """The torch side of the optimizers: torch.optim twins, state dicts both ways, and multi-step checks.
 
-A scratch optimizer's twin is the torch.optim class it subclasses the scratch counterpart of
-(SGD, Adam, AdamW, RMSprop), built with the same hyperparameters and loaded with the same state,
-so it can take over mid-training. compare_optimizer_steps feeds both the same random gradients
+A scratch optimizer's twin is the torch.optim class of the same name as the scratch class it is
+(or subclasses: SGD, Adam, AdamW, RMSprop), built with the same hyperparameters and loaded with
+the same state, so it can take over mid-training. compare_optimizer_steps feeds both the same random gradients
 for several steps and compares, after every step, each parameter, its update and every state
 tensor: a first step can be right while the state it leaves is wrong (a momentum buffer that
 holds lr * g, a moment reset every step), and only the following steps, or the state itself,

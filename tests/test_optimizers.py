@@ -253,6 +253,7 @@ ZOO = [
     (zoo.AdamWCoupledDecay, dict(lr=0.01, weight_decay=0.1), 1, {"exp_avg", "exp_avg_sq", "update"}, False),
     (zoo.SGDMomentumOnScaledGradient, dict(lr=0.1, momentum=0.9), 1, {"momentum_buffer"}, True),
     (zoo.SGDWeightDecayAfterMomentum, dict(lr=0.1, momentum=0.9, weight_decay=0.1), 1, {"momentum_buffer"}, True),
+    (zoo.SGDMomentumOutsideState, dict(lr=0.1, momentum=0.9), 1, {"momentum_buffer"}, True),
     (zoo.SGDDampensFirstStep, dict(lr=0.1, momentum=0.9, dampening=0.5), 1, {"momentum_buffer", "update"}, False),
     (zoo.RMSpropEpsInsideSqrt, dict(), 1, {"update"}, False),
 ]
@@ -271,6 +272,11 @@ def test_zoo_mistake_is_caught_and_named(mistake, options, first_failure, named,
     assert [c.ok for c in trajectory[:first_failure]] == [True] * (first_failure - 1) + [False]
     assert named <= failing(trajectory[first_failure - 1]), trajectory[first_failure - 1].failure_message()
     assert ("param" not in failing(trajectory[first_failure - 1])) == params_agree
+
+
+def test_state_kept_outside_the_state_dict_is_named():
+    trajectory = compare_optimizer_steps(zoo.SGDMomentumOutsideState(small_network(np.float64), lr=0.1, momentum=0.9))
+    assert trajectory[0]["0.weight.momentum_buffer"].problem == "only the torch optimizer keeps this state"
 
 
 def test_state_reset_passes_the_first_step():

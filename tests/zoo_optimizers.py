@@ -36,6 +36,18 @@ class SGDWeightDecayAfterMomentum(SGD):
         param -= self.lr * (buffer + self.weight_decay * param)
 
 
+class SGDMomentumOutsideState(SGD):
+    """The velocity kept in an attribute of its own, outside the state: the steps are torch's, but
+    state_dict() has no momentum, so a checkpoint resumes without it."""
+
+    def update(self, param, grad, state):
+        velocities = self.__dict__.setdefault("velocities", {})
+        velocity = velocities.setdefault(id(param), np.zeros_like(param))
+        velocity *= self.momentum
+        velocity += grad  # from zero, the first step's velocity is g, as torch's (without dampening)
+        param -= self.lr * velocity
+
+
 class SGDDampensFirstStep(SGD):
     """The buffer starts at zero, so the first step is dampened too: torch starts it at g."""
 

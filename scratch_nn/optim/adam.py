@@ -30,7 +30,7 @@ class Adam(Optimizer):
         super().validate()
         if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
             raise TypeError(f"{type(self).__name__}: betas must be a pair (beta1, beta2); got {self.betas!r}")
-        self.betas = self.beta1, self.beta2 = tuple(self.betas)
+        self.betas = self.beta1, self.beta2 = tuple(self.betas)  # a list (from JSON) kept as torch keeps it
         check_number(self, "beta1", 0, 1, high_open=True)
         check_number(self, "beta2", 0, 1, high_open=True)
         check_number(self, "eps", 0, low_open=True)
@@ -42,9 +42,7 @@ class Adam(Optimizer):
 
     def update(self, param, grad, state):
         if not state:
-            state.update(step=0, exp_avg=zeros(param), exp_avg_sq=zeros(param))
-            if self.amsgrad:
-                state["max_exp_avg_sq"] = zeros(param)
+            state.update({key: np.zeros_like(param) for key in self.state_keys() if key != "step"}, step=0)
         state["step"] = t = state["step"] + 1
         grad = self.decay(param, grad)
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -90,7 +88,3 @@ class AdamW(Adam):
         if self.weight_decay:
             param *= 1 - self.lr * self.weight_decay
         return grad
-
-
-def zeros(param):
-    return np.zeros_like(param)

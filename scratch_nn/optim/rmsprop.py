@@ -40,7 +40,7 @@ class RMSprop(Optimizer):
 
     def update(self, param, grad, state):
         if not state:
-            state.update({key: np.zeros_like(param) for key in self.state_keys()}, step=0)
+            state.update({key: np.zeros_like(param) for key in self.state_keys() if key != "step"}, step=0)
         state["step"] += 1
         if self.weight_decay:
             grad = grad + self.weight_decay * param
