@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import zoo_optimizers as zoo
-from reference.optimizers import (compare_optimizer_steps, compare_repeated_backward, compare_training,
-                                  scratch_state_dict, torch_optimizer)
+from reference.optimizers import (TORCH_OPTIMIZERS, compare_optimizer_steps, compare_repeated_backward,
+                                  compare_training, scratch_state_dict, torch_optimizer, torch_state_dict)
 from reference.twin import torch_model
 from scratch_nn import (OPTIMIZERS, SGD, Adam, AdamW, RMSprop, Sequential, SoftmaxCrossEntropy, Tanh,
                         build_network)
@@ -58,10 +58,10 @@ def assert_agree(trajectory):
         comparison.assert_ok()
 
 
-def batches(features, dtype, count, n, seed=0):
-    rng = np.random.default_rng(seed)
-    return [(rng.random((n, features)).astype(dtype), rng.integers(0, 3 if features == 7 else 10, n))
-            for _ in range(count)]
+def batches(features, classes, dtype, count, n):
+    """count batches of n inputs in [0, 1) with integer labels."""
+    rng = np.random.default_rng(0)
+    return [(rng.random((n, features)).astype(dtype), rng.integers(0, classes, n)) for _ in range(count)]
 
 
 # Step by step, from identical weights and gradients ---------------------------------------------
@@ -89,7 +89,7 @@ def test_training_trajectory(name, lr, dtype):
     Measured worst: 0.017 of the float32 tolerance (Adam), 0.008 of the float64 one."""
     network = build_network("784-32-10", "sigmoid", init="torch", dtype=dtype)
     model = torch_model(network)
-    trajectory = compare_training(network, model, batches(784, dtype, 20, 32), SoftmaxCrossEntropy(),
+    trajectory = compare_training(network, model, batches(784, 10, dtype, 20, 32), SoftmaxCrossEntropy(),
                                   OPTIMIZERS[name](network, lr=lr))
     assert_agree(trajectory)
 
@@ -97,7 +97,7 @@ def test_training_trajectory(name, lr, dtype):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_training_at_batch_one(name):
     network = small_network(np.float64)
-    trajectory = compare_training(network, torch_model(network), batches(7, np.float64, 8, 1), SoftmaxCrossEntropy(),
+    trajectory = compare_training(network, torch_model(network), batches(7, 3, np.float64, 8, 1), SoftmaxCrossEntropy(),
                                   OPTIMIZERS[name](network, lr=0.01))
     assert_agree(trajectory)
 
@@ -106,10 +106,13 @@ def test_training_at_batch_one(name):
 
 @pytest.mark.parametrize("cls, options", CASES, ids=CASE_IDS)
 def test_scratch_state_continues_in_torch(cls, options):
-    """3 steps on scratch, then its state_dict loaded into a fresh torch.optim optimizer; both continue."""
+    """3 steps on scratch, then its state_dict loaded into a fresh torch.optim optimizer (of other
+    hyperparameters: they travel in the state dict too); both continue."""
     optimizer = cls(small_network(np.float64), **options)
     compare_optimizer_steps(optimizer, steps=3)
-    twin = torch_optimizer(optimizer, [torch.from_numpy(v.copy()) for v in optimizer.network.state_dict().values()])
+    params = [torch.from_numpy(v.copy()) for v in optimizer.network.state_dict().values()]
+    twin = dict(TORCH_OPTIMIZERS)[cls](params, lr=1.0)
+    twin.load_state_dict(torch_state_dict(optimizer.state_dict(), twin))
     assert twin.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
     assert_agree(compare_optimizer_steps(optimizer, steps=3, seed=1, twin=twin))
 
@@ -222,7 +225,7 @@ def test_registry():
 
 def test_backward_twice_overwrites_gradients():
     network = small_network(np.float64)
-    (x, y), = batches(7, np.float64, 1, 4)
+    (x, y), = batches(7, 3, np.float64, 1, 4)
     compare_repeated_backward(network, x, y, SoftmaxCrossEntropy()).assert_ok()
 
 
@@ -230,7 +233,7 @@ def test_accumulated_gradients_are_caught_and_zeroing_passes():
     weights = small_network(np.float64).layers
     network = Sequential(zoo.LinearAccumulatesGradients(weights[0].params["weight"], weights[0].params["bias"]),
                          Tanh(), weights[2])
-    (x, y), = batches(7, np.float64, 1, 4)
+    (x, y), = batches(7, 3, np.float64, 1, 4)
     caught = compare_repeated_backward(network, x, y, SoftmaxCrossEntropy())
     assert [d.name for d in caught.failures] == ["0.weight.grad", "0.bias.grad"]
     assert caught["0.weight.grad"].max_rel == pytest.approx(1.0)  # twice the gradient
