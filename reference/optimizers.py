@@ -104,7 +104,8 @@ def compare_optimizer_steps(optimizer: scratch_nn.Optimizer, steps: int = 5, *, 
     return trajectory
 
 
-def compare_training(network, model, batches, loss, optimizer: scratch_nn.Optimizer, tolerance=None) -> list[Comparison]:
+def compare_training(network, model, batches, loss, optimizer: scratch_nn.Optimizer,
+                     tolerance=None) -> list[Comparison]:
     """Train the scratch network and its torch twin side by side, each with its own optimizer
     (the twin's from torch_optimizer), on the same batches; compare the parameters and the
     optimizer state after every step. Free-running: each side follows its own trajectory.

@@ -151,10 +151,14 @@ def test_state_dict_round_trip_is_exact(cls, options):
 
 
 @pytest.mark.parametrize("cls, options", CASES, ids=CASE_IDS)
-def test_state_dict_layout_is_torch(cls, options):
+def test_state_dict_layout_and_defaults_are_torch(cls, options):
+    """Against torch.optim's class built from the same arguments (so the defaults must match too),
+    each side keeping its own state over 2 steps."""
     optimizer = cls(small_network(np.float64), **options)
-    compare_optimizer_steps(optimizer, steps=2)
-    ours, theirs = optimizer.state_dict(), scratch_state_dict(torch_optimizer(optimizer, torch_model(optimizer.network)))
+    params = [torch.from_numpy(v.copy()) for v in optimizer.network.state_dict().values()]
+    twin = dict(TORCH_OPTIMIZERS)[cls](params, **options)
+    assert_agree(compare_optimizer_steps(optimizer, steps=2, twin=twin))
+    ours, theirs = optimizer.state_dict(), scratch_state_dict(twin)
     assert {i: sorted(s) for i, s in ours["state"].items()} == {i: sorted(s) for i, s in theirs["state"].items()}
     ours_group, theirs_group = ours["param_groups"][0], theirs["param_groups"][0]
     assert ours_group == {key: theirs_group[key] for key in ours_group}
