@@ -179,7 +179,7 @@ def test_a_state_that_does_not_fit_is_refused_whole():
     for problem in ["exp_avg is float64(7, 5)", "exp_avg_sq is float32", "state keys ['exp_avg', 'exp_avg_sq']",
                     "decoupled_weight_decay=True, but Adam has decoupled_weight_decay=False"]:
         assert problem in str(error.value)
-    with pytest.raises(ValueError, match="lr must be a finite number in"):
+    with pytest.raises(ValueError, match="the learning rate must be a positive number"):
         optimizer.load_state_dict({**before, "param_groups": [{**before["param_groups"][0], "lr": -1.0}]})
     assert optimizer.lr == 0.01
     np.testing.assert_array_equal(optimizer.state_dict()["state"][0]["exp_avg"], before["state"][0]["exp_avg"])
@@ -198,18 +198,19 @@ def test_step_leaves_the_gradients_alone():
 # Hyperparameters ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, message", [
-    (lambda n: SGD(n, lr="0.1"), "SGD: lr must be a number in (0, inf), not the str '0.1'"),
-    (lambda n: SGD(n, lr=0), "lr must be a finite number in (0, inf); got 0"),
-    (lambda n: SGD(n, lr=float("inf")), "lr must be a finite number"),
-    (lambda n: SGD(n, lr=0.1, momentum=-0.9), "momentum must be a finite number in [0, inf)"),
+    (lambda n: SGD(n, lr="0.1"), "SGD: the learning rate must be a positive number; got lr='0.1' (a str)"),
+    (lambda n: SGD(n, lr=0), "SGD: the learning rate must be a positive number; got lr=0"),
+    (lambda n: SGD(n, lr=float("inf")), "the learning rate must be a positive number; got lr=inf"),
+    (lambda n: SGD(n, lr=0.1, momentum=-0.9), "SGD: momentum must be a number >= 0; got momentum=-0.9"),
+    (lambda n: SGD(n, lr=0.1, dampening=2), "SGD: dampening must be a number in [0, 1]; got dampening=2"),
     (lambda n: SGD(n, lr=0.1, nesterov=True), "nesterov needs momentum > 0 and dampening 0"),
     (lambda n: SGD(n, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov needs momentum > 0"),
-    (lambda n: Adam(n, betas=(0.9, 1.0)), "Adam: beta2 must be a finite number in [0, 1)"),
+    (lambda n: Adam(n, betas=(0.9, 1.0)), "Adam: beta2 must be a number in [0, 1); got beta2=1.0"),
     (lambda n: Adam(n, betas=0.9), "betas must be a pair (beta1, beta2)"),
-    (lambda n: AdamW(n, eps=0.0), "AdamW: eps must be a finite number in (0, inf)"),
+    (lambda n: AdamW(n, eps=0.0), "AdamW: eps must be a positive number; got eps=0.0"),
     (lambda n: Adam(n, amsgrad="yes"), "amsgrad must be True or False"),
-    (lambda n: RMSprop(n, alpha=1.5), "RMSprop: alpha must be a finite number in [0, 1)"),
-    (lambda n: RMSprop(n, weight_decay=-1), "weight_decay must be a finite number in [0, inf)"),
+    (lambda n: RMSprop(n, alpha=1.5), "RMSprop: alpha must be a number in [0, 1); got alpha=1.5"),
+    (lambda n: RMSprop(n, weight_decay=-1), "RMSprop: weight_decay must be a number >= 0; got weight_decay=-1"),
 ])
 def test_bad_hyperparameters_are_refused_clearly(make, message):
     with pytest.raises((TypeError, ValueError)) as error:

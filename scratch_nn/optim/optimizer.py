@@ -17,6 +17,8 @@ import numbers
 
 import numpy as np
 
+LABELS = {"lr": "the learning rate"}  # names for messages, where the short name says less
+
 # Keys torch.optim puts in a param group that choose how it computes, not what: ignored on loading.
 IMPLEMENTATION_KEYS = {"foreach", "fused", "capturable", "differentiable", "param_names"}
 
@@ -142,16 +144,21 @@ class Optimizer:
 
 
 def check_number(optimizer, name, low=0.0, high=math.inf, *, low_open=False, high_open=False) -> None:
-    """Raise unless getattr(optimizer, name) is a real number in the interval (a bool is not a number here)."""
+    """Raise unless getattr(optimizer, name) is a finite real number in the interval (a bool is not)."""
     value = getattr(optimizer, name)
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open or high == math.inf else ']'}"
-    owner = type(optimizer).__name__
+    if (low, high, low_open) == (0, math.inf, True):
+        what = "a positive number"
+    elif high == math.inf:
+        what = f"a number >= {low:g}"
+    else:
+        what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    problem = f"{type(optimizer).__name__}: {LABELS.get(name, name)} must be {what}; got {name}={value!r}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number in {interval}, not the {type(value).__name__} {value!r}")
+        raise TypeError(f"{problem} (a {type(value).__name__})")
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if not math.isfinite(value) or too_low or too_high:
-        raise ValueError(f"{owner}: {name} must be a finite number in {interval}; got {value!r}")
+        raise ValueError(problem)
 
 
 def check_flag(optimizer, name) -> None:
