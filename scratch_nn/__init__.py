@@ -1,14 +1,14 @@
-"""A multilayer perceptron written from scratch in NumPy: layers, losses, SGD, and networks
+"""A multilayer perceptron written from scratch in NumPy: layers, losses, optimizers, and networks
 built from a short spec. NumPy only; the PyTorch twin lives in the ``reference`` package."""
 
 from .init import INITIALIZERS, paper_uniform, torch_default
 from .layers import Layer, Linear, ReLU, Sigmoid, Tanh
 from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
 from .network import ACTIVATIONS, Sequential, Spec, build_network
-from .optim import SGD
+from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
-    "ACTIVATIONS", "INITIALIZERS", "LOSSES", "Layer", "Linear", "QuadraticLoss", "ReLU", "SGD",
-    "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform",
-    "torch_default",
+    "ACTIVATIONS", "Adam", "AdamW", "INITIALIZERS", "LOSSES", "Layer", "Linear", "OPTIMIZERS", "Optimizer",
+    "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh",
+    "build_network", "paper_uniform", "torch_default",
 ]
