@@ -1,0 +1,257 @@
+"""Discovering a layer's conventions by experiment, and adapt_layer.
+
+Probing runs on throw-away deep copies, on sizes chosen so that nothing can be confused:
+in and out features differ (so (in, out) storage cannot pass for (out, in)), and the batch size
+differs from both (so an input cache is never mistaken for a weight). Every finding can be given
+instead (the keyword arguments of adapt_layer, the fields of LayerConventions); a probe that
+cannot decide raises ConventionError naming the keyword argument that settles it.
+"""
+
+import copy
+
+import numpy as np
+
+import scratch_nn
+
+from .functional import FunctionalLayer
+from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, columns, to_canonical
+from .probing import (BIAS_NAMES, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionError, arrays, attempt, by_name,
+                      changed, get, learning_rate, looks_like_gradient, required_arguments)
+
+PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
+PROBE_BATCH = 3        # neither 6 nor 4
+TWINS = ("linear", "sigmoid", "relu", "tanh")
+
+
+def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=None, factory=None,
+                dtype=np.float64, seed=0, **explicit):
+    """A layer with scratch_nn's interface (an AdaptedLayer) around a user's layer.
+
+    subject: an instance (deep-copied, never modified), a class, or a functional pair
+        (forward_fn, backward_fn[, weight, bias]) as in affine_forward/affine_backward.
+    twin: what it computes: "linear", "sigmoid", "relu", "tanh"; default: the subject's
+        torch_twin attribute, else the class name (Linear/Dense/Affine..., Sigmoid, ReLU, Tanh).
+    in_features, out_features: sizes to build a class with (default 6 and 4) or, for an
+        instance, to tell its layout from its weight's shape.
+    lr: the learning rate a constructor takes (cls(in, out, lr)) or backward applies.
+    factory: builds the layer: factory(in_features, out_features) for a linear twin, factory() otherwise.
+    explicit: any LayerConventions field (weight="weights", layout="in_out", backward="x,grad",
+        bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update", ...).
+    A class is built, then its parameters are set from scratch_nn.torch_default with `seed`.
+    """
+    unknown = set(explicit) - set(LayerConventions.__dataclass_fields__) - {"name"}
+    if unknown:
+        raise TypeError(f"adapt_layer got unknown conventions {sorted(unknown)}; "
+                        f"known: {sorted(set(LayerConventions.__dataclass_fields__) - {'name', 'twin'})}")
+    built = ""
+    if isinstance(subject, tuple):
+        fresh = len(subject) == 2  # no arrays given: FunctionalLayer makes them, the seed fills them below
+        subject = FunctionalLayer(*subject, in_features=in_features or PROBE_SIZES[0],
+                                  out_features=out_features or PROBE_SIZES[1], dtype=dtype)
+        built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}" if fresh else ""
+    twin = twin_of(subject, twin)
+    if isinstance(subject, type) or factory is not None:
+        subject, built = build(subject, twin, in_features or PROBE_SIZES[0], out_features or PROBE_SIZES[1],
+                               lr, factory, dtype)
+    else:
+        subject = copy.deepcopy(subject)
+    conventions = discover(subject, twin, in_features, lr, explicit)
+    conventions.built = built
+    layer = adapted_class(conventions.name)(subject, conventions)
+    if built and conventions.has_params:  # the values the checker and the torch twin start from
+        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), *layer_sizes(layer))
+        layer.params = {"weight": weight.astype(dtype), "bias": bias.astype(dtype)}
+    return layer
+
+
+def layer_sizes(layer):
+    out_features, in_features = layer.params["weight"].shape
+    return in_features, out_features
+
+
+def twin_of(subject, twin) -> str:
+    twin = twin or getattr(subject, "torch_twin", None)
+    if twin is None:
+        name = (subject if isinstance(subject, type) else type(subject)).__name__.lower()
+        if isinstance(subject, (tuple, FunctionalLayer)):  # a functional pair: its forward function's name
+            name = (subject[0].__name__ if isinstance(subject, tuple) else subject.name).lower()
+        found = [t for t, words in (("linear", ("linear", "dense", "affine", "fullyconnected", "fc")),
+                                    ("sigmoid", ("sigmoid", "logistic")), ("relu", ("relu",)), ("tanh", ("tanh",)))
+                 if any(w in name for w in words)]
+        if len(found) != 1:
+            raise ConventionError(f"cannot tell from the name {name!r} what the layer computes; "
+                                  f"give twin= one of {TWINS}")
+        twin = found[0]
+    if twin not in TWINS:
+        raise ValueError(f"unknown twin {twin!r}; choose from {TWINS}")
+    return twin
+
+
+def build(cls, twin, in_features, out_features, lr, factory, dtype):
+    """An instance of cls, and how it was built: factory, cls(weight, bias), cls(in, out), cls(in, out, lr)."""
+    name = getattr(cls, "__name__", "factory")
+    if twin != "linear":
+        attempts = [((), "()")]
+    else:
+        rng = np.random.default_rng(0)
+        weight, bias = rng.standard_normal((out_features, in_features)), rng.standard_normal(out_features)
+        given = 0.1 if lr is None else lr
+        attempts = [((weight.astype(dtype), bias.astype(dtype)), "(weight, bias)"),
+                    ((in_features, out_features), f"({in_features}, {out_features})"),
+                    ((in_features, out_features, given), f"({in_features}, {out_features}, {given:g})")]
+    if factory is not None:
+        args = (in_features, out_features) if twin == "linear" else ()
+        return factory(*args), f"factory{args}"
+    errors = []
+    for args, words in attempts:
+        try:
+            layer = cls(*args)
+        except Exception as error:  # not this constructor: try the next
+            errors.append(f"{name}{words}: {type(error).__name__}: {error}")
+            continue
+        if accepts_input(layer, in_features):
+            return layer, name + words
+        errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
+                      f"and a ({in_features}, 1) column")
+    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass factory=")
+
+
+def accepts_input(layer, in_features) -> bool:
+    x = np.random.default_rng(1).standard_normal((PROBE_BATCH, in_features))
+    return any(attempt(copy.deepcopy(layer).forward, probe) is not None for probe in (x, x[:1].T))
+
+
+def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
+    """The conventions of one layer instance, found by experiment where not given."""
+    name = user.name if isinstance(user, FunctionalLayer) else type(user).__name__
+    c = LayerConventions(name=name, twin=twin, **explicit)
+    if twin == "linear":
+        find_parameters(user, c, in_features, explicit)
+    width = c.weight and weight_sizes(get(user, c.weight), c.layout)[0] or in_features or PROBE_SIZES[0]
+    x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
+    if "batching" not in explicit:
+        c.batching = "rows" if attempt(copy.deepcopy(user).forward, x) is not None else "columns"
+    sample = x if c.batching == "rows" else columns(x)[0]
+    probe = copy.deepcopy(user)
+    result = attempt(probe.forward, sample)
+    if result is None:
+        probe.forward(sample)  # let the user's own error say why
+    if "returns_cache" not in explicit:
+        c.returns_cache = isinstance(result, tuple) and len(result) == 2
+    output = result[0] if c.returns_cache else result
+    if "backward" not in explicit:
+        c.backward = backward_call(probe, c)
+    find_gradients(probe, c, sample, result, output, lr, explicit)
+    return c
+
+
+def find_parameters(user, c, in_features, explicit):
+    found = arrays(user)
+    if c.weight is None:
+        c.weight = one_of([loc for loc, v in found.items() if v.ndim == 2 and not looks_like_gradient(loc)],
+                          WEIGHT_NAMES, "the weight", "weight")
+    weight = get(user, c.weight)
+    if "layout" not in explicit:
+        c.layout = layout_of(user, weight.shape, in_features)
+    out_features = weight_sizes(weight, c.layout)[1]
+    if c.bias is None:
+        c.bias = one_of([loc for loc, v in found.items() if loc != c.weight and not looks_like_gradient(loc)
+                         and v.size == out_features and v.ndim <= 2 and (v.ndim == 1 or 1 in v.shape)],
+                        BIAS_NAMES, "the bias", "bias")
+    if "bias_shape" not in explicit:
+        shape = get(user, c.bias).shape
+        c.bias_shape = "flat" if len(shape) == 1 else "row" if shape[0] == 1 else "column"
+
+
+def one_of(candidates, names, what, option):
+    """The one candidate location, or the one among several with a usual name; else an error."""
+    if len(candidates) == 1:
+        return candidates[0]
+    named = by_name(candidates, names)
+    if len(named) == 1:
+        return named[0]
+    if not candidates:
+        raise ConventionError(f"found no array that could be {what}; give its location with {option}= "
+                              f"(an attribute name, or 'dict.key')")
+    raise ConventionError(f"{what} could be any of {', '.join(candidates)}; give {option}= one of them")
+
+
+def layout_of(user, shape, in_features) -> str:
+    """(out, in) or (in, out), from the input width the layer is known to take or accepts."""
+    if shape[0] == shape[1]:
+        raise ConventionError(f"the weight is square {shape}: its shape cannot tell (out, in) from (in, out); "
+                              f"give layout='out_in' (x @ W.T) or 'in_out' (x @ W)")
+    if in_features is None:
+        x = np.random.default_rng(3).standard_normal((PROBE_BATCH, shape[1]))
+        accepted = [attempt(copy.deepcopy(user).forward, probe) is not None for probe in (x, x[:1].T)]
+        in_features = shape[1] if any(accepted) else shape[0]
+    if in_features not in shape:
+        raise ConventionError(f"the weight's shape {shape} does not fit {in_features} input features")
+    return "out_in" if shape[1] == in_features else "in_out"
+
+
+def weight_sizes(weight, layout):
+    """(in_features, out_features) of a weight stored in layout."""
+    out_features, in_features = to_canonical(weight, layout).shape
+    return in_features, out_features
+
+
+def backward_call(probe, c) -> str:
+    arguments = required_arguments(probe.backward)
+    if len(arguments) == 1 and not c.returns_cache:
+        return "grad"
+    if len(arguments) == 2 and c.returns_cache:
+        return "grad,cache"
+    if len(arguments) == 2:
+        gradient = [GRADIENT_ARGUMENT.search(a) is not None for a in arguments]
+        if gradient.count(True) == 1:
+            return "grad,x" if gradient[0] else "x,grad"
+    raise ConventionError(f"cannot tell how {c.name}.backward{tuple(arguments)} is called; give backward= one of "
+                          f"{BACKWARD_CALLS}")
+
+
+def find_gradients(probe, c, x, result, output, lr, explicit):
+    """Run backward once and see what it returns and what it changes."""
+    grad = np.random.default_rng(4).standard_normal(np.shape(output))
+    cache = result[1] if c.returns_cache else None
+    before = {loc: v.copy() for loc, v in arrays(probe).items()}
+    arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
+    returned = probe.backward(*arguments[c.backward])
+    returned_tuple = isinstance(returned, tuple)
+    if "input_grad" not in explicit and returned_tuple:
+        c.input_grad = next((i for i, v in enumerate(returned) if np.shape(v) == np.shape(x)), 0)
+    if not c.has_params:
+        return
+    moved = changed(before, probe)
+    if "gradients" not in explicit:
+        c.gradients = ("update" if c.weight in moved or c.bias in moved
+                       else "returned" if returned_tuple and len(returned) >= 3 else "attributes")
+    if c.gradients == "update":
+        if c.batching == "columns":
+            raise ConventionError(f"{c.name} updates its weights after every single example: the gradient of a "
+                                  f"batch cannot be recovered from that; store the gradient, or update per batch")
+        held = learning_rate(probe)
+        if lr is None and c.lr is None and held is None:
+            raise ConventionError(f"{c.name}.backward changes the weights itself, but no learning rate was found "
+                                  f"in .learning_rate, .lr or .eta; give lr=")
+        if c.lr is None:
+            c.lr, c.lr_from = (lr, "") if lr is not None else (held[1], held[0])
+        return
+    weight_shape = get(probe, c.weight).shape
+    if c.gradients == "returned":
+        shapes = [np.shape(v) for v in returned]
+        c.weight_grad = c.weight_grad or str(next((i for i, s in enumerate(shapes) if i != c.input_grad
+                                                   and sorted(s) == sorted(weight_shape)), 1))
+        c.bias_grad = c.bias_grad or str(next((i for i, s in enumerate(shapes) if i not in (c.input_grad,
+                                              int(c.weight_grad))), 2))
+        return
+    new = [loc for loc in moved if loc not in (c.weight, c.bias)]
+    if c.weight_grad is None:
+        c.weight_grad = one_of([loc for loc in new if sorted(np.shape(get(probe, loc))) == sorted(weight_shape)],
+                               [f"d{n}" for n in WEIGHT_NAMES] + [f"grad_{n}" for n in WEIGHT_NAMES],
+                               "the weight gradient (after backward)", "weight_grad")
+    if c.bias_grad is None:
+        size = get(probe, c.bias).size
+        c.bias_grad = one_of([loc for loc in new if loc != c.weight_grad and np.size(get(probe, loc)) == size],
+                             [f"d{n}" for n in BIAS_NAMES] + [f"grad_{n}" for n in BIAS_NAMES],
+                             "the bias gradient (after backward)", "bias_grad")
