@@ -21,6 +21,7 @@ from .probing import (BIAS_NAMES, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionErr
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4
 TWINS = ("linear", "sigmoid", "relu", "tanh")
+INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
 
 
 def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=None, factory=None,
@@ -48,7 +49,8 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
         fresh = len(subject) == 2  # no arrays given: FunctionalLayer makes them, the seed fills them below
         subject = FunctionalLayer(*subject, in_features=in_features or PROBE_SIZES[0],
                                   out_features=out_features or PROBE_SIZES[1], dtype=dtype)
-        built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}" if fresh else ""
+        if fresh and hasattr(subject, "w"):
+            built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}"
     twin = twin_of(subject, twin)
     if isinstance(subject, type) or factory is not None:
         subject, built = build(subject, twin, in_features or PROBE_SIZES[0], out_features or PROBE_SIZES[1],
@@ -218,11 +220,14 @@ def find_gradients(probe, c, x, result, output, lr, explicit):
     arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
     returned = probe.backward(*arguments[c.backward])
     returned_tuple = isinstance(returned, tuple)
+    moved = changed(before, probe)
     if "input_grad" not in explicit and returned_tuple:
         c.input_grad = next((i for i, v in enumerate(returned) if np.shape(v) == np.shape(x)), 0)
+    elif "input_grad" not in explicit and returned is None:  # backward stores dL/dx, e.g. in self.dinputs
+        c.input_grad = one_of([loc for loc in moved if np.shape(get(probe, loc)) == np.shape(x)],
+                              INPUT_GRADIENT_NAMES, "dL/dx (backward returned nothing)", "input_grad")
     if not c.has_params:
         return
-    moved = changed(before, probe)
     if "gradients" not in explicit:
         c.gradients = ("update" if c.weight in moved or c.bias in moved
                        else "returned" if returned_tuple and len(returned) >= 3 else "attributes")
@@ -245,7 +250,7 @@ def find_gradients(probe, c, x, result, output, lr, explicit):
         c.bias_grad = c.bias_grad or str(next((i for i, s in enumerate(shapes) if i not in (c.input_grad,
                                               int(c.weight_grad))), 2))
         return
-    new = [loc for loc in moved if loc not in (c.weight, c.bias)]
+    new = [loc for loc in moved if loc not in (c.weight, c.bias, c.input_grad)]
     if c.weight_grad is None:
         c.weight_grad = one_of([loc for loc in new if sorted(np.shape(get(probe, loc))) == sorted(weight_shape)],
                                [f"d{n}" for n in WEIGHT_NAMES] + [f"grad_{n}" for n in WEIGHT_NAMES],

@@ -49,7 +49,8 @@ class LayerConventions:
     gradients: str = "attributes"    # one of GRADIENT_SOURCES: where the parameter gradients land
     weight_grad: str | None = None   # a location (attributes), or the index in backward's tuple (returned)
     bias_grad: str | None = None
-    input_grad: int | None = None    # returned: the index of dL/dx in backward's tuple; None: backward returns it alone
+    input_grad: int | str | None = None  # dL/dx: its index in backward's tuple, or where backward stores it
+                                         # (e.g. "dinputs"); None: backward returns it alone
     lr: float | None = None          # update: the learning rate backward applies
     lr_from: str = ""                # update: the attribute it was read from; "" when given
 
@@ -61,7 +62,9 @@ class LayerConventions:
         """One line: what was found, in the words the user's code would use."""
         parts = [f"built as {self.built}"] if self.built else []
         if self.has_params:
-            stored = "(out, in), used as x @ W.T" if self.layout == "out_in" else "(in, out), used as x @ W"
+            stored = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
+                      ("out_in", "columns"): "(out, in), used as W @ x", ("in_out", "columns"): "(in, out), used as W.T @ x"}[
+                self.layout, self.batching]
             parts.append(f"weights in `.{self.weight}`, stored {stored}; bias in `.{self.bias}`, shape "
                          f"{ {'flat': '(out,)', 'row': '(1, out)', 'column': '(out, 1)'}[self.bias_shape]}")
         if self.batching == "columns":
@@ -75,6 +78,8 @@ class LayerConventions:
             source = f"(`.{self.lr_from}`)" if self.lr_from else "(given)"
             call += (f" and updates `.{self.weight}`/`.{self.bias}` with lr {self.lr:g} {source}; "
                      f"gradients recovered from the update")
+        if isinstance(self.input_grad, str):
+            call += f", leaving dL/dx in `.{self.input_grad}`"
         parts.append(call)
         if self.has_params and self.gradients == "attributes":
             parts.append(f"gradients in `.{self.weight_grad}`, `.{self.bias_grad}`")
@@ -138,7 +143,8 @@ class AdaptedLayer:
         before = {name: value.copy() for name, value in self.params.items()} if c.gradients == "update" else None
         arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
         result = self.user.backward(*arguments[c.backward])
-        grad_input = result if c.input_grad is None else result[c.input_grad]
+        grad_input = (result if c.input_grad is None else result[c.input_grad] if isinstance(c.input_grad, int)
+                      else get(self.user, c.input_grad))
         if not c.has_params:
             return grad_input, {}
         if c.gradients == "update":
