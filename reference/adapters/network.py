@@ -71,7 +71,7 @@ class Adapted:
 
     def check(self, **options):
         """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch, seed, ...)."""
-        from reference.gradcheck import check
+        from reference.gradcheck import check  # here: the checker may come to import the adapters itself
 
         options.setdefault("lr", self.lr or 0.1)
         return check(self.network, twin=self.twins, loss=self.loss, optimizer=self.optimizer, **options)
@@ -93,7 +93,7 @@ CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad")  # fo
 
 
 def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,
-                  loss_conventions=None, dtype=np.float64, **layer_conventions) -> Adapted:
+                  loss_conventions=None, dtype=np.float64, seed=0, **layer_conventions) -> Adapted:
     """Adapt a user's network: a list of layers (instances, or functional pairs), a
     scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
 
@@ -104,6 +104,7 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
     in_features: the network's input width: with it, each linear layer's layout follows from its
         weight's shape (a square weight takes the layout of the same class elsewhere in the network).
     lr: the learning rate the layers apply inside backward, where they hold none.
+    dtype, seed: for layers given as classes or pairs without arrays (see adapt_layer).
     layer_conventions: LayerConventions fields given explicitly, for every layer where they apply
         (backward=, batching= to all; weight=, layout=, gradients=, ... to the linear ones).
     """
@@ -117,7 +118,7 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
         options = {k: v for k, v in layer_conventions.items() if linear or k in CALL_CONVENTIONS}
         if linear and type(layer) in layouts:
             options.setdefault("layout", layouts[type(layer)])
-        wrapped = adapt_layer(layer, twin, in_features=width, lr=lr, dtype=dtype, **options)
+        wrapped = adapt_layer(layer, twin, in_features=width, lr=lr, dtype=dtype, seed=seed, **options)
         if linear:
             layouts.setdefault(type(layer), wrapped.conventions.layout)
             width = wrapped.params["weight"].shape[0]
