@@ -100,7 +100,12 @@ def test_explicit_conventions_are_what_the_probes_find():
     found = adapt_layer(textbook.Linear, "linear").conventions
     given = adapt_layer(textbook.Linear, "linear", weight="weights", bias="biases", layout="in_out",
                         bias_shape="row", backward="x,grad", gradients="update", lr=0.1).conventions
-    assert given.describe().replace("(given)", "(`.learning_rate`)") == found.describe()
+    assert given.describe() == found.describe()
+
+
+def test_a_learning_rate_given_must_be_the_one_the_layer_applies():
+    with pytest.raises(ConventionError, match="holds lr 0.1 in .learning_rate, but lr=0.2"):
+        adapt_layer(textbook.Linear(6, 4, 0.1), "linear", lr=0.2)
 
 
 def test_unknown_convention_is_refused():

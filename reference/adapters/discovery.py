@@ -25,7 +25,7 @@ INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
 
 
 def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=None, factory=None,
-                dtype=np.float64, seed=0, **explicit):
+                dtype=None, seed=0, **explicit):
     """A layer with scratch_nn's interface (an AdaptedLayer) around a user's layer.
 
     subject: an instance (deep-copied, never modified), a class, or a functional pair
@@ -35,16 +35,16 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     in_features, out_features: sizes to build a class with (default 6 and 4) or, for an
         instance, to tell its layout from its weight's shape.
     lr: the learning rate a constructor takes (cls(in, out, lr)) or backward applies.
+    dtype: of the parameters: a built layer's (default float64); an instance keeps its own unless given.
     factory: builds the layer: factory(in_features, out_features) for a linear twin, factory() otherwise.
     explicit: any LayerConventions field (weight="weights", layout="in_out", backward="x,grad",
         bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update", ...).
     A class is built, then its parameters are set from scratch_nn.torch_default with `seed`.
     """
-    unknown = set(explicit) - set(LayerConventions.__dataclass_fields__) - {"name"}
-    if unknown:
-        raise TypeError(f"adapt_layer got unknown conventions {sorted(unknown)}; "
-                        f"known: {sorted(set(LayerConventions.__dataclass_fields__) - {'name', 'twin'})}")
-    built = ""
+    known = set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built"}
+    if set(explicit) - known:
+        raise TypeError(f"adapt_layer got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
+    built, dtype_given, dtype = "", dtype is not None, np.dtype(dtype or np.float64)
     if isinstance(subject, tuple):
         fresh = len(subject) == 2  # no arrays given: FunctionalLayer makes them, the seed fills them below
         subject = FunctionalLayer(*subject, in_features=in_features or PROBE_SIZES[0],
@@ -63,6 +63,8 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     if built and conventions.has_params:  # the values the checker and the torch twin start from
         weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), *layer_sizes(layer))
         layer.params = {"weight": weight.astype(dtype), "bias": bias.astype(dtype)}
+    elif dtype_given:
+        layer.params = {name: value.astype(dtype) for name, value in layer.params.items()}
     return layer
 
 
@@ -235,12 +237,14 @@ def find_gradients(probe, c, x, result, output, lr, explicit):
         if c.batching == "columns":
             raise ConventionError(f"{c.name} updates its weights after every single example: the gradient of a "
                                   f"batch cannot be recovered from that; store the gradient, or update per batch")
-        held = learning_rate(probe)
-        if lr is None and c.lr is None and held is None:
+        held, given = learning_rate(probe), c.lr if c.lr is not None else lr
+        if held is None and given is None:
             raise ConventionError(f"{c.name}.backward changes the weights itself, but no learning rate was found "
                                   f"in .learning_rate, .lr or .eta; give lr=")
-        if c.lr is None:
-            c.lr, c.lr_from = (lr, "") if lr is not None else (held[1], held[0])
+        if held is not None and given is not None and not np.isclose(held[1], given, rtol=1e-12, atol=0):
+            raise ConventionError(f"{c.name} holds lr {held[1]:g} in .{held[0]}, but lr={given:g} was given: "
+                                  f"backward applies its own; give the same value or none")
+        c.lr, c.lr_from = (held[1], held[0]) if held is not None else (given, "")
         return
     weight_shape = get(probe, c.weight).shape
     if c.gradients == "returned":

@@ -29,6 +29,8 @@ from .probing import get, put
 LAYOUTS = ("out_in", "in_out")
 BACKWARD_CALLS = ("grad", "x,grad", "grad,x", "grad,cache")
 GRADIENT_SOURCES = ("attributes", "returned", "update")
+USED_AS = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
+           ("out_in", "columns"): "(out, in), used as W @ x", ("in_out", "columns"): "(in, out), used as W.T @ x"}
 
 
 @dataclass
@@ -62,9 +64,7 @@ class LayerConventions:
         """One line: what was found, in the words the user's code would use."""
         parts = [f"built as {self.built}"] if self.built else []
         if self.has_params:
-            stored = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
-                      ("out_in", "columns"): "(out, in), used as W @ x", ("in_out", "columns"): "(in, out), used as W.T @ x"}[
-                self.layout, self.batching]
+            stored = USED_AS[self.layout, self.batching]
             parts.append(f"weights in `.{self.weight}`, stored {stored}; bias in `.{self.bias}`, shape "
                          f"{ {'flat': '(out,)', 'row': '(1, out)', 'column': '(out, 1)'}[self.bias_shape]}")
         if self.batching == "columns":

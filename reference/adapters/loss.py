@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
-from scratch_nn.losses import is_labels
+from scratch_nn.losses import is_labels, one_hot
 
 from .probing import ConventionError, attempt, method, required_arguments
 
@@ -60,7 +60,8 @@ class LossConventions:
                       "stateless": f"{self.gradient_method}(output, target) returns the gradient",
                       "returned": "the same call returns (loss, gradient)"}[self.gradient])
         if self.reduction == "none":
-            parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their {self.gradient_of}")
+            parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
+                         f"{self.gradient_of}")
         return f"{self.name} ({self.twin}): " + "; ".join(parts)
 
 
@@ -68,7 +69,7 @@ class AdaptedLoss:
     """scratch_nn's loss interface over a user's loss (see the module docstring)."""
 
     def __init__(self, user, conventions: LossConventions):
-        TWIN_LOSSES[conventions.twin].__init__(self, reduction=conventions.twin_reduction)
+        super().__init__(reduction=conventions.twin_reduction)  # the scratch loss this class also derives from
         self.user, self.conventions = user, conventions
         self.torch_twin = conventions.twin
 
@@ -124,7 +125,7 @@ def user_targets(target, output, form):
     """Targets as the user's loss takes them: integer labels (n,) or one-hot rows in the output's dtype."""
     target = np.asarray(target)
     if form == "one_hot":
-        return scratch_nn.losses.one_hot(target, output)
+        return one_hot(target, output)
     if is_labels(target):
         return target
     hot = (target == 0) | (target == 1)
@@ -160,9 +161,9 @@ def adapt_loss(subject, twin=None, **explicit):
     explicit: any LossConventions field (targets="one_hot", reduction="none", gradient_of="sum",
         gradient="stateless", value="loss", gradient_method="grad", batching="columns").
     """
-    unknown = set(explicit) - set(LossConventions.__dataclass_fields__) - {"name", "twin"}
-    if unknown:
-        raise TypeError(f"adapt_loss got unknown conventions {sorted(unknown)}")
+    known = set(LossConventions.__dataclass_fields__) - {"name", "twin"}
+    if set(explicit) - known:
+        raise TypeError(f"adapt_loss got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
     twin = twin or getattr(subject, "torch_twin", None)
     if twin not in TWIN_LOSSES:
         raise ConventionError(f"say which loss this is: twin='cross_entropy' or 'mse' (got {twin!r})")
@@ -229,7 +230,8 @@ def discover_loss(user, c, explicit):
         arguments = required_arguments(getattr(user, c.gradient_method))
         c.gradient = "stateful" if not arguments else "stateless"
     if c.reduction == "none" and "gradient_of" not in explicit:
-        c.gradient_of = "sum" if c.batching == "columns" else gradient_reduction(user, c, output, labels, gradient_of_sum)
+        c.gradient_of = ("sum" if c.batching == "columns"
+                         else gradient_reduction(user, c, output, labels, gradient_of_sum))
 
 
 def raw_result(loss, output, labels):

@@ -81,7 +81,8 @@ class Adapted:
         lines: dict[str, list[int]] = {}
         for index, layer in enumerate(self.network.layers):
             lines.setdefault(layer.conventions.describe(), []).append(index)
-        rows = [f"  {'layers' if len(at) > 1 else 'layer'} {', '.join(map(str, at))}: {line}" for line, at in lines.items()]
+        rows = [f"  {'layers' if len(at) > 1 else 'layer'} {', '.join(map(str, at))}: {line}"
+                for line, at in lines.items()]
         if self.loss is not None:
             rows.append(f"  loss: {self.loss.conventions.describe()}")
         if self.updates_in_backward:
@@ -93,7 +94,7 @@ CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad")  # fo
 
 
 def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,
-                  loss_conventions=None, dtype=np.float64, seed=0, **layer_conventions) -> Adapted:
+                  loss_conventions=None, dtype=None, seed=0, **layer_conventions) -> Adapted:
     """Adapt a user's network: a list of layers (instances, or functional pairs), a
     scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
 
@@ -123,10 +124,9 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
             layouts.setdefault(type(layer), wrapped.conventions.layout)
             width = wrapped.params["weight"].shape[0]
         adapted.append(wrapped)
-    adapted_loss = None
-    if loss is not None:
-        adapted_loss = loss if isinstance(loss, AdaptedLoss) else adapt_loss(loss, loss_twin, **(loss_conventions or {}))
-    return Adapted(scratch_nn.Sequential(*adapted), adapted_loss)
+    if loss is not None and not isinstance(loss, AdaptedLoss):
+        loss = adapt_loss(loss, loss_twin, **(loss_conventions or {}))
+    return Adapted(scratch_nn.Sequential(*adapted), loss)
 
 
 def layers_of(subject) -> list:

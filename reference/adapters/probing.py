@@ -17,8 +17,10 @@ import numpy as np
 WEIGHT_NAMES = ("weight", "weights", "W", "w", "kernel")
 BIAS_NAMES = ("bias", "biases", "b", "B")
 LR_NAMES = ("learning_rate", "lr", "eta", "alpha", "step_size")
-GRADIENT_NAME = re.compile(r"^(d|grad|delta)|grad|^g_", re.IGNORECASE)
-GRADIENT_ARGUMENT = re.compile(r"grad|^d|delta|err|upstream|dout|dvalues|^g$", re.IGNORECASE)
+# dW, d_weights, dweights, db, dinputs, grad_W, weight_grad, delta; not "data" or "dense".
+GRADIENT_NAME = re.compile(r"^d([A-Z_]|[wbx]$|weights?$|bias(es)?$|inputs?$|out$)|grad|delta|^g_")
+# backward's argument for dL/dy: grad, prev_grad, dout, dvalues, dy, delta, upstream, error.
+GRADIENT_ARGUMENT = re.compile(r"grad|delta|err|upstream|^d(out|values|[yzah]$|_)|^d[A-Z]|^g$")
 
 
 class ConventionError(ValueError):
