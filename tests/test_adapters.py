@@ -26,15 +26,16 @@ def implementation(name):
     return importlib.import_module(f"implementations.{name}")
 
 
-def adapted(name, **parts):
+def adapted(name, dtype=None, **parts):
     layers, loss = implementation(name).network(SIZES, **parts)
-    return adapt_network(layers, loss, loss_twin="cross_entropy", in_features=SIZES[0])
+    return adapt_network(layers, loss, loss_twin="cross_entropy", in_features=SIZES[0], dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
-def test_correct_implementation_passes_every_check(name):
-    report = adapted(name).check()
-    assert report.ok, report.table()
+def test_correct_implementation_passes_every_check(name, dtype):
+    report = adapted(name, dtype).check()
+    assert report.ok and report.settings["dtype"] == np.dtype(dtype).name, report.table()
     assert [part.kind for part in report.parts] == ["layer"] * 3 + ["loss", "optimizer"]
 
 

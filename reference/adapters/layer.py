@@ -92,7 +92,9 @@ class LayerConventions:
 class AdaptedLayer:
     """scratch_nn's layer interface over a user's layer (see the module docstring).
 
-    torch_twin names the torch module it is compared with. The user's object is ``.user``.
+    torch_twin names the torch module it is compared with. The user's object is ``.user``. Where
+    backward updates the parameters, ``updated`` holds them as it left them, (out, in), before they
+    were put back (a checker can tell from it that dL/dx was computed with the updated weights).
     """
 
     def __init__(self, user, conventions: LayerConventions):
@@ -103,6 +105,7 @@ class AdaptedLayer:
             self.params = {"weight": to_canonical(get(user, conventions.weight), conventions.layout).copy(),
                            "bias": np.reshape(get(user, conventions.bias), -1).copy()}
         self.grads: dict[str, np.ndarray] = {}
+        self.updated: dict[str, np.ndarray] = {}
         self._cache = None
 
     def forward(self, x):
@@ -148,8 +151,8 @@ class AdaptedLayer:
         if not c.has_params:
             return grad_input, {}
         if c.gradients == "update":
-            grads = {"weight": (before["weight"] - self._read(c.weight, c.layout)) / c.lr,
-                     "bias": (before["bias"] - self._read(c.bias)) / c.lr}
+            self.updated = {"weight": self._read(c.weight, c.layout).copy(), "bias": self._read(c.bias).copy()}
+            grads = {name: (before[name] - self.updated[name]) / c.lr for name in before}
             for name, value in before.items():  # forward's weights back: the step is the optimizer's
                 self.params[name][...] = value
             self._push()
