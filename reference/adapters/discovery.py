@@ -15,13 +15,14 @@ import scratch_nn
 
 from .functional import FunctionalLayer
 from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, columns, to_canonical
-from .probing import (BIAS_NAMES, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionError, arrays, attempt, by_name,
-                      changed, get, learning_rate, looks_like_gradient, required_arguments)
+from .probing import (BIAS_NAMES, FAILED, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionError, arrays, attempt,
+                      by_name, changed, get, learning_rate, looks_like_gradient, required_arguments, works)
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4
 TWINS = ("linear", "sigmoid", "relu", "tanh")
 INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
+OUTPUT_NAMES = ("output", "out", "outputs", "a", "y")
 
 
 def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=None, factory=None,
@@ -93,7 +94,10 @@ def twin_of(subject, twin) -> str:
 
 def build(cls, twin, in_features, out_features, lr, factory, dtype):
     """An instance of cls, and how it was built: factory, cls(weight, bias), cls(in, out), cls(in, out, lr)."""
-    name = getattr(cls, "__name__", "factory")
+    if factory is not None:
+        args = (in_features, out_features) if twin == "linear" else ()
+        return factory(*args), f"factory{args}"
+    name = cls.__name__
     if twin != "linear":
         attempts = [((), "()")]
     else:
@@ -103,9 +107,6 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype):
         attempts = [((weight.astype(dtype), bias.astype(dtype)), "(weight, bias)"),
                     ((in_features, out_features), f"({in_features}, {out_features})"),
                     ((in_features, out_features, given), f"({in_features}, {out_features}, {given:g})")]
-    if factory is not None:
-        args = (in_features, out_features) if twin == "linear" else ()
-        return factory(*args), f"factory{args}"
     errors = []
     for args, words in attempts:
         try:
@@ -117,12 +118,13 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype):
             return layer, name + words
         errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
                       f"and a ({in_features}, 1) column")
-    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass factory=")
+    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass an instance, or "
+                          f"factory= (called as factory(in_features, out_features) for a linear layer)")
 
 
 def accepts_input(layer, in_features) -> bool:
     x = np.random.default_rng(1).standard_normal((PROBE_BATCH, in_features))
-    return any(attempt(copy.deepcopy(layer).forward, probe) is not None for probe in (x, x[:1].T))
+    return any(works(copy.deepcopy(layer).forward, probe) for probe in (x, x[:1].T))
 
 
 def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
@@ -131,15 +133,20 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
     c = LayerConventions(name=name, twin=twin, **explicit)
     if twin == "linear":
         find_parameters(user, c, in_features, explicit)
-    width = c.weight and weight_sizes(get(user, c.weight), c.layout)[0] or in_features or PROBE_SIZES[0]
+    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
     x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
     if "batching" not in explicit:
-        c.batching = "rows" if attempt(copy.deepcopy(user).forward, x) is not None else "columns"
+        c.batching = "rows" if works(copy.deepcopy(user).forward, x) else "columns"
     sample = x if c.batching == "rows" else columns(x)[0]
     probe = copy.deepcopy(user)
+    before = {loc: v.copy() for loc, v in arrays(probe).items()}
     result = attempt(probe.forward, sample)
-    if result is None:
+    if result is FAILED:
         probe.forward(sample)  # let the user's own error say why
+    if result is None and "output" not in explicit:  # forward keeps its output, e.g. in self.output
+        c.output = one_of(changed(before, probe), OUTPUT_NAMES, "the output (forward returned nothing)", "output")
+    if c.output is not None:
+        result = get(probe, c.output)
     if "returns_cache" not in explicit:
         c.returns_cache = isinstance(result, tuple) and len(result) == 2
     output = result[0] if c.returns_cache else result
@@ -187,7 +194,7 @@ def layout_of(user, shape, in_features) -> str:
                               f"give layout='out_in' (x @ W.T) or 'in_out' (x @ W)")
     if in_features is None:
         x = np.random.default_rng(3).standard_normal((PROBE_BATCH, shape[1]))
-        accepted = [attempt(copy.deepcopy(user).forward, probe) is not None for probe in (x, x[:1].T)]
+        accepted = [works(copy.deepcopy(user).forward, probe) for probe in (x, x[:1].T)]
         in_features = shape[1] if any(accepted) else shape[0]
     if in_features not in shape:
         raise ConventionError(f"the weight's shape {shape} does not fit {in_features} input features")

@@ -11,7 +11,7 @@ for any object, that forward returns a cache, that backward takes (grad, cache) 
 
 import numpy as np
 
-from .probing import attempt
+from .probing import works
 
 
 class FunctionalLayer:
@@ -46,7 +46,7 @@ def fresh_parameters(forward_fn, in_features, out_features, dtype):
     x = np.zeros((2, in_features), dtype)
     for shape in ((in_features, out_features), (out_features, in_features)):
         weight, bias = np.zeros(shape, dtype), np.zeros(out_features, dtype)
-        if attempt(forward_fn, x, weight, bias) is not None:
+        if works(forward_fn, x, weight, bias):
             return weight, bias
     raise ValueError(f"{forward_fn.__name__} accepts a weight of neither shape ({in_features}, {out_features}) "
                      f"nor ({out_features}, {in_features}) for a ({2}, {in_features}) input; pass the arrays")

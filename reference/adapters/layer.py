@@ -46,6 +46,7 @@ class LayerConventions:
     layout: str = "out_in"           # "out_in": stored (out, in) as torch does; "in_out": (in, out), used as x @ W
     bias_shape: str = "flat"         # "flat" (out,), "row" (1, out), "column" (out, 1)
     batching: str = "rows"           # "rows": x is (n, in); "columns": one example at a time, x is (in, 1)
+    output: str | None = None        # where forward leaves its output when it returns nothing, e.g. "output"
     returns_cache: bool = False      # forward returns (output, cache)
     backward: str = "grad"           # one of BACKWARD_CALLS: the arguments backward takes
     gradients: str = "attributes"    # one of GRADIENT_SOURCES: where the parameter gradients land
@@ -71,6 +72,8 @@ class LayerConventions:
             parts.append("one example at a time as a column (in, 1): run column by column, gradients summed")
         if self.returns_cache:
             parts.append("forward returns (output, cache)")
+        if self.output is not None:
+            parts.append(f"forward leaves its output in `.{self.output}`")
         call = {"grad": "backward(grad) uses what forward cached", "x,grad": "backward(x, grad) is stateless",
                 "grad,x": "backward(grad, x) is stateless",
                 "grad,cache": "backward(grad, cache) takes the cache forward returned"}[self.backward]
@@ -138,6 +141,8 @@ class AdaptedLayer:
 
     def _forward(self, x):
         result = self.user.forward(x)
+        if self.conventions.output is not None:
+            result = get(self.user, self.conventions.output)
         return result if self.conventions.returns_cache else (result, None)
 
     def _backward(self, x, cache, grad):

@@ -23,7 +23,7 @@ import numpy as np
 import scratch_nn
 from scratch_nn.losses import is_labels, one_hot
 
-from .probing import ConventionError, attempt, method, required_arguments
+from .probing import FAILED, ConventionError, attempt, method, required_arguments
 
 VALUE_METHODS = ("forward", "loss", "calculate", "compute", "__call__")
 GRADIENT_METHODS = ("backward", "gradient", "grad", "derivative", "prime", "backprop")
@@ -201,7 +201,7 @@ def discover_loss(user, c, explicit):
                 c.gradient = "returned" if function else "stateful"
             probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
             result = attempt(raw_result, probe, output, labels)
-            if result is None:
+            if result is FAILED:
                 tried.append(f"{batching}, {targets}: raised")
                 continue
             pairs = result if batching == "columns" else [result]

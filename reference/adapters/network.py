@@ -90,7 +90,7 @@ class Adapted:
         return "Conventions found (each can be given explicitly):\n" + "\n".join(rows)
 
 
-CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad")  # for every layer; the rest: linear only
+CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output")  # for every layer; the rest: linear only
 
 
 def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,

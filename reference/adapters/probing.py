@@ -107,10 +107,17 @@ def required_arguments(function) -> list[str]:
             if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+FAILED = object()  # what attempt returns for a call that raised (None is a result: forward may return nothing)
+
+
 def attempt(function, *args):
-    """function(*args), or None where it raises: a probe tries calls that may not fit."""
+    """function(*args), or FAILED where it raises: a probe tries calls that may not fit."""
     try:
         with np.errstate(all="ignore"):
             return function(*args)
     except Exception:  # any failure means "not this convention"; the check later reports real errors
-        return None
+        return FAILED
+
+
+def works(function, *args) -> bool:
+    return attempt(function, *args) is not FAILED

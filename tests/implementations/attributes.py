@@ -1,6 +1,6 @@
 """The attribute style: Dense(n_inputs, n_neurons) with self.W (in, out) and self.b (1, out);
-forward(inputs) remembers its input; backward(dvalues) stores self.dW, self.db and self.dinputs
-and returns nothing; the loss (labels, mean over the batch) remembers its probabilities and
+forward(inputs) remembers its input and leaves self.output, returning nothing; backward(dvalues)
+stores self.dW, self.db and self.dinputs and returns nothing; the loss (labels, mean over the batch) remembers its probabilities and
 backward() returns dL/dlogits."""
 
 import numpy as np
@@ -14,7 +14,7 @@ class Dense:
 
     def forward(self, inputs):
         self.inputs = inputs
-        return inputs @ self.W + self.b
+        self.output = inputs @ self.W + self.b
 
     def backward(self, dvalues):
         self.dW = self.inputs.T @ dvalues
@@ -25,7 +25,6 @@ class Dense:
 class Tanh:
     def forward(self, inputs):
         self.output = np.tanh(inputs)
-        return self.output
 
     def backward(self, dvalues):
         self.dinputs = dvalues * (1 - self.output ** 2)
