@@ -2,6 +2,8 @@
 that resolves it, the options override the probes, params writes reach the user's storage, and
 the pytest assertions carry the checker's table."""
 
+import json
+
 import numpy as np
 import pytest
 from implementations import functional, textbook
@@ -96,6 +98,35 @@ def test_a_loss_matching_no_reduction_is_an_error_until_stated():
     assert report.first_failure.kind == "loss" and "factor 2 too big" in report.first_failure.signatures
 
 
+def half_squared_error(a, t):
+    return 0.5 * ((a - t) ** 2).sum() / len(a), (a - t) / len(a)
+
+
+def mean_of_squares(a, t):
+    """torch.nn.MSELoss's mean over every entry, without the 1/2: not the twin's 1/(2n) sum."""
+    return ((a - t) ** 2).mean(), 2 * (a - t) / a.size
+
+
+def sigmoid_network():
+    layers, _ = textbook.network((12, 7, 5), activation=textbook.Sigmoid)
+    return [*layers, textbook.Sigmoid()]
+
+
+def test_squared_error_returning_value_and_gradient():
+    adapted = adapt_network(sigmoid_network(), half_squared_error, loss_twin="mse", in_features=12,
+                            loss_conventions={"targets": "one_hot"})
+    assert "returns the batch mean; the same call returns (loss, gradient)" in adapted.describe()
+    assert adapted.check().ok
+
+
+def test_a_different_squared_error_is_refused_then_judged():
+    with pytest.raises(ConventionError, match=r"squared errors 1/2 \|\|a - t\|\|\^2.*reduction="):
+        adapt_loss(mean_of_squares, "mse")
+    loss = adapt_loss(mean_of_squares, "mse", targets="one_hot", reduction="mean")
+    report = adapt_network(sigmoid_network(), loss, in_features=12).check()
+    assert [part.kind for part in report.failures] == ["loss"]
+
+
 def test_explicit_conventions_are_what_the_probes_find():
     found = adapt_layer(textbook.Linear, "linear").conventions
     given = adapt_layer(textbook.Linear, "linear", weight="weights", bias="biases", layout="in_out",
@@ -135,6 +166,8 @@ def test_textbook_conventions_block():
     assert "weights in `.weights`, stored (in, out), used as x @ W" in block
     assert "updates `.weights`/`.biases` with lr 0.1 (`.learning_rate`); gradients recovered from the update" in block
     assert "one value per example" in block and "the gradient is of their mean" in block
+    found = json.loads(json.dumps(adapt_network(layers, loss, loss_twin="cross_entropy", in_features=784).to_dict()))
+    assert found["layers"][0]["layout"] == "in_out" and found["update"] == {"inside_backward": True, "lr": 0.1}
 
 
 def test_functional_pair_without_arrays_gets_fresh_ones():

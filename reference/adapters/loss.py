@@ -29,6 +29,7 @@ VALUE_METHODS = ("forward", "loss", "calculate", "compute", "__call__")
 GRADIENT_METHODS = ("backward", "gradient", "grad", "derivative", "prime", "backprop")
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
 TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss}
+DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2"}
 
 
 @dataclass
@@ -222,8 +223,9 @@ def discover_loss(user, c, explicit):
             continue
         break
     else:
-        raise ConventionError(f"could not find how {c.name} is called (tried with a batch of {PROBE_BATCH} and "
-                              f"{PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
+        raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
+                              f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
+                              f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
     if c.gradient != "returned" and not function and "gradient" not in explicit:
         c.gradient_method = method(user, GRADIENT_METHODS, "gradient", "gradient_method=")[0] \
             if "gradient_method" not in explicit else c.gradient_method

@@ -9,7 +9,7 @@ update to check and train with, and the conventions found, printed as one block.
                        adapted.loss, adapted.lr)
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -75,6 +75,12 @@ class Adapted:
 
         options.setdefault("lr", self.lr or 0.1)
         return check(self.network, twin=self.twins, loss=self.loss, optimizer=self.optimizer, **options)
+
+    def to_dict(self) -> dict:
+        """The conventions, JSON-ready: one entry per layer, and the loss's."""
+        return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
+                "loss": asdict(self.loss.conventions) if self.loss is not None else None,
+                "update": {"inside_backward": self.updates_in_backward, "lr": self.lr}}
 
     def describe(self) -> str:
         """The conventions found, one line per kind of layer and one for the loss."""
