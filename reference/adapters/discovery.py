@@ -20,7 +20,9 @@ from .probing import (BIAS_NAMES, FAILED, GRADIENT_ARGUMENT, WEIGHT_NAMES, Conve
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4
-TWINS = ("linear", "sigmoid", "relu", "tanh")
+TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
+              "relu": ("relu",), "tanh": ("tanh",)}
+TWINS = tuple(TWIN_WORDS)
 INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
 OUTPUT_NAMES = ("output", "out", "outputs", "a", "y")
 
@@ -75,21 +77,28 @@ def layer_sizes(layer):
 
 
 def twin_of(subject, twin) -> str:
+    """The twin given, or the subject's torch_twin attribute, or the one its class name (or a base
+    class's, or a functional pair's forward function's) names; else an error asking for it."""
     twin = twin or getattr(subject, "torch_twin", None)
     if twin is None:
-        name = (subject if isinstance(subject, type) else type(subject)).__name__.lower()
-        if isinstance(subject, (tuple, FunctionalLayer)):  # a functional pair: its forward function's name
-            name = (subject[0].__name__ if isinstance(subject, tuple) else subject.name).lower()
-        found = [t for t, words in (("linear", ("linear", "dense", "affine", "fullyconnected", "fc")),
-                                    ("sigmoid", ("sigmoid", "logistic")), ("relu", ("relu",)), ("tanh", ("tanh",)))
-                 if any(w in name for w in words)]
-        if len(found) != 1:
-            raise ConventionError(f"cannot tell from the name {name!r} what the layer computes; "
+        if isinstance(subject, (tuple, FunctionalLayer)):
+            names = [subject[0].__name__ if isinstance(subject, tuple) else subject.name]
+        else:
+            names = [k.__name__ for k in (subject if isinstance(subject, type) else type(subject)).__mro__]
+        found = [named for named in map(twin_named, names) if named is not None]
+        if not found:
+            raise ConventionError(f"cannot tell from the name {names[0]!r} what the layer computes; "
                                   f"give twin= one of {TWINS}")
         twin = found[0]
     if twin not in TWINS:
         raise ValueError(f"unknown twin {twin!r}; choose from {TWINS}")
     return twin
+
+
+def twin_named(name: str) -> str | None:
+    """The twin a name says, if it says exactly one: "DenseLayer" -> "linear", "relu_forward" -> "relu"."""
+    found = [twin for twin, words in TWIN_WORDS.items() if any(word in name.lower() for word in words)]
+    return found[0] if len(found) == 1 else None
 
 
 def build(cls, twin, in_features, out_features, lr, factory, dtype):
