@@ -217,3 +217,24 @@ def test_update_before_the_input_gradient_is_caught_at_the_input_gradient():
     layers, loss = textbook.network((12, 7, 5), linear=UpdatesFirst)
     report = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12).check()
     assert [(part.index, part.failing) for part in report.failures] == [(0, ["0.grad_input"]), (2, ["2.grad_input"])]
+
+
+class ShapedLinear(textbook.Linear):
+    """Built from a shape tuple, which none of the constructors tried fits."""
+
+    def __init__(self, shape):
+        super().__init__(*shape, learning_rate=0.1)
+
+
+def test_a_constructor_no_probe_fits_needs_a_factory():
+    with pytest.raises(ConventionError, match="factory="):
+        adapt_layer(ShapedLinear, "linear")
+    factory = lambda n_in, n_out: ShapedLinear((n_in, n_out))  # noqa: E731  (a one-line factory, as a user writes it)
+    assert assert_layer_matches_torch(ShapedLinear, "linear", factory=factory).ok
+
+
+def test_a_square_layer_takes_the_layout_of_its_class_elsewhere_in_the_network():
+    layers, loss = textbook.network((12, 7, 7, 5))
+    adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
+    assert [layer.conventions.layout for layer in adapted.network.layers[::2]] == ["in_out"] * 3
+    assert adapted.check().ok

@@ -9,11 +9,9 @@ import importlib
 
 import numpy as np
 import pytest
-import torch
 
 from reference import tolerances
-from reference.adapters import ConventionError, InBackwardUpdate, adapt_layer, adapt_loss, adapt_network
-from reference.asserts import assert_layer_matches_torch, assert_network_matches_torch
+from reference.adapters import adapt_network
 from reference.comparison import compare
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model

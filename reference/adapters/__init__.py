@@ -8,13 +8,15 @@ training loop run on them unchanged.
         .twins, .describe(), .check())
 
 How each convention is found, and the keyword argument that states it instead: discovery.py
-(layers), loss.py (losses), functional.py (affine_forward/affine_backward pairs).
+(layers), loss_discovery.py (losses), functional.py (affine_forward/affine_backward pairs);
+layer.py and loss.py hold the adapted objects, network.py the network, the update and the block.
 """
 
 from .discovery import adapt_layer
 from .functional import FunctionalLayer
 from .layer import AdaptedLayer, LayerConventions
-from .loss import AdaptedLoss, LossConventions, adapt_loss
+from .loss import AdaptedLoss, LossConventions
+from .loss_discovery import adapt_loss
 from .network import Adapted, InBackwardUpdate, adapt_network
 from .probing import ConventionError
 

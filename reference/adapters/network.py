@@ -17,7 +17,8 @@ import scratch_nn
 
 from .discovery import adapt_layer, twin_of
 from .layer import AdaptedLayer
-from .loss import AdaptedLoss, adapt_loss
+from .loss import AdaptedLoss
+from .loss_discovery import adapt_loss
 from .probing import ConventionError
 
 
@@ -96,7 +97,8 @@ class Adapted:
         return "Conventions found (each can be given explicitly):\n" + "\n".join(rows)
 
 
-CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output")  # for every layer; the rest: linear only
+# Conventions given to adapt_network that apply to every layer; the others apply to the linear ones only.
+CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output")
 
 
 def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,

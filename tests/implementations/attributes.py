@@ -1,7 +1,7 @@
 """The attribute style: Dense(n_inputs, n_neurons) with self.W (in, out) and self.b (1, out);
 forward(inputs) remembers its input and leaves self.output, returning nothing; backward(dvalues)
-stores self.dW, self.db and self.dinputs and returns nothing; the loss (labels, mean over the batch) remembers its probabilities and
-backward() returns dL/dlogits."""
+stores self.dW, self.db and self.dinputs and returns nothing; the loss (labels, mean over the
+batch) remembers its probabilities and backward() returns dL/dlogits."""
 
 import numpy as np
 
