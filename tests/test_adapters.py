@@ -5,6 +5,7 @@ right signature. Then the probes themselves: ambiguity is an error naming the op
 resolves it, explicit conventions override, and the user's objects are never modified."""
 
 import copy
+import functools
 import importlib
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from reference import tolerances
 from reference.adapters import adapt_network
 from reference.comparison import compare
+from reference.data import Split, load_dataset
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model
 
@@ -64,24 +66,41 @@ def test_training_an_epoch_matches_torch(name, synthetic):
     the parameters agree with torch's within the whole-run tolerance, and the loss went down."""
     layers, loss = implementation(name).network(SIZES)
     originals = copy.deepcopy((layers, loss))
-    comparison, losses = train_epoch(layers, loss, synthetic)
+    comparison, losses = train_epoch(layers, loss, synthetic(n_train=320, seed=1).train)
     comparison.assert_ok()
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert_untouched(originals, (layers, loss))
 
 
+@pytest.mark.slow  # reading MNIST and 5 x 63 steps: about 25 s on 2 busy cores; the synthetic epoch above is fast
+@pytest.mark.mnist
+@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+def test_training_on_mnist_matches_torch(name, mnist_root):
+    """The same on the first 2,000 MNIST training images (63 steps)."""
+    comparison, losses = train_epoch(*implementation(name).network(SIZES), mnist_subset(mnist_root))
+    comparison.assert_ok()
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+@functools.cache
+def mnist_subset(root, n=2000):
+    train = load_dataset("mnist", root, dtype=np.float64).train
+    return Split(train.images[:n], train.labels[:n])
+
+
 def test_training_with_a_mistake_parts_from_torch(synthetic):
     """The same epoch with the bias gradient averaged (the update uses it) ends outside the tolerance."""
     textbook = implementation("textbook")
-    comparison, _ = train_epoch(*textbook.network(SIZES, linear=textbook.LinearBiasAveraged), synthetic)
+    layers, loss = textbook.network(SIZES, linear=textbook.LinearBiasAveraged)
+    comparison, _ = train_epoch(layers, loss, synthetic(n_train=320, seed=1).train)
     assert not comparison.ok and {d.name for d in comparison.failures} >= {"0.bias", "2.bias"}
 
 
-def train_epoch(layers, loss, synthetic, lr=0.1):
-    """Both sides trained on the same batches; the parameters compared at the end, and the losses."""
+def train_epoch(layers, loss, data, lr=0.1):
+    """Both sides trained on the same batches of data (a Split); the parameters compared at the end,
+    and the training losses."""
     run = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=SIZES[0])
     model = torch_model(run.network, twins=run.twins)
-    data = synthetic(n_train=320, seed=1).train
     step, losses = run.optimizer(run.network, lr), []
     for start in range(0, len(data.images), 32):
         x, y = data.images[start:start + 32], data.labels[start:start + 32]
