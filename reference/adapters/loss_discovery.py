@@ -9,15 +9,18 @@ gradient is compared with both, and neither is an error asking for gradient_of=.
 """
 
 import copy
+import itertools
 
 import numpy as np
 
+from .. import tolerances
+from ..comparison import diff
 from .loss import (DEFINITIONS, GRADIENT_METHODS, TWIN_LOSSES, VALUE_METHODS, LossConventions, adapted_loss_class,
                    user_targets)
 from .probing import FAILED, ConventionError, attempt, method, required_arguments
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
-PROBE_RTOL = 1e-9                   # float64 probes: a right reduction agrees to rounding, a wrong one by a factor
+BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
 
 
 def adapt_loss(subject, twin=None, **explicit):
@@ -58,49 +61,49 @@ def discover_loss(user, c, explicit):
         c.value = "" if function else method(user, VALUE_METHODS, "loss value", "value=")[0]
     rng = np.random.default_rng(5)
     output = rng.standard_normal((PROBE_BATCH, PROBE_CLASSES)) if c.twin == "cross_entropy" \
-        else rng.random((PROBE_BATCH, PROBE_CLASSES))
+        else rng.random((PROBE_BATCH, PROBE_CLASSES))  # the squared error's output: after a sigmoid
     labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
     per_example, gradient_of_sum = reference(c.twin, output, labels)
-    tried = []
-    for batching in [explicit["batching"]] if "batching" in explicit else ["rows", "columns"]:
-        for targets in [explicit["targets"]] if "targets" in explicit else ["labels", "one_hot"]:
-            c.batching, c.targets = batching, targets
-            if "gradient" not in explicit:
-                c.gradient = "returned" if function else "stateful"
-            probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
-            result = attempt(raw_result, probe, output, labels)
-            if result is FAILED:
-                tried.append(f"{batching}, {targets}: raised")
-                continue
-            pairs = result if batching == "columns" else [result]
-            if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in pairs):
-                c.gradient = "returned"
-            values = [r[0] if c.gradient == "returned" else r for r in pairs]
-            value = np.array([float(np.sum(v)) for v in values]) if batching == "columns" else values[0]
-            found = reduction_of(np.asarray(value, dtype=float), per_example)
-            if found is None and {"reduction", "targets"} <= explicit.keys():  # stated: the checker will judge it
-                found = explicit["reduction"]
-            if found is None:
-                tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
-                continue
-            if "reduction" not in explicit:
-                c.reduction = "none" if batching == "columns" else found
-            break
-        else:
-            continue
-        break
-    else:
-        raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
-                              f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
-                              f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
-    if c.gradient != "returned" and not function and "gradient" not in explicit:
-        c.gradient_method = method(user, GRADIENT_METHODS, "gradient", "gradient_method=")[0] \
-            if "gradient_method" not in explicit else c.gradient_method
-        arguments = required_arguments(getattr(user, c.gradient_method))
-        c.gradient = "stateful" if not arguments else "stateless"
+    find_call(user, c, explicit, function, output, labels, per_example)
+    if c.gradient != "returned" and "gradient" not in explicit:
+        if "gradient_method" not in explicit:
+            c.gradient_method = method(user, GRADIENT_METHODS, "gradient", "gradient_method=")[0]
+        c.gradient = "stateless" if required_arguments(getattr(user, c.gradient_method)) else "stateful"
     if c.reduction == "none" and "gradient_of" not in explicit:
         c.gradient_of = ("sum" if c.batching == "columns"
                          else gradient_reduction(user, c, output, labels, gradient_of_sum))
+
+
+def find_call(user, c, explicit, function, output, labels, per_example):
+    """How the value is called (batching, target form), whether the call returns the gradient too,
+    and the value's reduction: the first combination whose value is the loss."""
+    tried = []
+    for batching, targets in itertools.product([explicit["batching"]] if "batching" in explicit else BATCHINGS,
+                                               [explicit["targets"]] if "targets" in explicit else TARGETS):
+        c.batching, c.targets = batching, targets
+        if "gradient" not in explicit:
+            c.gradient = "returned" if function else "stateful"
+        probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
+        result = attempt(raw_result, probe, output, labels)
+        if result is FAILED:
+            tried.append(f"{batching}, {targets}: raised")
+            continue
+        results = result if batching == "columns" else [result]
+        if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):
+            c.gradient = "returned"
+        values = [r[0] if c.gradient == "returned" else r for r in results]
+        value = np.array([float(np.sum(v)) for v in values]) if batching == "columns" else values[0]
+        found = reduction_of(np.asarray(value, dtype=float), per_example)
+        if found is None and {"reduction", "targets"} <= explicit.keys():  # stated: the checker will judge it
+            found = explicit["reduction"]
+        if found is not None:
+            if "reduction" not in explicit:
+                c.reduction = "none" if batching == "columns" else found
+            return
+        tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+    raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
+                          f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
 
 
 def raw_result(loss, output, labels):
@@ -123,11 +126,18 @@ def reference(twin, output, labels):
     return 0.5 * ((output - one_hot) ** 2).sum(axis=1), output - one_hot
 
 
+def agrees(value, expected) -> bool:
+    """Equal to float64 rounding (the project's one-pass tolerance): a right reduction agrees to
+    rounding, a wrong one is off by a factor of the batch size."""
+    return diff("probe", np.asarray(value, dtype=np.float64), np.asarray(expected, dtype=np.float64),
+                tolerances.FLOAT64).ok
+
+
 def reduction_of(value, per_example):
-    if value.size == per_example.size and np.allclose(value.ravel(), per_example, rtol=PROBE_RTOL, atol=0):
+    if value.size == per_example.size and agrees(value.ravel(), per_example):
         return "none"
     for name, expected in (("mean", per_example.mean()), ("sum", per_example.sum())):
-        if value.size == 1 and np.isclose(float(value.ravel()[0]), expected, rtol=PROBE_RTOL, atol=0):
+        if value.size == 1 and agrees(value.reshape(()), expected):
             return name
     return None
 
@@ -137,7 +147,7 @@ def gradient_reduction(user, c, output, labels, gradient_of_sum) -> str:
     probe.forward(output, labels)
     grad = np.asarray(probe.backward(), dtype=float)
     for name, expected in (("sum", gradient_of_sum), ("mean", gradient_of_sum / len(output))):
-        if grad.shape == expected.shape and np.allclose(grad, expected, rtol=PROBE_RTOL, atol=0):
+        if agrees(grad, expected):
             return name
     raise ConventionError(f"{c.name} returns one loss per example, and its gradient is neither that of their "
                           f"sum nor of their mean; say which it is meant to be with gradient_of='sum' or 'mean'")
