@@ -145,9 +145,13 @@ def test_a_learning_rate_given_must_be_the_one_the_layer_applies():
         adapt_layer(textbook.Linear(6, 4, 0.1), "linear", lr=0.2)
 
 
-def test_unknown_convention_is_refused():
+def test_unknown_convention_or_value_is_refused():
     with pytest.raises(TypeError, match="unknown conventions"):
         adapt_layer(textbook.Linear, "linear", weights_at="weights")
+    with pytest.raises(ValueError, match="layout='inout' is not one of"):
+        adapt_layer(textbook.Linear, "linear", layout="inout")
+    with pytest.raises(ValueError, match="reduction='average' is not one of"):
+        adapt_loss(textbook.CrossEntropy(), "cross_entropy", reduction="average")
 
 
 def test_params_writes_reach_the_users_storage():

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .probing import get, put
+from .probing import check_choices, get, put
 
 LAYOUTS = ("out_in", "in_out")
+BIAS_SHAPES = ("flat", "row", "column")
+BATCHINGS = ("rows", "columns")
 BACKWARD_CALLS = ("grad", "x,grad", "grad,x", "grad,cache")
 GRADIENT_SOURCES = ("attributes", "returned", "update")
 USED_AS = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
@@ -56,6 +58,10 @@ class LayerConventions:
                                          # (e.g. "dinputs"); None: backward returns it alone
     lr: float | None = None          # update: the learning rate backward applies
     lr_from: str = ""                # update: the attribute it was read from; "" when given
+
+    def __post_init__(self):
+        check_choices(self, {"layout": LAYOUTS, "bias_shape": BIAS_SHAPES, "batching": BATCHINGS,
+                             "backward": BACKWARD_CALLS, "gradients": GRADIENT_SOURCES})
 
     @property
     def has_params(self) -> bool:

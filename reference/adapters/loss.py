@@ -22,6 +22,8 @@ import numpy as np
 import scratch_nn
 from scratch_nn.losses import is_labels, one_hot
 
+from .probing import check_choices
+
 VALUE_METHODS = ("forward", "loss", "calculate", "compute", "__call__")
 GRADIENT_METHODS = ("backward", "gradient", "grad", "derivative", "prime", "backprop")
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
@@ -42,6 +44,11 @@ class LossConventions:
     reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
     gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
     batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+
+    def __post_init__(self):
+        check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
+                             "reduction": ("mean", "sum", "none"), "gradient_of": ("mean", "sum"),
+                             "batching": ("rows", "columns")})
 
     @property
     def twin_reduction(self) -> str:

@@ -28,6 +28,13 @@ class ConventionError(ValueError):
     argument (and, on the command line, which flag) settles it."""
 
 
+def check_choices(conventions, choices: dict) -> None:
+    """Refuse a convention given with a value it cannot have (a typo would otherwise read as the default)."""
+    for field, allowed in choices.items():
+        if getattr(conventions, field) not in allowed:
+            raise ValueError(f"{field}={getattr(conventions, field)!r} is not one of {allowed}")
+
+
 def arrays(obj) -> dict[str, np.ndarray]:
     """Every float array in obj's attributes and in the dicts among them, by location."""
     found = {}
