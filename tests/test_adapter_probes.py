@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from implementations import functional, textbook
+from implementations import columns, functional, textbook
 
 from reference.adapters import ConventionError, InBackwardUpdate, adapt_layer, adapt_loss, adapt_network
 from reference.asserts import assert_layer_matches_torch, assert_network_matches_torch
@@ -241,4 +241,24 @@ def test_a_square_layer_takes_the_layout_of_its_class_elsewhere_in_the_network()
     layers, loss = textbook.network((12, 7, 7, 5))
     adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
     assert [layer.conventions.layout for layer in adapted.network.layers[::2]] == ["in_out"] * 3
+    assert adapted.check().ok
+
+
+class AccumulatingColumns(columns.FullyConnected):
+    """Per example, adds its gradient to dW and db (zeroed by the user's loop once per batch)."""
+
+    def __init__(self, n_in, n_out, rng=None):
+        super().__init__(n_in, n_out, rng)
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+
+    def backward(self, delta):
+        self.dW += delta @ self.x.T
+        self.db += delta
+        return self.W.T @ delta
+
+
+def test_per_example_gradients_accumulated_with_plus_equals():
+    layers, loss = columns.network((12, 7, 5), layer=AccumulatingColumns)
+    adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
+    assert "one example at a time" in adapted.describe() and "gradients in `.dW`, `.db`" in adapted.describe()
     assert adapted.check().ok
