@@ -1,0 +1,24 @@
+"""Adapters: anyone's from-scratch layers and losses, in their own conventions, presented with
+scratch_nn's interface, so that the gradient checker, the side-by-side comparisons and the
+training loop run on them unchanged.
+
+    adapt_layer(obj_or_class, twin="linear", ...)  -> AdaptedLayer  (params/grads/forward/backward)
+    adapt_loss(obj_or_function, twin="cross_entropy", ...) -> AdaptedLoss (a scratch_nn loss)
+    adapt_network(layers_or_network, loss=..., ...) -> Adapted (.network, .loss, .optimizer, .lr,
+        .twins, .describe(), .check())
+
+How each convention is found, and the keyword argument that states it instead: discovery.py
+(layers), loss_discovery.py (losses), functional.py (affine_forward/affine_backward pairs);
+layer.py and loss.py hold the adapted objects, network.py the network, the update and the block.
+"""
+
+from .discovery import adapt_layer
+from .functional import FunctionalLayer
+from .layer import AdaptedLayer, LayerConventions
+from .loss import AdaptedLoss, LossConventions
+from .loss_discovery import adapt_loss
+from .network import Adapted, InBackwardUpdate, adapt_network
+from .probing import ConventionError
+
+__all__ = ["Adapted", "AdaptedLayer", "AdaptedLoss", "ConventionError", "FunctionalLayer", "InBackwardUpdate",
+           "LayerConventions", "LossConventions", "adapt_layer", "adapt_loss", "adapt_network"]

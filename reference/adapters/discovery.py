@@ -1,0 +1,282 @@
+"""Discovering a layer's conventions by experiment, and adapt_layer.
+
+Probing runs on throw-away deep copies, on sizes chosen so that nothing can be confused:
+in and out features differ (so (in, out) storage cannot pass for (out, in)), and the batch size
+differs from both (so an input cache is never mistaken for a weight). Every finding can be given
+instead (the keyword arguments of adapt_layer, the fields of LayerConventions); a probe that
+cannot decide raises ConventionError naming the keyword argument that settles it.
+"""
+
+import copy
+
+import numpy as np
+
+import scratch_nn
+
+from .functional import FunctionalLayer
+from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, columns, to_canonical
+from .probing import (BIAS_NAMES, FAILED, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionError, arrays, attempt,
+                      by_name, changed, get, learning_rate, looks_like_gradient, required_arguments, works)
+
+PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
+PROBE_BATCH = 3        # neither 6 nor 4
+TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
+              "relu": ("relu",), "tanh": ("tanh",)}
+TWINS = tuple(TWIN_WORDS)
+INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
+OUTPUT_NAMES = ("output", "out", "outputs", "a", "y")
+
+
+def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=None, factory=None,
+                dtype=None, seed=0, **explicit):
+    """A layer with scratch_nn's interface (an AdaptedLayer) around a user's layer.
+
+    subject: an instance (deep-copied, never modified), a class, or a functional pair
+        (forward_fn, backward_fn[, weight, bias]) as in affine_forward/affine_backward.
+    twin: what it computes: "linear", "sigmoid", "relu", "tanh"; default: the subject's
+        torch_twin attribute, else the class name (Linear/Dense/Affine..., Sigmoid, ReLU, Tanh).
+    in_features, out_features: sizes to build a class with (default 6 and 4) or, for an
+        instance, to tell its layout from its weight's shape.
+    lr: the learning rate a constructor takes (cls(in, out, lr)) or backward applies.
+    dtype: of the parameters: a built layer's (default float64); an instance keeps its own unless given.
+    factory: builds the layer: factory(in_features, out_features) for a linear twin, factory() otherwise.
+    explicit: any LayerConventions field (weight="weights", layout="in_out", backward="x,grad",
+        bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update", ...).
+    A class is built, then its parameters are set from scratch_nn.torch_default with `seed`.
+    """
+    known = set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built"}
+    if set(explicit) - known:
+        raise TypeError(f"adapt_layer got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
+    built, dtype_given, dtype = "", dtype is not None, np.dtype(dtype or np.float64)
+    if isinstance(subject, tuple):
+        fresh = len(subject) == 2  # no arrays given: FunctionalLayer makes them, the seed fills them below
+        subject = FunctionalLayer(*subject, in_features=in_features or PROBE_SIZES[0],
+                                  out_features=out_features or PROBE_SIZES[1], dtype=dtype)
+        if fresh and hasattr(subject, "w"):
+            built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}"
+    twin = twin_of(subject, twin)
+    if isinstance(subject, type) or factory is not None:
+        subject, built = build(subject, twin, in_features or PROBE_SIZES[0], out_features or PROBE_SIZES[1],
+                               lr, factory, dtype)
+    else:
+        subject = copy.deepcopy(subject)
+    conventions = discover(subject, twin, in_features, lr, explicit)
+    conventions.built = built
+    layer = adapted_class(conventions.name)(subject, conventions)
+    if built and conventions.has_params:  # the values the checker and the torch twin start from
+        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), *layer_sizes(layer))
+        layer.params = {"weight": weight.astype(dtype), "bias": bias.astype(dtype)}
+    elif dtype_given:
+        layer.params = {name: value.astype(dtype) for name, value in layer.params.items()}
+    return layer
+
+
+def layer_sizes(layer):
+    out_features, in_features = layer.params["weight"].shape
+    return in_features, out_features
+
+
+def twin_of(subject, twin) -> str:
+    """The twin given, or the subject's torch_twin attribute, or the one its class name (or a base
+    class's, or a functional pair's forward function's) names; else an error asking for it."""
+    twin = twin or getattr(subject, "torch_twin", None)
+    if twin is None:
+        if isinstance(subject, (tuple, FunctionalLayer)):
+            names = [subject[0].__name__ if isinstance(subject, tuple) else subject.name]
+        else:
+            names = [k.__name__ for k in (subject if isinstance(subject, type) else type(subject)).__mro__]
+        found = [named for named in map(twin_named, names) if named is not None]
+        if not found:
+            raise ConventionError(f"cannot tell from the name {names[0]!r} what the layer computes; "
+                                  f"give twin= one of {TWINS}")
+        twin = found[0]
+    if twin not in TWINS:
+        raise ValueError(f"unknown twin {twin!r}; choose from {TWINS}")
+    return twin
+
+
+def twin_named(name: str) -> str | None:
+    """The twin a name says, if it says exactly one: "DenseLayer" -> "linear", "relu_forward" -> "relu"."""
+    found = [twin for twin, words in TWIN_WORDS.items() if any(word in name.lower() for word in words)]
+    return found[0] if len(found) == 1 else None
+
+
+def build(cls, twin, in_features, out_features, lr, factory, dtype):
+    """An instance of cls, and how it was built: factory, cls(weight, bias), cls(in, out), cls(in, out, lr)."""
+    if factory is not None:
+        args = (in_features, out_features) if twin == "linear" else ()
+        return factory(*args), f"factory{args}"
+    name = cls.__name__
+    if twin != "linear":
+        attempts = [((), "()")]
+    else:
+        rng = np.random.default_rng(0)
+        weight, bias = rng.standard_normal((out_features, in_features)), rng.standard_normal(out_features)
+        given = 0.1 if lr is None else lr
+        attempts = [((weight.astype(dtype), bias.astype(dtype)), "(weight, bias)"),
+                    ((in_features, out_features), f"({in_features}, {out_features})"),
+                    ((in_features, out_features, given), f"({in_features}, {out_features}, {given:g})")]
+    errors = []
+    for args, words in attempts:
+        try:
+            layer = cls(*args)
+        except Exception as error:  # not this constructor: try the next
+            errors.append(f"{name}{words}: {type(error).__name__}: {error}")
+            continue
+        if accepts_input(layer, in_features):
+            return layer, name + words
+        errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
+                      f"and a ({in_features}, 1) column")
+    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass an instance, or "
+                          f"factory= (called as factory(in_features, out_features) for a linear layer)")
+
+
+def accepts_input(layer, in_features) -> bool:
+    x = np.random.default_rng(1).standard_normal((PROBE_BATCH, in_features))
+    return any(works(copy.deepcopy(layer).forward, probe) for probe in (x, x[:1].T))
+
+
+def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
+    """The conventions of one layer instance, found by experiment where not given."""
+    name = user.name if isinstance(user, FunctionalLayer) else type(user).__name__
+    c = LayerConventions(name=name, twin=twin, **explicit)
+    if twin == "linear":
+        find_parameters(user, c, in_features, explicit)
+    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
+    x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
+    if "batching" not in explicit:
+        c.batching = "rows" if works(copy.deepcopy(user).forward, x) else "columns"
+    sample = x if c.batching == "rows" else columns(x)[0]
+    probe = copy.deepcopy(user)
+    before = {loc: v.copy() for loc, v in arrays(probe).items()}
+    result = attempt(probe.forward, sample)
+    if result is FAILED:
+        probe.forward(sample)  # let the user's own error say why
+    if result is None and "output" not in explicit:  # forward keeps its output, e.g. in self.output
+        c.output = one_of(changed(before, probe), OUTPUT_NAMES, "the output (forward returned nothing)", "output")
+    if c.output is not None:
+        result = get(probe, c.output)
+    if "returns_cache" not in explicit:
+        c.returns_cache = isinstance(result, tuple) and len(result) == 2
+    output = result[0] if c.returns_cache else result
+    if "backward" not in explicit:
+        c.backward = backward_call(probe, c)
+    find_gradients(probe, c, sample, result, output, lr, explicit)
+    return c
+
+
+def find_parameters(user, c, in_features, explicit):
+    found = arrays(user)
+    if c.weight is None:
+        c.weight = one_of([loc for loc, v in found.items() if v.ndim == 2 and not looks_like_gradient(loc)],
+                          WEIGHT_NAMES, "the weight", "weight")
+    weight = get(user, c.weight)
+    if "layout" not in explicit:
+        c.layout = layout_of(user, weight.shape, in_features)
+    out_features = weight_sizes(weight, c.layout)[1]
+    if c.bias is None:
+        c.bias = one_of([loc for loc, v in found.items() if loc != c.weight and not looks_like_gradient(loc)
+                         and v.size == out_features and v.ndim <= 2 and (v.ndim == 1 or 1 in v.shape)],
+                        BIAS_NAMES, "the bias", "bias")
+    if "bias_shape" not in explicit:
+        shape = get(user, c.bias).shape
+        c.bias_shape = "flat" if len(shape) == 1 else "row" if shape[0] == 1 else "column"
+
+
+def one_of(candidates, names, what, option):
+    """The one candidate location, or the one among several with a usual name; else an error."""
+    if len(candidates) == 1:
+        return candidates[0]
+    named = by_name(candidates, names)
+    if len(named) == 1:
+        return named[0]
+    if not candidates:
+        raise ConventionError(f"found no array that could be {what}; give its location with {option}= "
+                              f"(an attribute name, or 'dict.key')")
+    raise ConventionError(f"{what} could be any of {', '.join(candidates)}; give {option}= one of them")
+
+
+def layout_of(user, shape, in_features) -> str:
+    """(out, in) or (in, out), from the input width the layer is known to take or accepts."""
+    if shape[0] == shape[1]:
+        raise ConventionError(f"the weight is square {shape}: its shape cannot tell (out, in) from (in, out); "
+                              f"give layout='out_in' (x @ W.T) or 'in_out' (x @ W)")
+    if in_features is None:
+        x = np.random.default_rng(3).standard_normal((PROBE_BATCH, shape[1]))
+        accepted = [works(copy.deepcopy(user).forward, probe) for probe in (x, x[:1].T)]
+        in_features = shape[1] if any(accepted) else shape[0]
+    if in_features not in shape:
+        raise ConventionError(f"the weight's shape {shape} does not fit {in_features} input features")
+    return "out_in" if shape[1] == in_features else "in_out"
+
+
+def weight_sizes(weight, layout):
+    """(in_features, out_features) of a weight stored in layout."""
+    out_features, in_features = to_canonical(weight, layout).shape
+    return in_features, out_features
+
+
+def backward_call(probe, c) -> str:
+    arguments = required_arguments(probe.backward)
+    if len(arguments) == 1 and not c.returns_cache:
+        return "grad"
+    if len(arguments) == 2 and c.returns_cache:
+        return "grad,cache"
+    if len(arguments) == 2:
+        gradient = [GRADIENT_ARGUMENT.search(a) is not None for a in arguments]
+        if gradient.count(True) == 1:
+            return "grad,x" if gradient[0] else "x,grad"
+    raise ConventionError(f"cannot tell how {c.name}.backward{tuple(arguments)} is called; give backward= one of "
+                          f"{BACKWARD_CALLS}")
+
+
+def find_gradients(probe, c, x, result, output, lr, explicit):
+    """Run backward once and see what it returns and what it changes."""
+    grad = np.random.default_rng(4).standard_normal(np.shape(output))
+    cache = result[1] if c.returns_cache else None
+    before = {loc: v.copy() for loc, v in arrays(probe).items()}
+    arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
+    returned = probe.backward(*arguments[c.backward])
+    returned_tuple = isinstance(returned, tuple)
+    moved = changed(before, probe)
+    if "input_grad" not in explicit and returned_tuple:
+        c.input_grad = next((i for i, v in enumerate(returned) if np.shape(v) == np.shape(x)), 0)
+    elif "input_grad" not in explicit and returned is None:  # backward stores dL/dx, e.g. in self.dinputs
+        c.input_grad = one_of([loc for loc in moved if np.shape(get(probe, loc)) == np.shape(x)],
+                              INPUT_GRADIENT_NAMES, "dL/dx (backward returned nothing)", "input_grad")
+    if not c.has_params:
+        return
+    if "gradients" not in explicit:
+        c.gradients = ("update" if c.weight in moved or c.bias in moved
+                       else "returned" if returned_tuple and len(returned) >= 3 else "attributes")
+    if c.gradients == "update":
+        if c.batching == "columns":
+            raise ConventionError(f"{c.name} updates its weights after every single example: the gradient of a "
+                                  f"batch cannot be recovered from that; store the gradient, or update per batch")
+        held, given = learning_rate(probe), c.lr if c.lr is not None else lr
+        if held is None and given is None:
+            raise ConventionError(f"{c.name}.backward changes the weights itself, but no learning rate was found "
+                                  f"in .learning_rate, .lr or .eta; give lr=")
+        if held is not None and given is not None and not np.isclose(held[1], given, rtol=1e-12, atol=0):
+            raise ConventionError(f"{c.name} holds lr {held[1]:g} in .{held[0]}, but lr={given:g} was given: "
+                                  f"backward applies its own; give the same value or none")
+        c.lr, c.lr_from = (held[1], held[0]) if held is not None else (given, "")
+        return
+    weight_shape = get(probe, c.weight).shape
+    if c.gradients == "returned":
+        shapes = [np.shape(v) for v in returned]
+        c.weight_grad = c.weight_grad or str(next((i for i, s in enumerate(shapes) if i != c.input_grad
+                                                   and sorted(s) == sorted(weight_shape)), 1))
+        c.bias_grad = c.bias_grad or str(next((i for i, s in enumerate(shapes) if i not in (c.input_grad,
+                                              int(c.weight_grad))), 2))
+        return
+    new = [loc for loc in moved if loc not in (c.weight, c.bias, c.input_grad)]
+    if c.weight_grad is None:
+        c.weight_grad = one_of([loc for loc in new if sorted(np.shape(get(probe, loc))) == sorted(weight_shape)],
+                               [f"d{n}" for n in WEIGHT_NAMES] + [f"grad_{n}" for n in WEIGHT_NAMES],
+                               "the weight gradient (after backward)", "weight_grad")
+    if c.bias_grad is None:
+        size = get(probe, c.bias).size
+        c.bias_grad = one_of([loc for loc in new if loc != c.weight_grad and np.size(get(probe, loc)) == size],
+                             [f"d{n}" for n in BIAS_NAMES] + [f"grad_{n}" for n in BIAS_NAMES],
+                             "the bias gradient (after backward)", "bias_grad")

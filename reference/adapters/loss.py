@@ -1,0 +1,150 @@
+"""A user's loss, in the user's conventions, presented as a scratch_nn loss.
+
+AdaptedLoss subclasses the scratch_nn loss it computes (SoftmaxCrossEntropy or QuadraticLoss),
+so that the torch twin is found as for scratch_nn's own and ``reduction`` says what the twin
+reduces with. It has scratch_nn's interface: ``forward(output, target) -> scalar`` with integer
+labels or one-hot rows, then ``backward() -> dL/d output``. Underneath it calls the user's loss:
+
+- targets as the user's code takes them (labels, or one-hot rows);
+- the value from ``forward``/``loss``/``__call__`` (or a plain function), the gradient from
+  ``backward()`` (it remembers), ``backward(output, target)`` (stateless), or from the same call
+  that returns ``(loss, grad)`` (softmax_loss(x, y) -> (loss, dx));
+- per-example values (a vector of n losses) are reduced as the gradient says they are taken:
+  summed where the gradient is of their sum, averaged where it is of their mean.
+- a loss written for one example at a time (a column (classes, 1)) is called per example and its
+  values and gradients summed: the batch's loss is then the sum.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import scratch_nn
+from scratch_nn.losses import is_labels, one_hot
+
+from .probing import check_choices
+
+VALUE_METHODS = ("forward", "loss", "calculate", "compute", "__call__")
+GRADIENT_METHODS = ("backward", "gradient", "grad", "derivative", "prime", "backprop")
+GRADIENT_CALLS = ("stateful", "stateless", "returned")
+TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss}
+DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2"}
+
+
+@dataclass
+class LossConventions:
+    """How a user's loss works; each field can be given to adapt_loss under its name."""
+
+    name: str
+    twin: str                      # "cross_entropy" (softmax + cross-entropy on logits) or "mse" (the paper's 1/2n)
+    value: str = "forward"         # the method that gives the value; "" for a plain function
+    gradient: str = "stateful"     # "stateful": backward(); "stateless": backward(output, target); "returned"
+    gradient_method: str = "backward"
+    targets: str = "labels"        # "labels" (n,) integers, or "one_hot" (n, classes)
+    reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
+    gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
+    batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+
+    def __post_init__(self):
+        check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
+                             "reduction": ("mean", "sum", "none"), "gradient_of": ("mean", "sum"),
+                             "batching": ("rows", "columns")})
+
+    @property
+    def twin_reduction(self) -> str:
+        return self.gradient_of if self.reduction == "none" else self.reduction
+
+    def describe(self) -> str:
+        call = f"{self.name}.{self.value}" if self.value else self.name
+        values = {"mean": "the batch mean", "sum": "the batch sum", "none": "one value per example"}[self.reduction]
+        target = "integer labels" if self.targets == "labels" else "one-hot targets"
+        parts = [f"{call}(output, {target}) returns {values}"]
+        if self.batching == "columns":
+            parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
+        parts.append({"stateful": f"{self.gradient_method}() returns the gradient",
+                      "stateless": f"{self.gradient_method}(output, target) returns the gradient",
+                      "returned": "the same call returns (loss, gradient)"}[self.gradient])
+        if self.reduction == "none":
+            parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
+                         f"{self.gradient_of}")
+        return f"{self.name} ({self.twin}): " + "; ".join(parts)
+
+
+class AdaptedLoss:
+    """scratch_nn's loss interface over a user's loss (see the module docstring)."""
+
+    def __init__(self, user, conventions: LossConventions):
+        super().__init__(reduction=conventions.twin_reduction)  # the scratch loss this class also derives from
+        self.user, self.conventions = user, conventions
+        self.torch_twin = conventions.twin
+
+    def forward(self, output, target):
+        c = self.conventions
+        targets = user_targets(target, output, c.targets)
+        if c.batching == "columns":
+            pairs = [self._value(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t) for z, t in zip(output, targets)]
+            values = np.array([float(np.sum(value)) for value, _ in pairs])
+            self._cache = ([grad for _, grad in pairs], output, targets)
+        else:
+            values, grad = self._value(output, targets)
+            self._cache = (grad, output, targets)
+        values = np.asarray(values, dtype=output.dtype)
+        if c.reduction == "none" or c.batching == "columns":
+            values = values.sum() if self.reduction == "sum" else values.mean()
+        return values.reshape(()).astype(output.dtype)[()]
+
+    def _value(self, output, targets):
+        result = self._value_function()(output, targets)
+        return result if self.conventions.gradient == "returned" else (result, None)
+
+    def _value_function(self):
+        c = self.conventions
+        return getattr(self.user, c.value) if c.value else self.user
+
+    def backward(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}.backward was called before forward: there is no loss to differentiate")
+        grad, output, targets = self._cache
+        c = self.conventions
+        if c.batching == "columns":
+            if c.gradient != "returned":
+                grad = [self._gradient_at(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
+                        for z, t in zip(output, targets)]
+            return np.concatenate([np.asarray(g).reshape(1, -1) for g in grad]).astype(output.dtype)
+        return np.asarray(grad if c.gradient == "returned" else self._gradient_at(output, targets))
+
+    def _gradient_at(self, output, targets):
+        c = self.conventions
+        function = getattr(self.user, c.gradient_method)
+        if c.gradient == "stateful":
+            if c.batching == "columns":  # a stateful backward answers for the last call: make it this example's
+                self._value_function()(output, targets)
+            return function()
+        return function(output, targets)
+
+    def __repr__(self):
+        return f"{self.conventions.name}({self.conventions.twin}, {self.reduction})"
+
+
+def user_targets(target, output, form):
+    """Targets as the user's loss takes them: integer labels (n,) or one-hot rows in the output's dtype."""
+    target = np.asarray(target)
+    if form == "one_hot":
+        return one_hot(target, output)
+    if is_labels(target):
+        return target
+    hot = (target == 0) | (target == 1)
+    if not (hot.all() and (target.sum(axis=1) == 1).all()):
+        raise ValueError(f"this loss takes integer labels, so targets must be labels or one-hot rows; "
+                         f"got per-class targets that are not one-hot")
+    return target.argmax(axis=1)
+
+
+_CLASSES: dict[tuple, type] = {}
+
+
+def adapted_loss_class(name: str, twin: str) -> type:
+    """A subclass of AdaptedLoss and of the scratch loss it computes, named after the user's loss."""
+    if (name, twin) not in _CLASSES:
+        _CLASSES[name, twin] = type(name, (AdaptedLoss, TWIN_LOSSES[twin]), {"__module__": __name__})
+    return _CLASSES[name, twin]

@@ -1,0 +1,153 @@
+"""Discovering a loss's conventions by experiment, and adapt_loss.
+
+The probe is a batch of 5 examples over 3 classes (n differs from the number of classes, so that
+labels and rows cannot be confused). The user's value is compared with the mean, the sum and the
+list of the per-example losses computed here in float64; the gradient is then held to that
+reduction, so a gradient off by the batch size is reported by the checker, not explained away.
+Only per-example values leave open what the gradient is of (their mean or their sum): there the
+gradient is compared with both, and neither is an error asking for gradient_of=.
+"""
+
+import copy
+import itertools
+
+import numpy as np
+
+from .. import tolerances
+from ..comparison import diff
+from .loss import (DEFINITIONS, GRADIENT_METHODS, TWIN_LOSSES, VALUE_METHODS, LossConventions, adapted_loss_class,
+                   user_targets)
+from .probing import FAILED, ConventionError, attempt, method, required_arguments
+
+PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
+BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
+
+
+def adapt_loss(subject, twin=None, **explicit):
+    """A scratch_nn loss around a user's loss: an object with forward/backward (or loss/gradient...),
+    a function returning (loss, grad), or a pair (value_fn, gradient_fn). Deep-copied, never modified.
+
+    twin: "cross_entropy" (softmax cross-entropy on logits) or "mse" (the paper's 1/(2n) sum of
+        squares); default: the subject's torch_twin attribute.
+    explicit: any LossConventions field (targets="one_hot", reduction="none", gradient_of="sum",
+        gradient="stateless", value="loss", gradient_method="grad", batching="columns").
+    """
+    known = set(LossConventions.__dataclass_fields__) - {"name", "twin"}
+    if set(explicit) - known:
+        raise TypeError(f"adapt_loss got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
+    twin = twin or getattr(subject, "torch_twin", None)
+    if twin not in TWIN_LOSSES:
+        raise ConventionError(f"say which loss this is: twin='cross_entropy' or 'mse' (got {twin!r})")
+    if isinstance(subject, tuple):
+        subject = LossPair(*subject)
+    user = copy.deepcopy(subject)
+    name = getattr(user, "__name__", type(user).__name__)
+    c = LossConventions(name=name, twin=twin, **explicit)
+    discover_loss(user, c, explicit)
+    return adapted_loss_class(name, twin)(user, c)
+
+
+class LossPair:
+    """(value_fn, gradient_fn), both called as f(output, target), as an object."""
+
+    def __init__(self, value_fn, gradient_fn):
+        self.forward, self.backward = value_fn, gradient_fn
+        self.__name__ = value_fn.__name__
+
+
+def discover_loss(user, c, explicit):
+    function = callable(user) and not hasattr(user, "forward") and not hasattr(user, "loss")
+    if "value" not in explicit:
+        c.value = "" if function else method(user, VALUE_METHODS, "loss value", "value=")[0]
+    rng = np.random.default_rng(5)
+    output = rng.standard_normal((PROBE_BATCH, PROBE_CLASSES)) if c.twin == "cross_entropy" \
+        else rng.random((PROBE_BATCH, PROBE_CLASSES))  # the squared error's output: after a sigmoid
+    labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
+    per_example, gradient_of_sum = reference(c.twin, output, labels)
+    find_call(user, c, explicit, function, output, labels, per_example)
+    if c.gradient != "returned" and "gradient" not in explicit:
+        if "gradient_method" not in explicit:
+            c.gradient_method = method(user, GRADIENT_METHODS, "gradient", "gradient_method=")[0]
+        c.gradient = "stateless" if required_arguments(getattr(user, c.gradient_method)) else "stateful"
+    if c.reduction == "none" and "gradient_of" not in explicit:
+        c.gradient_of = ("sum" if c.batching == "columns"
+                         else gradient_reduction(user, c, output, labels, gradient_of_sum))
+
+
+def find_call(user, c, explicit, function, output, labels, per_example):
+    """How the value is called (batching, target form), whether the call returns the gradient too,
+    and the value's reduction: the first combination whose value is the loss."""
+    tried = []
+    for batching, targets in itertools.product([explicit["batching"]] if "batching" in explicit else BATCHINGS,
+                                               [explicit["targets"]] if "targets" in explicit else TARGETS):
+        c.batching, c.targets = batching, targets
+        if "gradient" not in explicit:
+            c.gradient = "returned" if function else "stateful"
+        probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
+        result = attempt(raw_result, probe, output, labels)
+        if result is FAILED:
+            tried.append(f"{batching}, {targets}: raised")
+            continue
+        results = result if batching == "columns" else [result]
+        if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):
+            c.gradient = "returned"
+        values = [r[0] if c.gradient == "returned" else r for r in results]
+        value = np.array([float(np.sum(v)) for v in values]) if batching == "columns" else values[0]
+        found = reduction_of(np.asarray(value, dtype=float), per_example)
+        if found is None and {"reduction", "targets"} <= explicit.keys():  # stated: the checker will judge it
+            found = explicit["reduction"]
+        if found is not None:
+            if "reduction" not in explicit:
+                c.reduction = "none" if batching == "columns" else found
+            return
+        tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+    raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
+                          f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
+
+
+def raw_result(loss, output, labels):
+    """What the user's value call returns, as it returns it (per example, a list, for columns)."""
+    c = loss.conventions
+    targets = user_targets(labels, output, c.targets)
+    if c.batching == "columns":
+        return [loss._value_function()(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
+                for z, t in zip(output, targets)]
+    return loss._value_function()(output, targets)
+
+
+def reference(twin, output, labels):
+    """Per-example losses and the gradient of their sum, computed here in float64."""
+    one_hot = np.eye(output.shape[1])[labels]
+    if twin == "cross_entropy":
+        shifted = output - output.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return -(one_hot * log_probs).sum(axis=1), np.exp(log_probs) - one_hot
+    return 0.5 * ((output - one_hot) ** 2).sum(axis=1), output - one_hot
+
+
+def agrees(value, expected) -> bool:
+    """Equal to float64 rounding (the project's one-pass tolerance): a right reduction agrees to
+    rounding, a wrong one is off by a factor of the batch size."""
+    return diff("probe", np.asarray(value, dtype=np.float64), np.asarray(expected, dtype=np.float64),
+                tolerances.FLOAT64).ok
+
+
+def reduction_of(value, per_example):
+    if value.size == per_example.size and agrees(value.ravel(), per_example):
+        return "none"
+    for name, expected in (("mean", per_example.mean()), ("sum", per_example.sum())):
+        if value.size == 1 and agrees(value.reshape(()), expected):
+            return name
+    return None
+
+
+def gradient_reduction(user, c, output, labels, gradient_of_sum) -> str:
+    probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
+    probe.forward(output, labels)
+    grad = np.asarray(probe.backward(), dtype=float)
+    for name, expected in (("sum", gradient_of_sum), ("mean", gradient_of_sum / len(output))):
+        if agrees(grad, expected):
+            return name
+    raise ConventionError(f"{c.name} returns one loss per example, and its gradient is neither that of their "
+                          f"sum nor of their mean; say which it is meant to be with gradient_of='sum' or 'mean'")

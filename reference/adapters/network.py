@@ -1,0 +1,151 @@
+"""A user's whole network, adapted: scratch_nn.Sequential of adapted layers, the adapted loss, the
+update to check and train with, and the conventions found, printed as one block.
+
+    adapted = adapt_network([Linear(784, 128, 0.1), Sigmoid(), Linear(128, 10, 0.1)], loss=CrossEntropy(),
+                            loss_twin="cross_entropy")
+    print(adapted.describe())
+    report = adapted.check()          # reference.gradcheck.check on it, every part
+    compare_trajectory(adapted.network, torch_model(adapted.network, twins=adapted.twins), batches,
+                       adapted.loss, adapted.lr)
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import scratch_nn
+
+from .discovery import adapt_layer, twin_of
+from .layer import AdaptedLayer
+from .loss import AdaptedLoss
+from .loss_discovery import adapt_loss
+from .probing import ConventionError
+
+
+class InBackwardUpdate(scratch_nn.SGD):
+    """The update that the user's backward makes itself (W <- W - lr dW with the layer's own lr), as an
+    optimizer: AdaptedLayer recovered dW from it and put W back, and step() applies it again.
+
+    Built as InBackwardUpdate(network, lr), as the checker and a training loop build an optimizer;
+    lr must be the learning rate the layers apply (a different lr would check or train something
+    the user's code never does).
+    """
+
+    def __init__(self, network, lr):
+        rates = {layer.conventions.lr for layer in network.layers
+                 if isinstance(layer, AdaptedLayer) and layer.conventions.gradients == "update"}
+        if len(rates) != 1:
+            raise ValueError(f"InBackwardUpdate needs layers that all update in backward with one learning rate; "
+                             f"found {sorted(rates) or 'none'}")
+        rate = rates.pop()
+        if not np.isclose(lr, rate, rtol=1e-12, atol=0):
+            raise ValueError(f"the layers update with lr {rate:g} inside backward; use lr={rate:g}, not {lr:g}")
+        super().__init__(network, rate)
+
+
+@dataclass
+class Adapted:
+    """What adapt_network returns: everything the checker and a training loop need."""
+
+    network: scratch_nn.Sequential
+    loss: AdaptedLoss | None
+
+    @property
+    def twins(self) -> list[str]:
+        """The torch twin of each layer, as check(twin=...) and twin.torch_model(twins=...) take them."""
+        return [layer.torch_twin for layer in self.network.layers]
+
+    @property
+    def updates_in_backward(self) -> bool:
+        return any(layer.conventions.gradients == "update" for layer in self.network.layers)
+
+    @property
+    def optimizer(self) -> type:
+        """The update to check and train with: the one inside backward, or plain SGD."""
+        return InBackwardUpdate if self.updates_in_backward else scratch_nn.SGD
+
+    @property
+    def lr(self) -> float | None:
+        """The learning rate the layers apply in backward; None where they leave the update to an optimizer."""
+        rates = {layer.conventions.lr for layer in self.network.layers if layer.conventions.gradients == "update"}
+        return rates.pop() if len(rates) == 1 else None
+
+    def check(self, **options):
+        """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch, seed, ...)."""
+        from reference.gradcheck import check  # here: the checker may come to import the adapters itself
+
+        options.setdefault("lr", self.lr or 0.1)
+        return check(self.network, twin=self.twins, loss=self.loss, optimizer=self.optimizer, **options)
+
+    def to_dict(self) -> dict:
+        """The conventions, JSON-ready: one entry per layer, and the loss's."""
+        return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
+                "loss": asdict(self.loss.conventions) if self.loss is not None else None,
+                "update": {"inside_backward": self.updates_in_backward, "lr": self.lr}}
+
+    def describe(self) -> str:
+        """The conventions found, one line per kind of layer and one for the loss."""
+        lines: dict[str, list[int]] = {}
+        for index, layer in enumerate(self.network.layers):
+            lines.setdefault(layer.conventions.describe(), []).append(index)
+        rows = [f"  {'layers' if len(at) > 1 else 'layer'} {', '.join(map(str, at))}: {line}"
+                for line, at in lines.items()]
+        if self.loss is not None:
+            rows.append(f"  loss: {self.loss.conventions.describe()}")
+        if self.updates_in_backward:
+            rows.append(f"  update: inside backward, lr {self.lr:g}; checked and trained as W - lr dW")
+        return "Conventions found (each can be given explicitly):\n" + "\n".join(rows)
+
+
+# Conventions given to adapt_network that apply to every layer; the others apply to the linear ones only.
+CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output")
+
+
+def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,
+                  loss_conventions=None, dtype=None, seed=0, **layer_conventions) -> Adapted:
+    """Adapt a user's network: a list of layers (instances, or functional pairs), a
+    scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
+
+    loss: the user's loss (see adapt_loss), with loss_twin ("cross_entropy" or "mse") and
+        loss_conventions (a dict of LossConventions fields) where probing needs them.
+    twins: one per layer ("linear", "sigmoid", "relu", "tanh"); default: each layer's torch_twin
+        attribute, or its class name.
+    in_features: the network's input width: with it, each linear layer's layout follows from its
+        weight's shape (a square weight takes the layout of the same class elsewhere in the network).
+    lr: the learning rate the layers apply inside backward, where they hold none.
+    dtype, seed: for layers given as classes or pairs without arrays (see adapt_layer).
+    layer_conventions: LayerConventions fields given explicitly, for every layer where they apply
+        (backward=, batching= to all; weight=, layout=, gradients=, ... to the linear ones).
+    """
+    layers = layers_of(subject)
+    twins = list(twins) if twins is not None else [None] * len(layers)
+    if len(twins) != len(layers):
+        raise ValueError(f"got {len(twins)} twins for {len(layers)} layers; give one per layer (None: found)")
+    adapted, layouts, width = [], {}, in_features
+    for layer, twin in zip(layers, twins):
+        linear = twin_of(layer, twin) == "linear"
+        options = {k: v for k, v in layer_conventions.items() if linear or k in CALL_CONVENTIONS}
+        if linear and type(layer) in layouts:
+            options.setdefault("layout", layouts[type(layer)])
+        wrapped = adapt_layer(layer, twin, in_features=width, lr=lr, dtype=dtype, seed=seed, **options)
+        if linear:
+            layouts.setdefault(type(layer), wrapped.conventions.layout)
+            width = wrapped.params["weight"].shape[0]
+        adapted.append(wrapped)
+    if loss is not None and not isinstance(loss, AdaptedLoss):
+        loss = adapt_loss(loss, loss_twin, **(loss_conventions or {}))
+    return Adapted(scratch_nn.Sequential(*adapted), loss)
+
+
+def layers_of(subject) -> list:
+    if isinstance(subject, (list, tuple)):
+        return list(subject)
+    if isinstance(subject, scratch_nn.Sequential):
+        return list(subject.layers)
+    lists = {name: value for name, value in vars(subject).items() if isinstance(value, (list, tuple)) and value
+             and all(hasattr(v, "forward") or isinstance(v, tuple) for v in value)}
+    if len(lists) != 1:
+        raise ConventionError(f"cannot find the layers of {type(subject).__name__}: "
+                              f"{'no' if not lists else 'several'} list attributes of layers ({', '.join(lists)}); "
+                              f"pass the list of layers itself")
+    return list(lists.popitem()[1])
