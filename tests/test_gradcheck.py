@@ -15,6 +15,7 @@ import zoo
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck import check, check_layer, check_layer_class, check_network
 from reference.gradcheck.cli import main
+from reference.side_by_side import compare_pass
 from scratch_nn import SGD, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
 
 
@@ -51,6 +52,42 @@ class HandSigmoid:
 
     def backward(self, grad_output):
         return grad_output * self.s * (1 - self.s)
+
+
+class HandCrossEntropy:
+    """The mean softmax cross-entropy over class labels, naming its twin as an adapter would."""
+
+    torch_twin = "cross_entropy"
+
+    def forward(self, z, labels):
+        shifted = z - z.max(axis=1, keepdims=True)
+        self.p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        self.t = np.eye(z.shape[1], dtype=z.dtype)[labels]
+        return -(self.t * np.log(self.p)).sum() / len(z)
+
+    def backward(self):
+        return (self.p - self.t) / len(self.p)
+
+
+class HandHalfSquaredError:
+    """1/(2n) sum ||a - t||^2 over class labels (one-hot), naming its twin."""
+
+    torch_twin = "mse"
+
+    def forward(self, a, labels):
+        self.residual = a - np.eye(a.shape[1], dtype=a.dtype)[labels]
+        return (self.residual ** 2).sum() / (2 * len(a))
+
+    def backward(self):
+        return self.residual / len(self.residual)
+
+
+class TwinNamedLinear(HandLinear):
+    torch_twin = "linear"
+
+
+class TwinNamedSigmoid(HandSigmoid):
+    torch_twin = "sigmoid"
 
 
 # No false alarms ---------------------------------------------------------------------------------
@@ -133,6 +170,32 @@ def test_a_twin_given_as_a_torch_module_and_a_network_of_hand_written_layers():
     assert [p.label for p in report.failures] == ["layer 2"]
     assert check(network, twin=["linear", "sigmoid", "linear"], loss=SoftmaxCrossEntropy()).to_dict() == \
         report.to_dict()  # check() dispatches to the entry point for its subject
+
+
+@pytest.mark.parametrize("loss", [HandCrossEntropy, HandHalfSquaredError])
+def test_layers_and_losses_can_name_their_own_twins(loss):
+    """A torch_twin attribute does what a twin argument does, for layers and for losses alike."""
+    rng = np.random.default_rng(0)
+    network = Sequential(TwinNamedLinear(rng.standard_normal((4, 5)), rng.standard_normal(4)), TwinNamedSigmoid(),
+                         TwinNamedLinear(rng.standard_normal((3, 4)), rng.standard_normal(3)))
+    report = check(network, loss=loss())
+    assert report.ok, report.table()
+    assert report.settings["subject"] == f"TwinNamedLinear(5->4), TwinNamedSigmoid, TwinNamedLinear(4->3); {loss.__name__}; SGD"
+    compare_pass(network, x=rng.standard_normal((6, 5)), target=rng.integers(0, 3, 6), loss=loss()).assert_ok()
+    assert check_layer_class(TwinNamedSigmoid).ok and check_layer_class(TwinNamedLinear, out_features=2).ok
+
+
+def test_an_unknown_torch_twin_is_refused_clearly():
+    class Misnamed(HandSigmoid):
+        torch_twin = "softplus"
+
+    class MisnamedLoss(HandCrossEntropy):
+        torch_twin = "hinge"
+
+    with pytest.raises(ValueError, match="unknown twin 'softplus'"):
+        check(Misnamed())
+    with pytest.raises(ValueError, match="unknown torch_twin 'hinge' of the loss"):
+        check(build_network("6-5-3"), loss=MisnamedLoss())
 
 
 def test_code_that_raises_is_reported_as_that_parts_failure():
