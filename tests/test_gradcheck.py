@@ -180,7 +180,8 @@ def test_layers_and_losses_can_name_their_own_twins(loss):
                          TwinNamedLinear(rng.standard_normal((3, 4)), rng.standard_normal(3)))
     report = check(network, loss=loss())
     assert report.ok, report.table()
-    assert report.settings["subject"] == f"TwinNamedLinear(5->4), TwinNamedSigmoid, TwinNamedLinear(4->3); {loss.__name__}; SGD"
+    assert report.settings["subject"] == \
+        f"TwinNamedLinear(5->4), TwinNamedSigmoid, TwinNamedLinear(4->3); {loss.__name__}; SGD"
     compare_pass(network, x=rng.standard_normal((6, 5)), target=rng.integers(0, 3, 6), loss=loss()).assert_ok()
     assert check_layer_class(TwinNamedSigmoid).ok and check_layer_class(TwinNamedLinear, out_features=2).ok
 

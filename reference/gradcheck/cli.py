@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the check builds in (default %(default)s)")
     common.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                         help="rows of the checked batch (default %(default)s)")
-    common.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and samples (default %(default)s)")
+    common.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, inputs and samples (default %(default)s)")
     common.add_argument("--lr", type=_positive_float, default=0.1,
                         help="learning rate of the checked SGD step, a positive number (default %(default)s)")
     common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
@@ -126,7 +127,8 @@ def _check_from(args):
         return check_layer_class(_load_class(args.layer), twin=args.twin, in_features=args.in_features,
                                  out_features=args.out_features, **options)
     if args.in_features or args.out_features or args.twin:
-        raise ValueError("--in, --out and --twin describe a layer given with --layer; a network's sizes come from --spec")
+        raise ValueError("--in, --out and --twin describe a layer given with --layer; "
+                         "a network's sizes come from --spec")
     output_activation = args.output_activation or ("sigmoid" if args.loss == "mse" else None)
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)

@@ -150,7 +150,8 @@ def _passed_through(case: Case) -> dict:
 
 
 def _overflowed(case: Case, key: str) -> bool:
-    return key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all() and np.isfinite(case.reference[key]).all()
+    return (key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all()
+            and np.isfinite(case.reference[key]).all())
 
 
 _LAYER, _LOSS, _OPTIMIZER = ("layer",), ("loss",), ("optimizer",)
