@@ -8,8 +8,17 @@ from reference.data import DATA_ROOT_ENV, Dataset, Split
 from reference.twin import configure_determinism
 
 
+DTYPES = (np.float64, np.float32)  # every comparison runs in both; float64 is the tight one
+
+
 def pytest_configure(config):
     configure_determinism()
+
+
+@pytest.fixture(params=DTYPES, ids=lambda dtype: dtype.__name__)
+def dtype(request):
+    """Each dtype the comparisons are made in: a test taking `dtype` runs once for each."""
+    return request.param
 
 
 @pytest.fixture
