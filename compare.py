@@ -28,6 +28,7 @@ from reference import checkpoint, report
 from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
+from reference.gradcheck import cli as gradcheck_cli
 from reference.presets import PRESETS
 from reference.run_config import DTYPES, ConfigError, RunConfig, option
 from reference.training import DivergedError, EpochRecord, Run, TwinTraining
@@ -135,22 +136,16 @@ def add_train_arguments(parser) -> None:
 
 
 def add_check_command(commands) -> None:
-    """`check`: the gradient checker. Its options are reference.gradcheck's own: today main()
-    hands `check ...` to reference.gradcheck.main, and this entry lists the command in --help."""
-    commands.add_parser("check", add_help=False, help="check every layer, the loss and the SGD step against "
-                                                       "PyTorch and finite differences (check --help)")
-
-
-def run_check(argv) -> int:
-    from reference.gradcheck import main as check_main
-    return check_main(argv, prog="compare.py check")
+    """`check`: the gradient checker, with reference.gradcheck's own options and exit statuses."""
+    check = commands.add_parser("check", help="check every layer, the loss and the SGD step against PyTorch and "
+                                              "finite differences (check --help)", formatter_class=HelpFormatter)
+    gradcheck_cli.add_arguments(check)
+    check.set_defaults(handler=gradcheck_cli.run)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["check"]:  # reference.gradcheck parses its own options (see add_check_command)
-        return run_check(argv[1:])
-    if argv[:1] not in (["train"], ["-h"], ["--help"]):
+    if argv[:1] not in (["train"], ["check"], ["-h"], ["--help"]):
         argv = ["train", *argv]  # train is the default command
     args = build_parser().parse_args(argv)
     with sigterm_raises_terminated():

@@ -213,10 +213,3 @@ def _subject_summary(network, loss, optimizer) -> str:
     parts += [getattr(optimizer, "__name__", type(optimizer).__name__)] if optimizer is not None else []
     return "; ".join(parts)
 
-
-def __getattr__(name):
-    """reference.gradcheck.main, the command line, imported on first use: cli.py imports this module."""
-    if name == "main":
-        from .cli import main
-        return main
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
