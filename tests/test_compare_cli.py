@@ -185,3 +185,14 @@ def test_help_lists_the_commands_and_exit_statuses(capsys):
 
 def test_train_is_the_default_command(capsys):
     assert compare.main(["train", "--list-presets"]) == compare.main(["--list-presets"]) == 0
+
+
+@pytest.mark.parametrize("argv,status", [
+    (["check", "--spec", "7-5-3", "--batch-size", "4"], 0),
+    (["check", "--lr", "0"], 2),
+    (["check", "--batch", "4"], 2),  # one spelling: --batch-size, as in train
+])
+def test_check_is_a_subcommand_with_the_checkers_exit_statuses(argv, status, capsys):
+    assert compare.main(argv) == status
+    out, err = capsys.readouterr()
+    assert (err.count("\n") == 1 and "compare.py check: error:" in err) if status == 2 else "agrees" in out
