@@ -193,6 +193,6 @@ def test_train_is_the_default_command(capsys):
     (["check", "--batch", "4"], 2),  # one spelling: --batch-size, as in train
 ])
 def test_check_is_a_subcommand_with_the_checkers_exit_statuses(argv, status, capsys):
-    assert compare.main(argv) == status
+    assert exit_status(argv) == status
     out, err = capsys.readouterr()
     assert (err.count("\n") == 1 and "compare.py check: error:" in err) if status == 2 else "agrees" in out
