@@ -195,4 +195,4 @@ def test_train_is_the_default_command(capsys):
 def test_check_is_a_subcommand_with_the_checkers_exit_statuses(argv, status, capsys):
     assert exit_status(argv) == status
     out, err = capsys.readouterr()
-    assert (err.count("\n") == 1 and "compare.py check: error:" in err) if status == 2 else "agrees" in out
+    assert (err.count("\n") == 1 and "error:" in err) if status == 2 else "agrees" in out
