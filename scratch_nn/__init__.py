@@ -6,9 +6,10 @@ from .layers import Layer, Linear, ReLU, Sigmoid, Tanh
 from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
 from .network import ACTIVATIONS, Sequential, Spec, build_network
 from .optim import SGD
+from .regularization import BatchNorm1d, Dropout
 
 __all__ = [
-    "ACTIVATIONS", "INITIALIZERS", "LOSSES", "Layer", "Linear", "QuadraticLoss", "ReLU", "SGD",
+    "ACTIVATIONS", "BatchNorm1d", "Dropout", "INITIALIZERS", "LOSSES", "Layer", "Linear", "QuadraticLoss", "ReLU", "SGD",
     "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform",
     "torch_default",
 ]
