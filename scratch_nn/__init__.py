@@ -9,7 +9,7 @@ from .optim import SGD
 from .regularization import BatchNorm1d, Dropout
 
 __all__ = [
-    "ACTIVATIONS", "BatchNorm1d", "Dropout", "INITIALIZERS", "LOSSES", "Layer", "Linear", "QuadraticLoss", "ReLU", "SGD",
-    "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform",
+    "ACTIVATIONS", "BatchNorm1d", "Dropout", "INITIALIZERS", "LOSSES", "Layer", "Linear", "QuadraticLoss", "ReLU",
+    "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform",
     "torch_default",
 ]
