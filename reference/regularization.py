@@ -16,6 +16,9 @@ from torch import nn
 
 from scratch_nn.regularization import BatchNorm1d, Dropout, keep_mask
 
+from . import tolerances
+from .comparison import TensorDiff, layer_of
+
 
 class MaskedDropout(nn.Module):
     """Dropout with masks given from outside: y = x * (m / (1 - p)) in training, y = x in evaluation.
@@ -54,3 +57,31 @@ def regularization_twin(layer) -> nn.Module:
 
 
 TWINS = {"dropout": Dropout, "batchnorm1d": BatchNorm1d}
+
+
+def cancelled_gradients(network, ours: dict, theirs: dict, dtype) -> list[TensorDiff]:
+    """Judge the gradients that batch norm cancels on each side alone, taking them out of both traces.
+
+    A bias followed by batch norm in training mode has a gradient of exactly 0 (batch norm subtracts
+    the batch mean, so the bias changes nothing), and each side computes rounding noise that cannot
+    be compared with the other's. Each side must be 0 to rounding instead:
+    |dL/db| <= CANCELLED_BY_BATCH_NORM * eps(dtype) * sum_i |dL/dz_i|, z the batch norm's input
+    (see reference.tolerances). ours, theirs: traces as side_by_side makes them ("i.bias.grad",
+    "i.grad_input"). Returns one TensorDiff per such bias, its ratio the worse side's |dL/db| over
+    that bound, to be added to the comparison of the rest.
+    """
+    diffs = []
+    for index, (layer, after) in enumerate(zip(network.layers, network.layers[1:])):
+        if not (isinstance(after, BatchNorm1d) and after.training and "bias" in layer.params):
+            continue
+        name = f"{index}.bias.grad"
+        terms = np.abs(theirs[f"{index + 1}.grad_input"]).astype(np.float64).sum(axis=0)
+        allowed = tolerances.CANCELLED_BY_BATCH_NORM * np.finfo(dtype).eps * terms
+        ratios = {side: np.abs(trace.pop(name)) / allowed for side, trace in (("scratch", ours), ("torch", theirs))}
+        side = max(ratios, key=lambda s: ratios[s].max())
+        ratio = float(ratios[side].max())
+        problem = "" if ratio <= 1 else (f"must be 0 (the bias is followed by batch norm), but the {side} side's is "
+                                         f"{ratio:.3g} times CANCELLED_BY_BATCH_NORM * eps * sum_i |dL/dz_i|")
+        diffs.append(TensorDiff(name, layer_of(name, network.layers), terms.shape, tolerances.for_dtype(dtype),
+                                ratio=ratio, mismatched=int((ratios[side] > 1).sum()), problem=problem))
+    return diffs

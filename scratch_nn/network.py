@@ -4,7 +4,9 @@ The container mirrors torch.nn.Sequential, down to how it names parameters: laye
 parameter p is "i.p" (activations take an index too), so for 784-128-10 with a sigmoid the
 keys are 0.weight (128, 784), 0.bias (128,), 2.weight (10, 128), 2.bias (10,). state_dict,
 load_state_dict and grad_dict use exactly these keys, shapes and layouts, so a scratch
-network's weights load into the equivalent torch.nn.Sequential as they are, and back.
+network's weights load into the equivalent torch.nn.Sequential as they are, and back. A layer's
+buffers (BatchNorm1d's running statistics, in layer.buffers) follow its parameters in state_dict,
+as in torch's, but are not parameters: no gradient, no optimizer step.
 """
 
 from dataclasses import dataclass

@@ -107,6 +107,9 @@ class BatchNorm1d(Layer):
             raise ValueError(f"BatchNorm1d needs a positive number of features; got {num_features!r}")
         if not eps > 0:
             raise ValueError(f"BatchNorm1d needs eps > 0 (it keeps 1/sqrt(var + eps) finite); got {eps!r}")
+        if momentum is None:
+            raise ValueError("BatchNorm1d: momentum=None (torch's cumulative average) is not implemented; "
+                             "give a momentum in [0, 1]")
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d needs a momentum in [0, 1] (the running estimates' step); got {momentum!r}")
         if dtype not in (np.float32, np.float64):

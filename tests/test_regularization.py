@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from reference import tolerances
-from reference.comparison import Comparison, TensorDiff, compare, layer_of
+from reference.comparison import Comparison, compare
 from reference.finite_differences import numerical_trace
-from reference.regularization import MaskedDropout
+from reference.regularization import MaskedDropout, cancelled_gradients
 from reference.side_by_side import compare_step, trace_scratch, trace_torch
 from reference.twin import assert_same_weights, copy_to_torch, torch_model
 from scratch_nn import SGD, BatchNorm1d, Dropout, Linear, Sequential, SoftmaxCrossEntropy, Tanh, build_network
@@ -46,38 +46,12 @@ def inputs(rng, batch, features, dtype):
     return (3 + 2 * rng.standard_normal((batch, features))).astype(dtype)
 
 
-def pre_batch_norm_biases(network):
-    """(key of a bias followed by batch norm in training mode, index of that batch norm): a gradient that is
-    exactly 0. (In evaluation the running statistics are constants and the bias has a gradient.)"""
-    return [(f"{i}.bias", i + 1) for i, (layer, after) in enumerate(zip(network.layers, network.layers[1:]))
-            if isinstance(after, BatchNorm1d) and after.training and "bias" in layer.params]
-
-
-def cancelled(network, ours, theirs, dtype) -> list[TensorDiff]:
-    """Take the gradients of biases followed by batch norm (in training) out of both traces, and judge
-    each side on its own: it must be 0 to rounding, |dL/db| <= CANCELLED_BY_BATCH_NORM * eps * sum_i
-    |dL/dz_i| (reference.tolerances says why comparing the two sides' rounding noise means nothing).
-    One TensorDiff per bias, its ratio the worst side's |dL/db| over that bound."""
-    diffs = []
-    for key, index in pre_batch_norm_biases(network):
-        name = f"{key}.grad"
-        terms = np.abs(theirs[f"{index}.grad_input"]).astype(np.float64).sum(axis=0)
-        allowed = tolerances.CANCELLED_BY_BATCH_NORM * np.finfo(dtype).eps * terms
-        ratios = {side: np.abs(trace.pop(name)) / allowed for side, trace in (("scratch", ours), ("torch", theirs))}
-        side = max(ratios, key=lambda s: ratios[s].max())
-        ratio = float(ratios[side].max())
-        problem = "" if ratio <= 1 else (f"must be 0 (the bias is followed by batch norm), but the {side} side's is "
-                                         f"{ratio:.3g} times CANCELLED_BY_BATCH_NORM * eps * sum_i |dL/dz_i|")
-        diffs.append(TensorDiff(name, layer_of(name, network.layers), terms.shape, tolerances.for_dtype(dtype),
-                                ratio=ratio, mismatched=int((ratios[side] > 1).sum()), problem=problem))
-    return diffs
-
-
 def compare_traces(network, model, x, target=None, loss=None, upstream=None) -> Comparison:
-    """reference.side_by_side.compare_pass, with the gradients that cancel judged by cancelled()."""
+    """reference.side_by_side.compare_pass, with the gradients that cancel judged on their own (see
+    reference.regularization.cancelled_gradients)."""
     ours = trace_scratch(network, x, target, loss, upstream)
     theirs = trace_torch(model, x, target, loss, upstream)
-    diffs = cancelled(network, ours, theirs, x.dtype)
+    diffs = cancelled_gradients(network, ours, theirs, x.dtype)
     comparison = compare(ours, theirs, tolerances.for_dtype(x.dtype), network.layers)
     return Comparison(comparison.diffs + diffs)
 
@@ -242,6 +216,15 @@ def test_batch_norm_refuses_a_batch_of_one_in_training():
         BatchNorm1d(4).forward(x)
 
 
+@pytest.mark.parametrize("argument,words", [
+    ({"num_features": 0}, "positive number of features"), ({"eps": 0}, "eps > 0"),
+    ({"momentum": None}, "momentum=None .* not implemented"), ({"momentum": 1.5}, r"momentum in \[0, 1\]"),
+])
+def test_batch_norm_refuses_bad_arguments(argument, words):
+    with pytest.raises(ValueError, match=words):
+        BatchNorm1d(**{"num_features": 4, **argument})
+
+
 @pytest.mark.parametrize("momentum", [0.1, 0.5, 1.0, 0.0])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_running_statistics_follow_torch_over_several_batches(momentum, dtype):
@@ -281,7 +264,7 @@ def test_a_small_regularised_network_agrees_with_finite_differences():
     model = torch_model(network)
     numerical = numerical_trace(Sequential(*map(FreshCopy, network.layers)), x, upstream=upstream)
     ours, theirs = trace_scratch(network, x, upstream=upstream), trace_torch(model, x, upstream=upstream)
-    Comparison(cancelled(network, ours, theirs, np.float64)).assert_ok()
+    Comparison(cancelled_gradients(network, ours, theirs, np.float64)).assert_ok()
     numerical.pop("0.bias.grad")
     for side, trace in (("scratch", ours), ("torch", theirs)):
         compare({key: trace[key] for key in numerical}, numerical, tolerances.FINITE_DIFFERENCES, network.layers,
@@ -343,6 +326,20 @@ def test_20_sgd_steps_parameters_and_running_statistics_after_every_step(dtype):
     assert network.state_dict()["1.num_batches_tracked"] == 20
     network.eval(), model.eval()
     compare_traces(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
+
+
+def test_a_bias_gradient_before_batch_norm_must_be_0_on_each_side():
+    """The check that replaces comparing the cancelled gradient (reference.tolerances.CANCELLED_BY_BATCH_NORM)
+    fails on a value far below any real gradient; in evaluation the bias has a gradient and is compared."""
+    rng = np.random.default_rng(4)
+    network, model = regularised(np.float64)
+    x, y = rng.random((16, 784)), rng.integers(0, 10, 16)
+    ours, theirs = trace_scratch(network, x, y, SoftmaxCrossEntropy()), trace_torch(model, x, y, SoftmaxCrossEntropy())
+    ours["0.bias.grad"] = ours["0.bias.grad"] + 1e-12 * np.abs(theirs["1.grad_input"]).sum(axis=0)
+    (judged,) = cancelled_gradients(network, ours, theirs, np.float64)
+    assert judged.name == "0.bias.grad" and not judged.ok and "the scratch side's" in judged.problem
+    assert "0.bias.grad" not in ours and "0.bias.grad" not in theirs
+    assert cancelled_gradients(network.eval(), ours, theirs, np.float64) == []
 
 
 def test_sgd_leaves_the_running_statistics_alone():
