@@ -47,7 +47,8 @@ class Dropout(Layer):
     The scaled mask is computed as torch's dropout computes it, m.astype(dtype) / (1 - p), so the
     two agree bit for bit on the same mask.
 
-    seed: anything np.random.default_rng takes (an int, a sequence of ints, a Generator). The
+    seed: anything np.random.default_rng takes (an int, a sequence of ints, or a Generator, which is
+    then used as it is, not copied). The
     layer's masks are drawn from ``self.rng``; ``self.mask`` holds the last one (True = kept).
     p = 0 is the identity and draws nothing.
     """
