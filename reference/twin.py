@@ -11,11 +11,15 @@ from torch import nn
 
 import scratch_nn
 
+from .regularization import TWINS as REGULARIZATION_TWINS
+from .regularization import regularization_twin
+
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
 # The scratch layer class each twin name stands for: how a layer written without subclassing a
 # scratch layer says what it computes (a twin= argument, or its own torch_twin attribute).
 LAYERS_BY_TWIN_NAME = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
-                                                      for scratch_type, torch_type in TORCH_MODULES.items()}}
+                                                      for scratch_type, torch_type in TORCH_MODULES.items()},
+                       **REGULARIZATION_TWINS}
 
 
 def configure_determinism():
@@ -70,6 +74,8 @@ def torch_module(layer, twin=None) -> nn.Module:
             raise ValueError(f"{layer!r} has a linear twin, so its params must hold a 2-D 'weight' (out, in) "
                              f"and a 'bias' (out,), as scratch_nn.Linear's do")
         return nn.Linear(weight.shape[1], weight.shape[0], dtype=torch_dtype(weight.dtype))
+    if scratch_type in REGULARIZATION_TWINS.values():  # Dropout, BatchNorm1d: in the layer's mode
+        return regularization_twin(layer)
     return TORCH_MODULES[scratch_type]()
 
 
