@@ -17,7 +17,7 @@ from torch import nn
 from scratch_nn.regularization import BatchNorm1d, Dropout, keep_mask
 
 from . import tolerances
-from .comparison import TensorDiff, layer_of
+from .comparison import TensorDiff, layer_label
 
 
 class MaskedDropout(nn.Module):
@@ -82,6 +82,6 @@ def cancelled_gradients(network, ours: dict, theirs: dict, dtype) -> list[Tensor
         ratio = float(ratios[side].max())
         problem = "" if ratio <= 1 else (f"must be 0 (the bias is followed by batch norm), but the {side} side's is "
                                          f"{ratio:.3g} times CANCELLED_BY_BATCH_NORM * eps * sum_i |dL/dz_i|")
-        diffs.append(TensorDiff(name, layer_of(name, network.layers), terms.shape, tolerances.for_dtype(dtype),
+        diffs.append(TensorDiff(name, layer_label(name, network.layers), terms.shape, tolerances.for_dtype(dtype),
                                 ratio=ratio, mismatched=int((ratios[side] > 1).sum()), problem=problem))
     return diffs
