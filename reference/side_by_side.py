@@ -19,6 +19,7 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import Comparison, compare
+from .regularization import cancelled_gradients
 from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, torch_model, torch_target
 
 
@@ -72,7 +73,10 @@ def compare_pass(network, model=None, x=None, target=None, loss=None, upstream=N
     model, x = _twin_and_input(network, model, x)
     ours = trace_scratch(network, x, target, loss, upstream)
     theirs = trace_torch(model, x, target, loss, upstream)
-    return compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
+    cancelled = cancelled_gradients(network, ours, theirs, x.dtype)  # judged alone: see the function
+    comparison = compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
+    comparison.diffs += cancelled
+    return comparison
 
 
 def compare_step(network, model=None, x=None, target=None, loss=None, lr=None, tolerance=None,

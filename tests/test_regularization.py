@@ -18,7 +18,7 @@ from reference import tolerances
 from reference.comparison import Comparison, compare
 from reference.finite_differences import numerical_trace
 from reference.regularization import MaskedDropout, cancelled_gradients
-from reference.side_by_side import compare_step, trace_scratch, trace_torch
+from reference.side_by_side import compare_pass, compare_step, trace_scratch, trace_torch
 from reference.twin import assert_same_weights, copy_to_torch, torch_model
 from scratch_nn import SGD, BatchNorm1d, Dropout, Linear, Sequential, SoftmaxCrossEntropy, Tanh, build_network
 
@@ -46,23 +46,13 @@ def inputs(rng, batch, features, dtype):
     return (3 + 2 * rng.standard_normal((batch, features))).astype(dtype)
 
 
-def compare_traces(network, model, x, target=None, loss=None, upstream=None) -> Comparison:
-    """reference.side_by_side.compare_pass, with the gradients that cancel judged on their own (see
-    reference.regularization.cancelled_gradients)."""
-    ours = trace_scratch(network, x, target, loss, upstream)
-    theirs = trace_torch(model, x, target, loss, upstream)
-    diffs = cancelled_gradients(network, ours, theirs, x.dtype)
-    comparison = compare(ours, theirs, tolerances.for_dtype(x.dtype), network.layers)
-    return Comparison(comparison.diffs + diffs)
-
-
 def check(layers, x, rng, training=True, out_features=None):
     """layers (as a Sequential) and their twin, in the given mode, on x with a random upstream gradient
     (for an output of out_features, by default x's)."""
     network = Sequential(*layers).train(training)
     model = torch_model(network)
     upstream = rng.standard_normal((len(x), out_features or x.shape[1])).astype(x.dtype)
-    compare_traces(network, model, x, upstream=upstream).assert_ok()
+    compare_pass(network, model, x, upstream=upstream).assert_ok()
     return network, model
 
 
@@ -243,11 +233,11 @@ def test_running_statistics_follow_torch_over_several_batches(momentum, dtype):
     model = torch_model(network)
     for n in (3, 8, 5, 32):
         x, upstream = inputs(rng, n, 6, dtype), rng.standard_normal((n, 6)).astype(dtype)
-        compare_traces(network, model, x, upstream=upstream).assert_ok()
+        compare_pass(network, model, x, upstream=upstream).assert_ok()
         compare(network.state_dict(), model.state_dict(), tolerances.for_dtype(dtype)).assert_ok()
     assert network.state_dict()["0.num_batches_tracked"] == 4
     network.eval(), model.eval()
-    compare_traces(network, model, inputs(rng, 4, 6, dtype), upstream=np.ones((4, 6), dtype)).assert_ok()
+    compare_pass(network, model, inputs(rng, 4, 6, dtype), upstream=np.ones((4, 6), dtype)).assert_ok()
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
@@ -309,9 +299,9 @@ def test_one_pass_in_each_mode(activation, dtype):
     rng = np.random.default_rng(1)
     network, model = regularised(dtype, activation)
     x, y = rng.random((32, 784)).astype(dtype), rng.integers(0, 10, 32)
-    compare_traces(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
+    compare_pass(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
     network.eval(), model.eval()
-    compare_traces(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
+    compare_pass(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -327,7 +317,7 @@ def test_20_sgd_steps_parameters_and_running_statistics_after_every_step(dtype):
     assert {"1.running_mean", "1.running_var", "1.num_batches_tracked"} <= {d.name for d in comparison.diffs}
     assert network.state_dict()["1.num_batches_tracked"] == 20
     network.eval(), model.eval()
-    compare_traces(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
+    compare_pass(network, model, x, y, SoftmaxCrossEntropy()).assert_ok()
 
 
 def test_a_bias_gradient_before_batch_norm_must_be_0_on_each_side():

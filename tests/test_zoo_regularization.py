@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import zoo_regularization as zoo
-from reference.side_by_side import compare_step
+from reference.side_by_side import compare_pass, compare_step
 from reference.twin import copy_to_torch, torch_model
 from scratch_nn import SoftmaxCrossEntropy, build_network
-from test_regularization import compare_traces
 
 DTYPES = [np.float64, np.float32]
 BATCH_NORM, DROPOUT = 1, 3  # Linear, BatchNorm1d, Tanh, Dropout, Linear
@@ -39,12 +38,12 @@ def phases(network, dtype):
     rng = np.random.default_rng(0)
     batch = lambda: (rng.random((8, 10)).astype(dtype), rng.integers(0, 4, 8))  # noqa: E731
     model, loss = torch_model(network), SoftmaxCrossEntropy()
-    training_pass = compare_traces(network, model, *batch(), loss)
+    training_pass = compare_pass(network, model, *batch(), loss)
     copy_to_torch(network, model)
     step = compare_step(network, model, *batch(), loss, lr=0.1)
     copy_to_torch(network, model)
     network.eval(), model.eval()
-    evaluation_pass = compare_traces(network, model, *batch(), loss)
+    evaluation_pass = compare_pass(network, model, *batch(), loss)
     return first_failure(training_pass), first_failure(step), first_failure(evaluation_pass)
 
 
