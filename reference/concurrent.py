@@ -40,8 +40,8 @@ class ScratchProcess:
     def __init__(self, side: ScratchSide, splits: dict, threads: int):
         context = multiprocessing.get_context("fork")  # the child shares the parent's arrays
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child, side, splits, threads), daemon=True,
-                                        name="scratch side")
+        self._process = context.Process(target=serve, args=(child, side, splits, threads, self._connection),
+                                        daemon=True, name="scratch side")
         self._process.start()
         child.close()
 
@@ -71,8 +71,9 @@ class ScratchProcess:
         self._connection.close()
 
 
-def serve(connection, side: ScratchSide, splits: dict, threads: int) -> None:
+def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end) -> None:
     """The child: train and evaluate an epoch for each batch list received, until None or EOF."""
+    parents_end.close()  # the fork copied it: closed here, the parent's death (even by SIGKILL) is an EOF here
     # Ctrl-C reaches the whole process group; the parent decides what stops, and closes this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

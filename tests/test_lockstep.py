@@ -10,7 +10,9 @@ import pytest
 import compare
 import zoo
 from reference import training
+from reference.concurrent import ScratchProcess
 from reference.run_config import ConfigError
+from reference.sides import ScratchSide
 from reference.training import DivergedError, RunConfig, TwinTraining
 from scratch_nn import Linear
 
@@ -60,6 +62,20 @@ def test_two_processes_and_one_give_the_same_run_bit_for_bit(dtype, synthetic):
         for key, value in getattr(saved["sequential"], side).items():
             np.testing.assert_array_equal(getattr(saved["process"], side)[key], value, strict=True)
     assert saved["process"].shuffler == saved["sequential"].shuffler
+
+
+def test_the_scratch_process_ends_when_the_run_is_gone(synthetic):
+    """Its only tie to the run is the pipe: when the run's end closes (the process killed, even by
+    SIGKILL), the scratch process sees the end of the pipe and exits rather than wait forever."""
+    network, _ = training.build_networks(CONFIG)
+    data = synthetic()
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", 0.5, data.train.images, data.train.labels),
+                            {}, threads=1)
+    worker.start_epoch([np.arange(32)])
+    assert worker.finish_epoch().bad_step is None
+    worker._connection.close()  # what the kernel does when the run's process dies
+    worker._process.join(timeout=10)
+    assert worker._process.exitcode == 0
 
 
 @pytest.mark.parametrize("concurrency", ["process", "sequential"])
