@@ -123,7 +123,7 @@ def add_train_arguments(parser) -> None:
                      "(default: process; sequential with --lockstep)")
     how.add_argument("--lockstep", action="store_true", help="after every step, the twin's step from the scratch "
                      "side's weights, judged by the one-step tolerance: the verdict proven over every step, and the "
-                     "first step that disagrees located (costs about 3x a normal run; default: off)")
+                     "first step that disagrees located (about 2.2x the time of a sequential run; default: off)")
 
     files = parser.add_argument_group("data and output")
     files.add_argument("--data-root", metavar="PATH",

@@ -1,8 +1,9 @@
 """The scratch side in a process of its own, so that the two sides train at the same time.
 
 Why a process and not a thread: a step at batch 32 is a few dozen small NumPy and torch calls,
-and much of each is Python holding the GIL, so two threads mostly take turns (measured in
-benchmarks/comparison_run.py: see README). Two processes each get a core.
+much of each Python holding the GIL, so two threads mostly wait for each other. Measured in one
+process (784-128-10 float32, 20,000 images, one thread per side): torch 0.95 s, scratch 0.73 s,
+the two in turn 1.69 s, the two in two threads 1.86 s. Two processes each get a core.
 
 The process is forked from the run's own, so it starts with the network, the training images and
 the evaluation splits already in memory (copy on write: nothing is pickled), and it uses NumPy
