@@ -45,13 +45,16 @@ class ScratchProcess:
                                         daemon=True, name="scratch side")
         self._process.start()
         child.close()
+        self._busy = False  # an epoch was sent and its answer not yet read
 
     def start_epoch(self, batches: list[np.ndarray]) -> None:
         self._connection.send(batches)
+        self._busy = True
 
     def finish_epoch(self) -> ScratchEpoch:
         try:
             answer = self._connection.recv()
+            self._busy = False
         except EOFError:
             raise RuntimeError(f"the scratch side's process ended unexpectedly "
                                f"(exit code {self._process.exitcode})") from None
@@ -60,12 +63,14 @@ class ScratchProcess:
         return answer
 
     def close(self) -> None:
-        """Stop the process; it is a daemon too, so it never outlives the run."""
-        try:
-            self._connection.send(None)
-        except (BrokenPipeError, OSError):
-            pass
-        self._process.join(timeout=5)
+        """Stop the process: at once if it is in the middle of an epoch (the run was stopped, e.g. by
+        Ctrl-C, or the torch side failed), else when it reads the request."""
+        if not self._busy:
+            try:
+                self._connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()

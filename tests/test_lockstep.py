@@ -3,6 +3,7 @@ a run with a broken scratch layer finds the first step that disagrees, its layer
 
 import dataclasses
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -76,6 +77,18 @@ def test_the_scratch_process_ends_when_the_run_is_gone(synthetic):
     worker._connection.close()  # what the kernel does when the run's process dies
     worker._process.join(timeout=10)
     assert worker._process.exitcode == 0
+
+
+def test_a_run_stopped_mid_epoch_stops_the_scratch_process_at_once(synthetic):
+    """Ctrl-C (or a failure on the torch side) mid-epoch: the scratch process is terminated, not
+    left to finish an epoch nobody will read."""
+    network, _ = training.build_networks(CONFIG)
+    data = synthetic()
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", 0.5, data.train.images, data.train.labels),
+                            {}, threads=1)
+    worker.start_epoch([np.arange(32)] * 100_000)
+    worker.close()
+    assert worker._process.exitcode == -signal.SIGTERM
 
 
 @pytest.mark.parametrize("concurrency", ["process", "sequential"])
