@@ -5,9 +5,10 @@
 
 For the default run's settings (compare.py with no options), in this order, each timed with the
 wall clock: the torch side training alone (its SGD steps over the same batches, one thread, no
-evaluation); the same with its evaluation on the three splits after every epoch; the whole comparison with the sides in two processes (compare.py's default:
-training, evaluation, drift and step check of both sides); the same in turn in one process
-(--concurrency sequential); and, with --lockstep, the sequential run checking every step.
+evaluation); the same with its evaluation on the three splits after every epoch; the whole
+comparison with the sides in two processes (compare.py's default: training, evaluation, drift
+and step check of both sides); the same in turn in one process (--concurrency sequential); and,
+with --lockstep, the sequential run checking every step.
 Prints each time and the ratios against torch alone; the goal (issue 11) is a comparison of at
 most 1.15x torch alone. Times on a shared machine vary: --rounds N repeats the list and keeps
 each one's best. Where other work holds the cores, the two processes cannot run at once and the
