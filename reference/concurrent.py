@@ -10,10 +10,11 @@ the evaluation splits already in memory (copy on write: nothing is pickled), and
 only. The one shuffler stays in the parent: every epoch the parent sends that epoch's batches
 (the index arrays), so both sides see identical batches in identical order. The child trains on
 them, evaluates its network on the splits (beside the torch side's own evaluation) and answers
-with a ScratchEpoch: the loss, its own training seconds, the first non-finite step, its weights
-and its predictions. The parent then judges the two sides exactly as a sequential run does.
+with a ScratchEpoch: the loss, its own training seconds, the first non-finite step, its network
+(every layer, so any state beyond the parameters comes along) and its predictions. The parent then judges the two sides exactly as a sequential run does.
 """
 
+import copy
 import multiprocessing
 import signal
 import traceback
@@ -31,7 +32,7 @@ class ScratchEpoch:
     seconds: float
     bad_step: int | None  # the first step whose loss was not finite (the side stopped there), or None
     detail: str  # why, where the loss said so
-    state: dict  # the network's state_dict after the epoch
+    network: object  # the scratch network after the epoch, every layer's state with it (pickled across)
     predictions: dict  # split name -> predicted classes (empty after a non-finite step)
 
 
@@ -94,9 +95,9 @@ def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end
             try:
                 side.new_epoch()
                 bad_step = train_alone(side, batches)
+                trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
                 predictions = {} if bad_step else {name: predict_scratch(side.network, images)
                                                    for name, images in splits.items()}
-                connection.send(ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail,
-                                             side.network.state_dict(), predictions))
+                connection.send(ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained, predictions))
             except Exception:  # reported in the parent, with this traceback
                 connection.send(traceback.format_exc())

@@ -253,13 +253,15 @@ class TwinTraining:
 
     def _concurrent_epoch(self, worker, scratch, twin, batches, steps, epoch, splits) -> dict:
         """The scratch side trains and evaluates in its process while the torch side does here; then
-        the parent's copy of the scratch network takes the child's weights."""
+        the parent's copy of the scratch network becomes the child's."""
         worker.start_epoch(batches)
         torch_bad = train_alone(twin, steps)
         torch_predictions = {} if torch_bad else {name: predict_torch(self.model, split.images, self.config.device)
                                                   for name, split in splits.items()}
         result = worker.finish_epoch()
-        self.network.load_state_dict(result.state)
+        # The child's network, everything in it (parameters and any other state a layer keeps), in
+        # place of this copy's, which stays the same object for whoever holds it.
+        vars(self.network).update(vars(result.network))
         scratch.seconds, scratch.loss_sum = result.seconds, result.loss_sum
         bad = {side: step for side, step in (("scratch", result.bad_step), ("torch", torch_bad)) if step}
         if bad:  # the first non-finite step, on whichever side(s) reached it: what a sequential run reports

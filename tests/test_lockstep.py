@@ -117,7 +117,9 @@ def test_a_broken_layer_is_found_at_its_step_layer_and_signature(lockstep, found
     data = synthetic()
     run = with_broken_layer(TwinTraining(CONFIG, lockstep=lockstep))
     records = list(run.epochs(data))
-    assert not records[-1].divergence.within_tolerance  # the drift shows it; lockstep and replay place it
+    # The drift and the per-epoch step check show it (the step check in process mode too: the run's
+    # copy of the network is the scratch process's, layer state and all); lockstep and replay place it.
+    assert not records[-1].divergence.within_tolerance and not records[-1].divergence.step_check_ok
     found = run.first_divergence(data)
     assert found.found_by == found_by
     assert (found.step, found.epoch, found.step_in_epoch) == (10, 2, 3)
