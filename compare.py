@@ -31,7 +31,7 @@ from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
 from reference.gradcheck import cli as gradcheck_cli
 from reference.presets import PRESETS
 from reference.run_config import DTYPES, ConfigError, RunConfig, option
-from reference.training import DivergedError, EpochRecord, Run, TwinTraining
+from reference.training import CONCURRENCY, DivergedError, EpochRecord, Run, TwinTraining
 from reference.twin import configure_determinism
 
 EXIT_AGREE = 0
@@ -118,6 +118,14 @@ def add_train_arguments(parser) -> None:
             metavar="N")
     setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
 
+    how = parser.add_argument_group("how the sides run", "These change the time a run takes, never its numbers.")
+    how.add_argument("--concurrency", choices=CONCURRENCY, help="process: the scratch side in a process of its own, "
+                     "training beside the torch side; sequential: the two in turn in one process "
+                     "(default: process; sequential with --lockstep)")
+    how.add_argument("--lockstep", action="store_true", help="after every step, the twin's step from the scratch "
+                     "side's weights, judged by the one-step tolerance: the verdict proven over every step, and the "
+                     "first step that disagrees located (about 2.2x the time of a sequential run; default: off)")
+
     files = parser.add_argument_group("data and output")
     files.add_argument("--data-root", metavar="PATH",
                        help="torchvision-layout data root (default: $SCRATCH_NN_DATA_ROOT, else ./data)")
@@ -167,7 +175,7 @@ def train_command(args) -> int:
         resumed = load_checkpoint(args.resume) if args.resume else None
         config = config_from(args, resumed).validate()
         check_outputs(args)
-        training = TwinTraining(config, resume=resumed)
+        training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
     except (ConfigError, CheckpointError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -183,9 +191,10 @@ def train_command(args) -> int:
         return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                     disable=args.no_progress, file=sys.stderr)
 
-    print(report.describe_run(config))
+    print(report.describe_run(config, training.concurrency, training.lockstep))
     print(report.HEADER)
-    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [])
+    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [],
+              training.concurrency, training.lockstep)
     for record in run.epochs:
         print(report.format_epoch(record))
     last_state, status, error = None, "finished", None
@@ -200,6 +209,7 @@ def train_command(args) -> int:
                     last_state = training.checkpoint(run.epochs)
                     if args.save_every and record.epoch % args.save_every == 0:
                         checkpoint.save(last_state, args.save)
+        run.first_divergence = locate_first_divergence(training, run, data)
     except DivergedError as stop:
         status, error = "diverged", stop
     except KeyboardInterrupt as stop:
@@ -211,6 +221,17 @@ def train_command(args) -> int:
         status, error = "failed", stop
     with stop_signals_deferred():
         return finish(args, run, status, error, last_state)
+
+
+def locate_first_divergence(training, run, data):
+    """With --lockstep, what it found (every step judged); after a free-running run that did not agree,
+    a replay of the scratch side with the lockstep check, up to the first step that disagrees."""
+    if not training.lockstep:
+        if report.verdict(run)[0]:
+            return None
+        print("\nLocating the first step that disagrees: replaying the scratch side with a lockstep check ...",
+              flush=True)
+    return training.first_divergence(data)
 
 
 def finish(args, run, status, error, last_state) -> int:
