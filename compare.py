@@ -93,10 +93,10 @@ def add_train_arguments(parser) -> None:
     run = parser.add_argument_group("run settings", "Each overrides the preset's value; the default shown is the "
                                                     "default preset's.")
 
-    def setting(name, help, **kwargs):
-        default = getattr(DEFAULT, name)
-        run.add_argument(option(name), default=None, help=f"{help} (default: {'none' if default is None else default})",
-                         **kwargs)
+    def setting(name, help, group=run, default=None, **kwargs):
+        default = default or getattr(DEFAULT, name)
+        group.add_argument(option(name), default=None, help=f"{help} (default: {'none' if default is None else default})",
+                           **kwargs)
 
     setting("spec", "layer sizes from input to output, e.g. 784-512-256-10", metavar="SIZES")
     setting("activation", f"hidden activation, one of {', '.join(scratch_nn.ACTIVATIONS)}, or one per hidden "
@@ -107,8 +107,8 @@ def add_train_arguments(parser) -> None:
             choices=sorted(scratch_nn.LOSSES))
     setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default", choices=sorted(scratch_nn.INITIALIZERS))
     setting("dtype", "floating-point type on both sides", choices=DTYPES)
-    setting("batch_size", "examples per SGD step", type=int, metavar="N")
-    setting("lr", "learning rate of plain SGD", type=float)
+    setting("batch_size", "examples per optimizer step", type=int, metavar="N")
+    setting("lr", "learning rate of the optimizer", type=float)
     setting("epochs", "passes over the training images (with --resume: the total, counting those done)",
             type=int, metavar="N")
     setting("seed", "seeds the initial weights and the shuffler", type=int, metavar="N")
@@ -117,6 +117,31 @@ def add_train_arguments(parser) -> None:
     setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
             metavar="N")
     setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
+
+    optimizer = parser.add_argument_group(
+        "optimizer and regularization", "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
+        "same hyperparameters. A hyperparameter the optimizer does not have is refused; one not given is the "
+        "optimizer's own default, torch's.")
+    setting("optimizer", "sgd (plain), momentum or nesterov (SGD with momentum 0.9), adam, adamw, rmsprop",
+            optimizer, choices=sorted(scratch_nn.OPTIMIZERS))
+    torch_default = "the optimizer's, as torch's"
+    setting("momentum", "momentum (momentum, nesterov: 0.9; rmsprop: 0)", optimizer, torch_default, type=float)
+    setting("dampening", "dampening of the momentum buffer (momentum)", optimizer, torch_default, type=float)
+    setting("weight_decay", "L2 penalty added to the gradient (adamw: decoupled, applied to the weights)", optimizer,
+            "0; adamw 0.01", type=float)
+    setting("betas", "Adam's decay rates of the moments, beta1,beta2 (adam, adamw)", optimizer, "0.9,0.999",
+            type=betas, metavar="B1,B2")
+    setting("eps", "added to the denominator, after the square root (adam, adamw, rmsprop)", optimizer, "1e-8",
+            type=float)
+    setting("alpha", "decay rate of the squared-gradient average (rmsprop)", optimizer, "0.99", type=float)
+    setting("amsgrad", "use the maximum of the second moments (adam, adamw)", optimizer, "off",
+            action="store_const", const=True)
+    setting("centered", "divide by the gradient's estimated variance instead of its second moment (rmsprop)",
+            optimizer, "off", action="store_const", const=True)
+    setting("dropout", "drop probability P of a Dropout after every hidden activation (0: none); the same masks on "
+            "both sides", optimizer, type=float, metavar="P")
+    setting("batch_norm", "a BatchNorm1d after every hidden Linear (every batch then needs 2 examples or more)",
+            optimizer, "off", action="store_const", const=True)
 
     how = parser.add_argument_group("how the sides run", "These change the time a run takes, never its numbers.")
     how.add_argument("--concurrency", choices=CONCURRENCY, help="process: the scratch side in a process of its own, "
@@ -141,6 +166,15 @@ def add_train_arguments(parser) -> None:
     files.add_argument("--resume", metavar="PATH.npz", help="continue the run saved in PATH.npz with the same "
                                                             "settings (default: start afresh)")
     files.add_argument("--no-progress", action="store_true", help="no progress bars, e.g. in logs (default: bars)")
+
+
+def betas(text: str) -> tuple[float, float]:
+    """--betas 0.9,0.999 -> (0.9, 0.999); the values are checked with the rest of the run's settings."""
+    try:
+        beta1, beta2 = (float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two numbers separated by a comma, e.g. 0.9,0.999") from None
+    return beta1, beta2
 
 
 def add_check_command(commands) -> None:

@@ -11,7 +11,10 @@ only. The one shuffler stays in the parent: every epoch the parent sends that ep
 (the index arrays), so both sides see identical batches in identical order. The child trains on
 them, evaluates its network on the splits (beside the torch side's own evaluation) and answers
 with a ScratchEpoch: the loss, its own training seconds, the first non-finite step, its network
-(every layer, so any state beyond the parameters comes along) and its predictions. The parent then judges the two sides exactly as a sequential run does.
+(every layer, so any state beyond the parameters comes along: batch norm's running statistics,
+dropout's generators), its optimizer's state (momentum buffers, Adam's moments and step count)
+and its predictions. The parent's copies of the network and the optimizer become the child's, so
+the parent judges, checks and saves exactly what trained, as a sequential run does.
 """
 
 import copy
@@ -33,6 +36,7 @@ class ScratchEpoch:
     bad_step: int | None  # the first step whose loss was not finite (the side stopped there), or None
     detail: str  # why, where the loss said so
     network: object  # the scratch network after the epoch, every layer's state with it (pickled across)
+    optimizer_state: dict  # the scratch optimizer's state_dict() after the epoch
     predictions: dict  # split name -> predicted classes (empty after a non-finite step)
 
 
@@ -98,6 +102,7 @@ def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end
                 trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
                 predictions = {} if bad_step else {name: predict_scratch(side.network, images)
                                                    for name, images in splits.items()}
-                connection.send(ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained, predictions))
+                connection.send(ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained,
+                                             side.optimizer.state_dict(), predictions))
             except Exception:  # reported in the parent, with this traceback
                 connection.send(traceback.format_exc())

@@ -1,8 +1,11 @@
 """Every training step judged on its own, and the first one that disagrees located to a layer.
 
-Lockstep: after each step of the scratch side, a torch twin takes the same step (same batch,
-torch.optim.SGD) from the weights the scratch side had before it, copied bit for bit, and the
-parameters after the step are compared under the one-step tolerance (tolerances.for_dtype).
+Lockstep: after each step of the scratch side, a torch twin takes the same step (same batch, the
+torch.optim twin of the run's optimizer) from the state the scratch side had before it, copied
+bit for bit: the weights and batch norm's statistics, the optimizer's state (momentum buffers,
+Adam's moments and step count, through reference.optimizers' converters) and the dropout
+generators (so the twin draws the scratch step's masks). The parameters and buffers after the
+step are compared under the one-step tolerance (tolerances.for_dtype).
 Free-running twins drift apart by rounding that the dynamics amplify; lockstep twins start every
 step level, so a run whose every step passes has proven its drift to be rounding: no single step
 computes anything different.
@@ -27,6 +30,8 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import compare
+from .optimizers import optimizer_copy, torch_optimizer, torch_state_dict
+from .regularization import generator_states, set_generator_states
 from .sides import ScratchSide, epoch_batches
 from .side_by_side import torch_step
 from .twin import model_device, torch_model
@@ -54,29 +59,36 @@ class FirstDivergence:
 
 
 class Lockstep:
-    """Call before(network) before each scratch step and after(...) after it."""
+    """Call before(network, optimizer) before each scratch step and after(...) after it.
+    optimizer: the scratch optimizer taking the steps; its twin is torch_optimizer's."""
 
-    def __init__(self, network, loss: str, lr: float, dtype, device, batches_per_epoch: int, found_by="lockstep"):
-        self.twin = torch_model(network, device=device)
-        self.loss, self.lr, self.tolerance = scratch_nn.LOSSES[loss](), lr, tolerances.for_dtype(dtype)
+    def __init__(self, network, optimizer, loss: str, dtype, device, batches_per_epoch: int, found_by="lockstep"):
+        self.twin = torch_model(network, device=device)  # in the network's mode: training
+        self.twin_optimizer = torch_optimizer(optimizer, self.twin)
+        self.loss, self.lr, self.tolerance = scratch_nn.LOSSES[loss](), optimizer.lr, tolerances.for_dtype(dtype)
         self.batches_per_epoch, self.found_by = batches_per_epoch, found_by
         self.checked = 0
         self.first: FirstDivergence | None = None
         self.new_epoch()
-        self._before = None
+        self._before = self._before_optimizer = self._before_generators = None
 
     def new_epoch(self):
         """Per-epoch counts for the epoch's record: steps checked, failed, worst ratio."""
         self.epoch_checked, self.epoch_failed, self.epoch_worst = 0, 0, 0.0
 
-    def before(self, network) -> None:
-        self._before = {key: value.copy() for key, value in network.state_dict().items()}
+    def before(self, network, optimizer) -> None:
+        self._before = network.state_dict()
+        self._before_optimizer = optimizer.state_dict()
+        self._before_generators = generator_states(network.layers)
 
     def after(self, network, x, target, epoch: int, step_in_epoch: int) -> bool:
-        """The twin's step from the weights before the scratch step; True when the two agree."""
+        """The twin's step from the state before the scratch step; True when the two agree."""
         device = model_device(self.twin)
         self.twin.load_state_dict({key: torch.from_numpy(value).to(device) for key, value in self._before.items()})
-        ours, theirs = network.state_dict(), torch_step(self.twin, x, target, self.loss, self.lr)
+        self.twin_optimizer.load_state_dict(torch_state_dict(self._before_optimizer, self.twin_optimizer))
+        set_generator_states(self.twin, self._before_generators)
+        ours = network.state_dict()
+        theirs = torch_step(self.twin, x, target, self.loss, self.lr, optimizer=self.twin_optimizer)
         ratio = worst_ratio(ours, theirs, self.tolerance)
         self.checked += 1
         self.epoch_checked += 1
@@ -136,18 +148,20 @@ def worst_ratio(ours: dict, theirs: dict, tolerance) -> float:
     return worst
 
 
-def replay(network, shuffler_state: dict, epochs: range, config, images, labels) -> FirstDivergence:
-    """Retrain a copy of the scratch network over `epochs` from its state at their start, with
-    the shuffler's state then, checking every step in lockstep; stop at the first that fails."""
-    network = copy.deepcopy(network)
+def replay(network, optimizer, shuffler_state: dict, epochs: range, config, images, labels) -> FirstDivergence:
+    """Retrain a copy of the scratch network over `epochs` from its state at their start, with a
+    copy of its optimizer (over `network`) and the shuffler's state then, checking every step in
+    lockstep; stop at the first that fails."""
+    network = copy.deepcopy(network).train()
+    optimizer = optimizer_copy(optimizer, network)
     rng = np.random.default_rng()
     rng.bit_generator.state = shuffler_state
-    side = ScratchSide(network, config.loss, config.lr, images, labels)
+    side = ScratchSide(network, config.loss, optimizer, images, labels)
     batches_per_epoch = -(-len(labels) // config.batch_size)
-    lockstep = Lockstep(network, config.loss, config.lr, config.dtype, "cpu", batches_per_epoch, found_by="replay")
+    lockstep = Lockstep(network, optimizer, config.loss, config.dtype, "cpu", batches_per_epoch, found_by="replay")
     for epoch in epochs:
         for step, index in enumerate(epoch_batches(len(labels), config.batch_size, rng), start=1):
-            lockstep.before(network)
+            lockstep.before(network, optimizer)
             side.step(index)
             if not lockstep.after(network, images[index], labels[index], epoch, step):
                 return lockstep.result()

@@ -42,6 +42,14 @@ def torch_optimizer(optimizer: scratch_nn.Optimizer, params) -> torch.optim.Opti
     return twin
 
 
+def optimizer_copy(optimizer: scratch_nn.Optimizer, network) -> scratch_nn.Optimizer:
+    """The same optimizer (its class, hyperparameters and a copy of its state) over another network
+    with the same parameters, e.g. a deep copy of its own, which it then steps as it would step its own."""
+    copied = type(optimizer)(network, **{name: getattr(optimizer, name) for name in optimizer.hyperparameters})
+    copied.load_state_dict(optimizer.state_dict())
+    return copied
+
+
 def torch_state_dict(state_dict: dict, twin: torch.optim.Optimizer) -> dict:
     """A scratch optimizer's state_dict() as torch.optim's load_state_dict takes it: tensors on the
     twin's device, "step" as a number (torch makes it its float tensor), and torch's own

@@ -85,3 +85,23 @@ def cancelled_gradients(network, ours: dict, theirs: dict, dtype) -> list[Tensor
         diffs.append(TensorDiff(name, layer_label(name, network.layers), terms.shape, tolerances.for_dtype(dtype),
                                 ratio=ratio, mismatched=int((ratios[side] > 1).sum()), problem=problem))
     return diffs
+
+
+def generator_states(layers) -> dict[int, dict]:
+    """The state of every dropout generator, by layer index: of a scratch network's layers or of a torch
+    twin's modules (MaskedDropout). What a saved run needs to draw, when it goes on, the masks it
+    would have drawn."""
+    return {index: copy.deepcopy(layer.rng.bit_generator.state) for index, layer in enumerate(layers)
+            if isinstance(layer, (Dropout, MaskedDropout))}
+
+
+def set_generator_states(layers, states: dict) -> None:
+    """Put every dropout generator of the layers in the given state (generator_states' dict; the
+    indices may be strings, as JSON keeps them); ValueError unless the indices are the same."""
+    generators = {index: layer.rng for index, layer in enumerate(layers) if isinstance(layer, (Dropout, MaskedDropout))}
+    states = {int(index): state for index, state in states.items()}
+    if states.keys() != generators.keys():
+        raise ValueError(f"dropout generators saved for layers {sorted(states)}, but the network has them at "
+                         f"{sorted(generators)}")
+    for index, state in states.items():
+        generators[index].bit_generator.state = state

@@ -7,6 +7,8 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+import scratch_nn
+
 from . import tolerances
 from .atomic_file import write_atomically
 
@@ -22,6 +24,8 @@ def describe_run(config, concurrency="process", lockstep=False) -> str:
     return "\n".join([
         f"{config.dataset.upper()}: {config.spec} {config.activation}, {config.loss}, {config.init} init, "
         f"{config.dtype}, batch {config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}",
+        f"optimizer {config.build_optimizer(scratch_nn.Sequential())!r}"
+        + (f", dropout {config.dropout}" if config.dropout else "") + (", batch norm" if config.batch_norm else ""),
         f"scratch: NumPy {np.__version__} on the CPU | torch {torch.__version__} on {device} | "
         f"{config.threads} thread(s) each, {SIDES_RUN[concurrency]}" + (", every step checked in lockstep"
                                                                           if lockstep else ""),
@@ -47,7 +51,7 @@ def format_epoch(record) -> str:
 
 def verdict(run) -> tuple[bool, str]:
     """Do the twins agree, and if not, where and why? Two criteria, both after every epoch:
-    the parameters are within the whole-run tolerance for the dtype, and one SGD step taken from
+    the parameters are within the whole-run tolerance for the dtype, and one optimizer step taken from
     identical weights agrees within the one-step tolerance (the step check); with lockstep, every
     step of the run is judged that way."""
     if not run.epochs:
@@ -79,11 +83,12 @@ def verdict(run) -> tuple[bool, str]:
                      f"the one-step tolerance (worst {worst_step:.2g} of it)." +
                      ("" if failed else " Every step is proven, not sampled."))
     if bad_steps:
-        lines.append(f"Step check FAILED in epoch(s) {', '.join(map(str, bad_steps))}: one SGD step from identical "
-                     f"weights gives different parameters, so the two sides compute different things.")
+        lines.append(f"Step check FAILED in epoch(s) {', '.join(map(str, bad_steps))}: one optimizer step from "
+                     f"identical weights and state gives different parameters, so the two sides compute different "
+                     f"things.")
     else:
-        lines.append("Step check: after every epoch, one SGD step from identical weights agreed within the "
-                     "one-step tolerance.")
+        lines.append("Step check: after every epoch, one optimizer step from identical weights and state agreed "
+                     "within the one-step tolerance.")
     if run.first_divergence is not None:
         lines.append(f"First divergence ({run.first_divergence.found_by}): {run.first_divergence.text}.")
     elif bad_steps:

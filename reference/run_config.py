@@ -2,8 +2,13 @@
 
 RunConfig.validate() raises a ConfigError naming the setting (by its compare.py option), the
 value and what is allowed. The allowed names come from the registries (scratch_nn.ACTIVATIONS,
-LOSSES, INITIALIZERS, reference.data.DATASETS), so a new activation is allowed as soon as it is
-registered. train_twins validates too, so the Python API refuses what the command line refuses.
+LOSSES, INITIALIZERS, OPTIMIZERS, reference.data.DATASETS), so a new activation is allowed as soon
+as it is registered. train_twins validates too, so the Python API refuses what the command line refuses.
+
+An optimizer's hyperparameters (momentum, betas, ...) are None unless given: None is the
+optimizer's own default (torch's). A hyperparameter the chosen optimizer does not have is
+refused (OPTIMIZER_SETTINGS), and a value is checked by the optimizer's own constructor, so the
+range it accepts is the one scratch_nn and torch.optim accept.
 """
 
 import math
@@ -15,12 +20,27 @@ import torch
 
 import scratch_nn
 
+from scratch_nn.regularization import check_drop_probability
+
 from .data import DATASETS
 
 # What every dataset in reference.data gives the network: 28x28 images flattened, ten classes.
 INPUT_SIZE = 28 * 28
 NUM_CLASSES = 10
+TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.data)
 DTYPES = ("float32", "float64")
+
+# The hyperparameters (RunConfig fields, compare.py options) that each optimizer in
+# scratch_nn.OPTIMIZERS takes beside lr. "sgd" is plain SGD: momentum is what "momentum" and
+# "nesterov" add (Nesterov's update needs dampening 0, so it takes none).
+OPTIMIZER_SETTINGS = {
+    "sgd": ("weight_decay",),
+    "momentum": ("momentum", "dampening", "weight_decay"),
+    "nesterov": ("momentum", "weight_decay"),
+    "adam": ("betas", "eps", "weight_decay", "amsgrad"),
+    "adamw": ("betas", "eps", "weight_decay", "amsgrad"),
+    "rmsprop": ("alpha", "eps", "momentum", "centered", "weight_decay"),
+}
 
 
 class ConfigError(ValueError):
@@ -54,13 +74,39 @@ class RunConfig:
     device: str = "cpu"
     train_limit: int | None = None  # train on the first N training images only (quick runs)
     threads: int = 1  # CPU threads for each side's math (see TwinTraining.epochs)
+    optimizer: str = "sgd"  # a name in scratch_nn.OPTIMIZERS; both sides take the same steps
+    momentum: float | None = None  # None: the optimizer's default, for each hyperparameter below
+    dampening: float | None = None
+    weight_decay: float | None = None
+    betas: tuple[float, float] | None = None
+    eps: float | None = None
+    alpha: float | None = None
+    amsgrad: bool | None = None
+    centered: bool | None = None
+    dropout: float = 0.0  # drop probability after every hidden activation (0: no Dropout layers)
+    batch_norm: bool = False  # BatchNorm1d after every hidden Linear
+
+    def __post_init__(self):
+        if isinstance(self.betas, list):  # from JSON (a checkpoint, a record): the tuple it was
+            object.__setattr__(self, "betas", tuple(self.betas))
+
+    def optimizer_settings(self) -> dict:
+        """The hyperparameters given for the optimizer, besides lr: {name: value} for those not None."""
+        return {name: getattr(self, name) for name in OPTIMIZER_SETTINGS.get(self.optimizer, ())
+                if getattr(self, name) is not None}
+
+    def build_optimizer(self, network) -> scratch_nn.Optimizer:
+        """The scratch optimizer over the network's parameters (reference.optimizers.torch_optimizer
+        makes its torch twin, with the same hyperparameters and state)."""
+        return scratch_nn.OPTIMIZERS[self.optimizer](network, lr=self.lr, **self.optimizer_settings())
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
         sizes = _layer_sizes(self.spec)
         _check_activations(self.activation, hidden_layers=len(sizes) - 2)
         for name, registry in (("output_activation", scratch_nn.ACTIVATIONS), ("loss", scratch_nn.LOSSES),
-                               ("init", scratch_nn.INITIALIZERS), ("dtype", DTYPES), ("dataset", DATASETS)):
+                               ("init", scratch_nn.INITIALIZERS), ("dtype", DTYPES), ("dataset", DATASETS),
+                               ("optimizer", scratch_nn.OPTIMIZERS)):
             value = getattr(self, name)
             if not (value is None and name == "output_activation") and value not in registry:
                 raise ConfigError(name, value, f"choose one of {', '.join(sorted(registry))}")
@@ -72,7 +118,47 @@ class RunConfig:
             if not (value is None and name == "train_limit") and not _integer_at_least(value, least):
                 raise ConfigError(name, value, f"must be a whole number of at least {least}")
         _check_device(self.device)
+        self._check_optimizer()
+        self._check_regularization()
         return self
+
+    def _check_optimizer(self) -> None:
+        """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value
+        (checked one at a time, so that the error names the option at fault)."""
+        allowed = OPTIMIZER_SETTINGS[self.optimizer]
+        for name in sorted({name for names in OPTIMIZER_SETTINGS.values() for name in names}):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name not in allowed:
+                takers = [optimizer for optimizer, names in OPTIMIZER_SETTINGS.items() if name in names]
+                raise ConfigError(name, value, f"does not apply to --optimizer {self.optimizer}; it is a setting of "
+                                               f"--optimizer {', '.join(takers)}")
+            try:
+                scratch_nn.OPTIMIZERS[self.optimizer](scratch_nn.Sequential(), lr=self.lr, **{name: value})
+            except (TypeError, ValueError) as error:
+                raise ConfigError(name, value, str(error)) from None
+
+    def _check_regularization(self) -> None:
+        try:
+            check_drop_probability(self.dropout)
+        except ValueError:
+            raise ConfigError("dropout", self.dropout, "the drop probability p must be a number with 0 <= p < 1") from None
+        if not isinstance(self.batch_norm, bool):
+            raise ConfigError("batch_norm", self.batch_norm, "True or False")
+        if self.batch_norm:
+            check_last_batch(self, min(self.train_limit or TRAIN_IMAGES, TRAIN_IMAGES))
+
+
+def check_last_batch(config: RunConfig, num_examples: int) -> None:
+    """Batch norm in training mode needs 2 examples per batch (a variance); a last batch of 1
+    would make both sides raise mid-epoch, so such a run is refused before it starts."""
+    last = num_examples % config.batch_size or config.batch_size
+    if config.batch_norm and min(last, num_examples) < 2:
+        raise ConfigError("batch_size", config.batch_size,
+                          f"with --batch-norm every batch needs at least 2 examples, but {num_examples} training "
+                          f"images in batches of {config.batch_size} leave a last batch of 1: choose another "
+                          f"--batch-size (or --train-limit)")
 
 
 def _integer_at_least(value, least: int) -> bool:

@@ -19,6 +19,7 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import Comparison, compare
+from .optimizers import torch_optimizer
 from .regularization import cancelled_gradients
 from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, torch_model, torch_target
 
@@ -80,14 +81,17 @@ def compare_pass(network, model=None, x=None, target=None, loss=None, upstream=N
 
 
 def compare_step(network, model=None, x=None, target=None, loss=None, lr=None, tolerance=None,
-                 context="") -> Comparison:
+                 context="", optimizer=None) -> Comparison:
     """One SGD step on each side from the same batch (x, target, loss, lr all required); compare
-    the parameters after it. model: the torch twin (None: torch_model(network))."""
+    the parameters after it. model: the torch twin (None: torch_model(network)).
+    optimizer: a scratch optimizer over the network to step with instead of SGD(lr); the torch
+    side steps with its twin (reference.optimizers.torch_optimizer: same settings and state)."""
     model, x = _twin_and_input(network, model, x)
     if loss is None or lr is None:
         raise TypeError("compare_step needs a loss and a learning rate lr: the step descends the loss's gradient")
-    ours = scratch_step(network, x, target, loss, lr)
-    theirs = torch_step(model, x, target, loss, lr)
+    twin_optimizer = None if optimizer is None else torch_optimizer(optimizer, model)
+    ours = scratch_step(network, x, target, loss, lr, optimizer)
+    theirs = torch_step(model, x, target, loss, lr, twin_optimizer)
     return compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
 
 
@@ -98,17 +102,19 @@ def _twin_and_input(network, model, x):
     return (torch_model(network) if model is None else model), x
 
 
-def scratch_step(network, x, target, loss, lr) -> dict:
-    """One step of training on the scratch side; returns the parameters after it."""
+def scratch_step(network, x, target, loss, lr, optimizer=None) -> dict:
+    """One step of training on the scratch side, with the optimizer (default: SGD(lr)); returns the
+    parameters after it."""
     loss.forward(network.forward(x), target)
     network.backward(loss.backward())
-    scratch_nn.SGD(network, lr).step()
+    (optimizer or scratch_nn.SGD(network, lr)).step()
     return network.state_dict()
 
 
-def torch_step(model, x, target, loss, lr) -> dict:
-    """One step of training on the torch side with torch.optim.SGD; returns the parameters after it."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+def torch_step(model, x, target, loss, lr, optimizer=None) -> dict:
+    """One step of training on the torch side with the torch.optim optimizer (default: SGD(lr));
+    returns the parameters after it."""
+    optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr)
     optimizer.zero_grad(set_to_none=True)
     output = model(torch.from_numpy(x).to(model_device(model)))
     torch_loss(loss)(output, torch_target(loss, target, output)).backward()

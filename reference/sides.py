@@ -4,8 +4,14 @@ two sides (in turn, or concurrently in two processes; reference.training) has in
 Each side keeps its own clock and its epoch's loss: `seconds` adds up the time of its training
 steps only, so it means the same whether the other side ran in between or beside it;
 `loss_sum` adds up the loss times the batch size. new_epoch() sets both to 0.
+
+Modes: a run's networks stay in training mode (dropout draws masks, batch norm uses and updates
+batch statistics) except while predicting, which runs in evaluation mode (evaluating() below).
+A prediction in training mode would draw dropout masks on one side only and leave the twins'
+masks out of step from then on (scratch_nn.regularization).
 """
 
+import contextlib
 import time
 
 import numpy as np
@@ -26,18 +32,18 @@ class Side:
 
 
 class ScratchSide(Side):
-    """The scratch network's SGD steps on the training images, one batch of indices at a time."""
+    """The scratch network's optimizer steps on the training images, one batch of indices at a time.
+    optimizer: a scratch_nn optimizer over the network's parameters."""
 
     name = "scratch"
 
-    def __init__(self, network, loss_name: str, lr: float, images, labels):
-        self.network, self.images, self.labels = network, images, labels
+    def __init__(self, network, loss_name: str, optimizer, images, labels):
+        self.network, self.images, self.labels, self.optimizer = network, images, labels, optimizer
         self.loss = scratch_nn.LOSSES[loss_name]()
-        self.optimizer = scratch_nn.SGD(network, lr)
         self.detail = ""  # why the last step's loss is NaN, where the loss refused to compute it
 
     def step(self, index) -> float:
-        """One SGD step on the examples `index`; the loss before it (NaN where it is not finite)."""
+        """One optimizer step on the examples `index`; the loss before it (NaN where it is not finite)."""
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the caller, once
             try:
@@ -53,17 +59,17 @@ class ScratchSide(Side):
 
 
 class TorchSide(Side):
-    """The torch twin's SGD steps (torch.optim.SGD), on its own copy of the images on its device."""
+    """The torch twin's steps with a torch.optim optimizer over the model's parameters (the scratch
+    optimizer's twin, reference.optimizers.torch_optimizer), on its own copy of the images on its device."""
 
     name = "torch"
 
-    def __init__(self, model, loss_name: str, lr: float, images, labels, device):
-        self.model, self.device = model, device
+    def __init__(self, model, loss_name: str, optimizer, images, labels, device):
+        self.model, self.device, self.optimizer = model, device, optimizer
         # The torch side gets its own copy of the data on its device once, not per batch.
         self.images, self.labels = torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
         self.scratch_loss = scratch_nn.LOSSES[loss_name]()
         self.loss = torch_loss(self.scratch_loss)
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
 
     def step(self, index) -> float:
         start = time.perf_counter()
@@ -95,12 +101,24 @@ def train_alone(side, batches) -> int | None:
     return None
 
 
+@contextlib.contextmanager
+def evaluating(network):
+    """Evaluation mode (a scratch network or a torch model) inside, training mode again after."""
+    network.eval()
+    try:
+        yield network
+    finally:
+        network.train()
+
+
 def predict_scratch(network, images) -> np.ndarray:
-    return np.concatenate([network.forward(images[i:i + EVAL_CHUNK]).argmax(axis=1)
-                           for i in range(0, len(images), EVAL_CHUNK)])
+    with evaluating(network):
+        return np.concatenate([network.forward(images[i:i + EVAL_CHUNK]).argmax(axis=1)
+                               for i in range(0, len(images), EVAL_CHUNK)])
 
 
 @torch.no_grad()
 def predict_torch(model, images, device) -> np.ndarray:
-    return np.concatenate([model(torch.from_numpy(images[i:i + EVAL_CHUNK]).to(device)).argmax(dim=1).cpu().numpy()
-                           for i in range(0, len(images), EVAL_CHUNK)])
+    with evaluating(model):
+        return np.concatenate([model(torch.from_numpy(images[i:i + EVAL_CHUNK]).to(device)).argmax(dim=1).cpu().numpy()
+                               for i in range(0, len(images), EVAL_CHUNK)])

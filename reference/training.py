@@ -1,17 +1,20 @@
 """Train the scratch network and its torch twin side by side, on the same batches.
 
 Both sides start from the same weights (copied bit for bit), see the same batches in the same
-order (one shuffler, below), and take plain SGD steps with the same learning rate. After every
+order (one shuffler, below), and take the same optimizer's steps with the same hyperparameters
+(the scratch optimizer and its torch.optim twin, reference.optimizers.torch_optimizer). After every
 epoch each side is evaluated on its own, and the two are compared: how far apart their
 parameters have drifted, how often they predict the same class, and how different their losses
 are. A run that blows up stops at the step where it happened, saying which side and what to try.
 The sides run concurrently (the scratch side in a process of its own) or in turn; with lockstep,
-every step is also judged on its own (reference.lockstep).
+every step is also judged on its own (reference.lockstep). The networks train in training mode
+and predict in evaluation mode, on both sides (reference.sides). What an epoch measured, and the
+step check, are in reference.evaluation.
 """
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,68 +22,18 @@ from threadpoolctl import threadpool_limits
 
 import scratch_nn
 
-from . import tolerances
 from .checkpoint import Checkpoint, CheckpointError
-from .comparison import compare
 from .concurrent import ScratchProcess
 from .data import Split
+from .evaluation import Divergence, EpochRecord, SideMetrics, evaluate  # noqa: F401 (the run's records, here too)
 from .lockstep import FirstDivergence, Lockstep, replay
-from .run_config import ConfigError, RunConfig
-from .side_by_side import compare_step
+from .optimizers import optimizer_copy, scratch_state_dict, torch_optimizer, torch_state_dict
+from .regularization import generator_states, set_generator_states
+from .run_config import ConfigError, RunConfig, check_last_batch
 from .sides import ScratchSide, TorchSide, epoch_batches, predict_scratch, predict_torch, train_alone
 from .twin import numpy_state_dict, torch_model
 
 CONCURRENCY = ("process", "sequential")
-
-
-@dataclass
-class SideMetrics:
-    """One side's results for one epoch. Losses are means over the examples; accuracies fractions."""
-
-    train_loss: float
-    train_accuracy: float
-    validation_accuracy: float
-    test_accuracy: float
-    seconds: float  # training time of this side alone, evaluation excluded
-
-
-@dataclass
-class Divergence:
-    """How far apart the two sides are after an epoch."""
-
-    parameters: dict  # per tensor: max_abs, max_rel, scaled_abs (max_abs / max|torch|), within_tolerance
-    worst_tensor: str
-    worst_scaled_abs: float
-    prediction_agreement: float  # fraction of validation images on which the two predict the same class
-    train_loss_difference: float  # scratch mean training loss - torch mean training loss
-    within_tolerance: bool
-    # One SGD step from identical weights (the scratch weights copied into a fresh twin), judged by
-    # the one-step tolerance: tells amplified rounding (drift large, step fine) from a wrong step.
-    step_check_ok: bool
-    step_check_ratio: float  # worst |difference| / allowed over the step's tensors (<= 1 passes)
-    # With --lockstep, every step of the epoch judged the same way (0 steps: not run in lockstep).
-    lockstep_steps: int = 0
-    lockstep_failed_steps: int = 0
-    lockstep_worst_ratio: float = 0.0
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    scratch: SideMetrics
-    torch: SideMetrics
-    divergence: Divergence
-    # From the epoch's start to its record: training, evaluation, drift and step check (and the
-    # lockstep checks); in process mode the sides' training and evaluation overlap.
-    wall_seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, record: dict) -> "EpochRecord":
-        return cls(record["epoch"], SideMetrics(**record["scratch"]), SideMetrics(**record["torch"]),
-                   Divergence(**record["divergence"]), record.get("wall_seconds", 0.0))
 
 
 @dataclass
@@ -109,9 +62,11 @@ class DivergedError(RuntimeError):
 
 
 def build_networks(config: RunConfig):
-    """The scratch network from the config, and the torch model holding the same weights."""
+    """The scratch network from the config, and the torch model holding the same weights (and, for
+    dropout, generators in the same state)."""
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
-                                       dtype=np.dtype(config.dtype), output_activation=config.output_activation)
+                                       dtype=np.dtype(config.dtype), output_activation=config.output_activation,
+                                       dropout=config.dropout, batch_norm=config.batch_norm)
     return network, torch_model(network, device=config.device)
 
 
@@ -151,24 +106,37 @@ class TwinTraining:
                                                           "process: give --concurrency sequential, or leave it out")
         self.lockstep = lockstep
         self.network, self.model = build_networks(config)
+        self.optimizer = config.build_optimizer(self.network)
         self.rng = np.random.default_rng(config.seed)
         self.epoch = 0
         if resume is not None:
             try:
                 self.network.load_state_dict(resume.scratch)
                 self.model.load_state_dict({key: torch.from_numpy(value) for key, value in resume.torch.items()})
+                self.optimizer.load_state_dict(resume.optimizers["scratch"])
+                for side, layers in (("scratch", self.network.layers), ("torch", self.model)):
+                    set_generator_states(layers, resume.generators[side])
                 self.rng.bit_generator.state = resume.shuffler
-            except (ValueError, RuntimeError, TypeError) as error:  # RuntimeError: torch's load_state_dict
+            except (ValueError, RuntimeError, TypeError, KeyError) as error:  # RuntimeError: torch's load_state_dict
                 raise CheckpointError(f"the saved state does not fit a {config.spec} network: {error}") from None
             self.epoch = resume.epoch
-        self._start = None  # (scratch network, shuffler state, epoch) where training began here: a replay's start
+        # The torch side's optimizer: the scratch one's twin, same hyperparameters and (at the start) state.
+        self.twin_optimizer = torch_optimizer(self.optimizer, self.model)
+        if resume is not None:
+            self.twin_optimizer.load_state_dict(torch_state_dict(resume.optimizers["torch"], self.twin_optimizer))
+        # (scratch network, its optimizer, shuffler state, epoch) where training began here: a replay's start
+        self._start = None
         self._lockstep: Lockstep | None = None
 
     def checkpoint(self, records=()) -> Checkpoint:
-        """A copy of the state now (after self.epoch epochs), with the given EpochRecords."""
-        return Checkpoint(self.config, self.epoch, {k: v.copy() for k, v in self.network.state_dict().items()},
-                          numpy_state_dict(self.model), self.rng.bit_generator.state,
-                          [record.to_dict() for record in records])
+        """A copy of the state now (after self.epoch epochs), with the given EpochRecords: both sides'
+        weights (and buffers), optimizer states and dropout generators, and the shuffler."""
+        return Checkpoint(self.config, self.epoch, self.network.state_dict(), numpy_state_dict(self.model),
+                          copy.deepcopy(self.rng.bit_generator.state), [record.to_dict() for record in records],
+                          optimizers={"scratch": self.optimizer.state_dict(),
+                                      "torch": scratch_state_dict(self.twin_optimizer)},
+                          generators={"scratch": generator_states(self.network.layers),
+                                      "torch": generator_states(self.model)})
 
     def epochs(self, data, progress=None):
         """Train the remaining epochs; yield an EpochRecord after each.
@@ -192,21 +160,26 @@ class TwinTraining:
         side, with the lockstep check, from where this TwinTraining began training to its last epoch."""
         if self._lockstep is not None:
             return self._lockstep.result()
-        network, shuffler, first = self._start or (self.network, self.rng.bit_generator.state, self.epoch)
+        network, optimizer, shuffler, first = self._start or (
+            self.network, self.optimizer, self.rng.bit_generator.state, self.epoch)
         train = limited(data.train, self.config.train_limit)
         with threadpool_limits(limits=self.config.threads, user_api="blas"):
-            return replay(network, shuffler, range(first + 1, self.epoch + 1), self.config, train.images, train.labels)
+            return replay(network, optimizer, shuffler, range(first + 1, self.epoch + 1), self.config,
+                          train.images, train.labels)
 
     def _train(self, data, progress):
         config = self.config
         train = limited(data.train, config.train_limit)
         splits = {"train": train, "validation": data.validation, "test": data.test}
+        check_last_batch(config, len(train.labels))  # validate() assumed the full dataset's size
         if self._start is None:
-            self._start = (copy.deepcopy(self.network), copy.deepcopy(self.rng.bit_generator.state), self.epoch)
-        scratch = ScratchSide(self.network, config.loss, config.lr, train.images, train.labels)
-        twin = TorchSide(self.model, config.loss, config.lr, train.images, train.labels, config.device)
+            start_network = copy.deepcopy(self.network)
+            self._start = (start_network, optimizer_copy(self.optimizer, start_network),
+                           copy.deepcopy(self.rng.bit_generator.state), self.epoch)
+        scratch = ScratchSide(self.network, config.loss, self.optimizer, train.images, train.labels)
+        twin = TorchSide(self.model, config.loss, self.twin_optimizer, train.images, train.labels, config.device)
         if self.lockstep:
-            self._lockstep = Lockstep(self.network, config.loss, config.lr, config.dtype, config.device,
+            self._lockstep = Lockstep(self.network, self.optimizer, config.loss, config.dtype, config.device,
                                       -(-len(train.labels) // config.batch_size))
         start = time.perf_counter()  # the first epoch's wall time includes starting the scratch process
         worker = (ScratchProcess(scratch, {name: split.images for name, split in splits.items()}, config.threads)
@@ -225,7 +198,7 @@ class TwinTraining:
                                                for name, split in splits.items()},
                                    "torch": {name: predict_torch(self.model, split.images, config.device)
                                              for name, split in splits.items()}}
-                record = evaluate(epoch, self.network, self.model, config, splits, predictions,
+                record = evaluate(epoch, self.network, self.model, self.optimizer, config, splits, predictions,
                                   {side.name: side for side in (scratch, twin)}, self._lockstep)
                 record.wall_seconds = time.perf_counter() - start
                 self.epoch = epoch
@@ -241,7 +214,7 @@ class TwinTraining:
             lockstep.new_epoch()
         for step, index in enumerate(steps, start=1):
             if lockstep:
-                lockstep.before(self.network)
+                lockstep.before(self.network, self.optimizer)
             scratch_value = scratch.step(index)
             if lockstep and np.isfinite(scratch_value):
                 lockstep.after(self.network, scratch.images[index], scratch.labels[index], epoch, step)
@@ -253,7 +226,7 @@ class TwinTraining:
 
     def _concurrent_epoch(self, worker, scratch, twin, batches, steps, epoch, splits) -> dict:
         """The scratch side trains and evaluates in its process while the torch side does here; then
-        the parent's copy of the scratch network becomes the child's."""
+        the parent's copies of the scratch network and its optimizer's state become the child's."""
         worker.start_epoch(batches)
         torch_bad = train_alone(twin, steps)
         torch_predictions = {} if torch_bad else {name: predict_torch(self.model, split.images, self.config.device)
@@ -262,6 +235,7 @@ class TwinTraining:
         # The child's network, everything in it (parameters and any other state a layer keeps), in
         # place of this copy's, which stays the same object for whoever holds it.
         vars(self.network).update(vars(result.network))
+        self.optimizer.load_state_dict(result.optimizer_state)  # over this copy, which now holds the child's layers
         scratch.seconds, scratch.loss_sum = result.seconds, result.loss_sum
         bad = {side: step for side, step in (("scratch", result.bad_step), ("torch", torch_bad)) if step}
         if bad:  # the first non-finite step, on whichever side(s) reached it: what a sequential run reports
@@ -274,33 +248,3 @@ class TwinTraining:
 def limited(split: Split, limit: int | None) -> Split:
     """The first `limit` examples of a split (all with None)."""
     return Split(split.images[:limit], split.labels[:limit]) if limit else split
-
-
-def evaluate(epoch, network, model, config, splits, predictions, sides, lockstep) -> EpochRecord:
-    """Both sides' accuracies on every split from their predictions, and the divergence between them."""
-    train = splits["train"]
-
-    def metrics(side):
-        accuracy = {name: float((predictions[side][name] == split.labels).mean()) for name, split in splits.items()}
-        return SideMetrics(sides[side].loss_sum / len(train.labels), accuracy["train"], accuracy["validation"],
-                           accuracy["test"], sides[side].seconds)
-
-    comparison = compare(network.state_dict(), numpy_state_dict(model),
-                         tolerances.training_run(config.dtype), network.layers)
-    worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
-    probe = copy.deepcopy(network)
-    step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], scratch_nn.LOSSES[config.loss](), config.lr)
-    agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
-    scratch_metrics, torch_metrics = metrics("scratch"), metrics("torch")
-    divergence = Divergence(
-        parameters={d.name: {"max_abs": d.max_abs, "max_rel": d.max_rel, "scaled_abs": d.scaled_abs,
-                             "within_tolerance": d.ok} for d in comparison.diffs},
-        worst_tensor=worst.name, worst_scaled_abs=worst.scaled_abs, prediction_agreement=agreement,
-        train_loss_difference=scratch_metrics.train_loss - torch_metrics.train_loss,
-        within_tolerance=comparison.ok, step_check_ok=step.ok, step_check_ratio=max(d.ratio for d in step.diffs),
-        **({} if lockstep is None else {"lockstep_steps": lockstep.epoch_checked,
-                                        "lockstep_failed_steps": lockstep.epoch_failed,
-                                        "lockstep_worst_ratio": lockstep.epoch_worst}),
-    )
-    return EpochRecord(epoch, scratch_metrics, torch_metrics, divergence)

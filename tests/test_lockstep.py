@@ -15,7 +15,7 @@ from reference.concurrent import ScratchProcess
 from reference.run_config import ConfigError
 from reference.sides import ScratchSide
 from reference.training import DivergedError, RunConfig, TwinTraining
-from scratch_nn import Linear
+from scratch_nn import SGD, Linear
 
 CONFIG = RunConfig(spec="784-16-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float64")
 STEPS_PER_EPOCH = 7  # the synthetic fixture's 200 training images in batches of 32
@@ -70,7 +70,7 @@ def test_the_scratch_process_ends_when_the_run_is_gone(synthetic):
     SIGKILL), the scratch process sees the end of the pipe and exits rather than wait forever."""
     network, _ = training.build_networks(CONFIG)
     data = synthetic()
-    worker = ScratchProcess(ScratchSide(network, "cross_entropy", 0.5, data.train.images, data.train.labels),
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images, data.train.labels),
                             {}, threads=1)
     worker.start_epoch([np.arange(32)])
     assert worker.finish_epoch().bad_step is None
@@ -84,7 +84,7 @@ def test_a_run_stopped_mid_epoch_stops_the_scratch_process_at_once(synthetic):
     left to finish an epoch nobody will read."""
     network, _ = training.build_networks(CONFIG)
     data = synthetic()
-    worker = ScratchProcess(ScratchSide(network, "cross_entropy", 0.5, data.train.images, data.train.labels),
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images, data.train.labels),
                             {}, threads=1)
     worker.start_epoch([np.arange(32)] * 100_000)
     worker.close()
