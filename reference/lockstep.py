@@ -30,7 +30,7 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import compare
-from .optimizers import optimizer_copy, torch_optimizer, torch_state_dict
+from .optimizers import compare_optimizer_steps, optimizer_copy, torch_optimizer, torch_state_dict
 from .regularization import generator_states, set_generator_states
 from .sides import ScratchSide, epoch_batches
 from .side_by_side import torch_step
@@ -70,13 +70,14 @@ class Lockstep:
         self.checked = 0
         self.first: FirstDivergence | None = None
         self.new_epoch()
-        self._before = self._before_optimizer = self._before_generators = None
+        self._optimizer = self._before = self._before_optimizer = self._before_generators = None
 
     def new_epoch(self):
         """Per-epoch counts for the epoch's record: steps checked, failed, worst ratio."""
         self.epoch_checked, self.epoch_failed, self.epoch_worst = 0, 0, 0.0
 
     def before(self, network, optimizer) -> None:
+        self._optimizer = optimizer
         self._before = network.state_dict()
         self._before_optimizer = optimizer.state_dict()
         self._before_generators = generator_states(network.layers)
@@ -109,7 +110,8 @@ class Lockstep:
                                     f"within the one-step tolerance ({self.tolerance})")
 
     def _locate(self, network, x, target, epoch, step_in_epoch, ratio, tensors) -> FirstDivergence:
-        """gradcheck on the weights before the failing step, with its batch."""
+        """gradcheck on the weights before the failing step, with its batch; where every part of it
+        agrees, the run's optimizer from its state before the step (compare_optimizer_steps)."""
         from .gradcheck import check  # imported here: gradcheck imports much that a run without a failure never needs
 
         probe = copy.deepcopy(network)
@@ -119,6 +121,15 @@ class Lockstep:
         step = (epoch - 1) * self.batches_per_epoch + step_in_epoch
         where = f"step {step} (epoch {epoch}, step {step_in_epoch} of {self.batches_per_epoch})"
         found = FirstDivergence(self.found_by, self.checked, step, epoch, step_in_epoch, ratio, tensors)
+        if part is None:  # gradcheck checks a plain SGD step; the run's optimizer may be another
+            optimizer = optimizer_copy(self._optimizer, probe)
+            optimizer.load_state_dict(self._before_optimizer)
+            failing = next((c.failures for c in compare_optimizer_steps(optimizer, steps=3) if not c.ok), [])
+            if failing:
+                found.part, found.name, found.failing = "optimizer", type(optimizer).__name__, [d.name for d in failing]
+                found.text = (f"{where}: optimizer ({found.name}): {', '.join(found.failing)} disagree with "
+                              f"torch.optim's from the same state and gradients")
+                return found
         if part is None:
             found.text = (f"{where}: {', '.join(tensors)} differ after one step from identical weights, but every "
                           f"layer, the loss and the SGD step agree on their own on this batch: look at how the "

@@ -42,6 +42,18 @@ OPTIMIZER_SETTINGS = {
     "rmsprop": ("alpha", "eps", "momentum", "centered", "weight_decay"),
 }
 
+# Why batch norm is refused with these (measured in the README, "Optimizers in a run"): the bias
+# of a Linear before a batch norm has a gradient of exactly 0 in exact arithmetic (the batch norm
+# subtracts the batch mean), so each side computes its own rounding noise, ~1e-17. SGD moves the
+# bias by lr times that, nothing; Adam and RMSprop divide the gradient by its own running size,
+# turning the noise into steps of up to ~lr, different on each side: the twins' copies of that
+# bias (and the running mean that follows it) walk apart though neither changes the loss.
+SCALE_FREE_OPTIMIZERS = ("adam", "adamw", "rmsprop")
+SCALE_FREE_WITH_BATCH_NORM = (
+    "cannot be compared with --batch-norm: the bias before each batch norm has a gradient of 0 (the batch norm "
+    "cancels it) and each side's rounding noise, which this optimizer scales up to steps of ~lr, moves it "
+    "differently; use --optimizer sgd, momentum or nesterov with --batch-norm")
+
 
 class ConfigError(ValueError):
     """A setting that cannot make a sensible run; the message names it, its value and what is allowed."""
@@ -148,6 +160,8 @@ class RunConfig:
             raise ConfigError("batch_norm", self.batch_norm, "True or False")
         if self.batch_norm:
             check_last_batch(self, min(self.train_limit or TRAIN_IMAGES, TRAIN_IMAGES))
+            if self.optimizer in SCALE_FREE_OPTIMIZERS:
+                raise ConfigError("optimizer", self.optimizer, SCALE_FREE_WITH_BATCH_NORM)
 
 
 def check_last_batch(config: RunConfig, num_examples: int) -> None:

@@ -76,6 +76,9 @@ def test_presets_are_valid_runs(name, synthetic):
     ("output_activation", "softmax"), ("init", "xavier"), ("dtype", "float16"), ("dataset", "cifar"),
     ("batch_size", 0), ("batch_size", 32.0), ("batch_size", True), ("lr", 0.0), ("lr", float("nan")), ("lr", "0.1"),
     ("epochs", 0), ("seed", -1), ("device", "mps"), ("train_limit", 0), ("threads", 0),
+    ("optimizer", "lbfgs"), ("momentum", 0.9), ("betas", (0.9, 1.0)), ("betas", 0.9), ("eps", 0.0), ("alpha", 0.5),
+    ("amsgrad", True), ("centered", True), ("weight_decay", -1.0), ("dropout", 1.0), ("dropout", "0.5"),
+    ("batch_norm", "yes"),
 ])
 def test_the_api_refuses_what_the_command_line_refuses(setting, value):
     """train_twins validates before it looks at the data (None here) and names the option."""
@@ -89,11 +92,24 @@ def test_presets_and_defaults_are_valid():
     assert RunConfig(output_activation="sigmoid", loss="mse", train_limit=5, spec="784-10").validate()
 
 
-def test_a_resumed_run_matches_the_uninterrupted_one_bit_for_bit(synthetic, tmp_path):
+RESUMED = {  # what a run must carry across a checkpoint besides the weights and the shuffler
+    "sgd": {},
+    "adam (moments, step count)": dict(optimizer="adam", lr=1e-2, amsgrad=True),
+    "dropout (generators), momentum (buffers)": dict(optimizer="momentum", lr=0.1, dropout=0.3),
+    "batch norm (running statistics), nesterov": dict(optimizer="nesterov", lr=0.1, batch_norm=True, dropout=0.2),
+    "adam with dropout": dict(optimizer="adam", lr=1e-2, dropout=0.5),
+    "rmsprop (square averages, momentum buffers)": dict(optimizer="rmsprop", lr=1e-3, momentum=0.5, centered=True),
+}
+
+
+@pytest.mark.parametrize("settings", RESUMED.values(), ids=RESUMED.keys())
+def test_a_resumed_run_matches_the_uninterrupted_one_bit_for_bit(settings, synthetic, tmp_path):
     """Two epochs straight, or one, a checkpoint through a file, and one more: the same float64
-    parameters on both sides, to the bit, since the same operations run on the same numbers."""
+    parameters (and buffers), optimizer states and dropout generators on both sides, to the bit,
+    since the same operations run on the same numbers. The scratch side trains in its own process
+    (the default), so its optimizer's state and generators come back from it every epoch."""
     data = synthetic(dtype=np.float64)
-    config = RunConfig(spec="784-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float64")
+    config = RunConfig(**{"spec": "784-16-10", "lr": 0.5, "epochs": 2, "batch_size": 32, "dtype": "float64", **settings})
     straight = TwinTraining(config)
     list(straight.epochs(data))
 
@@ -105,11 +121,15 @@ def test_a_resumed_run_matches_the_uninterrupted_one_bit_for_bit(synthetic, tmp_
     resumed = TwinTraining(dataclasses.replace(saved.config, epochs=2), resume=saved)
     assert [r.epoch for r in resumed.epochs(data)] == [2]
 
+    expected, actual = straight.checkpoint(), resumed.checkpoint()
     for side in ("scratch", "torch"):
-        expected, actual = straight.checkpoint(), resumed.checkpoint()
         assert getattr(expected, side).keys() == getattr(actual, side).keys()
         for key, value in getattr(expected, side).items():
             np.testing.assert_array_equal(getattr(actual, side)[key], value, err_msg=f"{side} {key}", strict=True)
+        np.testing.assert_equal(actual.optimizers[side], expected.optimizers[side], err_msg=f"{side} optimizer")
+        assert actual.generators[side] == expected.generators[side]
+    assert bool(expected.optimizers["scratch"]["state"]) == (config.optimizer != "sgd")
+    assert bool(expected.generators["scratch"]) == bool(config.dropout)
     assert straight.rng.bit_generator.state == resumed.rng.bit_generator.state
 
 
