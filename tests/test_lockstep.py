@@ -51,10 +51,13 @@ def records_without_times(records):
     return [clean(r) for r in records]
 
 
+@pytest.mark.parametrize("settings", [{}, dict(optimizer="adam", lr=1e-2, dropout=0.3),
+                                      dict(optimizer="momentum", lr=0.1, batch_norm=True, dropout=0.3)],
+                         ids=["sgd", "adam-dropout", "momentum-batchnorm-dropout"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_two_processes_and_one_give_the_same_run_bit_for_bit(dtype, synthetic):
+def test_two_processes_and_one_give_the_same_run_bit_for_bit(dtype, settings, synthetic):
     data = synthetic(dtype=np.dtype(dtype))
-    config = dataclasses.replace(CONFIG, dtype=dtype)
+    config = dataclasses.replace(CONFIG, dtype=dtype, **settings)
     runs = {how: TwinTraining(config, concurrency=how) for how in ("process", "sequential")}
     records = {how: records_without_times(run.epochs(data)) for how, run in runs.items()}
     assert records["process"] == records["sequential"]
@@ -63,6 +66,9 @@ def test_two_processes_and_one_give_the_same_run_bit_for_bit(dtype, synthetic):
         for key, value in getattr(saved["sequential"], side).items():
             np.testing.assert_array_equal(getattr(saved["process"], side)[key], value, strict=True)
     assert saved["process"].shuffler == saved["sequential"].shuffler
+    assert saved["process"].generators == saved["sequential"].generators
+    for side in ("scratch", "torch"):  # the scratch process's optimizer state came back with its network
+        np.testing.assert_equal(saved["process"].optimizers[side], saved["sequential"].optimizers[side])
 
 
 def test_the_scratch_process_ends_when_the_run_is_gone(synthetic):
