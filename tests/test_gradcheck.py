@@ -283,7 +283,7 @@ def test_to_dict_is_strict_json():
     assert data["ok"] is False
     assert data["first_failure"] == {"kind": "layer", "index": 1, "name": "SigmoidDerivativeAtOutput",
                                      "description": "SigmoidDerivativeAtOutput()", "failing": ["1.grad_input"],
-                                     "signatures": ["derivative at the output"], "error": ""}
+                                     "signatures": ["derivative at the output"], "error": "", "step": None}
     loss = data["parts"][3]
     assert loss["signatures"][0]["signature"] == "softmax overflow"
     assert loss["torch"]["tensors"]["loss at logits + 1000"]["max_abs"] == "inf"
@@ -293,7 +293,7 @@ def test_parts_can_be_left_out_and_the_optimizer_can_be_a_factory():
     network = build_network("6-5-3", "relu")
     assert [p.kind for p in check(network, optimizer=None).parts] == ["layer"] * 3
     report = check(network, loss=QuadraticLoss(), optimizer=lambda net, lr: SGD(net, lr), lr=0.5)
-    assert report.ok and report.parts[-1].description == "SGD(lr=0.5)"
+    assert report.ok and report.parts[-1].description == "SGD(lr=0.5), 5 steps against torch.optim.SGD"
 
 
 def test_given_inputs_and_targets_are_used():
