@@ -38,12 +38,17 @@ NO_STATE = {"state": {}}  # what a user's optimizer (not a scratch_nn one) is co
 def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, options=None) -> PartCheck:
     """`steps` steps of the optimizer and its torch twin (see the module docstring); the part shows the
     first step that disagrees (or the last), and part.step says which."""
+    if options and not (isinstance(optimizer, str) or isinstance(twin, str)):
+        raise ValueError("optimizer_options are the hyperparameters of an optimizer named by optimizer= or "
+                         "optimizer_twin= (a name in scratch_nn.OPTIMIZERS); a class or an instance has its own")
     ours, step = _copies(network, optimizer)
     model = torch_model_from_twins(ours, twins)
     name = optimizer_name(optimizer)
+    if isinstance(optimizer, str):  # scratch_nn's own: its errors are about the options given
+        step = _by_name(optimizer, "optimizer")(ours, lr=lr, **(options or {}))
     try:
         if step is None:
-            step = _run_scratch("the optimizer's constructor", _constructor(optimizer, options), ours, lr)
+            step = _run_scratch("the optimizer's constructor", _constructor(optimizer), ours, lr)
         name = type(step).__name__
     except _ScratchError as error:
         return PartCheck("optimizer", None, f"{name}(lr={lr})", name, error=str(error))
@@ -55,7 +60,7 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
     params = [p for group in theirs.param_groups for p in group["params"]]
     tolerance = tolerances.for_dtype(ours.dtype)
     rng = np.random.default_rng([seed, 2])
-    state_before = {}
+    state_before = {}  # torch's state before the step, from which signatures predict (compared or not)
     for part.step in range(1, steps + 1):
         before = ours.state_dict()
         grads = {key: random_gradient(rng, value) for key, value in before.items()}
@@ -70,13 +75,14 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
             return part
         theirs.step()
         scratch = snapshot(keys, ours.state_dict().values(), state, before)
-        reference = snapshot(keys, params, scratch_state_dict(theirs) if stateful else NO_STATE, before)
+        reference = snapshot(keys, params, scratch_state_dict(theirs), before)
+        torch_state = {key: value for key, value in reference.items() if key not in before and ".update" not in key}
+        reference = reference if stateful else {key: value for key, value in reference.items() if key in scratch}
         part.torch = compared(scratch, reference, tolerance, ours.layers,
                               f"step {part.step} of {steps} against torch.optim.{type(theirs).__name__}")
         if not part.torch.ok:
             break
-        state_before = {key: value for key, value in reference.items() if key not in before and
-                        not key.endswith(".update")}
+        state_before = torch_state
     case = Case("optimizer", scratch, reference, batch_size=0, params=before, grads=grads,
                 lr=theirs.param_groups[0]["lr"], step=part.step,
                 state=state_before, hyper=dict(theirs.param_groups[0]), twin=type(theirs).__name__)
@@ -96,13 +102,15 @@ def _copies(network, optimizer):
     return ours, step
 
 
-def _constructor(optimizer, options):
-    """How to build the optimizer: its name in scratch_nn.OPTIMIZERS with the options, or itself."""
-    if isinstance(optimizer, str):
-        if optimizer not in scratch_nn.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; choose from {list(scratch_nn.OPTIMIZERS)} or pass an "
-                             f"optimizer class, factory or instance")
-        return lambda network, lr: scratch_nn.OPTIMIZERS[optimizer](network, lr=lr, **(options or {}))
+def _by_name(name, argument):
+    if name not in scratch_nn.OPTIMIZERS:
+        raise ValueError(f"unknown {argument} {name!r}; choose from {list(scratch_nn.OPTIMIZERS)}, or pass "
+                         + ("an optimizer class, factory or instance" if argument == "optimizer" else
+                            "a function (params, lr) -> torch.optim.Optimizer"))
+    return scratch_nn.OPTIMIZERS[name]
+
+
+def _constructor(optimizer):
     if not callable(optimizer):
         raise TypeError(f"optimizer must be a name in scratch_nn.OPTIMIZERS, a class or factory called as "
                         f"optimizer(network, lr), or an object with step(); got {optimizer!r}")
@@ -111,9 +119,6 @@ def _constructor(optimizer, options):
 
 def _twin(step, network, params, lr, twin, options) -> torch.optim.Optimizer:
     """The torch.optim twin over params: given (a name or a function), or derived from a scratch_nn optimizer."""
-    if twin is None and options and not isinstance(step, scratch_nn.Optimizer):
-        raise ValueError("optimizer_options are the hyperparameters of an optimizer named by optimizer= or "
-                         "optimizer_twin=; name the twin with optimizer_twin=")
     if twin is None:
         if not isinstance(step, scratch_nn.Optimizer):
             raise TypeError(f"no torch.optim twin is known for {type(step).__name__}, which is no scratch_nn "
@@ -121,10 +126,8 @@ def _twin(step, network, params, lr, twin, options) -> torch.optim.Optimizer:
                             f"optimizer_options= its hyperparameters) or a function (params, lr) -> torch.optim.Optimizer")
         return torch_optimizer(step, params)
     if isinstance(twin, str):
-        if twin not in scratch_nn.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer_twin {twin!r}; choose from {list(scratch_nn.OPTIMIZERS)} or pass a "
-                             f"function (params, lr) -> torch.optim.Optimizer")
-        return torch_optimizer(scratch_nn.OPTIMIZERS[twin](copy.deepcopy(network), lr=lr, **(options or {})), params)
+        return torch_optimizer(_by_name(twin, "optimizer_twin")(copy.deepcopy(network), lr=lr, **(options or {})),
+                               params)
     built = twin(params, lr)
     if not isinstance(built, torch.optim.Optimizer):
         raise TypeError(f"optimizer_twin(params, lr) must return a torch.optim.Optimizer; got {built!r}")
