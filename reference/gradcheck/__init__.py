@@ -32,7 +32,7 @@ from .. import tolerances
 from ..comparison import sized_name
 from ..finite_differences import EntrySampler
 from ..twin import scratch_class_for
-from .optimizer import check_optimizer_part
+from .optimizer import check_optimizer_part, validate_optimizer
 from .parts import check_layer_part, check_loss_part, torch_model_from_twins
 from .report import CheckReport, PartCheck
 
@@ -143,6 +143,8 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
     loss = _as_loss(loss)
     if optimizer is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, the learning rate of the checked step; got {lr!r}")
+    if optimizer is not None:
+        validate_optimizer(optimizer, optimizer_twin, optimizer_options)
     if zero_grad is not None and not callable(zero_grad):
         raise TypeError(f"zero_grad must be a function zero_grad(layer) that zeroes its gradients; got {zero_grad!r}")
     for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples), ("optimizer_steps", optimizer_steps)):

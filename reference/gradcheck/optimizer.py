@@ -38,9 +38,7 @@ NO_STATE = {"state": {}}  # what a user's optimizer (not a scratch_nn one) is co
 def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, options=None) -> PartCheck:
     """`steps` steps of the optimizer and its torch twin (see the module docstring); the part shows the
     first step that disagrees (or the last), and part.step says which."""
-    if options and not (isinstance(optimizer, str) or isinstance(twin, str)):
-        raise ValueError("optimizer_options are the hyperparameters of an optimizer named by optimizer= or "
-                         "optimizer_twin= (a name in scratch_nn.OPTIMIZERS); a class or an instance has its own")
+    validate_optimizer(optimizer, twin, options)
     ours, step = _copies(network, optimizer)
     model = torch_model_from_twins(ours, twins)
     name = optimizer_name(optimizer)
@@ -89,6 +87,17 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
     own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
     return part
+
+
+def validate_optimizer(optimizer, twin, options) -> None:
+    """Refuse, before any checking, an unknown name, options with nothing named to take them, and
+    hyperparameters the named optimizer (or twin) refuses: each a one-line error."""
+    if options and not (isinstance(optimizer, str) or isinstance(twin, str)):
+        raise ValueError("optimizer_options are the hyperparameters of an optimizer named by optimizer= or "
+                         "optimizer_twin= (a name in scratch_nn.OPTIMIZERS); a class or an instance has its own")
+    for value, argument in ((optimizer, "optimizer"), (twin, "optimizer_twin")):
+        if isinstance(value, str):
+            _by_name(value, argument)(scratch_nn.Sequential(), lr=1.0, **(options or {}))  # raises on bad options
 
 
 def _copies(network, optimizer):
