@@ -1,13 +1,14 @@
-"""Gradient checking that names the culprit: every layer, the loss and the optimizer step of a
+"""Gradient checking that names the culprit: every layer, the loss and several optimizer steps of a
 scratch network (or one layer written by hand) checked on its own, against its PyTorch twin and
-against central finite differences, with the error's signature in plain words where it has one.
+(layers and loss) against central finite differences, with the error's signature in plain words
+where it has one.
 
     report = check_network(network, loss="cross_entropy")   # or check(network, loss=...)
     report = check_layer_class(MyLinear, twin="linear", in_features=784, out_features=32)
     report = check_layer(my_layer, twin="linear")
     print(report.table()); report.ok; report.first_failure
 
-    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy
+    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
     python -m reference.gradcheck --layer my_layers.py:MyLinear --twin linear --in 784 --out 32
 
 Isolation. Layer i is checked alone, on the input that the torch twin of layers 0..i-1 computes
@@ -18,8 +19,9 @@ layer's input one entry is set to exactly 0.0: an input computed by a Linear lay
 practically never exactly zero, and ReLU's derivative there is a convention (PyTorch: 0) that
 an implementation using x >= 0 breaks nowhere else.
 
-Read on in order: parts.py (how each part is checked), signatures.py (the mistakes it names),
-report.py (the table and the JSON), cli.py (the command line); finite-difference sampling is in
+Read on in order: parts.py (how each layer and the loss are checked), optimizer.py (the optimizer's
+steps), signatures.py and optimizer_signatures.py (the mistakes it names), report.py (the table and
+the JSON), cli.py (the command line); finite-difference sampling is in
 reference/finite_differences.py.
 """
 

@@ -12,7 +12,7 @@ from .signatures import Match
 
 @dataclass
 class PartCheck:
-    """One layer, the loss or the optimizer step, checked against torch and finite differences."""
+    """One layer, the loss or the optimizer's steps, checked against torch (and finite differences)."""
 
     kind: str                  # "layer", "loss" or "optimizer"
     index: int | None          # the layer's index in the network; None for the loss and the optimizer
@@ -74,7 +74,7 @@ class PartCheck:
 
 @dataclass
 class CheckReport:
-    """Every part's check, in forward order: the layers, then the loss, then the optimizer step."""
+    """Every part's check, in forward order: the layers, then the loss, then the optimizer's steps."""
 
     parts: list[PartCheck]
     settings: dict
