@@ -135,6 +135,15 @@ def test_an_optimizer_that_raises_is_that_parts_failure_at_its_step():
     assert (part.step, part.error) == (3, "the optimizer's step 3 raised FloatingPointError: too many steps")
 
 
+def test_an_optimizer_whose_constructor_raises_is_that_parts_failure():
+    class Unbuildable(HandMomentum):
+        def __init__(self, network, lr):
+            raise KeyError("params")
+
+    part = checked(Unbuildable, optimizer_twin="momentum").first_failure
+    assert (part.kind, part.error) == ("optimizer", "the optimizer's constructor raised KeyError: 'params'")
+
+
 def test_an_optimizer_instance_is_checked_on_a_copy():
     network = small_network(np.float64)
     optimizer = Adam(network, lr=0.01)

@@ -41,19 +41,29 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
     validate_optimizer(optimizer, twin, options)
     ours, step = _copies(network, optimizer)
     model = torch_model_from_twins(ours, twins)
-    name = optimizer_name(optimizer)
-    if isinstance(optimizer, str):  # scratch_nn's own: its errors are about the options given
-        step = _by_name(optimizer, "optimizer")(ours, lr=lr, **(options or {}))
     try:
         if step is None:
-            step = _run_scratch("the optimizer's constructor", _constructor(optimizer), ours, lr)
-        name = type(step).__name__
+            step = _built(optimizer, ours, lr, options)
     except _ScratchError as error:
+        name = optimizer_name(optimizer)
         return PartCheck("optimizer", None, f"{name}(lr={lr})", name, error=str(error))
     theirs = _twin(step, ours, list(model.parameters()), lr, twin, options)
+    part = PartCheck("optimizer", None, f"{_settings(step, lr)}, {steps} steps against torch.optim."
+                                        f"{type(theirs).__name__}", type(step).__name__)
+    try:
+        case = _steps(part, ours, step, theirs, seed, steps)
+    except _ScratchError as error:
+        part.error = str(error)
+        return part
+    own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
+    part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
+    return part
+
+
+def _steps(part, ours, step, theirs, seed, steps) -> Case:
+    """Step both sides until one step disagrees (or all agree), setting part.step and part.torch;
+    the Case of the step shown, for the signatures."""
     stateful = isinstance(step, scratch_nn.Optimizer)
-    description = f"{_settings(step, lr)}, {steps} steps against torch.optim.{type(theirs).__name__}"
-    part = PartCheck("optimizer", None, description, name)
     keys = [key for key, _, _ in ours.named_parameters()]
     params = [p for group in theirs.param_groups for p in group["params"]]
     tolerance = tolerances.for_dtype(ours.dtype)
@@ -62,15 +72,11 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
     for part.step in range(1, steps + 1):
         before = ours.state_dict()
         grads = {key: random_gradient(rng, value) for key, value in before.items()}
-        for (key, layer, param_name), param in zip(ours.named_parameters(), params):
-            layer.grads[param_name] = grads[key].copy()
+        for (key, layer, name), param in zip(ours.named_parameters(), params):
+            layer.grads[name] = grads[key].copy()
             param.grad = torch.from_numpy(grads[key].copy())
-        try:
-            _run_scratch(f"the optimizer's step {part.step}", step.step)
-            state = _run_scratch("the optimizer's state_dict", step.state_dict) if stateful else NO_STATE
-        except _ScratchError as error:
-            part.error = str(error)
-            return part
+        _run_scratch(f"the optimizer's step {part.step}", step.step)
+        state = _run_scratch("the optimizer's state_dict", step.state_dict) if stateful else NO_STATE
         theirs.step()
         scratch = snapshot(keys, ours.state_dict().values(), state, before)
         reference = snapshot(keys, params, scratch_state_dict(theirs), before)
@@ -81,12 +87,9 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
         if not part.torch.ok:
             break
         state_before = torch_state
-    case = Case("optimizer", scratch, reference, batch_size=0, params=before, grads=grads,
-                lr=theirs.param_groups[0]["lr"], step=part.step,
-                state=state_before, hyper=dict(theirs.param_groups[0]), twin=type(theirs).__name__)
-    own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
-    part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
-    return part
+    group = dict(theirs.param_groups[0])
+    return Case("optimizer", scratch, reference, batch_size=0, params=before, grads=grads, lr=group["lr"],
+                step=part.step, state=state_before, hyper=group, twin=type(theirs).__name__)
 
 
 def validate_optimizer(optimizer, twin, options) -> None:
@@ -111,19 +114,24 @@ def _copies(network, optimizer):
     return ours, step
 
 
+def _built(optimizer, network, lr, options):
+    """The optimizer, built on the network: by its name in scratch_nn.OPTIMIZERS with the options
+    (its errors are the options' and raise), or as optimizer(network, lr) (its errors are the
+    code's under check: a _ScratchError)."""
+    if isinstance(optimizer, str):
+        return _by_name(optimizer, "optimizer")(network, lr=lr, **(options or {}))
+    if not callable(optimizer):
+        raise TypeError(f"optimizer must be a name in scratch_nn.OPTIMIZERS, a class or factory called as "
+                        f"optimizer(network, lr), or an object with step(); got {optimizer!r}")
+    return _run_scratch("the optimizer's constructor", optimizer, network, lr)
+
+
 def _by_name(name, argument):
     if name not in scratch_nn.OPTIMIZERS:
         raise ValueError(f"unknown {argument} {name!r}; choose from {list(scratch_nn.OPTIMIZERS)}, or pass "
                          + ("an optimizer class, factory or instance" if argument == "optimizer" else
                             "a function (params, lr) -> torch.optim.Optimizer"))
     return scratch_nn.OPTIMIZERS[name]
-
-
-def _constructor(optimizer):
-    if not callable(optimizer):
-        raise TypeError(f"optimizer must be a name in scratch_nn.OPTIMIZERS, a class or factory called as "
-                        f"optimizer(network, lr), or an object with step(); got {optimizer!r}")
-    return optimizer
 
 
 def _twin(step, network, params, lr, twin, options) -> torch.optim.Optimizer:
