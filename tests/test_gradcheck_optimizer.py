@@ -58,6 +58,47 @@ def test_state_reset_passes_the_first_step_and_fails_the_second():
     assert report.first_failure.torch.context == "step 2 of 5 against torch.optim.Adam"
 
 
+class ParametersOnly:
+    """A scratch_nn optimizer behind an object of the user's own: the checker sees only step(), so it
+    compares the parameters and their updates, not the state."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def step(self):
+        self.inner.step()
+
+
+# What the parameters alone show of each mistake: the first step they disagree at (None: never, at
+# a constant learning rate) and the signature named there (None: the state it would need is gone).
+PARAMETERS_ONLY = {
+    zoo.AdamWithoutBiasCorrection: (1, "Adam without bias correction"),
+    zoo.AdamEpsInsideSqrt: (1, "epsilon inside the square root"),
+    zoo.AdamStateResetEveryStep: (2, "state reset every step"),
+    zoo.AdamWCoupledDecay: (1, "AdamW decay coupled"),
+    zoo.SGDMomentumOnScaledGradient: (None, None),
+    zoo.SGDWeightDecayAfterMomentum: (2, None),
+    zoo.SGDMomentumOutsideState: (None, None),
+    zoo.SGDDampensFirstStep: (1, "dampening on the first step"),
+    zoo.RMSpropEpsInsideSqrt: (1, "epsilon inside the square root"),
+}
+
+
+@pytest.mark.parametrize("mistake, options", [entry[:2] for entry in ZOO], ids=[e[0].__name__ for e in ZOO])
+def test_a_users_optimizer_is_judged_by_its_parameters(mistake, options):
+    """Why a scratch_nn optimizer's state is compared too: two mistakes never show in the parameters
+    at a constant learning rate, and one only from step 2, where it can no longer be named."""
+    settings = {k: v for k, v in options.items() if k != "lr"}
+    twin = mistake.__mro__[1].__name__.lower()  # the scratch_nn class it gets wrong: its name in OPTIMIZERS
+    report = checked(lambda network, lr: ParametersOnly(mistake(network, lr=lr, **settings)), lr=options.get("lr", 0.01),
+                     optimizer_twin=twin, optimizer_options=settings)
+    step, signature = PARAMETERS_ONLY[mistake]
+    part = report.parts[-1]
+    assert (part.ok, part.step) == (step is None, step or 5), report.table()
+    assert part.signatures == ([signature] if signature else [])
+    assert all(d.name.count(".") == 1 or d.name.endswith(".update") for d in part.torch.diffs)  # no state
+
+
 def test_the_zoo_is_complete():
     """Every mistake in tests/zoo_optimizers.py is checked here (the layer one below)."""
     mistakes = {v for v in vars(zoo).values() if isinstance(v, type) and v.__module__ == zoo.__name__}
