@@ -6,6 +6,7 @@ big, transposed, the derivative taken at the output, the cache of the decoy batc
 signature is reported when the scratch value matches its prediction within the comparison's
 tolerance and the prediction is itself distinguishable from the correct value. The generic
 ones (a sign or a constant factor) are reported only where no specific one explains the tensor.
+The layers' and the loss's are here; the optimizer's are in optimizer_signatures.py.
 """
 
 from dataclasses import dataclass, field
