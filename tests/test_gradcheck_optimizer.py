@@ -130,7 +130,7 @@ class HandMomentum:
         self.network, self.lr, self.velocity = network, lr, {}
 
     def step(self):
-        for i, (key, layer, name) in enumerate(self.network.named_parameters()):
+        for key, layer, name in self.network.named_parameters():
             v = self.velocity[key] = 0.9 * self.velocity.get(key, 0) + layer.grads[name]
             layer.params[name] -= self.lr * v
 
