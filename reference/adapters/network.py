@@ -5,7 +5,7 @@ update to check and train with, and the conventions found, printed as one block.
                             loss_twin="cross_entropy")
     print(adapted.describe())
     report = adapted.check()          # reference.gradcheck.check on it, every part
-    compare_trajectory(adapted.network, torch_model(adapted.network, twins=adapted.twins), batches,
+    compare_trajectory(adapted.network, torch_model(adapted.network), batches,
                        adapted.loss, adapted.lr)
 """
 
@@ -52,7 +52,8 @@ class Adapted:
 
     @property
     def twins(self) -> list[str]:
-        """The torch twin of each layer, as check(twin=...) and twin.torch_model(twins=...) take them."""
+        """The torch twin of each layer by name. Each adapted layer carries it as its torch_twin, which the
+        checker and twin.torch_model read: they need not be given it."""
         return [layer.torch_twin for layer in self.network.layers]
 
     @property
@@ -75,7 +76,7 @@ class Adapted:
         from reference.gradcheck import check  # here: the checker may come to import the adapters itself
 
         options.setdefault("lr", self.lr or 0.1)
-        return check(self.network, twin=self.twins, loss=self.loss, optimizer=self.optimizer, **options)
+        return check(self.network, loss=self.loss, optimizer=self.optimizer, **options)
 
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""
