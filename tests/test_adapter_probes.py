@@ -195,6 +195,13 @@ def test_network_object_holding_its_layers():
     assert assert_network_matches_torch(net, net.loss, loss_twin="cross_entropy", in_features=12).ok
 
 
+def test_the_checkers_options_reach_the_checker():
+    layers, loss = textbook.network((12, 7, 5))
+    report = assert_network_matches_torch(layers, loss, loss_twin="cross_entropy", in_features=12, batch_size=3,
+                                          optimizer_steps=2, fd_samples=4)
+    assert (report.settings["batch_size"], report.settings["fd_samples"]) == (3, 4)
+
+
 def test_assertion_carries_the_conventions_and_the_table():
     layers, loss = textbook.network((12, 7, 5), activation=textbook.ReLUOpenAtZero)
     with pytest.raises(AssertionError) as error:
