@@ -26,15 +26,21 @@ def epoch_order(examples: int, batch: int, seed=0):
     return [order[i:i + batch] for i in range(0, examples, batch)]
 
 
-def scratch_side(dtype):
-    """An epoch function for a fresh scratch network: run(images, labels, batches)."""
+def scratch_side(dtype, read_only_batches=True):
+    """An epoch function for a fresh scratch network: run(images, labels, batches).
+
+    read_only_batches: mark each batch read-only, so that the first layer keeps it as it is
+    rather than a copy it can trust (scratch_nn/layers.py); False measures that copy's cost.
+    """
     network = build_network(SPEC, "sigmoid", init="torch", dtype=np.dtype(dtype))
     loss, optimizer = SoftmaxCrossEntropy(), SGD(network, LR)
 
     def run(images, labels, batches):
         for index in batches:
-            float(loss.forward(network.forward(images[index]), labels[index]))
-            network.backward(loss.backward())
+            x = images[index]
+            x.flags.writeable = not read_only_batches
+            float(loss.forward(network.forward(x), labels[index]))
+            network.backward(loss.backward(), input_grad=False)
             optimizer.step()
 
     return run

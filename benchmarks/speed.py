@@ -13,6 +13,10 @@ gradients, and input gradients of every layer but the first) divided by the best
 matrix-multiply rate (1024x1024x1024, NumPy's BLAS or torch's) measured in this run; the
 scratch epoch's time over that is how near the hardware it runs.
 
+Also the cost of the scratch side's guard against in-place changes to an input batch after
+forward: the copy the first layer keeps of a writeable batch (read-only batches are kept as
+they are, as the timings above pass them).
+
 Memory: each side trains one epoch in a process of its own (benchmarks/memory.py); the rise of
 its peak resident memory over what it held with the data loaded.
 """
@@ -53,6 +57,17 @@ def epoch_times(dtype, batch, examples, rounds) -> dict[str, float]:
     return {side: min(t) for side, t in times.items()}
 
 
+def input_copy_cost(dtype, batch, examples, rounds) -> float:
+    """Scratch epoch time with writeable batches (which the first layer copies, so that a later
+    in-place change cannot alter backward) over that with read-only batches (kept as they are)."""
+    images, labels = synthetic_mnist(examples, dtype)
+    batches = epoch_order(examples, batch)
+    runs = [SIDES["scratch"](dtype, read_only_batches=False), SIDES["scratch"](dtype)]
+    times = [[seconds(run, images, labels, batches) for run in runs] for _ in range(rounds)]
+    copied, kept = (min(t) for t in zip(*times))
+    return copied / kept
+
+
 def matmul_flops(examples: int) -> int:
     """2 m n k for every product in an epoch: forward (x W^T) and weight gradient (G^T x) of each
     layer, input gradient (G W) of every layer but the first."""
@@ -63,7 +78,7 @@ def matmul_flops(examples: int) -> int:
     return per_example * examples
 
 
-def gemm_rate(dtype="float32", repeats=5) -> dict[str, float]:
+def gemm_rate(dtype="float32", repeats=20) -> dict[str, float]:
     """FLOP/s of one square GEMM, best of repeats, for NumPy and for torch (one thread each)."""
     a, b = (np.random.default_rng(i).random((GEMM_SIZE, GEMM_SIZE), dtype=np.dtype(dtype).type) for i in (1, 2))
     a_t, b_t = torch.from_numpy(a), torch.from_numpy(b)
@@ -99,6 +114,7 @@ def main():
                       f"{'<= ' + str(goal):>7} {verdict}")
                 scratch_seconds[dtype, batch] = t["scratch"]
         rates = gemm_rate()
+        copy_costs = {batch: input_copy_cost("float32", batch, args.examples, args.rounds) for batch in (32, 512)}
     flops = matmul_flops(args.examples)
     best = max(rates.values())
     bound_epoch = scratch_seconds["float32", 512]
@@ -107,6 +123,8 @@ def main():
           f"{GEMM_SIZE}^3 GEMM " + ", ".join(f"{name} {rate / 1e9:.0f}" for name, rate in rates.items())
           + f" GFLOP/s, so at best {flops / best:.3f} s; scratch took {bound_epoch:.3f} s = "
           f"{fraction:.0%} of the bound (goal >= {GEMM_BOUND_GOAL:.0%}: {'met' if fraction >= GEMM_BOUND_GOAL else 'missed'})")
+    print("\nCost of copying writeable input batches (scratch epoch time, writeable / read-only): "
+          + ", ".join(f"batch {batch} float32 {cost:.3f}" for batch, cost in copy_costs.items()))
     if args.no_memory:
         return
     print("\nPeak resident memory of one training epoch, each side in its own process, batch 512:")
