@@ -11,11 +11,12 @@ Conventions, the same as torch.nn so that the two can be compared number for num
   ``backward(grad_output, input_grad=False)`` leaves the same parameter gradients but skips
   dL/dx and returns None: a network's first layer needs no input gradient to train (for
   784-128-10 it is a third of the backward pass's arithmetic).
-- What backward will read cannot change under it. forward returns a read-only array, and keeps
-  the input it needs as it is if nothing can write to it, else as a read-only copy: an in-place
-  change to an output raises NumPy's "read-only" ValueError, and one to the caller's input leaves
-  backward unaffected (torch refuses a backward after such a change; it would compute the
-  gradient at other numbers). Pass read-only inputs (x.flags.writeable = False) to skip the copy.
+- What backward will read cannot change under it (torch refuses a backward after such a change;
+  it would compute the gradient at other numbers). Sigmoid and Tanh keep their output and return
+  it read-only, so an in-place change raises NumPy's "read-only" ValueError; Linear and ReLU keep
+  their input as it is if nothing can write to it, else as a read-only copy, so a change to the
+  caller's array leaves backward unaffected. Pass read-only inputs (x.flags.writeable = False)
+  to skip the copy; a sigmoid's or tanh's output is one already.
 - The dtype of the parameters and of the input decide the arithmetic: nothing is upcast, and an
   input whose dtype differs from the parameters' is refused.
 """
@@ -75,7 +76,7 @@ class Linear(Layer):
         self._cache = read_only_input(x)
         output = x @ weight.T
         output += bias  # in place: the same sums as x @ weight.T + bias, one array fewer
-        return read_only(output)
+        return output
 
     def backward(self, grad_output, input_grad=True):
         x = require_cache(self)
@@ -92,7 +93,7 @@ class Sigmoid(Layer):
 
     With e = e^-|x|, which never overflows (e^400 would, at x = -400 in float32):
     sigma(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, one division either way.
-    The numerator is max(e, [x >= 0]), as 0 < e <= 1: no masked assignment, which is 4x slower.
+    The numerator is max(e, [x >= 0]), as 0 <= e <= 1: np.where or a masked copy measured 4x slower.
     """
 
     def forward(self, x):
@@ -147,7 +148,7 @@ class ReLU(Layer):
     def forward(self, x):
         check_batch(self, x)
         self._cache = read_only_input(x)
-        return read_only(np.where(x > 0, x, np.zeros((), x.dtype)))
+        return np.where(x > 0, x, np.zeros((), x.dtype))
 
     def backward(self, grad_output, input_grad=True):
         x = require_cache(self)
@@ -156,7 +157,7 @@ class ReLU(Layer):
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
-    """An array this layer made, marked read-only: backward may read it later."""
+    """An array this layer made and keeps for backward, marked read-only."""
     array.flags.writeable = False
     return array
 

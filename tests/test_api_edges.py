@@ -37,26 +37,26 @@ def test_changing_the_input_in_place_after_forward_leaves_backward_alone(make, d
         np.testing.assert_array_equal(layer.grads["weight"], np.ones((3, 5), dtype) @ batch(dtype))
 
 
-@pytest.mark.parametrize("make", LAYERS)
+@pytest.mark.parametrize("make", [Sigmoid, Tanh])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_changing_an_output_in_place_is_refused(make, dtype):
-    output = make(dtype).forward(batch(dtype))
+def test_changing_a_kept_output_in_place_is_refused(make, dtype):
+    output = make().forward(batch(dtype))
     with pytest.raises(ValueError, match="read-only"):
         output *= 2
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_network_output_and_its_input_are_guarded_alike(dtype):
-    network, x = build_network("4-3-2", "sigmoid", dtype=dtype), batch(dtype)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_changing_a_network_input_or_output_in_place_leaves_backward_alone(activation, dtype):
+    network, x = build_network("4-3-2", activation, dtype=dtype), batch(dtype)
     network.backward(np.ones_like(network.forward(x)))
     expected = network.grad_dict()
     output = network.forward(x)
     x[:] = 0
+    output[:] = 0  # the last Linear's output: nothing reads it in backward, so it stays writeable
     network.backward(np.ones_like(output))
     for key, value in network.grad_dict().items():
         np.testing.assert_array_equal(value, expected[key], err_msg=key)
-    with pytest.raises(ValueError, match="read-only"):
-        output[0, 0] = 1
 
 
 def test_whole_number_sizes_and_no_activation_are_accepted():
