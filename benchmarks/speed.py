@@ -122,7 +122,8 @@ def main():
     print(f"\nGEMM bound, batch 512 float32: {flops / 1e9:.2f} GFLOP of matrix products per epoch; one-thread "
           f"{GEMM_SIZE}^3 GEMM " + ", ".join(f"{name} {rate / 1e9:.0f}" for name, rate in rates.items())
           + f" GFLOP/s, so at best {flops / best:.3f} s; scratch took {bound_epoch:.3f} s = "
-          f"{fraction:.0%} of the bound (goal >= {GEMM_BOUND_GOAL:.0%}: {'met' if fraction >= GEMM_BOUND_GOAL else 'missed'})")
+          f"{fraction:.0%} of the bound (goal >= {GEMM_BOUND_GOAL:.0%}: "
+          f"{'met' if fraction >= GEMM_BOUND_GOAL else 'missed'})")
     print("\nCost of copying writeable input batches (scratch epoch time, writeable / read-only): "
           + ", ".join(f"batch {batch} float32 {cost:.3f}" for batch, cost in copy_costs.items()))
     if args.no_memory:

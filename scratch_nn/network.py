@@ -176,7 +176,8 @@ def as_array(value) -> np.ndarray:
         if str(getattr(value, "device", "cpu")) != "cpu":
             raise TypeError(f"is a tensor on {value.device}: pass value.cpu()")
         if str(value.dtype) not in ("torch.float32", "torch.float64"):
-            raise TypeError(f"is a {value.dtype} tensor: convert it to the network's dtype (value.float() or value.double())")
+            raise TypeError(f"is a {value.dtype} tensor: convert it to the network's dtype "
+                            f"(value.float() or value.double())")
     try:
         return np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as error:
