@@ -41,9 +41,11 @@ class ScratchSide(Side):
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the caller, once
             try:
-                output = self.network.forward(self.images[index])
+                batch = self.images[index]
+                batch.flags.writeable = False  # nothing changes it: the layers need not copy it to cache it
+                output = self.network.forward(batch)
                 value = float(self.loss.forward(output, self.labels[index]))
-                self.network.backward(self.loss.backward())
+                self.network.backward(self.loss.backward(), input_grad=False)  # dL/dx is never used
                 self.optimizer.step()
             except FloatingPointError as error:  # the loss refuses a non-finite output
                 value, self.detail = np.nan, f"(scratch: {error})"

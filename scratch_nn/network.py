@@ -9,6 +9,8 @@ buffers (BatchNorm1d's running statistics, in layer.buffers) follow its paramete
 as in torch's, but are not parameters: no gradient, no optimizer step.
 """
 
+import functools
+import inspect
 import numbers
 from dataclasses import dataclass
 
@@ -103,7 +105,7 @@ class Sequential:
         first, *rest = self.layers
         for layer in reversed(rest):
             grad_output = layer.backward(grad_output)
-        if input_grad:  # the plain call, so that layers written without input_grad still work
+        if input_grad or not _takes_input_grad(type(first)):  # layers written without it still work
             return first.backward(grad_output)
         return first.backward(grad_output, input_grad=False)
 
@@ -187,6 +189,13 @@ class Sequential:
     def __repr__(self):
         lines = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({lines}\n)"
+
+
+@functools.cache
+def _takes_input_grad(layer_type) -> bool:
+    """Whether layer_type.backward has an input_grad parameter (a subclass may override backward
+    without one, and a user's layer never heard of it)."""
+    return "input_grad" in inspect.signature(layer_type.backward).parameters
 
 
 def as_array(value) -> np.ndarray:

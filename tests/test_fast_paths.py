@@ -5,7 +5,7 @@ torch (test_layers, test_network, test_edges) hold them to the measured toleranc
 import numpy as np
 import pytest
 
-from scratch_nn import Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import Linear, QuadraticLoss, ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
 
 DTYPES = [np.float64, np.float32]
 SPECS = [("784-16-10", "sigmoid"), ("20-8-6-4", "relu,tanh"), ("5-3", "sigmoid")]
@@ -89,3 +89,14 @@ def test_squared_error_backward_repeats(dtype):
     loss, output = QuadraticLoss(), rows(dtype, (4, 3))
     loss.forward(output, np.array([0, 1, 2, 0]))
     np.testing.assert_array_equal(loss.backward(), loss.backward())
+
+
+def test_a_first_layer_without_input_grad_is_called_the_plain_way():
+    class OneArgumentLinear(Linear):  # a user's subclass that overrides backward(grad_output) only
+        def backward(self, grad_output):
+            return super().backward(grad_output)
+
+    rng = np.random.default_rng(0)
+    network = Sequential(OneArgumentLinear(rng.standard_normal((3, 5)), rng.standard_normal(3)), Sigmoid())
+    network.forward(rng.standard_normal((4, 5)))
+    assert network.backward(rng.standard_normal((4, 3)), input_grad=False).shape == (4, 5)
