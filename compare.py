@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 import scratch_nn
-from reference import checkpoint, report
+from reference import checkpoint, implementation, report
 from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
@@ -116,6 +116,9 @@ def add_train_arguments(parser) -> None:
     setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
             metavar="N")
     setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
+    setting("implementation", "your own network on the scratch side: a file and the function in it that builds "
+                              "it, my_net.py:build (the contract: README, 'Training your own implementation')",
+            metavar="FILE.py:build")
 
     files = parser.add_argument_group("data and output")
     files.add_argument("--data-root", metavar="PATH",
@@ -189,6 +192,8 @@ def train_command(args) -> int:
                     disable=args.no_progress, file=sys.stderr)
 
     print(report.describe_run(config))
+    if config.implementation:
+        print(implementation.describe(config))
     print(report.HEADER)
     run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [])
     for record in run.epochs:

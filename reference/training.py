@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 import scratch_nn
 
-from . import tolerances
+from . import implementation, tolerances
 from .checkpoint import Checkpoint, CheckpointError
 from .comparison import compare
 from .data import Split
@@ -102,9 +102,16 @@ def epoch_batches(num_examples: int, batch_size: int, rng: np.random.Generator) 
 
 def build_networks(config: RunConfig):
     """The scratch network from the config, and the torch model holding the same weights."""
+    if config.implementation:  # the user's own code, adapted, from the same weights (reference.implementation)
+        return implementation.build_networks(config)
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation)
     return network, torch_model(network, device=config.device)
+
+
+def build_loss(config: RunConfig):
+    """The scratch side's loss: scratch_nn's of that name, or the implementation's own (adapted)."""
+    return implementation.build_loss(config) if config.implementation else scratch_nn.LOSSES[config.loss]()
 
 
 def train_twins(config: RunConfig, data, progress=None):
@@ -162,7 +169,7 @@ class TwinTraining:
 
     def _train(self, data, progress):
         config, network, model = self.config, self.network, self.model
-        scratch_loss = scratch_nn.LOSSES[config.loss]()
+        scratch_loss = build_loss(config)
         optimizer = scratch_nn.SGD(network, config.lr)
         twin_loss = torch_loss(scratch_loss)
         twin_optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
@@ -241,7 +248,7 @@ def evaluate(epoch, network, model, data, config, train, train_losses, seconds) 
     worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
     probe = copy.deepcopy(network)
     step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], scratch_nn.LOSSES[config.loss](), config.lr)
+                        train.labels[:config.batch_size], build_loss(config), config.lr)
     agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
     divergence = Divergence(
         parameters={d.name: {"max_abs": d.max_abs, "max_rel": d.max_rel, "scaled_abs": d.scaled_abs,

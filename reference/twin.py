@@ -32,10 +32,12 @@ def torch_dtype(dtype) -> torch.dtype:
 
 def twin_class(layer, twin=None) -> type | None:
     """The scratch layer class whose torch twin a layer (or a layer class) gets: the one named by
-    twin ("linear", "sigmoid", "relu", "tanh"), else the one it subclasses. None for a twin given
+    twin ("linear", "sigmoid", "relu", "tanh") or by the layer's torch_twin attribute (as
+    reference.adapters' layers have), else the one it subclasses. None for a twin given
     as a torch.nn.Module, which is used as it is."""
     if isinstance(twin, nn.Module):
         return None
+    twin = twin if twin is not None else getattr(layer, "torch_twin", None)  # an adapted layer names its own
     if twin is not None:
         if twin not in TWIN_NAMES:
             raise ValueError(f"unknown twin {twin!r}; name one of {list(TWIN_NAMES)} or pass a torch.nn.Module")
