@@ -28,6 +28,7 @@ from reference import checkpoint, implementation, report
 from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
+from reference.grader import add_grade_command
 from reference.presets import PRESETS
 from reference.run_config import DTYPES, ConfigError, RunConfig, option
 from reference.training import DivergedError, EpochRecord, Run, TwinTraining
@@ -74,12 +75,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser() -> Parser:
     parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter, epilog=EXIT_STATUS)
-    commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check,grade}")
     train = commands.add_parser("train", help="train both sides side by side and report (the default)",
                                 description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS,
                                 formatter_class=HelpFormatter)
     add_train_arguments(train)
     add_check_command(commands)
+    add_grade_command(commands)
     return parser
 
 
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["check"]:  # reference.gradcheck parses its own options (see add_check_command)
         return run_check(argv[1:])
-    if argv[:1] not in (["train"], ["-h"], ["--help"]):
+    if argv[:1] not in (["train"], ["grade"], ["-h"], ["--help"]):
         argv = ["train", *argv]  # train is the default command
     args = build_parser().parse_args(argv)
     with sigterm_raises_terminated():

@@ -136,7 +136,8 @@ def holds_layers(value) -> bool:
 
 def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions=None) -> Adapted:
     """build's network adapted, holding the weights scratch_nn would start the spec from (init, seed),
-    and its loss (the user's, adapted as loss; else scratch_nn's loss of that name)."""
+    and its loss (the user's, adapted as loss; else scratch_nn's loss of that name). lr is what build
+    is given; layers that hold another and update with it keep theirs (Adapted.lr says which)."""
     dtype = np.dtype(dtype)
     layers, user_loss = call_build(builder, sizes=list(spec.sizes), activations=list(spec.activations),
                                    output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
@@ -157,9 +158,6 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
                                   f"{error}") from None
     if adapted.loss is None:
         adapted.loss = scratch_nn.LOSSES[loss]()
-    if adapted.lr is not None and not np.isclose(adapted.lr, lr, rtol=1e-12, atol=0):
-        raise ImplementationError(f"the layers update themselves in backward with lr {adapted.lr:g}, but the run's "
-                                  f"lr is {lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr given")
     return adapted
 
 
@@ -174,10 +172,15 @@ def adapt_config(config: RunConfig) -> Adapted:
     conventions = getattr(load_module(split_target(config.implementation)[0]), "CONVENTIONS", None)
     spec = Spec.parse(config.spec, config.activation, config.output_activation)
     try:
-        return adapt_built(builder, spec, lr=config.lr, seed=config.seed, init=config.init, dtype=config.dtype,
-                           loss=config.loss, conventions=conventions)
+        adapted = adapt_built(builder, spec, lr=config.lr, seed=config.seed, init=config.init, dtype=config.dtype,
+                              loss=config.loss, conventions=conventions)
     except ImplementationError as error:
         raise ConfigError("implementation", config.implementation, str(error)) from None
+    if adapted.lr is not None and not np.isclose(adapted.lr, config.lr, rtol=1e-12, atol=0):
+        raise ConfigError("implementation", config.implementation,
+                          f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "
+                          f"{config.lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr build is given")
+    return adapted
 
 
 def build_networks(config: RunConfig):
