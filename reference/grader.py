@@ -228,7 +228,7 @@ def add_grade_command(commands) -> None:
     parser.add_argument("--activations", default="sigmoid,relu", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,
-                        help=f"given to build; the update's check and the training run use it (default: {GradeSettings.lr})")
+                        help=f"given to build; the update's check and the training use it (default: {GradeSettings.lr})")
     parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
 
 

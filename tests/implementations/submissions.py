@@ -26,7 +26,8 @@ def build(sizes, activations, seed):
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
         if i:
             layers.append(pairs[activations[i - 1]])
-        layers.append((affine_forward, affine_backward, 0.1 * rng.standard_normal((fan_in, fan_out)), np.zeros(fan_out)))
+        w, b = 0.1 * rng.standard_normal((fan_in, fan_out)), np.zeros(fan_out)
+        layers.append((affine_forward, affine_backward, w, b))
     return layers, softmax_loss
 ''',
     "columns": '''
