@@ -51,6 +51,13 @@ class Row:
     output: str = ""
     seconds: float = 0.0
 
+    def record(self, part: str, result) -> None:
+        """Take one message of the child's: a part's PartResult, or the "problem" or "conventions" text."""
+        if part in ("problem", "conventions"):
+            setattr(self, part, result)
+        else:
+            self.parts[part] = result
+
     def score(self, settings: GradeSettings) -> tuple[int, int]:
         """(parts passed, parts graded): a part that does not apply (n/a) counts in neither."""
         graded = [self.parts.get(part) for part in settings.parts]
@@ -59,7 +66,7 @@ class Row:
 
     def to_dict(self, settings: GradeSettings, safe: bool) -> dict:
         passed, graded = self.score(settings)
-        missing = PartResult(False, self.problem or "not graded")
+        missing = PartResult(False, f"not reached: {self.problem}")
         return {"name": self.name, "score": passed, "out_of": graded, "problem": self.problem,
                 "parts": {part: self.parts.get(part, missing).to_dict(safe) for part in settings.parts},
                 "conventions": self.conventions, "output": self.output[-OUTPUT_KEPT:],
@@ -89,7 +96,7 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
         signal.signal(number, signal.SIG_DFL)
     torch.set_num_threads(1)  # two submissions graded at once on 2 cores: no thread pools fighting
 
-    def send(part, result=None):
+    def send(part, result):
         connection.send((part, result))
 
     with threadpool_limits(limits=1):
@@ -99,7 +106,7 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
         except ImplementationError as error:
             send("problem", f"not loaded: {error}")
             return
-        grade(builder, conventions, settings, lambda part, result: send(part, result))
+        grade(builder, conventions, settings, send)
     sys.stdout.flush()
     sys.stderr.flush()
 
@@ -147,13 +154,7 @@ def receive(r: Running) -> bool:
     """Take what the child sent; True when it is over (it said all, or the pipe closed)."""
     try:
         while r.connection.poll():
-            part, result = r.connection.recv()
-            if part == "problem":
-                r.row.problem = result
-            elif part == "conventions":
-                r.row.conventions = result
-            else:
-                r.row.parts[part] = result
+            r.row.record(*r.connection.recv())
     except (EOFError, OSError):  # the child ended: what it sent is all there is
         return True
     return False
@@ -228,7 +229,7 @@ def add_grade_command(commands) -> None:
     parser.add_argument("--activations", default="sigmoid,relu", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,
-                        help=f"given to build; the update's check and the training use it (default: {GradeSettings.lr})")
+                        help=f"given to build; the update's check and training use it (default: {GradeSettings.lr})")
     parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
 
 
