@@ -5,6 +5,8 @@
     python compare.py --dtype float64 --json run.json --plot run.png --save run.npz
     python compare.py --resume run.npz --json run.json   # go on from the saved epoch
     python compare.py check --help             # the gradient checker for your own layers
+    python compare.py --implementation my_net.py:build --dtype float64   # your own network against torch
+    python compare.py grade submissions/ --student-safe                  # grade a folder, part by part
 
 With no command, or with train options only, compare.py runs `train`. The data root
 (torchvision layout: <root>/MNIST/raw/...) comes from --data-root, else $SCRATCH_NN_DATA_ROOT,

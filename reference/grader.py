@@ -20,6 +20,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from .grading import GradeSettings, PartResult, grade
 from .implementation import ImplementationError, load_builder, load_module
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
+OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes raise OSError (File too large)
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Row:
         missing = PartResult(False, f"not reached: {self.problem}")
         return {"name": self.name, "score": passed, "out_of": graded, "problem": self.problem,
                 "parts": {part: self.parts.get(part, missing).to_dict(safe) for part in settings.parts},
-                "conventions": self.conventions, "output": self.output[-OUTPUT_KEPT:],
+                "conventions": self.conventions, "output": self.output,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -94,6 +96,7 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
     os.dup2(output_fd, 2)
     for number in (signal.SIGINT, signal.SIGTERM):  # the grader's handlers are not the child's
         signal.signal(number, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))  # a print loop cannot fill the disk
     torch.set_num_threads(1)  # two submissions graded at once on 2 cores: no thread pools fighting
 
     def send(part, result):
@@ -172,8 +175,8 @@ def finish(r: Running, timeout: float) -> None:
         r.row.problem = (f"the process was killed by {signal.Signals(-code).name}" if code < 0
                          else f"the process ended with exit status {code} before it was graded (os._exit?)")
     r.row.seconds = time.monotonic() - r.started
-    r.output.seek(0)
-    r.row.output = r.output.read().decode(errors="replace")
+    r.output.seek(max(0, r.output.seek(0, os.SEEK_END) - 4 * OUTPUT_KEPT))
+    r.row.output = r.output.read().decode(errors="replace")[-OUTPUT_KEPT:]
     r.output.close()
     r.connection.close()
 
