@@ -109,7 +109,10 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
         except ImplementationError as error:
             send("problem", f"not loaded: {error}")
             return
-        grade(builder, conventions, settings, send)
+        try:
+            grade(builder, conventions, settings, send)
+        except Exception as error:  # every call into the submission is guarded inside: this is the grader's
+            send("problem", f"grading stopped: {type(error).__name__}: {error}")
     sys.stdout.flush()
     sys.stderr.flush()
 

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import scratch_nn
 from scratch_nn.network import Spec
 
 from . import tolerances
 from .comparison import compare
-from .implementation import ImplementationError, adapt_built
+from .implementation import ImplementationError, adapt_layers, adapt_user_loss
 from .side_by_side import torch_step
 from .twin import numpy_state_dict, torch_model
 
@@ -80,6 +81,7 @@ class Checked:
 
     reports: dict = field(default_factory=dict)    # activation -> (Adapted, CheckReport)
     problems: dict = field(default_factory=dict)   # activation -> reason
+    loss_problem: str = ""                         # why the loss cannot be read (the layers are checked without it)
 
 
 def grade(builder, conventions, settings: GradeSettings, emit) -> None:
@@ -87,7 +89,7 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
     checked = Checked()
     for activation in settings.activations:
         try:
-            adapted = build(builder, conventions, settings, activation)
+            adapted, checked.loss_problem = build(builder, conventions, settings, activation)
             checked.reports[activation] = adapted, adapted.check(seed=settings.seed)
         except (Exception, SystemExit) as error:  # the submission's code, whatever it does
             checked.problems[activation] = failure(error)
@@ -97,7 +99,8 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
             emit("conventions", adapted.describe())
         emit(activation, judge([p for p in checked.reports[activation][1].parts if p.index == 1]))
     emit("linear", judge_all(checked, lambda p: p.kind == "layer" and p.index != 1))
-    emit("loss", judge_all(checked, lambda p: p.kind == "loss"))
+    emit("loss", PartResult(False, checked.loss_problem) if checked.loss_problem
+         else judge_all(checked, lambda p: p.kind == "loss"))
     updates = [adapted for adapted, _ in checked.reports.values() if adapted.updates_in_backward]
     if checked.reports and not updates:
         emit("update", PartResult(None, "n/a: the layers leave the update to an optimizer"))
@@ -110,8 +113,16 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
 
 
 def build(builder, conventions, settings, activation):
-    return adapt_built(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed, init="torch",
-                       dtype=np.float64, loss="cross_entropy", conventions=conventions)
+    """(the submission's network with that activation, adapted, its loss or scratch_nn's; why its loss
+    cannot be read, or ""): a loss the adapters cannot read fails the loss, not every layer."""
+    adapted, user_loss = adapt_layers(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed,
+                                      init="torch", dtype=np.float64, conventions=conventions)
+    try:
+        adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions)
+    except ImplementationError as error:
+        adapted.loss = scratch_nn.SoftmaxCrossEntropy()
+        return adapted, str(error)
+    return adapted, ""
 
 
 def failure(error: BaseException) -> str:
@@ -156,7 +167,9 @@ def training_data(settings: GradeSettings):
 
 def train(builder, conventions, settings) -> PartResult:
     """The training run: the submission's network (first activation) and its torch twin, the same batches."""
-    adapted = build(builder, conventions, settings, settings.activations[0])
+    adapted, loss_problem = build(builder, conventions, settings, settings.activations[0])
+    if loss_problem:
+        return PartResult(False, loss_problem)
     network, loss = adapted.network, adapted.loss
     # A loss summed over the batch (one example at a time, say) as a mean, and, unless the layers hold
     # their own lr, the step the same size as with the mean: lr 0.2 on a sum of 32 saturates a sigmoid.

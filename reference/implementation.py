@@ -40,7 +40,7 @@ import numpy as np
 import scratch_nn
 from scratch_nn.network import Spec
 
-from .adapters import Adapted, ConventionError, adapt_network
+from .adapters import Adapted, ConventionError, adapt_loss, adapt_network
 from .run_config import ConfigError, RunConfig
 from .twin import torch_model
 
@@ -138,14 +138,21 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
     """build's network adapted, holding the weights scratch_nn would start the spec from (init, seed),
     and its loss (the user's, adapted as loss; else scratch_nn's loss of that name). lr is what build
     is given; layers that hold another and update with it keep theirs (Adapted.lr says which)."""
+    adapted, user_loss = adapt_layers(builder, spec, lr=lr, seed=seed, init=init, dtype=dtype,
+                                      conventions=conventions)
+    adapted.loss = adapt_user_loss(user_loss, loss, conventions)
+    return adapted
+
+
+def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None) -> tuple[Adapted, object]:
+    """(build's layers adapted, holding the spec's initial weights, with no loss yet; the user's loss or None)."""
     dtype = np.dtype(dtype)
     layers, user_loss = call_build(builder, sizes=list(spec.sizes), activations=list(spec.activations),
                                    output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
     try:
-        adapted = adapt_network(layers, user_loss, in_features=spec.sizes[0], dtype=dtype, seed=seed,
-                                **{"loss_twin": loss, **(conventions or {})})
+        adapted = adapt_network(layers, None, in_features=spec.sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
     except (ConventionError, TypeError, ValueError) as error:
-        raise ImplementationError(f"the network {builder.__name__} returned cannot be read: {error}") from None
+        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: {error}") from None
     reference = scratch_nn.build_network(spec, init=init, seed=seed, dtype=dtype)
     expected = [twin_name(layer) for layer in reference.layers]
     if adapted.twins != expected:
@@ -156,9 +163,18 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
     except ValueError as error:
         raise ImplementationError(f"the layers {builder.__name__} returned do not have the sizes {spec}: "
                                   f"{error}") from None
-    if adapted.loss is None:
-        adapted.loss = scratch_nn.LOSSES[loss]()
-    return adapted
+    return adapted, user_loss
+
+
+def adapt_user_loss(user_loss, loss: str, conventions=None):
+    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin); without one, scratch_nn's."""
+    if user_loss is None:
+        return scratch_nn.LOSSES[loss]()
+    conventions = conventions or {}
+    try:
+        return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
+    except (ConventionError, TypeError, ValueError) as error:
+        raise ImplementationError(f"the loss build returned cannot be read: {error}") from None
 
 
 def twin_name(layer) -> str:

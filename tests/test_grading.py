@@ -35,6 +35,8 @@ SUBMISSIONS = {  # name: (style, changes)
     "dead.py": ("textbook", "class CrossEntropy(CrossEntropy):\n    def forward(self, logits, one_hot):\n"
                             "        return super().forward(logits, one_hot).mean()\n"
                             "    def backward(self, logits, one_hot):\n        return np.zeros_like(logits)  # TODO"),
+    "no_log.py": ("textbook", "class CrossEntropy(CrossEntropy):\n    def forward(self, logits, one_hot):\n"
+                              "        return np.exp(logits).sum(axis=1) - (logits * one_hot).sum(axis=1)"),
 }
 CRASHES = "import cupy_is_not_installed\n"
 
@@ -49,6 +51,7 @@ EXPECTED = {
     "exits.py": "ok FAIL ok ok ok FAIL 4/6",        # sys.exit in sigmoid's backward; training uses sigmoid
     "hangs.py": "- ok - - - - 1/6",                 # killed building the relu network: the sigmoid part counts
     "dead.py": "ok ok ok FAIL ok FAIL 4/6",
+    "no_log.py": "ok ok ok FAIL ok FAIL 4/6",       # a loss whose value is not the loss: the layers still count
     "crashes.py": "- - - - - - 0/6",
 }
 REASONS = [  # (submission, part or "problem", a phrase of the reason)
@@ -59,6 +62,7 @@ REASONS = [  # (submission, part or "problem", a phrase of the reason)
     ("exits.py", "sigmoid", "called sys.exit(3)"),
     ("hangs.py", "problem", f"timed out after {TIMEOUT} s"),
     ("dead.py", "training", "dead: every gradient was zero"),
+    ("no_log.py", "loss", "the loss build returned cannot be read: could not find how CrossEntropy is called"),
     ("crashes.py", "problem", "raised ModuleNotFoundError: No module named 'cupy_is_not_installed'"),
 ]
 

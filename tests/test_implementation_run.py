@@ -48,16 +48,25 @@ def tiny_data(monkeypatch, synthetic):
     monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
-@pytest.mark.parametrize("changes, status", [("", compare.EXIT_AGREE),
-                                             ("Linear = LinearBiasAveraged", compare.EXIT_DISAGREE)])
-def test_command_line_run_prints_the_conventions_and_writes_the_json(changes, status, tiny_data, tmp_path, capsys):
-    path = write(tmp_path, "net.py", "textbook", changes)
+LAYERS_ONLY = "\ndef layers_only(sizes, activations, lr, seed):\n    return build(sizes, activations, lr, seed)[0]\n"
+
+
+@pytest.mark.parametrize("changes, target, status", [
+    ("", "build", compare.EXIT_AGREE),
+    ("Linear = LinearBiasAveraged", "build", compare.EXIT_DISAGREE),
+    (LAYERS_ONLY, "layers_only", compare.EXIT_AGREE),  # no loss of its own: scratch_nn's --loss
+])
+def test_command_line_run_prints_the_conventions_and_writes_the_json(changes, target, status, tiny_data, tmp_path,
+                                                                     capsys):
+    path = tmp_path / "net.py"
+    path.write_text(source("textbook", changes))
     options = [f"--{key.replace('_', '-')}={value}" for key, value in SETTINGS.items()]
-    code = compare.main([*options, "--implementation", str(path), "--no-progress", "--json", str(tmp_path / "r.json")])
+    code = compare.main([*options, "--implementation", f"{path}:{target}", "--no-progress",
+                         "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == status, out
-    assert "Conventions found" in out and "stored (in, out)" in out
-    assert json.loads((tmp_path / "r.json").read_text())["config"]["implementation"] == str(path)
+    assert "Conventions found" in out and "stored (in, out)" in out and ("loss: " in out) == (target == "build")
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["implementation"] == f"{path}:{target}"
 
 
 BAD = [  # (file name, its text, the target after the folder, a phrase of the one-line message)
