@@ -18,6 +18,7 @@ Fork is POSIX-only; the grader runs on Linux and macOS.
 import argparse
 import dataclasses
 import json
+import math
 import multiprocessing
 import os
 import resource
@@ -34,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 import scratch_nn
 
+from .atomic_file import write_atomically
 from .grading import GradeSettings, PartResult, grade
 from .implementation import ImplementationError, load_builder, load_module
 
@@ -130,8 +132,8 @@ def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers:
                  on_row=None) -> list[Row]:
     """Every submission graded in its own child process, `workers` at a time; on_row(row) as each ends."""
     context = multiprocessing.get_context("fork")
-    pending = find_submissions(folder)
-    rows, running = {}, []
+    submissions = find_submissions(folder)  # once: a submission may write files into the folder
+    pending, rows, running = list(submissions), {}, []
     sys.stdout.flush()  # a forked child would otherwise write out what the grader had buffered
     sys.stderr.flush()
     while pending or running:
@@ -153,7 +155,7 @@ def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers:
                 rows[r.row.name] = r.row
                 if on_row:
                     on_row(r.row)
-    return [rows[name] for name, _ in find_submissions(folder)]
+    return [rows[name] for name, _ in submissions]
 
 
 def receive(r: Running) -> bool:
@@ -212,8 +214,8 @@ def mark(result: PartResult | None) -> str:
 def write_json(rows, settings: GradeSettings, path, safe: bool, timeout: float) -> None:
     record = {"settings": {**dataclasses.asdict(settings), "timeout": timeout, "student_safe": safe},
               "parts": settings.parts, "submissions": [row.to_dict(settings, safe) for row in rows]}
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
-
+    text = json.dumps(record, indent=2) + "\n"
+    write_atomically(path, lambda file: file.write(text.encode()))
 
 
 def add_grade_command(commands) -> None:
@@ -235,7 +237,7 @@ def add_grade_command(commands) -> None:
     parser.add_argument("--activations", default="sigmoid,relu", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,
-                        help=f"given to build; the update's check and training use it (default: {GradeSettings.lr})")
+                        help=f"given to build, and the training run's (default: {GradeSettings.lr})")
     parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
 
 
@@ -251,15 +253,17 @@ def grade_command(args) -> int:
         folder, settings = Path(args.folder), settings_from(args)
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give the folder that holds the submissions")
-        if not find_submissions(folder):
+        total = len(find_submissions(folder))
+        if not total:
             raise ValueError(f"{folder} holds no submission: no .py file, and no folder with __init__.py or "
                              f"submission.py")
-        if args.json and not Path(args.json).resolve().parent.is_dir():
-            raise ValueError(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
+        json_folder = Path(args.json or ".").resolve().parent
+        if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
+            raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
-    started, total = time.monotonic(), len(find_submissions(folder))
+    started = time.monotonic()
 
     def progress(row):
         progress.done += 1
@@ -284,6 +288,9 @@ def settings_from(args) -> GradeSettings:
     if unknown or not activations:
         raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
                          f"separated by commas")
-    if not (args.timeout > 0 and args.workers >= 1 and args.lr > 0 and args.seed >= 0):
-        raise ValueError("--timeout and --lr must be above 0, --workers at least 1, --seed at least 0")
+    for name, value, least in (("timeout", args.timeout, 0), ("lr", args.lr, 0), ("workers", args.workers, 1),
+                               ("seed", args.seed, 0)):
+        if not (math.isfinite(value) and (value > least if name in ("timeout", "lr") else value >= least)):
+            above = "above" if name in ("timeout", "lr") else "at least"
+            raise ValueError(f"--{name} {value!r}: must be a finite number {above} {least}")
     return GradeSettings(activations=activations, lr=args.lr, seed=args.seed)

@@ -160,9 +160,12 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("argv, phrase", [(["{tmp}/missing"], "is not a folder"), (["{tmp}"], "holds no submission"),
-                                          (["{tmp}", "--activations", "softplus"], "--activations 'softplus'"),
-                                          (["{tmp}", "--timeout", "0"], "--timeout")])
+@pytest.mark.parametrize("argv, phrase", [
+    (["{tmp}/missing"], "is not a folder"), (["{tmp}"], "holds no submission"),
+    (["{tmp}", "--activations", "softplus"], "--activations 'softplus'"), (["{tmp}", "--timeout", "0"], "--timeout 0.0"),
+    (["{tmp}", "--lr", "nan"], "--lr nan"), (["{tmp}", "--workers", "0"], "--workers 0"),
+    (["{tmp}", "--json", "{tmp}/missing/grades.json"], "cannot write in the folder"),
+])
 def test_bad_options_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
     if "holds no" not in phrase:
         (tmp_path / "a.py").write_text("")
