@@ -99,7 +99,7 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
     for number in (signal.SIGINT, signal.SIGTERM):  # the grader's handlers are not the child's
         signal.signal(number, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))  # a print loop cannot fill the disk
-    torch.set_num_threads(1)  # two submissions graded at once on 2 cores: no thread pools fighting
+    torch.set_num_threads(1)  # thread pools spinning beside other submissions and processes only slow all down
 
     def send(part, result):
         connection.send((part, result))
@@ -128,7 +128,7 @@ class Running:
     started: float
 
 
-def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers: int = 2,
+def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers: int = 1,
                  on_row=None) -> list[Row]:
     """Every submission graded in its own child process, `workers` at a time; on_row(row) as each ends."""
     context = multiprocessing.get_context("fork")
@@ -233,7 +233,9 @@ def add_grade_command(commands) -> None:
                                                        "and the reason (default: none)")
     parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
                         help="per submission; one still running then is killed (default: 20)")
-    parser.add_argument("--workers", type=int, default=2, metavar="N", help="submissions graded at once (default: 2)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="submissions graded at once; 2 did not help on a busy 2-core machine (see README) "
+                             "(default: 1)")
     parser.add_argument("--activations", default="sigmoid,relu", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,

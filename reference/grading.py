@@ -8,7 +8,8 @@ graded on these parts, each pass or fail on its own:
                   output, dL/dx, dL/dW, dL/db against torch and finite differences)
     <activation>  one column per activation graded (default sigmoid, relu): a 784-16-10 network with
                   it is built by build, loaded with torch's default initialisation, and checked
-    loss          the submission's loss (or, without one, nothing of its own: n/a)
+    loss          the submission's loss; n/a where build returns none (the rest then uses scratch_nn's); a
+                  loss the adapters cannot read fails here, and the layers are still graded
     update        the update its layers make inside backward (n/a where they leave it to an optimizer)
     training      STEPS steps of SGD on synthetic MNIST-shaped data, beside the torch twin from the
                   same weights: fails as "dead" when every gradient was zero or the loss stayed near
@@ -81,7 +82,9 @@ class Checked:
 
     reports: dict = field(default_factory=dict)    # activation -> (Adapted, CheckReport)
     problems: dict = field(default_factory=dict)   # activation -> reason
-    loss_problem: str = ""                         # why the loss cannot be read (the layers are checked without it)
+    loss: PartResult | None = None                 # the loss's grade where the checker cannot give it: a loss
+                                                   # the adapters cannot read, or none (the layers are checked
+                                                   # with scratch_nn's)
 
 
 def grade(builder, conventions, settings: GradeSettings, emit) -> None:
@@ -89,7 +92,7 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
     checked = Checked()
     for activation in settings.activations:
         try:
-            adapted, checked.loss_problem = build(builder, conventions, settings, activation)
+            adapted, checked.loss = build(builder, conventions, settings, activation)
             checked.reports[activation] = adapted, adapted.check(seed=settings.seed)
         except (Exception, SystemExit) as error:  # the submission's code, whatever it does
             checked.problems[activation] = failure(error)
@@ -97,10 +100,9 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
             continue
         if len(checked.reports) == 1:
             emit("conventions", adapted.describe())
-        emit(activation, judge([p for p in checked.reports[activation][1].parts if p.index == 1]))
+        emit(activation, judge([p for p in checked.reports[activation][1].parts if p.index == 1]))  # linear, it, linear
     emit("linear", judge_all(checked, lambda p: p.kind == "layer" and p.index != 1))
-    emit("loss", PartResult(False, checked.loss_problem) if checked.loss_problem
-         else judge_all(checked, lambda p: p.kind == "loss"))
+    emit("loss", checked.loss or judge_all(checked, lambda p: p.kind == "loss"))
     updates = [adapted for adapted, _ in checked.reports.values() if adapted.updates_in_backward]
     if checked.reports and not updates:
         emit("update", PartResult(None, "n/a: the layers leave the update to an optimizer"))
@@ -113,16 +115,17 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
 
 
 def build(builder, conventions, settings, activation):
-    """(the submission's network with that activation, adapted, its loss or scratch_nn's; why its loss
-    cannot be read, or ""): a loss the adapters cannot read fails the loss, not every layer."""
+    """(the submission's network with that activation, adapted, with its loss or else scratch_nn's; the
+    loss's grade where the checker cannot give it, else None): a loss the adapters cannot read fails the
+    loss, not every layer; a submission without a loss gets n/a for it."""
     adapted, user_loss = adapt_layers(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed,
                                       init="torch", dtype=np.float64, conventions=conventions)
     try:
         adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions)
     except ImplementationError as error:
         adapted.loss = scratch_nn.SoftmaxCrossEntropy()
-        return adapted, str(error)
-    return adapted, ""
+        return adapted, PartResult(False, str(error))
+    return adapted, PartResult(None, "n/a: build returns no loss") if user_loss is None else None
 
 
 def failure(error: BaseException) -> str:
@@ -167,9 +170,9 @@ def training_data(settings: GradeSettings):
 
 def train(builder, conventions, settings) -> PartResult:
     """The training run: the submission's network (first activation) and its torch twin, the same batches."""
-    adapted, loss_problem = build(builder, conventions, settings, settings.activations[0])
-    if loss_problem:
-        return PartResult(False, loss_problem)
+    adapted, loss_grade = build(builder, conventions, settings, settings.activations[0])
+    if loss_grade is not None and loss_grade.ok is False:
+        return loss_grade
     network, loss = adapted.network, adapted.loss
     # A loss summed over the batch (one example at a time, say) as a mean, and, unless the layers hold
     # their own lr, the step the same size as with the mean: lr 0.2 on a sum of 32 saturates a sigmoid.

@@ -39,6 +39,8 @@ SUBMISSIONS = {  # name: (style, changes)
                               "        return np.exp(logits).sum(axis=1) - (logits * one_hot).sum(axis=1)"),
 }
 CRASHES = "import cupy_is_not_installed\n"
+LAYERS_ONLY = ("\n_build = build\n\ndef build(sizes, activations, lr, seed):\n"
+               "    return _build(sizes, activations, lr, seed)[0]\n")
 
 # Expected marks, in the grader's columns: linear, sigmoid, relu, loss, update, training, score.
 EXPECTED = {
@@ -53,6 +55,7 @@ EXPECTED = {
     "dead.py": "ok ok ok FAIL ok FAIL 4/6",
     "no_log.py": "ok ok ok FAIL ok FAIL 4/6",       # a loss whose value is not the loss: the layers still count
     "crashes.py": "- - - - - - 0/6",
+    "layers_only.py": "ok ok ok n/a ok ok 5/5",     # no loss of its own: trained with scratch_nn's
 }
 REASONS = [  # (submission, part or "problem", a phrase of the reason)
     ("bias_averaged.py", "linear", "looks like: bias gradient averaged"),
@@ -73,17 +76,18 @@ def folder(tmp_path_factory):
     for name, (style, changes) in SUBMISSIONS.items():
         write(folder, name, style, changes)
     (folder / "crashes.py").write_text(CRASHES + source("textbook"))
+    (folder / "layers_only.py").write_text(source("textbook") + LAYERS_ONLY)
     return folder
 
 
 @pytest.fixture(scope="module")
 def graded(folder):
-    """compare.py grade --student-safe on the folder, in a process of its own as a teacher would run it:
-    (exit status, stdout, the JSON)."""
+    """compare.py grade --student-safe on the folder, in a process of its own as a teacher would run it, two
+    submissions at a time (the hanging one beside the others): (exit status, stdout, the JSON)."""
     record = folder.parent / "grades.json"
     done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), "--student-safe", "--json",
-                           str(record), "--timeout", str(TIMEOUT)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                           str(record), "--timeout", str(TIMEOUT), "--workers", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout, json.loads(record.read_text())
 
 
@@ -162,7 +166,8 @@ def one_thread():
 
 @pytest.mark.parametrize("argv, phrase", [
     (["{tmp}/missing"], "is not a folder"), (["{tmp}"], "holds no submission"),
-    (["{tmp}", "--activations", "softplus"], "--activations 'softplus'"), (["{tmp}", "--timeout", "0"], "--timeout 0.0"),
+    (["{tmp}", "--activations", "softplus"], "--activations 'softplus'"),
+    (["{tmp}", "--timeout", "0"], "--timeout 0.0"),
     (["{tmp}", "--lr", "nan"], "--lr nan"), (["{tmp}", "--workers", "0"], "--workers 0"),
     (["{tmp}", "--json", "{tmp}/missing/grades.json"], "cannot write in the folder"),
 ])
