@@ -3,6 +3,7 @@ build of implementations/submissions.py) trained against torch from the same wei
 drifts and fails the step check; a file that cannot be used is one line and exit 2, before any data."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import compare
 import scratch_nn
 from implementations.submissions import source, write
 from reference.run_config import RunConfig
-from reference.training import TwinTraining
+from reference.training import TwinTraining, build_loss
 
 SETTINGS = dict(spec="784-32-10", activation="relu", init="torch", dtype="float64", lr=0.1, epochs=1)
 
@@ -29,6 +30,17 @@ def test_both_sides_start_from_the_runs_weights_through_the_users_arrays(tmp_pat
         np.testing.assert_array_equal(value, expected[key])
     network.forward(np.zeros((2, 784)))  # the params go into the user's own arrays at every call
     np.testing.assert_array_equal(network.layers[0].user.weights, expected["0.weight"].T)  # stored (in, out)
+
+
+def test_the_adapted_network_and_loss_survive_pickling(tmp_path):
+    """As a run that trains the scratch side in a process of its own sends them back."""
+    network = TwinTraining(RunConfig(**SETTINGS, implementation=str(write(tmp_path, "net.py", "textbook")))).network
+    loss = build_loss(RunConfig(**SETTINGS, implementation=str(tmp_path / "net.py")))
+    x, labels = np.random.default_rng(0).random((4, 784)), np.arange(4)
+    copies = pickle.loads(pickle.dumps((network, loss)))
+    assert [type(layer).__name__ for layer in copies[0].layers] == ["Linear", "ReLU", "Linear"]
+    np.testing.assert_array_equal(copies[0].forward(x), network.forward(x))
+    assert copies[1].forward(copies[0].forward(x), labels) == loss.forward(network.forward(x), labels)
 
 
 def test_textbook_implementation_trains_as_torch_does(tmp_path, synthetic):
