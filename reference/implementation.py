@@ -206,8 +206,9 @@ def build_networks(config: RunConfig):
 
 
 def build_loss(config: RunConfig):
-    """The loss the scratch side trains with: the implementation's own, adapted, or scratch_nn's."""
-    return adapt_config(config).loss
+    """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
+    run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
+    return adapt_config(config).loss if config.implementation else scratch_nn.LOSSES[config.loss]()
 
 
 def describe(config: RunConfig) -> str:

@@ -109,11 +109,6 @@ def build_networks(config: RunConfig):
     return network, torch_model(network, device=config.device)
 
 
-def build_loss(config: RunConfig):
-    """The scratch side's loss: scratch_nn's of that name, or the implementation's own (adapted)."""
-    return implementation.build_loss(config) if config.implementation else scratch_nn.LOSSES[config.loss]()
-
-
 def train_twins(config: RunConfig, data, progress=None):
     """Train both sides; an iterator over the EpochRecords, one after every epoch.
 
@@ -169,7 +164,7 @@ class TwinTraining:
 
     def _train(self, data, progress):
         config, network, model = self.config, self.network, self.model
-        scratch_loss = build_loss(config)
+        scratch_loss = implementation.build_loss(config)
         optimizer = scratch_nn.SGD(network, config.lr)
         twin_loss = torch_loss(scratch_loss)
         twin_optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
@@ -248,7 +243,7 @@ def evaluate(epoch, network, model, data, config, train, train_losses, seconds) 
     worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
     probe = copy.deepcopy(network)
     step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], build_loss(config), config.lr)
+                        train.labels[:config.batch_size], implementation.build_loss(config), config.lr)
     agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
     divergence = Divergence(
         parameters={d.name: {"max_abs": d.max_abs, "max_rel": d.max_rel, "scaled_abs": d.scaled_abs,

@@ -12,7 +12,8 @@ import compare
 import scratch_nn
 from implementations.submissions import source, write
 from reference.run_config import RunConfig
-from reference.training import TwinTraining, build_loss
+from reference.implementation import build_loss
+from reference.training import TwinTraining
 
 SETTINGS = dict(spec="784-32-10", activation="relu", init="torch", dtype="float64", lr=0.1, epochs=1)
 
