@@ -30,10 +30,11 @@ from reference import checkpoint, implementation, report
 from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
+from reference.gradcheck import cli as gradcheck_cli
 from reference.grader import add_grade_command
 from reference.presets import PRESETS
 from reference.run_config import DTYPES, ConfigError, RunConfig, option
-from reference.training import DivergedError, EpochRecord, Run, TwinTraining
+from reference.training import CONCURRENCY, DivergedError, EpochRecord, Run, TwinTraining
 from reference.twin import configure_determinism
 
 EXIT_AGREE = 0
@@ -124,6 +125,14 @@ def add_train_arguments(parser) -> None:
                               "it, my_net.py:build (the contract: README, 'Training your own implementation')",
             metavar="FILE.py:build")
 
+    how = parser.add_argument_group("how the sides run", "These change the time a run takes, never its numbers.")
+    how.add_argument("--concurrency", choices=CONCURRENCY, help="process: the scratch side in a process of its own, "
+                     "training beside the torch side; sequential: the two in turn in one process "
+                     "(default: process; sequential with --lockstep)")
+    how.add_argument("--lockstep", action="store_true", help="after every step, the twin's step from the scratch "
+                     "side's weights, judged by the one-step tolerance: the verdict proven over every step, and the "
+                     "first step that disagrees located (about 2.2x the time of a sequential run; default: off)")
+
     files = parser.add_argument_group("data and output")
     files.add_argument("--data-root", metavar="PATH",
                        help="torchvision-layout data root (default: $SCRATCH_NN_DATA_ROOT, else ./data)")
@@ -142,22 +151,16 @@ def add_train_arguments(parser) -> None:
 
 
 def add_check_command(commands) -> None:
-    """`check`: the gradient checker. Its options are reference.gradcheck's own: today main()
-    hands `check ...` to reference.gradcheck.main, and this entry lists the command in --help."""
-    commands.add_parser("check", add_help=False, help="check every layer, the loss and the SGD step against "
-                                                       "PyTorch and finite differences (check --help)")
-
-
-def run_check(argv) -> int:
-    from reference.gradcheck import main as check_main
-    return check_main(argv, prog="compare.py check")
+    """`check`: the gradient checker, with reference.gradcheck's own options and exit statuses."""
+    check = commands.add_parser("check", help="check every layer, the loss and the SGD step against PyTorch and "
+                                              "finite differences (check --help)", formatter_class=HelpFormatter)
+    gradcheck_cli.add_arguments(check)
+    check.set_defaults(handler=gradcheck_cli.run)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["check"]:  # reference.gradcheck parses its own options (see add_check_command)
-        return run_check(argv[1:])
-    if argv[:1] not in (["train"], ["grade"], ["-h"], ["--help"]):
+    if argv[:1] not in (["train"], ["check"], ["grade"], ["-h"], ["--help"]):
         argv = ["train", *argv]  # train is the default command
     args = build_parser().parse_args(argv)
     with sigterm_raises_terminated():
@@ -179,7 +182,7 @@ def train_command(args) -> int:
         resumed = load_checkpoint(args.resume) if args.resume else None
         config = config_from(args, resumed).validate()
         check_outputs(args)
-        training = TwinTraining(config, resume=resumed)
+        training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
     except (ConfigError, CheckpointError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -195,11 +198,12 @@ def train_command(args) -> int:
         return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                     disable=args.no_progress, file=sys.stderr)
 
-    print(report.describe_run(config))
+    print(report.describe_run(config, training.concurrency, training.lockstep))
     if config.implementation:
         print(implementation.describe(config))
     print(report.HEADER)
-    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [])
+    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [],
+              training.concurrency, training.lockstep)
     for record in run.epochs:
         print(report.format_epoch(record))
     last_state, status, error = None, "finished", None
@@ -214,6 +218,7 @@ def train_command(args) -> int:
                     last_state = training.checkpoint(run.epochs)
                     if args.save_every and record.epoch % args.save_every == 0:
                         checkpoint.save(last_state, args.save)
+        run.first_divergence = locate_first_divergence(training, run, data)
     except DivergedError as stop:
         status, error = "diverged", stop
     except KeyboardInterrupt as stop:
@@ -225,6 +230,17 @@ def train_command(args) -> int:
         status, error = "failed", stop
     with stop_signals_deferred():
         return finish(args, run, status, error, last_state)
+
+
+def locate_first_divergence(training, run, data):
+    """With --lockstep, what it found (every step judged); after a free-running run that did not agree,
+    a replay of the scratch side with the lockstep check, up to the first step that disagrees."""
+    if not training.lockstep:
+        if report.verdict(run)[0]:
+            return None
+        print("\nLocating the first step that disagrees: replaying the scratch side with a lockstep check ...",
+              flush=True)
+    return training.first_divergence(data)
 
 
 def finish(args, run, status, error, last_state) -> int:

@@ -183,15 +183,28 @@ def compare(scratch: dict, torch_values: dict, tolerance, layers=(), context: st
     diffs = []
     for name, value in scratch.items():
         tol = tolerance(name) if callable(tolerance) else tolerance
-        diffs.append(diff(name, value, torch_values[name], tol, where=layer_of(name, layers), judge=judge))
+        diffs.append(diff(name, value, torch_values[name], tol, where=layer_label(name, layers), judge=judge))
     return Comparison(diffs, context)
 
 
-def layer_of(name: str, layers) -> str:
-    index = name.split(".")[0]
+def layer_label(key: str, layers) -> str:
+    """The layer a key such as "2.weight.grad" belongs to: "layer 2, Linear(in_features=7, out_features=4)";
+    "" for a key of no layer ("loss")."""
+    index = key.split(".")[0]
     if index.isdigit() and int(index) < len(layers):
-        return f"layer {index}, {layers[int(index)]!r}"
+        return f"layer {index}, {layer_repr(layers[int(index)])}"
     return ""
+
+
+def layer_repr(layer) -> str:
+    """repr(layer) where its class writes one; else sized_name(layer), not <... object at 0x...>."""
+    return repr(layer) if type(layer).__repr__ is not object.__repr__ else sized_name(layer)
+
+
+def sized_name(layer) -> str:
+    """The class name, with the sizes of a weight: "Linear(784->32)", "Sigmoid"."""
+    weight = getattr(layer, "params", {}).get("weight")
+    return type(layer).__name__ + (f"({weight.shape[1]}->{weight.shape[0]})" if getattr(weight, "ndim", 0) == 2 else "")
 
 
 def as_numpy(value) -> np.ndarray:

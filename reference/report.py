@@ -10,18 +10,21 @@ import torch
 from . import tolerances
 from .atomic_file import write_atomically
 
+SIDES_RUN = {"process": "the sides training at once in two processes", "sequential": "the sides taking turns"}
+
 HEADER = (f"{'epoch':>5}  {'side':<7} {'loss':>8} {'train':>7} {'valid':>7} {'test':>7} {'sec':>6}   "
           f"{'param drift':>11} {'in':<9} {'agree':>8} {'Δloss':>9}")
 
 
-def describe_run(config) -> str:
+def describe_run(config, concurrency="process", lockstep=False) -> str:
     tolerance = tolerances.training_run(config.dtype)
     device = config.device if config.device == "cpu" else f"{config.device} ({torch.cuda.get_device_name(config.device)})"
     return "\n".join([
         f"{config.dataset.upper()}: {config.spec} {config.activation}, {config.loss}, {config.init} init, "
         f"{config.dtype}, batch {config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}",
         f"scratch: NumPy {np.__version__} on the CPU | torch {torch.__version__} on {device} | "
-        f"{config.threads} thread(s) each",
+        f"{config.threads} thread(s) each, {SIDES_RUN[concurrency]}" + (", every step checked in lockstep"
+                                                                          if lockstep else ""),
         f"param drift = max|scratch - torch| / max|torch| over each tensor (worst tensor shown); "
         f"tolerance {tolerance.atol:.0e}",
         "agree = share of validation images both sides classify the same; Δloss = scratch - torch mean training loss",
@@ -45,15 +48,15 @@ def format_epoch(record) -> str:
 def verdict(run) -> tuple[bool, str]:
     """Do the twins agree, and if not, where and why? Two criteria, both after every epoch:
     the parameters are within the whole-run tolerance for the dtype, and one SGD step taken from
-    identical weights agrees within the one-step tolerance (the step check)."""
+    identical weights agrees within the one-step tolerance (the step check); with lockstep, every
+    step of the run is judged that way."""
     if not run.epochs:
         return False, "no epoch finished: nothing to judge"
     tolerance = tolerances.training_run(run.config.dtype)
     epochs = run.epochs
     drift_ok = all(r.divergence.within_tolerance for r in epochs)
-    bad_steps = [r.epoch for r in epochs if not r.divergence.step_check_ok]
+    bad_steps = [r.epoch for r in epochs if not r.divergence.step_check_ok or r.divergence.lockstep_failed_steps]
     worst = max(epochs, key=lambda r: r.divergence.worst_scaled_abs)
-    seconds = {side: sum(getattr(r, side).seconds for r in epochs) for side in ("scratch", "torch")}
     if drift_ok and not bad_steps:
         headline = "AGREE: the twins stayed within tolerance"
     elif bad_steps:
@@ -66,22 +69,56 @@ def verdict(run) -> tuple[bool, str]:
         f"after epoch {worst.epoch}; final validation accuracy {epochs[-1].scratch.validation_accuracy:.2%} "
         f"(scratch) vs {epochs[-1].torch.validation_accuracy:.2%} (torch); predictions agree on at least "
         f"{min(r.divergence.prediction_agreement for r in epochs):.2%} of validation images in every epoch.",
-        f"Training time: scratch {seconds['scratch']:.1f} s, torch {seconds['torch']:.1f} s "
-        f"(torch/scratch = {seconds['torch'] / max(seconds['scratch'], 1e-12):.2f}).",
+        *timing_lines(run),
     ]
+    checked = sum(r.divergence.lockstep_steps for r in epochs)
+    if run.lockstep:
+        failed = sum(r.divergence.lockstep_failed_steps for r in epochs)
+        worst_step = max(r.divergence.lockstep_worst_ratio for r in epochs)
+        lines.append(f"Lockstep: {checked - failed} of {checked} steps, each from identical weights, agreed within "
+                     f"the one-step tolerance (worst {worst_step:.2g} of it)." +
+                     ("" if failed else " Every step is proven, not sampled."))
     if bad_steps:
-        lines.append(f"Step check FAILED after epoch(s) {', '.join(map(str, bad_steps))}: one SGD step from identical "
-                     f"weights gives different parameters, so the two sides compute different things. "
-                     f"Run `python compare.py check` on this network to find the layer.")
+        lines.append(f"Step check FAILED in epoch(s) {', '.join(map(str, bad_steps))}: one SGD step from identical "
+                     f"weights gives different parameters, so the two sides compute different things.")
     else:
         lines.append("Step check: after every epoch, one SGD step from identical weights agreed within the "
                      "one-step tolerance.")
+    if run.first_divergence is not None:
+        lines.append(f"First divergence ({run.first_divergence.found_by}): {run.first_divergence.text}.")
+    elif bad_steps:
+        lines.append("Run `python compare.py check` on this network to find the layer.")
     if not drift_ok and not bad_steps:
-        lines.append("Why the drift: every step checked agrees, so the difference is rounding amplified by the "
+        proof = ("every step of the run agrees" if run.lockstep and checked
+                 else "every step checked agrees (--lockstep checks them all)")
+        lines.append(f"Why the drift: {proof}, so the difference is rounding amplified by the "
                      "training dynamics (large learning rates and initial weights make training sensitive to the "
                      "last bit)" + ("; rerun with --dtype float64 to see the same run stay close."
                                     if run.config.dtype == "float32" else "."))
     return drift_ok and not bad_steps, "\n".join(lines)
+
+
+def timing(run) -> dict:
+    """The run's times: each side's own training seconds, and the wall time of the whole comparison
+    (training, evaluation, drift and step checks of every epoch), with both ratios scratch/torch-style:
+    the thing measured over the torch side's training time."""
+    seconds = {side: sum(getattr(r, side).seconds for r in run.epochs) for side in ("scratch", "torch")}
+    wall = sum(r.wall_seconds for r in run.epochs)
+    torch_seconds = max(seconds["torch"], 1e-12)
+    return {"concurrency": run.concurrency, "lockstep": run.lockstep, "scratch_seconds": seconds["scratch"],
+            "torch_seconds": seconds["torch"], "wall_seconds": wall,
+            "scratch_over_torch": seconds["scratch"] / torch_seconds, "wall_over_torch": wall / torch_seconds}
+
+
+def timing_lines(run) -> list[str]:
+    t = timing(run)
+    lines = [f"Training time: scratch {t['scratch_seconds']:.1f} s, torch {t['torch_seconds']:.1f} s "
+             f"(scratch/torch = {t['scratch_over_torch']:.2f}), each side's own steps."]
+    if t["wall_seconds"]:
+        lines.append(f"Whole comparison: {t['wall_seconds']:.1f} s of wall time, training, evaluation and checks "
+                     f"({SIDES_RUN[run.concurrency]}): comparison/torch = {t['wall_over_torch']:.2f}, against the "
+                     f"torch side's training time.")
+    return lines
 
 
 # How the run stands, in its JSON: "running" while epochs are still coming (or if the process was
@@ -102,6 +139,8 @@ def run_to_dict(run, status="finished", error: BaseException | None = None) -> d
         "error": "" if error is None else str(error),
         "error_type": "" if error is None else type(error).__name__,
         "epochs": [record.to_dict() for record in run.epochs],
+        "timing": timing(run),
+        "first_divergence": None if run.first_divergence is None else run.first_divergence.to_dict(),
         "verdict": {"agree": ok, "text": text},
     }
 

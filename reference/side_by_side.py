@@ -19,7 +19,8 @@ import scratch_nn
 
 from . import tolerances
 from .comparison import Comparison, compare
-from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, torch_target
+from .regularization import cancelled_gradients
+from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, torch_model, torch_target
 
 
 def trace_scratch(network, x, target=None, loss=None, upstream=None) -> dict:
@@ -59,23 +60,42 @@ def trace_torch(model, x, target=None, loss=None, upstream=None) -> dict:
     return {key: value.detach().cpu().numpy() for key, value in trace.items()}
 
 
-def compare_pass(network, model, x, target=None, loss=None, upstream=None, tolerance=None,
+def compare_pass(network, model=None, x=None, target=None, loss=None, upstream=None, tolerance=None,
                  context="") -> Comparison:
     """Trace one forward and backward pass on both sides and compare every tensor.
 
-    Give either a loss (a scratch loss object) with its target, or upstream, the gradient
-    dL/d(output) to backpropagate. tolerance defaults to the one for x's dtype.
+    model: the torch twin (None: torch_model(network)). Give either a loss (a scratch loss
+    object) with its target, or upstream, the gradient dL/d(output) to backpropagate.
+    tolerance defaults to the one for x's dtype.
+
+        compare_pass(network, x=x, target=labels, loss=SoftmaxCrossEntropy()).assert_ok()
     """
+    model, x = _twin_and_input(network, model, x)
     ours = trace_scratch(network, x, target, loss, upstream)
     theirs = trace_torch(model, x, target, loss, upstream)
-    return compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
+    cancelled = cancelled_gradients(network, ours, theirs, x.dtype)  # judged alone: see the function
+    comparison = compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
+    comparison.diffs += cancelled
+    return comparison
 
 
-def compare_step(network, model, x, target, loss, lr, tolerance=None, context="") -> Comparison:
-    """One SGD step on each side from the same batch; compare the parameters after it."""
+def compare_step(network, model=None, x=None, target=None, loss=None, lr=None, tolerance=None,
+                 context="") -> Comparison:
+    """One SGD step on each side from the same batch (x, target, loss, lr all required); compare
+    the parameters after it. model: the torch twin (None: torch_model(network))."""
+    model, x = _twin_and_input(network, model, x)
+    if loss is None or lr is None:
+        raise TypeError("compare_step needs a loss and a learning rate lr: the step descends the loss's gradient")
     ours = scratch_step(network, x, target, loss, lr)
     theirs = torch_step(model, x, target, loss, lr)
     return compare(ours, theirs, tolerance or tolerances.for_dtype(x.dtype), network.layers, context)
+
+
+def _twin_and_input(network, model, x):
+    """The torch twin (built when not given) and the input, which every comparison needs."""
+    if x is None:
+        raise TypeError("give the input x, e.g. compare_pass(network, x=x, target=labels, loss=loss)")
+    return (torch_model(network) if model is None else model), x
 
 
 def scratch_step(network, x, target, loss, lr) -> dict:
@@ -98,6 +118,7 @@ def torch_step(model, x, target, loss, lr) -> dict:
 
 def compare_trajectory(network, model, batches, loss, lr, tolerance=None, lockstep=False) -> list[Comparison]:
     """SGD on both sides over the same batches, the parameters compared after every step.
+    model: the torch twin (None: torch_model(network), built once for the whole trajectory).
 
     Free-running (the default), each side follows its own trajectory and differences compound:
     this is what training both would give. With lockstep=True the torch model is reset to the
@@ -105,6 +126,7 @@ def compare_trajectory(network, model, batches, loss, lr, tolerance=None, lockst
     judged on its own: the check to use where the dynamics are chaotic (differences of 1e-16
     that double every few steps) and free-running drift says nothing about the arithmetic.
     """
+    model = torch_model(network) if model is None else model
     trajectory = []
     for step, (x, target) in enumerate(batches, start=1):
         trajectory.append(compare_step(network, model, x, target, loss, lr, tolerance, context=f"after step {step}"))

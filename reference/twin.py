@@ -11,10 +11,15 @@ from torch import nn
 
 import scratch_nn
 
+from .regularization import TWINS as REGULARIZATION_TWINS
+from .regularization import regularization_twin
+
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
-# Twins by name, for layers written without subclassing a scratch layer (reference.gradcheck's twin=).
-TWIN_NAMES = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
-                                             for scratch_type, torch_type in TORCH_MODULES.items()}}
+# The scratch layer class each twin name stands for: how a layer written without subclassing a
+# scratch layer says what it computes (a twin= argument, or its own torch_twin attribute).
+LAYERS_BY_TWIN_NAME = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
+                                                      for scratch_type, torch_type in TORCH_MODULES.items()},
+                       **REGULARIZATION_TWINS}
 
 
 def configure_determinism():
@@ -30,36 +35,37 @@ def torch_dtype(dtype) -> torch.dtype:
     return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
 
 
-def twin_class(layer, twin=None) -> type | None:
+def scratch_class_for(layer, twin=None) -> type | None:
     """The scratch layer class whose torch twin a layer (or a layer class) gets: the one named by
-    twin ("linear", "sigmoid", "relu", "tanh") or by the layer's torch_twin attribute (as
-    reference.adapters' layers have), else the one it subclasses. None for a twin given
-    as a torch.nn.Module, which is used as it is."""
+    twin ("linear", "sigmoid", "relu", "tanh"), else the one it subclasses, else the one named by
+    its own torch_twin attribute. None for a twin given as a torch.nn.Module, used as it is."""
     if isinstance(twin, nn.Module):
         return None
-    twin = twin if twin is not None else getattr(layer, "torch_twin", None)  # an adapted layer names its own
-    if twin is not None:
-        if twin not in TWIN_NAMES:
-            raise ValueError(f"unknown twin {twin!r}; name one of {list(TWIN_NAMES)} or pass a torch.nn.Module")
-        return TWIN_NAMES[twin]
     cls = layer if isinstance(layer, type) else type(layer)
-    found = next((t for t in TWIN_NAMES.values() if issubclass(cls, t)), None)
-    if found is None:
+    if twin is None:
+        found = next((t for t in LAYERS_BY_TWIN_NAME.values() if issubclass(cls, t)), None)
+        if found is not None:
+            return found
+        twin = getattr(layer, "torch_twin", None)
+    if twin is None:
         raise TypeError(f"no PyTorch twin is known for {layer!r}; subclass one of "
-                        f"{[t.__name__ for t in TWIN_NAMES.values()]} or name its twin "
-                        f"({', '.join(TWIN_NAMES)}, or a torch.nn.Module)")
-    return found
+                        f"{[t.__name__ for t in LAYERS_BY_TWIN_NAME.values()]} or name its twin "
+                        f"({', '.join(LAYERS_BY_TWIN_NAME)}, or a torch.nn.Module), as an argument or as "
+                        f"the layer's torch_twin attribute")
+    if twin not in LAYERS_BY_TWIN_NAME:
+        raise ValueError(f"unknown twin {twin!r}; name one of {list(LAYERS_BY_TWIN_NAME)} or pass a torch.nn.Module")
+    return LAYERS_BY_TWIN_NAME[twin]
 
 
 def torch_module(layer, twin=None) -> nn.Module:
     """The torch module that computes what one scratch layer computes (with fresh weights).
 
     The twin is found from the scratch class the layer is an instance of. A layer written without
-    subclassing one can name its twin instead: twin="linear" (the layer's params must then hold
-    "weight" (out, in) and "bias" (out,)), "sigmoid", "relu" or "tanh"; a torch.nn.Module given
-    as twin is used as it is.
+    subclassing one can name its twin instead, as twin= or as its torch_twin attribute: "linear"
+    (the layer's params must then hold "weight" (out, in) and "bias" (out,)), "sigmoid", "relu"
+    or "tanh"; a torch.nn.Module given as twin is used as it is.
     """
-    scratch_type = twin_class(layer, twin)
+    scratch_type = scratch_class_for(layer, twin)
     if scratch_type is None:
         return twin
     if scratch_type is scratch_nn.Linear:
@@ -68,6 +74,8 @@ def torch_module(layer, twin=None) -> nn.Module:
             raise ValueError(f"{layer!r} has a linear twin, so its params must hold a 2-D 'weight' (out, in) "
                              f"and a 'bias' (out,), as scratch_nn.Linear's do")
         return nn.Linear(weight.shape[1], weight.shape[0], dtype=torch_dtype(weight.dtype))
+    if scratch_type in REGULARIZATION_TWINS.values():  # Dropout, BatchNorm1d: in the layer's mode
+        return regularization_twin(layer)
     return TORCH_MODULES[scratch_type]()
 
 
@@ -140,13 +148,29 @@ class HalfSquaredError(nn.Module):
         return nn.functional.mse_loss(output, target, reduction="sum") / (2 * n)
 
 
+def scratch_loss_class_for(loss) -> type:
+    """The scratch loss class a loss computes what: the one it subclasses, else the one named by its
+    torch_twin attribute ("cross_entropy", "mse", as in scratch_nn.LOSSES)."""
+    found = next((t for t in scratch_nn.LOSSES.values() if isinstance(loss, t)), None)
+    if found is not None:
+        return found
+    name = getattr(loss, "torch_twin", None)
+    if name is None:
+        raise TypeError(f"no PyTorch twin is known for the loss {loss!r}; subclass one of "
+                        f"{[t.__name__ for t in scratch_nn.LOSSES.values()]} or give it a torch_twin attribute "
+                        f"({', '.join(scratch_nn.LOSSES)})")
+    if name not in scratch_nn.LOSSES:
+        raise ValueError(f"unknown torch_twin {name!r} of the loss {loss!r}; name one of {list(scratch_nn.LOSSES)}")
+    return scratch_nn.LOSSES[name]
+
+
 def torch_loss(loss) -> nn.Module:
-    """The torch loss that computes what a scratch loss computes, with the same reduction."""
-    if isinstance(loss, scratch_nn.SoftmaxCrossEntropy):
-        return nn.CrossEntropyLoss(reduction=loss.reduction)
-    if isinstance(loss, scratch_nn.QuadraticLoss):
-        return HalfSquaredError(reduction=loss.reduction)
-    raise TypeError(f"no PyTorch twin is known for the loss {loss!r}")
+    """The torch loss that computes what a scratch loss computes, with the same reduction
+    (a loss without a reduction attribute takes the mean over the batch)."""
+    reduction = getattr(loss, "reduction", "mean")
+    if scratch_loss_class_for(loss) is scratch_nn.SoftmaxCrossEntropy:
+        return nn.CrossEntropyLoss(reduction=reduction)
+    return HalfSquaredError(reduction=reduction)
 
 
 def torch_target(loss, target, output: torch.Tensor) -> torch.Tensor:
@@ -155,6 +179,6 @@ def torch_target(loss, target, output: torch.Tensor) -> torch.Tensor:
     target = torch.as_tensor(target, device=output.device)
     if target.dtype.is_floating_point:
         return target
-    if isinstance(loss, scratch_nn.QuadraticLoss):
+    if scratch_loss_class_for(loss) is scratch_nn.QuadraticLoss:
         return nn.functional.one_hot(target.long(), output.shape[1]).to(output.dtype)
     return target.long()

@@ -6,9 +6,10 @@ from .layers import Layer, Linear, ReLU, Sigmoid, Tanh
 from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
 from .network import ACTIVATIONS, Sequential, Spec, build_network
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
+from .regularization import BatchNorm1d, Dropout
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "AdamW", "INITIALIZERS", "LOSSES", "Layer", "Linear", "OPTIMIZERS", "Optimizer",
-    "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh",
-    "build_network", "paper_uniform", "torch_default",
+    "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "Dropout", "INITIALIZERS", "LOSSES", "Layer", "Linear",
+    "OPTIMIZERS", "Optimizer", "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid",
+    "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform", "torch_default",
 ]

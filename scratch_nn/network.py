@@ -4,7 +4,9 @@ The container mirrors torch.nn.Sequential, down to how it names parameters: laye
 parameter p is "i.p" (activations take an index too), so for 784-128-10 with a sigmoid the
 keys are 0.weight (128, 784), 0.bias (128,), 2.weight (10, 128), 2.bias (10,). state_dict,
 load_state_dict and grad_dict use exactly these keys, shapes and layouts, so a scratch
-network's weights load into the equivalent torch.nn.Sequential as they are, and back.
+network's weights load into the equivalent torch.nn.Sequential as they are, and back. A layer's
+buffers (BatchNorm1d's running statistics, in layer.buffers) follow its parameters in state_dict,
+as in torch's, but are not parameters: no gradient, no optimizer step.
 """
 
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ import numpy as np
 
 from .init import INITIALIZERS
 from .layers import Linear, ReLU, Sigmoid, Tanh
+from .regularization import BatchNorm1d, Dropout, check_drop_probability
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
 
@@ -93,6 +96,24 @@ class Sequential:
             for name in layer.params:
                 yield f"{index}.{name}", layer, name
 
+    def train(self, mode: bool = True) -> "Sequential":
+        """Training mode (as built) or, with mode=False, evaluation mode, for every layer that has a
+        ``training`` flag (Dropout, BatchNorm1d), as torch's module.train(mode). Returns the network."""
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = bool(mode)
+        return self
+
+    def eval(self) -> "Sequential":
+        """Evaluation mode: dropout off, batch norm with its running statistics. Same as train(False)."""
+        return self.train(False)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        """The arrays of state_dict, not copied: per layer its parameters, then its buffers (e.g. batch
+        norm's running statistics, which no optimizer updates), torch.nn.Sequential's keys and order."""
+        return {f"{index}.{name}": value for index, layer in enumerate(self.layers)
+                for name, value in (*layer.params.items(), *getattr(layer, "buffers", {}).items())}
+
     @property
     def dtype(self):
         """The parameters' dtype (the first parameter's; Linear refuses to mix)."""
@@ -101,8 +122,9 @@ class Sequential:
         raise AttributeError("this network has no parameters, so no dtype of its own: its input's dtype decides")
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under torch.nn.Sequential's keys, e.g. {"0.weight": (out, in) array}."""
-        return {key: layer.params[name].copy() for key, layer, name in self.named_parameters()}
+        """Copies of the parameters and buffers under torch.nn.Sequential's keys, e.g. {"0.weight": (out, in)
+        array}; a BatchNorm1d at index 1 adds "1.running_mean", "1.running_var", "1.num_batches_tracked"."""
+        return {key: value.copy() for key, value in self._state().items()}
 
     def grad_dict(self) -> dict[str, np.ndarray]:
         """Copies of the last backward pass's parameter gradients, under the state_dict keys."""
@@ -119,7 +141,7 @@ class Sequential:
         as are missing or unexpected keys and other shapes. All problems are listed at once,
         and nothing is loaded unless everything fits.
         """
-        params = {key: layer.params[name] for key, layer, name in self.named_parameters()}
+        params = self._state()
         values = {key: np.asarray(value) for key, value in state.items()}
         problems = [f"missing key {key!r} (expected shape {p.shape}, {p.dtype})"
                     for key, p in params.items() if key not in values]
@@ -145,12 +167,16 @@ class Sequential:
 
 
 def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.float64,
-                  output_activation=None) -> Sequential:
+                  output_activation=None, dropout=0.0, batch_norm=False) -> Sequential:
     """A Sequential for a spec: Linear, activation, Linear, activation, ..., Linear [, output activation].
 
     build_network("784-128-10", "sigmoid", init="paper", seed=0, dtype=np.float32)
     init: "paper" (uniform in [-1, 1]) or "torch" (torch.nn.Linear's default), from
     np.random.default_rng(seed).
+    Each hidden layer can be regularised, in this order: Linear, BatchNorm1d (batch_norm=True,
+    normalising the pre-activations), activation, Dropout(dropout) (when dropout > 0, on the
+    activations; its masks from np.random.default_rng((seed, index of the Dropout layer))).
+    The output layer gets neither.
     """
     if not isinstance(spec, Spec):
         spec = Spec.parse(spec, activation, output_activation)
@@ -159,12 +185,18 @@ def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"networks compute in float32 or float64; got {dtype}")
+    check_drop_probability(dropout)
     rng = np.random.default_rng(seed)
     activations = [*spec.activations, spec.output_activation]
     layers = []
-    for fan_in, fan_out, activation_name in zip(spec.sizes, spec.sizes[1:], activations):
+    for depth, (fan_in, fan_out, activation_name) in enumerate(zip(spec.sizes, spec.sizes[1:], activations)):
+        hidden = depth < len(spec.activations)
         weight, bias = INITIALIZERS[init](rng, fan_in, fan_out)
         layers.append(Linear(weight.astype(dtype), bias.astype(dtype)))
+        if hidden and batch_norm:
+            layers.append(BatchNorm1d(fan_out, dtype=dtype))
         if activation_name:
             layers.append(ACTIVATIONS[activation_name]())
+        if hidden and dropout:
+            layers.append(Dropout(dropout, seed=(seed, len(layers))))
     return Sequential(*layers)

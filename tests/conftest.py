@@ -3,13 +3,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 
 from reference.data import DATA_ROOT_ENV, Dataset, Split
 from reference.twin import configure_determinism
 
 
+DTYPES = (np.float64, np.float32)  # every comparison runs in both; float64 is the tight one
+
+
 def pytest_configure(config):
     configure_determinism()
+    # One thread each for NumPy's BLAS and torch, as compare.py runs them: the suite alternates
+    # between the two sides every few milliseconds, and two thread pools spinning against each
+    # other on 2 cores made a 50-step trajectory take 19 s instead of 4.5 s (measured on the
+    # 2-core development machine under load).
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1, user_api="blas")  # stays in force for the session
+
+
+@pytest.fixture(params=DTYPES, ids=lambda dtype: dtype.__name__)
+def dtype(request):
+    """Each dtype the comparisons are made in: a test taking `dtype` runs once for each."""
+    return request.param
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def test_list_presets(capsys):
     assert compare.main(["--list-presets"]) == 0
     out = capsys.readouterr().out
     for name in ("paper-512-20", "paper-512-50", "paper-512-256", "paper-512-256-128", "paper-512-256-128-lr0.2",
-                 "paper-128-lr1", "paper-128-lr1-75", "paper-512-20-relu"):
+                 "paper-128-lr1", "paper-128-lr1-75", "paper-512-20-relu", "paper-512-256-128-mixed-lr0.2"):
         assert name in out
 
 
@@ -35,10 +35,19 @@ def test_report_json_and_plot(tiny_data, tmp_path, capsys):
     assert run["status"] == "finished" and run["verdict"]["agree"] is True
     assert [e["epoch"] for e in run["epochs"]] == [1, 2]
     epoch = run["epochs"][0]
-    assert set(epoch) == {"epoch", "scratch", "torch", "divergence"}
+    assert set(epoch) == {"epoch", "scratch", "torch", "divergence", "wall_seconds"}
     assert set(epoch["scratch"]) == {"train_loss", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds"}
     assert {"parameters", "worst_tensor", "worst_scaled_abs", "prediction_agreement", "train_loss_difference",
-            "within_tolerance", "step_check_ok", "step_check_ratio"} == set(epoch["divergence"])
+            "within_tolerance", "step_check_ok", "step_check_ratio", "lockstep_steps", "lockstep_failed_steps",
+            "lockstep_worst_ratio"} == set(epoch["divergence"])
+    timing = run["timing"]
+    assert (timing["concurrency"], timing["lockstep"], run["first_divergence"]) == ("process", False, None)
+    assert timing["wall_seconds"] == pytest.approx(sum(e["wall_seconds"] for e in run["epochs"]))
+    assert timing["wall_seconds"] > timing["torch_seconds"] > 0
+    assert timing["wall_over_torch"] == pytest.approx(timing["wall_seconds"] / timing["torch_seconds"])
+    assert timing["scratch_over_torch"] == pytest.approx(timing["scratch_seconds"] / timing["torch_seconds"])
+    assert f"scratch/torch = {timing['scratch_over_torch']:.2f}" in out
+    assert f"comparison/torch = {timing['wall_over_torch']:.2f}" in out
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -185,3 +194,14 @@ def test_help_lists_the_commands_and_exit_statuses(capsys):
 
 def test_train_is_the_default_command(capsys):
     assert compare.main(["train", "--list-presets"]) == compare.main(["--list-presets"]) == 0
+
+
+@pytest.mark.parametrize("argv,status", [
+    (["check", "--spec", "7-5-3", "--batch-size", "4"], 0),
+    (["check", "--lr", "0"], 2),
+    (["check", "--hidden", "4"], 2),
+])
+def test_check_is_a_subcommand_with_the_checkers_exit_statuses(argv, status, capsys):
+    assert exit_status(argv) == status
+    out, err = capsys.readouterr()
+    assert (err.count("\n") == 1 and "error:" in err) if status == 2 else "agrees" in out

@@ -10,11 +10,13 @@ import pytest
 import torch
 from torch import nn
 
+import scratch_nn
 import zoo
-from reference.gradcheck import JUDGE, check, main
+from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
+from reference.gradcheck import check, check_layer, check_layer_class, check_network
+from reference.gradcheck.cli import main
+from reference.side_by_side import compare_pass
 from scratch_nn import SGD, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
-
-DTYPES = [np.float64, np.float32]
 
 
 class HandLinear:
@@ -52,12 +54,47 @@ class HandSigmoid:
         return grad_output * self.s * (1 - self.s)
 
 
+class HandCrossEntropy:
+    """The mean softmax cross-entropy over class labels, naming its twin as an adapter would."""
+
+    torch_twin = "cross_entropy"
+
+    def forward(self, z, labels):
+        shifted = z - z.max(axis=1, keepdims=True)
+        self.p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        self.t = np.eye(z.shape[1], dtype=z.dtype)[labels]
+        return -(self.t * np.log(self.p)).sum() / len(z)
+
+    def backward(self):
+        return (self.p - self.t) / len(self.p)
+
+
+class HandHalfSquaredError:
+    """1/(2n) sum ||a - t||^2 over class labels (one-hot), naming its twin."""
+
+    torch_twin = "mse"
+
+    def forward(self, a, labels):
+        self.residual = a - np.eye(a.shape[1], dtype=a.dtype)[labels]
+        return (self.residual ** 2).sum() / (2 * len(a))
+
+    def backward(self):
+        return self.residual / len(self.residual)
+
+
+class TwinNamedLinear(HandLinear):
+    torch_twin = "linear"
+
+
+class TwinNamedSigmoid(HandSigmoid):
+    torch_twin = "sigmoid"
+
+
 # No false alarms ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_the_real_network_passes(dtype, activation, loss, seed):
     """12-8-8-4: two hidden layers, one of them square; the paper's initialisation on odd seeds
     (pre-activations of several units: saturated sigmoids, large logits)."""
@@ -69,7 +106,6 @@ def test_the_real_network_passes(dtype, activation, loss, seed):
 
 
 @pytest.mark.parametrize("init", ["paper", "torch"])
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_an_mnist_sized_network_passes(dtype, init):
     report = check(build_network("784-32-10", "sigmoid", init=init, dtype=dtype), loss="cross_entropy")
     assert report.ok, report.table()
@@ -79,14 +115,14 @@ def test_an_mnist_sized_network_passes(dtype, init):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", ["6-5-3", "784-32-10", "20-16-16-10"])
-def test_no_false_alarm_sweep(spec):
+def test_no_false_alarm_sweep(spec, dtype):
     """The sweep the finite-difference margin was set from: activations, losses, both inits, both
     dtypes, 3 seeds, batches of 1 and 8."""
-    for activation, loss, init, dtype, seed, batch in itertools.product(
-            ["sigmoid", "relu", "tanh"], ["cross_entropy", "mse"], ["torch", "paper"], DTYPES, range(3), [1, 8]):
+    for activation, loss, init, seed, batch in itertools.product(
+            ["sigmoid", "relu", "tanh"], ["cross_entropy", "mse"], ["torch", "paper"], range(3), [1, 8]):
         network = build_network(spec, activation, init=init, seed=seed, dtype=dtype,
                                 output_activation="sigmoid" if loss == "mse" else None)
-        report = check(network, loss=loss, seed=seed, batch=batch)
+        report = check_network(network, loss=loss, seed=seed, batch_size=batch)
         assert report.ok, report.table()
 
 
@@ -99,18 +135,19 @@ def test_check_leaves_the_network_as_it_was():
     check(network, loss="cross_entropy")
     for key, value in network.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
-    assert all(layer._cache is None for layer in network.layers)
+    for layer in network.layers:  # and never ran the caller's layers: they have nothing to differentiate
+        with pytest.raises(RuntimeError, match="backward was called before forward"):
+            layer.backward(np.ones((1, 5)))
 
 
 # Layers of one's own -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_a_hand_written_layer_class_with_a_named_twin(dtype):
-    report = check(HandLinear, twin="linear", in_features=5, out_features=3, dtype=dtype)
+    report = check_layer_class(HandLinear, twin="linear", in_features=5, out_features=3, dtype=dtype)
     assert report.ok, report.table()
     assert (report.parts[0].name, report.parts[0].description) == ("HandLinear", "HandLinear(5->3)")
     assert report.parts[0].torch["0.weight.grad"].shape == (3, 5)
-    assert check(HandSigmoid, twin="sigmoid", in_features=7, dtype=dtype).ok
+    assert check_layer_class(HandSigmoid, twin="sigmoid", in_features=7, dtype=dtype).ok
 
 
 def test_a_hand_written_mistake_is_named():
@@ -125,12 +162,41 @@ def test_a_twin_given_as_a_torch_module_and_a_network_of_hand_written_layers():
     rng = np.random.default_rng(0)
     layer = HandLinear(rng.standard_normal((3, 5)), rng.standard_normal(3))
     module = nn.Linear(5, 3, dtype=torch.float64)
-    assert check(layer, twin=module).ok
+    assert check_layer(layer, twin=module).ok
     assert module.weight.shape == (3, 5)  # the module given is copied, not loaded into
     network = Sequential(HandLinear(rng.standard_normal((4, 5)), rng.standard_normal(4)), HandSigmoid(),
                          HandLinearBiasAveraged(rng.standard_normal((3, 4)), rng.standard_normal(3)))
-    report = check(network, twin=["linear", "sigmoid", "linear"], loss=SoftmaxCrossEntropy())
+    report = check_network(network, twins=["linear", "sigmoid", "linear"], loss=SoftmaxCrossEntropy())
     assert [p.label for p in report.failures] == ["layer 2"]
+    assert check(network, twin=["linear", "sigmoid", "linear"], loss=SoftmaxCrossEntropy()).to_dict() == \
+        report.to_dict()  # check() dispatches to the entry point for its subject
+
+
+@pytest.mark.parametrize("loss", [HandCrossEntropy, HandHalfSquaredError])
+def test_layers_and_losses_can_name_their_own_twins(loss):
+    """A torch_twin attribute does what a twin argument does, for layers and for losses alike."""
+    rng = np.random.default_rng(0)
+    network = Sequential(TwinNamedLinear(rng.standard_normal((4, 5)), rng.standard_normal(4)), TwinNamedSigmoid(),
+                         TwinNamedLinear(rng.standard_normal((3, 4)), rng.standard_normal(3)))
+    report = check(network, loss=loss())
+    assert report.ok, report.table()
+    assert report.settings["subject"] == \
+        f"TwinNamedLinear(5->4), TwinNamedSigmoid, TwinNamedLinear(4->3); {loss.__name__}; SGD"
+    compare_pass(network, x=rng.standard_normal((6, 5)), target=rng.integers(0, 3, 6), loss=loss()).assert_ok()
+    assert check_layer_class(TwinNamedSigmoid).ok and check_layer_class(TwinNamedLinear, out_features=2).ok
+
+
+def test_an_unknown_torch_twin_is_refused_clearly():
+    class Misnamed(HandSigmoid):
+        torch_twin = "softplus"
+
+    class MisnamedLoss(HandCrossEntropy):
+        torch_twin = "hinge"
+
+    with pytest.raises(ValueError, match="unknown twin 'softplus'"):
+        check(Misnamed())
+    with pytest.raises(ValueError, match="unknown torch_twin 'hinge' of the loss"):
+        check(build_network("6-5-3"), loss=MisnamedLoss())
 
 
 def test_code_that_raises_is_reported_as_that_parts_failure():
@@ -157,7 +223,12 @@ def test_code_that_raises_is_reported_as_that_parts_failure():
     (lambda: check(HandLinear, twin="softplus"), ValueError, "unknown twin 'softplus'"),
     (lambda: check(HandSigmoid, twin="sigmoid", out_features=3), ValueError, "out_features applies to a linear"),
     (lambda: check(object, twin="relu"), TypeError, "has no forward, backward, params"),
-    (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give twin as a list"),
+    (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give the twins as a list"),
+    (lambda: check(build_network("6-5-3"), in_features=3), ValueError, "a network's input size comes from"),
+    (lambda: check(HandSigmoid(), out_features=3), ValueError, "a layer instance has its own"),
+    (lambda: check(build_network("6-5-3"), lr=0), ValueError, "lr must be a positive finite number"),
+    (lambda: check(build_network("6-5-3"), lr=float("nan")), ValueError, "lr must be a positive finite number"),
+    (lambda: check(build_network("6-5-3"), batch_size=0), ValueError, "batch_size must be a positive integer"),
     (lambda: check(build_network("6-5-3"), x=np.ones((2, 5))), ValueError, r"x must be a 2-D array \(batch, 6\)"),
     (lambda: check(build_network("6-5-3"), x=np.ones((2, 6), np.float32)), TypeError, "x is float32"),
     (lambda: check(Sequential()), ValueError, "no layers"),
@@ -201,8 +272,9 @@ def test_the_table_names_the_first_failure_and_says_what_it_looks_like():
 
 def test_finite_difference_messages_name_their_judge():
     d = check(broken_network()).parts[1].finite_differences["1.grad_input"]
-    assert d.judge == JUDGE
-    assert f"max|{JUDGE}|" in d.describe() and f", {JUDGE} " in d.describe() and "torch" not in d.describe()
+    judge = FINITE_DIFFERENCES_JUDGE
+    assert d.judge == judge
+    assert f"max|{judge}|" in d.describe() and f", {judge} " in d.describe() and "torch" not in d.describe()
 
 
 def test_to_dict_is_strict_json():
@@ -228,7 +300,7 @@ def test_given_inputs_and_targets_are_used():
     network = build_network("6-5-3", "tanh")
     x = np.random.default_rng(5).standard_normal((3, 6))
     report = check(network, x=x, target=np.array([0, 1, 2]), loss="cross_entropy")
-    assert report.ok and report.settings["batch"] == 3
+    assert report.ok and report.settings["batch_size"] == 3
 
 
 # The command line --------------------------------------------------------------------------------
@@ -242,9 +314,9 @@ def test_cli_agreement_exits_0_and_writes_json(tmp_path, capsys):
 
 
 def test_cli_mse_network_in_float32(capsys):
-    assert main(["--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch", "5"]) == 0
+    assert main(["--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size", "5"]) == 0
     out = capsys.readouterr().out
-    assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch 5" in out
+    assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch size 5" in out
 
 
 HAND_WRITTEN = '''
@@ -283,7 +355,10 @@ def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
     (["--layer", "reference.gradcheck:Nothing"], "reference.gradcheck has no class Nothing"),
     (["--layer", "zoo:SigmoidDerivativeAtOutput", "--out", "3"], "out_features applies to a linear layer only"),
     (["--in", "5"], "--in, --out and --twin describe a layer given with --layer"),
-    (["--batch", "0"], "must be a positive integer"),
+    (["--batch-size", "0"], "must be a positive integer"),
+    (["--lr", "0"], "argument --lr: must be a positive finite number; got '0'"),
+    (["--lr", "-1"], "must be a positive finite number"),
+    (["--lr", "inf"], "must be a positive finite number"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_cli_bad_usage_exits_2_with_the_reason(argv, words, capsys):
@@ -291,7 +366,58 @@ def test_cli_bad_usage_exits_2_with_the_reason(argv, words, capsys):
     assert words in capsys.readouterr().err
 
 
-def test_cli_help_exits_0(capsys):
+def test_cli_help_exits_0_and_documents_every_exit_status(capsys):
     assert main(["--help"]) == 0
-    assert "Exit status: 0 when everything agrees, 1 when something disagrees, 2 on bad usage." in \
-        " ".join(capsys.readouterr().out.split())
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run",
+                  "sys.exit", "constructor raises", "130 when interrupted", "--batch-size N rows of the checked "
+                  "batch (default 8)"):
+        assert words in text
+
+
+# Whatever the user's module does, the exit status says whether the check ran -----------------------
+
+BROKEN_MODULES = {
+    "syntax error": ("class MyLinear(:\n", "importing {path} raised SyntaxError"),
+    "name error": ("class MyLinear(Base):\n    pass\n", "importing {path} raised NameError: name 'Base'"),
+    "exception": ("raise RuntimeError('no GPU here')\n", "importing {path} raised RuntimeError: no GPU here"),
+    "sys.exit(0)": ("import sys\nsys.exit(0)\n", "importing {path} called sys.exit(0)"),
+    "sys.exit(3)": ("import sys\nsys.exit(3)\n", "importing {path} called sys.exit(3)"),
+    "constructor raises": (HAND_WRITTEN.replace("self.params, self.grads =", "raise KeyError('weights')\n        x ="),
+                           "could not build MyLinear as MyLinear(weight, bias) with weight (out, in): KeyError"),
+    "constructor exits": (HAND_WRITTEN.replace("self.params, self.grads =", "raise SystemExit(0)\n        x ="),
+                          "the code under check called sys.exit(0)"),
+    "no such class": ("x = 1\n", "{path} has no class MyLinear"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_MODULES)
+def test_cli_a_module_that_cannot_be_checked_exits_2_in_one_line(case, tmp_path, capsys):
+    source, words = BROKEN_MODULES[case]
+    path = tmp_path / "my_layers.py"
+    path.write_text(source)
+    assert main(["--layer", f"{path}:MyLinear", "--twin", "linear"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("python -m reference.gradcheck: error: "), err
+    assert words.format(path=path) in err
+    assert "Traceback" not in out + err and out == ""
+
+
+@pytest.mark.parametrize("json_path,words", [
+    ("missing/report.json", "no folder"),
+    (".", "is a folder"),
+])
+def test_cli_an_unwritable_json_path_exits_2_before_the_check(json_path, words, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--spec", "6-5-3", "--json", json_path]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and words in err  # nothing checked, nothing printed
+
+
+def test_cli_interrupt_exits_130(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scratch_nn, "build_network", interrupted)
+    assert main(["--spec", "6-5-3"]) == 130
+    assert capsys.readouterr().err == "python -m reference.gradcheck: interrupted\n"

@@ -10,10 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from reference.twin import assert_same_weights
+from reference.twin import assert_same_weights, torch_dtype
 from scratch_nn import SGD, SoftmaxCrossEntropy, build_network
-
-DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
 def hand_built(dtype):
@@ -22,15 +20,14 @@ def hand_built(dtype):
 
 def loaded_pair(dtype):
     network = build_network("784-48-24-10", "relu,sigmoid", init="torch", seed=5, dtype=dtype)
-    model = hand_built(DTYPES[dtype])
+    model = hand_built(torch_dtype(dtype))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in network.state_dict().items()}, strict=True)
     return network, model
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_state_dict_has_torchs_keys_shapes_dtypes_and_order(dtype):
     network = build_network("784-48-24-10", "relu,sigmoid", dtype=dtype)
-    ours, theirs = network.state_dict(), hand_built(DTYPES[dtype]).state_dict()
+    ours, theirs = network.state_dict(), hand_built(torch_dtype(dtype)).state_dict()
     assert list(ours) == list(theirs) == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
     for key in ours:
         assert ours[key].shape == tuple(theirs[key].shape), key
@@ -38,7 +35,6 @@ def test_state_dict_has_torchs_keys_shapes_dtypes_and_order(dtype):
         assert ours[key].flags.c_contiguous
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_weights_cross_bit_for_bit_both_ways(dtype):
     network, model = loaded_pair(dtype)
     assert_same_weights(network, model)
@@ -57,7 +53,6 @@ def test_bit_for_bit_check_sees_one_ulp():
         assert_same_weights(network, model)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_forward_and_grad_dict_match_a_hand_driven_torch_model(dtype):
     network, model = loaded_pair(dtype)
     rng = np.random.default_rng(0)
@@ -76,7 +71,6 @@ def test_forward_and_grad_dict_match_a_hand_driven_torch_model(dtype):
         torch.testing.assert_close(torch.from_numpy(grads[name]), p.grad, msg=lambda m, name=name: f"{name}: {m}")
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_50_sgd_steps_match_torch_optim_sgd(dtype):
     network, model = loaded_pair(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

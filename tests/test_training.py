@@ -67,7 +67,7 @@ def test_presets_are_valid_runs(name, synthetic):
     quick = RunConfig(**{**config.__dict__, "epochs": 1, "train_limit": 64})
     if "relu" in name or "256-128" in name:  # big paper-init networks: a few steps only, no verdict
         quick = RunConfig(**{**quick.__dict__, "train_limit": 32})
-    records = list(train_twins(quick, synthetic(n_train=64, dtype=np.float32)))
+    records = list(train_twins(quick, synthetic(n_train=64, dtype=np.dtype(config.dtype))))
     assert records[0].divergence.step_check_ok
 
 

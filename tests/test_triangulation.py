@@ -6,7 +6,7 @@ import pytest
 
 from reference import tolerances
 from reference.comparison import compare
-from reference.finite_differences import numerical_trace
+from reference.finite_differences import FINITE_DIFFERENCES_JUDGE, numerical_trace
 from reference.side_by_side import trace_scratch, trace_torch
 from reference.twin import torch_model
 from scratch_nn import QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
@@ -19,7 +19,7 @@ def triangulate(network, x, target=None, loss=None, upstream=None):
     for side, trace in (("scratch", ours), ("torch", theirs)):
         analytic = {key: trace[key] for key in numerical}
         compare(analytic, numerical, tolerances.FINITE_DIFFERENCES, network.layers,
-                context=f"{side} against finite differences", judge="finite differences").assert_ok()
+                context=f"{side} against finite differences", judge=FINITE_DIFFERENCES_JUDGE).assert_ok()
     return numerical
 
 

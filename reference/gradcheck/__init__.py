@@ -1,0 +1,215 @@
+"""Gradient checking that names the culprit: every layer, the loss and the optimizer step of a
+scratch network (or one layer written by hand) checked on its own, against its PyTorch twin and
+against central finite differences, with the error's signature in plain words where it has one.
+
+    report = check_network(network, loss="cross_entropy")   # or check(network, loss=...)
+    report = check_layer_class(MyLinear, twin="linear", in_features=784, out_features=32)
+    report = check_layer(my_layer, twin="linear")
+    print(report.table()); report.ok; report.first_failure
+
+    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy
+    python -m reference.gradcheck --layer my_layers.py:MyLinear --twin linear --in 784 --out 32
+
+Isolation. Layer i is checked alone, on the input that the torch twin of layers 0..i-1 computes
+from the network input (the reference, not what the scratch layers computed), so a mistake in
+one layer cannot smear into the next: the layers after a culprit still get correct inputs and
+still pass, and the first part that disagrees is the one to fix. In every other row of a
+layer's input one entry is set to exactly 0.0: an input computed by a Linear layer is
+practically never exactly zero, and ReLU's derivative there is a convention (PyTorch: 0) that
+an implementation using x >= 0 breaks nowhere else.
+
+Read on in order: parts.py (how each part is checked), signatures.py (the mistakes it names),
+report.py (the table and the JSON), cli.py (the command line); finite-difference sampling is in
+reference/finite_differences.py.
+"""
+
+import numpy as np
+import torch
+
+import scratch_nn
+
+from .. import tolerances
+from ..comparison import sized_name
+from ..finite_differences import EntrySampler
+from ..twin import scratch_class_for
+from .parts import check_layer_part, check_loss_part, check_optimizer_part, torch_model_from_twins
+from .report import CheckReport, PartCheck
+
+__all__ = ["check", "check_network", "check_layer", "check_layer_class", "CheckReport", "PartCheck"]
+
+FD_SAMPLES = 20          # entries of each tensor checked by finite differences
+DEFAULT_SIZES = (6, 4)   # in and out features of a layer the check builds or feeds
+
+
+def check(subject, x=None, target=None, *, twin=None, in_features=None, out_features=None, **options) -> CheckReport:
+    """Check a network, a layer class or a layer instance: check_network, check_layer_class or
+    check_layer, by what subject is. twin is the network's list of twins (check_network's twins)
+    or the layer's twin; in_features and out_features size a layer (a network's come from x)."""
+    if isinstance(subject, scratch_nn.Sequential):
+        if in_features is not None or out_features is not None:
+            raise ValueError("in_features and out_features size one layer; a network's input size comes from its "
+                             "first layer, or from x")
+        return check_network(subject, x, target, twins=twin, **options)
+    if isinstance(subject, type):
+        return check_layer_class(subject, x, target, twin=twin, in_features=in_features, out_features=out_features,
+                                 **options)
+    if out_features is not None:
+        raise ValueError("out_features sizes a layer class that the check builds; a layer instance has its own")
+    return check_layer(subject, x, target, twin=twin, in_features=in_features, **options)
+
+
+def check_network(network, x=None, target=None, *, twins=None, loss=None, optimizer=scratch_nn.SGD, lr=0.1,
+                  dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES) -> CheckReport:
+    """Check a scratch_nn.Sequential part by part against its torch twin and finite differences.
+
+    x: the network's input (batch, features); by default standard normal, batch_size rows.
+    target: class labels (or per-class targets) for the loss; by default random labels.
+    twins: one torch twin per layer, as reference.twin.torch_module takes it (None: by class).
+    loss: a scratch loss (or its name in scratch_nn.LOSSES) checked on the network's output; None: no loss.
+    optimizer: called as optimizer(network, lr), must have step(); checked against torch.optim.SGD
+        at the learning rate lr. None: no step is checked.
+    dtype: float64 or float32, for the input of a network without parameters (one with
+        parameters computes in theirs). fd_samples: entries of each tensor finite differences check.
+    """
+    if not network.layers:
+        raise ValueError("the network has no layers: there is nothing to check")
+    if twins is not None and not isinstance(twins, (list, tuple)):
+        raise TypeError("for a network, give the twins as a list with one entry per layer (None: found from the class)")
+    twins = list(twins) if twins is not None else [None] * len(network.layers)
+    return _check(network, twins, x, target, DEFAULT_SIZES[0], loss, optimizer, lr, dtype, batch_size, seed,
+                  fd_samples)
+
+
+def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, loss=None, optimizer=scratch_nn.SGD,
+                lr=0.1, dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES) -> CheckReport:
+    """Check one layer object with the interface of scratch_nn.layers (forward(x) -> y,
+    backward(G) -> dL/dx, dicts params and grads, a weight stored (out, in)).
+
+    twin: its torch twin when it does not subclass a scratch layer: "linear", "sigmoid", "relu",
+        "tanh" or a torch.nn.Module (None: by class, or the layer's torch_twin attribute).
+    in_features: the input's width for a layer without a weight (default 6); a weight fixes it.
+    The other arguments are check_network's.
+    """
+    missing = [name for name in ("forward", "backward", "params") if not hasattr(layer, name)]
+    if missing:
+        raise TypeError(f"{layer!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
+                        f"A layer has forward(x), backward(grad_output) and a params dict, as scratch_nn.layers do")
+    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0], loss, optimizer,
+                  lr, dtype, batch_size, seed, fd_samples)
+
+
+def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, out_features=None, dtype=np.float64,
+                      seed=0, **options) -> CheckReport:
+    """Build a layer class the way scratch_nn builds its own, then check_layer it: cls(weight, bias)
+    for a linear twin, weight (out_features, in_features) with torch's default initialisation from
+    the seed (default sizes 6 and 4), and cls() for an activation, fed in_features wide inputs."""
+    linear = isinstance(twin, torch.nn.Linear) or scratch_class_for(cls, twin) is scratch_nn.Linear
+    if isinstance(twin, torch.nn.Linear):
+        in_features, out_features = twin.in_features, twin.out_features
+    in_features = in_features or DEFAULT_SIZES[0]
+    if not linear:
+        if out_features is not None:
+            raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
+                             f"its input (in_features={in_features})")
+        arguments = ()
+    else:
+        out_features = out_features or DEFAULT_SIZES[1]
+        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), in_features, out_features)
+        arguments = (weight.astype(dtype), bias.astype(dtype))
+    try:
+        layer = cls(*arguments)
+    except Exception as error:  # whatever the user's constructor raises: the check cannot start
+        how = f"{cls.__name__}(weight, bias) with weight (out, in)" if linear else f"{cls.__name__}()"
+        raise TypeError(f"could not build {cls.__name__} as {how}: {type(error).__name__}: {error}. Build it "
+                        f"yourself and pass the instance instead of the class") from error
+    return check_layer(layer, x, target, twin=twin, in_features=in_features, dtype=dtype, seed=seed, **options)
+
+
+def _check(network, twins, x, target, width, loss, optimizer, lr, dtype, batch_size, seed, fd_samples) -> CheckReport:
+    """The check itself: each layer on the twin's input to it, then the loss, then the step."""
+    loss = _as_loss(loss)
+    if optimizer is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, the learning rate of the checked step; got {lr!r}")
+    for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    model = torch_model_from_twins(network, twins)
+    dtype = _network_dtype(network, x, dtype)
+    rng = np.random.default_rng(seed)
+    x = _network_input(network, x, dtype, batch_size, width, rng)
+    decoy = rng.standard_normal(x.shape).astype(dtype)
+    inputs, decoys = _twin_inputs(model, x), _twin_inputs(model, decoy)
+    sampler = EntrySampler(fd_samples, np.random.default_rng([seed, 1]))
+    parts = []
+    for i, (layer, module) in enumerate(zip(network.layers, model)):
+        upstream = rng.standard_normal(inputs[i + 1].shape).astype(dtype)
+        parts.append(check_layer_part(i, layer, module, _with_zeros(inputs[i], rng), decoys[i], upstream, sampler))
+    if loss is not None:
+        output = inputs[-1]
+        if target is None:
+            target = rng.integers(0, output.shape[1], len(output))
+        parts.append(check_loss_part(loss, output, decoys[-1], np.asarray(target), sampler))
+    if not network.state_dict():
+        optimizer = None  # nothing to step
+    if optimizer is not None:
+        parts.append(check_optimizer_part(network, twins, optimizer, lr, rng))
+    settings = {"subject": _subject_summary(network, loss, optimizer), "dtype": str(dtype), "batch_size": len(x),
+                "seed": seed, "lr": lr, "fd_samples": fd_samples}
+    return CheckReport(parts, settings)
+
+
+def _as_loss(loss):
+    """A loss object, from itself or its name in scratch_nn.LOSSES."""
+    if not isinstance(loss, str):
+        return loss
+    if loss not in scratch_nn.LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(scratch_nn.LOSSES)} or pass a loss object")
+    return scratch_nn.LOSSES[loss]()
+
+
+def _network_dtype(network, x, dtype) -> np.dtype:
+    """The parameters' dtype; for a network without parameters, x's, or else the one asked for."""
+    params = list(network.state_dict().values())
+    found = np.dtype(params[0].dtype if params else x.dtype if x is not None else dtype)
+    tolerances.for_dtype(found)  # float32 or float64, or a clear error
+    return found
+
+
+def _network_input(network, x, dtype, batch_size, width, rng) -> np.ndarray:
+    """x as given (after checking it fits), or a standard normal batch: both signs for the activations."""
+    weight = network.layers[0].params.get("weight")
+    features = weight.shape[1] if getattr(weight, "ndim", 0) == 2 else width
+    if x is None:
+        return rng.standard_normal((batch_size, features)).astype(dtype)
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(f"x must be a 2-D array (batch, {features}); got {getattr(x, 'shape', type(x).__name__)}")
+    if x.dtype != dtype:
+        raise TypeError(f"x is {x.dtype} but the network computes in {dtype}; pass x.astype(np.{dtype})")
+    return x
+
+
+def _twin_inputs(model, x) -> list[np.ndarray]:
+    """What each torch layer receives from x, and last, what the whole twin outputs."""
+    values, h = [x], torch.from_numpy(x)
+    with torch.no_grad():
+        for module in model:
+            h = module(h)
+            values.append(h.numpy())
+    return values
+
+
+def _with_zeros(x, rng) -> np.ndarray:
+    """x with one entry in every other row set to exactly 0.0, where ReLU's derivative is a convention."""
+    x = x.copy()
+    rows = np.arange(0, len(x), 2)
+    x[rows, rng.integers(0, x.shape[1], len(rows))] = 0
+    return x
+
+
+def _subject_summary(network, loss, optimizer) -> str:
+    """The report's first line: "Linear(784->32), Sigmoid, Linear(32->10); SoftmaxCrossEntropy; SGD"."""
+    parts = [", ".join(sized_name(layer) for layer in network.layers)]
+    parts += [type(loss).__name__] if loss is not None else []
+    parts += [getattr(optimizer, "__name__", type(optimizer).__name__)] if optimizer is not None else []
+    return "; ".join(parts)
+

@@ -1,0 +1,7 @@
+"""python -m reference.gradcheck: the gradient checker's command line (see cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

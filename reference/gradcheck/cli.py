@@ -1,0 +1,205 @@
+"""The gradient checker's command line, for `python -m reference.gradcheck` and `compare.py check`.
+
+    add_arguments(parser)   adds every option to a parser (or a subcommand's parser)
+    run(args)               runs the check the parsed options ask for; returns the exit status
+    main(argv, prog)        both, for a command line of its own
+
+Exit status: 0 every part agrees, 1 something disagrees, 2 the check could not run (bad
+options, a module that cannot be imported, a class that cannot be built), 130 interrupted.
+"""
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import scratch_nn
+
+from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
+from . import DEFAULT_SIZES, FD_SAMPLES, check_layer_class, check_network
+
+EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DESCRIPTION = ("Check every layer, the loss and the SGD step of a network (or one layer of your own) against "
+               "PyTorch and finite differences, and name the first that disagrees.")
+EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run: a bad "
+          "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
+          "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import) or a class whose "
+          "constructor raises; 130 when interrupted (Ctrl-C).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every option of the check to parser (a parser of its own, or compare.py's subcommand)."""
+    parser.description = parser.description or DESCRIPTION
+    parser.epilog = parser.epilog or EPILOG
+    parser.set_defaults(gradcheck_prog=parser.prog)
+    network = parser.add_argument_group("a network built from a spec (the default)")
+    network.add_argument("--spec", default="784-32-10", help="layer sizes (default %(default)s)")
+    network.add_argument("--activation", default="sigmoid",
+                         help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
+                              f"{', '.join(scratch_nn.ACTIVATIONS)} (default %(default)s)")
+    network.add_argument("--output-activation", choices=sorted(scratch_nn.ACTIVATIONS),
+                         help="activation on the output (default: sigmoid with --loss mse, none otherwise)")
+    network.add_argument("--init", choices=sorted(scratch_nn.INITIALIZERS), default="torch",
+                         help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
+                              "are not all ~0)")
+    network.add_argument("--loss", choices=[*scratch_nn.LOSSES, "none"], default="cross_entropy",
+                         help="loss to check on the network's output (default %(default)s)")
+    layer = parser.add_argument_group("one layer class of your own (instead of a network)")
+    layer.add_argument("--layer", metavar="MODULE:CLASS",
+                       help="e.g. my_layers:MyLinear (importable) or path/to/my_layers.py:MyLinear; built as "
+                            "CLASS(weight, bias) for a linear twin, CLASS() otherwise (default: none, check a network)")
+    layer.add_argument("--twin", choices=list(LAYERS_BY_TWIN_NAME),
+                       help="what the layer computes, when it does not subclass a scratch_nn layer (default: "
+                            "from its class, or its torch_twin attribute)")
+    layer.add_argument("--in", dest="in_features", type=_positive_int, metavar="N",
+                       help=f"input features (default {DEFAULT_SIZES[0]})")
+    layer.add_argument("--out", dest="out_features", type=_positive_int, metavar="N",
+                       help=f"output features of a linear layer (default {DEFAULT_SIZES[1]})")
+    common = parser.add_argument_group("the check")
+    common.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="what the check builds in (default %(default)s)")
+    common.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+                        help="rows of the checked batch (default %(default)s)")
+    common.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, inputs and samples (default %(default)s)")
+    common.add_argument("--lr", type=_positive_float, default=0.1,
+                        help="learning rate of the checked SGD step, a positive number (default %(default)s)")
+    common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
+                        help="entries of each tensor checked by finite differences (default %(default)s)")
+    common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the check the parsed options ask for and print its table; return the exit status.
+    Every failure to run is one line on stderr, never a traceback."""
+    prog = getattr(args, "gradcheck_prog", "gradcheck")
+    try:
+        configure_determinism()
+        if args.json:
+            _require_writable(Path(args.json))
+        report = _check_from(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exit:  # the code under check called sys.exit
+        return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
+    except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
+        return _cannot_run(prog, str(error) if isinstance(error, (ValueError, TypeError)) else
+                           f"{type(error).__name__}: {error}")
+    print(report.table())
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        except OSError as error:
+            return _cannot_run(prog, f"could not write --json {args.json}: {error.strerror or error}")
+        print(f"\nThe report is in {args.json}.")
+    return EXIT_AGREE if report.ok else EXIT_DISAGREE
+
+
+def main(argv=None, prog="python -m reference.gradcheck") -> int:
+    """The command line of its own: parse argv (default sys.argv[1:]), run, return the exit status."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # argparse has printed the usage and the problem (or the help)
+        return int(exit.code or 0)
+    return run(args)
+
+
+def _cannot_run(prog, message) -> int:
+    print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
+    return EXIT_CANNOT_RUN
+
+
+def _check_from(args):
+    """The report the options ask for: of one layer class (--layer) or of a network from a spec."""
+    options = dict(lr=args.lr, dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
+                   fd_samples=args.fd_samples)
+    if args.layer:
+        return check_layer_class(_load_class(args.layer), twin=args.twin, in_features=args.in_features,
+                                 out_features=args.out_features, **options)
+    if args.in_features or args.out_features or args.twin:
+        raise ValueError("--in, --out and --twin describe a layer given with --layer; "
+                         "a network's sizes come from --spec")
+    output_activation = args.output_activation or ("sigmoid" if args.loss == "mse" else None)
+    network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
+                                       dtype=np.dtype(args.dtype), output_activation=output_activation)
+    return check_network(network, loss=None if args.loss == "none" else args.loss, **options)
+
+
+def _load_class(reference: str) -> type:
+    """MODULE:CLASS, MODULE importable (e.g. my_layers, or a.b.c) or a path to a .py file. Whatever
+    importing the module does (raise, or exit) becomes a ValueError saying so."""
+    module_name, _, class_name = reference.rpartition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"--layer takes MODULE:CLASS, e.g. my_layers:MyLinear or path/to/my_layers.py:MyLinear; "
+                         f"got {reference!r}")
+    if module_name.endswith(".py") and not Path(module_name).is_file():
+        raise ValueError(f"no file {module_name} (from --layer {reference})")
+    try:
+        module = _import(module_name)
+    except SystemExit as exit:
+        raise ValueError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must not exit "
+                         f"when imported (put its script part under if __name__ == '__main__':)") from None
+    except ModuleNotFoundError as error:
+        raise ValueError(f"could not import {module_name}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - the user's module may raise anything at import
+        raise ValueError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        raise ValueError(f"{module_name} has no class {class_name}")
+    return cls
+
+
+def _import(module_name: str):
+    if not module_name.endswith(".py"):
+        return importlib.import_module(module_name)
+    path = Path(module_name)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return module
+
+
+def _require_writable(path: Path) -> None:
+    """Refuse, before the check runs, a --json path whose folder is missing or read-only, or that is a folder."""
+    if path.is_dir():
+        raise ValueError(f"--json {path} is a folder; give a file path such as {path / 'report.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"--json {path}: no folder {folder}; create it first or write elsewhere")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--json {path} cannot be written (permission denied); write elsewhere")
+
+
+def _positive_int(text) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
+def _positive_float(text) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number; got {text!r}")
+    return value

@@ -1,0 +1,226 @@
+"""The three part checks: each layer alone, the loss, and the optimizer's step, each against its
+torch twin and (layers and loss) against finite differences, with the signatures matched.
+
+Layer i is checked on X_i, the input the torch twin of layers 0..i-1 computes, with a random
+upstream gradient G_i (the shape of its output); all three judges are asked for the gradients
+of the same scalar L_i = sum(G_i * y), y = layer(X_i):
+
+    dL_i/dX_i      what backward(G_i) must return     Linear: G W       activation f: G * f'(X)
+    dL_i/dtheta    what it must leave in layer.grads  Linear: W: G^T X (out, in),  b: sum over rows of G
+
+    scratch             forward(A_i), then forward(X_i), then backward(G_i)
+    torch               the twin module holding the layer's weights, at X_i, y.backward(G_i)
+    finite differences  dL_i/d(entry), by scipy's central differences of forward alone, in float64
+                        (a float32 layer as a float64 copy), on sampled entries (EntrySampler)
+
+A_i is a decoy: the twin's input to layer i for a second network input. It goes through the
+scratch forward first, so a layer that keeps an earlier batch's cache is caught red-handed.
+
+The loss is checked on the twin network's output z with targets t (after a decoy forward too):
+L and dL/dz against the torch.nn loss and finite differences, and again at z + 1000, where
+softmax is unchanged but an unshifted e^z overflows (torch alone judges there: a difference
+step is lost in the rounding of 1000). The optimizer takes one step from identical weights theta
+and random gradients g on both sides: theta - lr g, as torch.optim.SGD computes it.
+
+The code under check runs on copies: the caller's network is never changed.
+"""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import tolerances
+from ..comparison import Comparison, compare, layer_repr
+from ..finite_differences import KINK_MARGIN, sampled_diff
+from ..side_by_side import trace_torch
+from ..twin import numpy_state_dict, torch_model
+from .report import PartCheck
+from .signatures import LARGE_LOGIT_SHIFT, LARGE_LOGITS_SUFFIX, Case, match_signatures
+
+
+class _ScratchError(Exception):
+    """The code under check raised: reported as that part's failure, not as an error of the check."""
+
+
+def _run_scratch(what: str, function, *args):
+    """Call the code under check; anything it raises becomes a _ScratchError saying which call."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflow shows as Inf/NaN
+            return function(*args)
+    except Exception as error:
+        raise _ScratchError(f"{what} raised {type(error).__name__}: {error}") from error
+
+
+def torch_model_from_twins(network, twins) -> nn.Sequential:
+    """torch_model(network, twins), with a torch module given as a twin copied (not changed), and a
+    twin whose parameters do not fit the layer's refused in words."""
+    twins = [copy.deepcopy(t) if isinstance(t, nn.Module) else t for t in twins]
+    try:
+        return torch_model(network, twins=twins)
+    except (RuntimeError, AssertionError) as error:  # load_state_dict refused, or the weights changed on the way
+        raise ValueError(f"the layers' params do not fit their torch twins' parameters, which must have the same "
+                         f"names, shapes and dtype (weight (out, in), bias (out,); a twin module in float64 for a "
+                         f"float64 layer): {error}") from None
+
+
+def check_layer_part(index, layer, module, x, decoy, upstream, sampler) -> PartCheck:
+    """Layer `index` alone at input x with upstream gradient G: scratch, torch twin, finite differences."""
+    part = PartCheck("layer", index, layer_repr(layer), type(layer).__name__)
+    params = {name: value.copy() for name, value in layer.params.items()}
+
+    def reference_at(at, at_params=params):
+        return _twin_pass(module, index, at, upstream, at_params)
+
+    reference = {**reference_at(x), **{f"{index}.{name} after backward": value for name, value in params.items()}}
+    try:
+        ours = copy.deepcopy(layer)
+        scratch = _layer_pass(ours, index, x, decoy, upstream)
+        analytic = _layer_pass(_as_float64(layer), index, *(a.astype(np.float64) for a in (x, decoy, upstream)),
+                               note=" (of the float64 copy, for finite differences)")
+    except _ScratchError as error:
+        part.error = str(error)
+        return part
+    tolerance = tolerances.for_dtype(x.dtype)
+    where = f"layer {index}, {part.description}"
+    part.torch = _compared(scratch, reference, tolerance, where, context=f"layer {index} against torch")
+    part.finite_differences = _layer_finite_differences(index, layer, x, upstream, analytic, where, sampler)
+    case = Case("layer", scratch, reference, len(x), x=x, decoy=decoy, upstream=upstream, params=params,
+                params_after={name: value.copy() for name, value in ours.params.items()},
+                reference_at=reference_at, module=module)
+    part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
+    return part
+
+
+def _layer_pass(layer, index, x, decoy, upstream, note="") -> dict:
+    """The scratch side of the protocol: forward(decoy), forward(x), backward(G); what it returned and left."""
+    _run_scratch(f"forward on the decoy batch{note}", layer.forward, decoy)
+    output = _run_scratch(f"forward{note}", layer.forward, x)
+    grad_input = _run_scratch(f"backward{note}", layer.backward, upstream)
+    missing = [name for name in layer.params if name not in getattr(layer, "grads", {})]
+    if missing:
+        raise _ScratchError(f"backward{note} left no gradient for {missing} in layer.grads")
+    return {f"{index}.output": output, f"{index}.grad_input": grad_input,
+            **{f"{index}.{name}.grad": layer.grads[name] for name in layer.params},
+            **{f"{index}.{name} after backward": value.copy() for name, value in layer.params.items()}}
+
+
+def _twin_pass(module, index, x, upstream, params) -> dict:
+    """What the torch twin computes at input x with these parameters, backpropagating upstream:
+    "i.output", "i.grad_input" and "i.<param>.grad", as side_by_side traces them."""
+    model = nn.Sequential(copy.deepcopy(module))
+    model[0].load_state_dict({name: torch.from_numpy(np.ascontiguousarray(v)) for name, v in params.items()})
+    trace = trace_torch(model, x, upstream=upstream)
+    return {f"{index}.{key.partition('.')[2]}": value for key, value in trace.items()}
+
+
+def _layer_finite_differences(index, layer, x, upstream, analytic, where, sampler) -> Comparison:
+    """The float64 analytic gradients against finite differences of L = sum(G * forward(x)),
+    on sampled entries of the input and of every parameter.
+
+    The objective is evaluated as sum(G * (forward(x) - y0)), y0 the unperturbed output: the
+    same derivative, but the outputs an entry does not touch contribute exact zeros instead of
+    their rounding error, which would otherwise swamp the small derivatives of saturated units.
+    """
+    probe = _as_float64(layer)
+    x64, upstream64 = x.astype(np.float64), upstream.astype(np.float64)
+    unperturbed = _run_scratch("forward (finite differences)", probe.forward, x64)
+
+    def objective():
+        output = _run_scratch("forward (finite differences)", probe.forward, x64)
+        return float(np.sum(upstream64 * (output - unperturbed)))
+
+    targets = {f"{index}.grad_input": (x64, np.abs(x64).ravel() >= KINK_MARGIN),
+               **{f"{index}.{name}.grad": (value, None) for name, value in probe.params.items()}}
+    diffs = [sampled_diff(key, analytic[key], array, allowed, objective, sampler, where)
+             for key, (array, allowed) in targets.items()]
+    return Comparison(diffs, context=f"layer {index} against finite differences")
+
+
+def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
+    """The loss at the network output z and at z + 1000, against the torch loss; dL/dz against
+    finite differences at z."""
+    part = PartCheck("loss", None, repr(loss), type(loss).__name__)
+    large = output + output.dtype.type(LARGE_LOGIT_SHIFT)
+
+    def reference_at(at, params=None):
+        trace = trace_torch(nn.Sequential(), at, target, loss)
+        return {"loss": trace["loss"], "loss.grad": trace["loss.grad"]}
+
+    def at_large_logits(values):
+        return {key + LARGE_LOGITS_SUFFIX: value for key, value in values.items()}
+
+    reference = {**reference_at(output), **at_large_logits(reference_at(large))}
+    try:
+        ours = copy.deepcopy(loss)
+        scratch = {**_loss_pass(ours, output, decoy, target), **at_large_logits(_loss_pass(ours, large, decoy, target))}
+        probe, output64 = _as_float64(loss), output.astype(np.float64)
+        target64 = target.astype(np.float64) if target.dtype.kind == "f" else target
+        analytic = _loss_pass(probe, output64, decoy.astype(np.float64), target64,
+                              note=" (of the float64 copy, for finite differences)")
+    except _ScratchError as error:
+        part.error = str(error)
+        return part
+    tolerance = tolerances.for_dtype(output.dtype)
+    part.torch = compare(scratch, reference, tolerance, context="loss against torch")
+
+    def objective():
+        return float(_run_scratch("the loss's forward (finite differences)", probe.forward, output64, target64))
+
+    part.finite_differences = Comparison(
+        [sampled_diff("loss.grad", analytic["loss.grad"], output64, None, objective, sampler)],
+        context="loss against finite differences")
+    case = Case("loss", scratch, reference, len(output), x=output, decoy=decoy, reference_at=reference_at)
+    part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
+    return part
+
+
+def _loss_pass(loss, output, decoy, target, note="") -> dict:
+    """The scratch side for a loss: forward(decoy), forward(z), backward()."""
+    _run_scratch(f"the loss's forward on the decoy batch{note}", loss.forward, decoy, target)
+    value = _run_scratch(f"the loss's forward{note}", loss.forward, output, target)
+    return {"loss": np.asarray(value), "loss.grad": _run_scratch(f"the loss's backward{note}", loss.backward)}
+
+
+def check_optimizer_part(network, twins, optimizer, lr, rng) -> PartCheck:
+    """One optimizer step on each side from identical weights and identical random gradients."""
+    ours = copy.deepcopy(network)
+    model = torch_model_from_twins(ours, twins)
+    before = ours.state_dict()
+    grads = {key: rng.standard_normal(value.shape).astype(value.dtype) for key, value in before.items()}
+    for key, layer, name in ours.named_parameters():
+        layer.grads[name] = grads[key].copy()
+    for key, param in model.named_parameters():
+        param.grad = torch.from_numpy(grads[key].copy())
+    name = getattr(optimizer, "__name__", type(optimizer).__name__)
+    try:
+        step = _run_scratch("the optimizer's constructor", optimizer, ours, lr)
+        name = type(step).__name__
+        _run_scratch("the optimizer's step", step.step)
+    except _ScratchError as error:
+        return PartCheck("optimizer", None, f"{name}(lr={lr})", name, error=str(error))
+    torch.optim.SGD(model.parameters(), lr=lr).step()
+    tolerance = tolerances.for_dtype(network.dtype)
+    scratch, reference = ours.state_dict(), numpy_state_dict(model)
+    comparison = compare(scratch, reference, tolerance, network.layers, context="one step against torch.optim.SGD")
+    case = Case("optimizer", scratch, reference, batch_size=0, params=before, grads=grads, lr=lr)
+    return PartCheck("optimizer", None, f"{name}(lr={lr})", name, torch=comparison,
+                     matches=match_signatures(case, [d.name for d in comparison.failures], tolerance))
+
+
+def _compared(scratch, reference, tolerance, where: str, context) -> Comparison:
+    """compare(), with every tensor attributed to `where` (the layer checked alone: its index is
+    not its place in a list of layers)."""
+    comparison = compare(scratch, reference, tolerance, context=context)
+    comparison.diffs = [replace(d, where=where) for d in comparison.diffs]
+    return comparison
+
+
+def _as_float64(thing):
+    """A deep copy with every parameter in float64 (a layer's or a loss's), for finite differences."""
+    copied = copy.deepcopy(thing)
+    for name, value in getattr(copied, "params", {}).items():
+        copied.params[name] = value.astype(np.float64)
+    return copied

@@ -1,0 +1,154 @@
+"""The report of a check: each part's comparisons (PartCheck) and the whole (CheckReport), as a
+table for people and as strict JSON for programs."""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..comparison import Comparison, TensorDiff
+from ..finite_differences import FINITE_DIFFERENCES_JUDGE
+from .signatures import Match
+
+
+@dataclass
+class PartCheck:
+    """One layer, the loss or the optimizer step, checked against torch and finite differences."""
+
+    kind: str                  # "layer", "loss" or "optimizer"
+    index: int | None          # the layer's index in the network; None for the loss and the optimizer
+    description: str           # the scratch object's repr, e.g. "Linear(in_features=784, out_features=32)"
+    name: str                  # its class name
+    torch: Comparison | None = None
+    finite_differences: Comparison | None = None
+    matches: list[Match] = field(default_factory=list)
+    error: str = ""            # what the scratch code raised, if it did
+
+    @property
+    def label(self) -> str:
+        return f"layer {self.index}" if self.kind == "layer" else self.kind
+
+    @property
+    def title(self) -> str:
+        """The description, with the class name first where the repr does not start with it."""
+        return self.description if self.description.startswith(self.name) else f"{self.name} ({self.description})"
+
+    @property
+    def judged(self) -> list[tuple[str, Comparison]]:
+        judges = (("torch", self.torch), (FINITE_DIFFERENCES_JUDGE, self.finite_differences))
+        return [(judge, c) for judge, c in judges if c is not None]
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(c.ok for _, c in self.judged)
+
+    @property
+    def failing(self) -> list[str]:
+        """The tensors that disagree with torch or with finite differences, in checking order."""
+        return list(dict.fromkeys(d.name for _, c in self.judged for d in c.failures))
+
+    @property
+    def signatures(self) -> list[str]:
+        return list(dict.fromkeys(m.signature for m in self.matches))
+
+    def summary(self) -> str:
+        """What disagrees, with which judge, by how much, and what it looks like."""
+        lines = [f"{self.label}, {self.title}"]
+        lines += [f"  {self.error}"] if self.error else []
+        lines += [f"  against {judge}: {d.describe()}" for judge, c in self.judged for d in c.failures]
+        tensors: dict[tuple[str, str], list[str]] = {}  # each signature once, with every tensor it explains
+        for m in self.matches:
+            tensors.setdefault((m.signature, m.words), []).append(m.tensor)
+        lines += [f"  Looks like: {name} ({', '.join(keys)}). {words}" for (name, words), keys in tensors.items()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "index": self.index, "name": self.name, "description": self.description,
+                "ok": self.ok, "error": self.error, "failing": self.failing,
+                **{judge.replace(" ", "_"): c.to_dict() for judge, c in self.judged},
+                "signatures": [asdict(m) for m in self.matches]}
+
+
+@dataclass
+class CheckReport:
+    """Every part's check, in forward order: the layers, then the loss, then the optimizer step."""
+
+    parts: list[PartCheck]
+    settings: dict
+
+    @property
+    def ok(self) -> bool:
+        return all(part.ok for part in self.parts)
+
+    @property
+    def failures(self) -> list[PartCheck]:
+        return [part for part in self.parts if not part.ok]
+
+    @property
+    def first_failure(self) -> PartCheck | None:
+        """The first part, in forward order, that disagrees: the place to start fixing."""
+        return next(iter(self.failures), None)
+
+    def table(self) -> str:
+        s = self.settings
+        lines = [f"gradcheck: {s['subject']} ({s['dtype']}, batch size {s['batch_size']}, seed {s['seed']})",
+                 "Each part is checked alone, on the inputs the torch twin gives it. err: max|scratch - judge| / "
+                 "max|judge|;",
+                 f"/tol: the worst element against its tolerance (fails above 1). Finite differences: float64, up "
+                 f"to {s['fd_samples']} entries a tensor.",
+                 "",
+                 f"{'':<30}{'vs torch':>15}{'vs finite diff':>20}",
+                 f"{'part / tensor':<30}{'err':>10}{'/tol':>10}{'err':>10}{'/tol':>10}  verdict"]
+        for part in self.parts:
+            lines.append(f"{part.label:<10}{part.title}" + ("" if part.ok else "   <-- FAIL"))
+            lines += [f"  FAIL: {part.error}"] if part.error else []
+            fd = {d.name: d for d in part.finite_differences.diffs} if part.finite_differences else {}
+            for d in part.torch.diffs if part.torch is not None else []:
+                short = d.name.partition(".")[2] if part.kind == "layer" else d.name
+                lines.append(f"  {short:<28}{_cells(d)}{_cells(fd.get(d.name))}  {_tensor_verdict(d, fd.get(d.name))}")
+        lines.append("")
+        first = self.first_failure
+        if first is None:
+            lines.append(f"Every part agrees with torch and with finite differences ({len(self.parts)} checked).")
+            return "\n".join(lines)
+        lines.append("FIRST DISAGREEMENT: " + first.summary())
+        others = [f"{p.label} ({', '.join(p.failing) or 'raised'})" for p in self.failures[1:]]
+        if others:
+            lines.append("Also disagreeing, each a mistake of its own (every part is checked on correct inputs): "
+                         + "; ".join(others))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The whole report as JSON-ready data (non-finite numbers as the strings "inf", "nan")."""
+        first = self.first_failure
+        return _finite_json({"ok": self.ok, "settings": self.settings,
+                            "first_failure": None if first is None else {
+                                "kind": first.kind, "index": first.index, "name": first.name,
+                                "description": first.description, "failing": first.failing,
+                                "signatures": first.signatures, "error": first.error},
+                            "parts": [part.to_dict() for part in self.parts]})
+
+
+def _cells(d: TensorDiff | None) -> str:
+    """A table's err and /tol for one comparison; dashes where there is none, or its values are moot."""
+    if d is None or d.problem:
+        return f"{'-':>10}{'-':>10}"
+    return f"{d.scaled_abs:>10.1e}{d.ratio:>10.2g}"
+
+
+def _tensor_verdict(*diffs) -> str:
+    """ok, FAIL, or FAIL with the problem (shape, dtype, NaN) that makes the values moot."""
+    problems = [d.problem for d in diffs if d is not None and d.problem]
+    if problems:
+        return "FAIL: " + problems[0]
+    return "ok" if all(d.ok for d in diffs if d is not None) else "FAIL"
+
+
+def _finite_json(value):
+    """value with tuples as lists and non-finite floats as strings: strict JSON, which has no NaN or Infinity."""
+    if isinstance(value, dict):
+        return {str(k): _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value

@@ -1,0 +1,244 @@
+"""Signatures: recognisable mistakes, each with what the implementation making it would output.
+
+A part that disagrees with torch is matched against SIGNATURES: each predicts, from the same
+inputs (a Case), what one specific buggy implementation would output (the gradient n times too
+big, transposed, the derivative taken at the output, the cache of the decoy batch, ...). A
+signature is reported when the scratch value matches its prediction within the comparison's
+tolerance and the prediction is itself distinguishable from the correct value. The generic
+ones (a sign or a constant factor) are reported only where no specific one explains the tensor.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from torch import nn
+
+from ..comparison import diff
+
+LARGE_LOGIT_SHIFT = 1000.0  # softmax is unchanged by a shift; an unshifted e^z overflows at z + 1000
+LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's tensors at the shifted logits
+
+
+@dataclass
+class Case:
+    """What one part was checked on and what each side computed, under the comparison's keys.
+
+    reference_at(x, params) recomputes the torch side at another input or with other
+    parameters, which is how a signature predicts what a buggy implementation would give.
+    """
+
+    kind: str                             # "layer", "loss" or "optimizer"
+    scratch: dict
+    reference: dict
+    batch_size: int
+    x: np.ndarray | None = None           # the input checked: the layer's input, or the network output for the loss
+    decoy: np.ndarray | None = None       # what went through forward first
+    upstream: np.ndarray | None = None    # G, the gradient backpropagated into the layer
+    params: dict = field(default_factory=dict)        # parameters at the start, by name (by key for the optimizer)
+    params_after: dict = field(default_factory=dict)  # as the scratch backward left them
+    reference_at: Callable | None = None
+    module: nn.Module | None = None       # the torch twin
+    grads: dict = field(default_factory=dict)         # optimizer: the gradients both sides were given
+    lr: float | None = None               # optimizer: the learning rate
+
+    def ending(self, suffix: str) -> list[str]:
+        return [key for key in self.reference if key.endswith(suffix)]
+
+    @property
+    def gradient_keys(self) -> list[str]:
+        return [key for key in self.reference if "grad" in key]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A recognisable mistake and, from a Case, what the implementation making it would output.
+
+    parts: the kinds of part the mistake can be made in ("layer", "loss", "optimizer").
+    predict returns {key: predicted value} for the tensors it has an opinion on (none where the
+    mistake is impossible for this part). holds, for mistakes with no single predicted value
+    (overflow), tests the scratch value directly. Generic signatures (a sign or a constant
+    factor) are reported only where no specific one explains the same tensor.
+    """
+
+    name: str
+    words: str
+    parts: tuple[str, ...]
+    predict: Callable[[Case], dict] | None = None
+    holds: Callable[[Case, str], bool] | None = None
+    generic: bool = False
+
+    def matching(self, case: Case, keys, tolerance) -> list[str]:
+        """The keys among keys whose scratch value this mistake explains."""
+        if case.kind not in self.parts:
+            return []
+        if self.holds is not None:
+            return [key for key in keys if self.holds(case, key)]
+        predicted = self.predict(case)
+        return [key for key in keys if key in predicted and _explains(predicted[key], case, key, tolerance)]
+
+
+def _explains(predicted, case: Case, key: str, tolerance) -> bool:
+    """The scratch value matches the prediction, and the prediction differs from the correct value."""
+    correct = case.reference[key]
+    predicted = np.asarray(predicted).astype(correct.dtype)
+    return not diff(key, predicted, correct, tolerance).ok and diff(key, case.scratch[key], predicted, tolerance).ok
+
+
+def _scaled(factor: Callable[[Case], float]):
+    """Every gradient of the part, multiplied by factor(case)."""
+    return lambda case: {key: case.reference[key] * factor(case) for key in case.gradient_keys}
+
+
+def _stepped(multiple: Callable[[float], float]):
+    """The parameters after theta - multiple(lr) * g, for the optimizer's case."""
+    return lambda case: {key: before - multiple(case.lr) * case.grads[key] for key, before in case.params.items()}
+
+
+def _decoy_gradients(case: Case) -> dict:
+    return {key: value for key, value in case.reference_at(case.decoy).items() if "grad" in key}
+
+
+def _derivative_at_output(case: Case) -> dict:
+    if case.params:  # activations only: their output has the input's shape
+        return {}
+    output = case.reference[case.ending(".output")[0]]
+    return {key: value for key, value in case.reference_at(output).items() if key.endswith("grad_input")}
+
+
+def _updated_before_use(case: Case) -> dict:
+    if all(np.array_equal(case.params[name], case.params_after[name]) for name in case.params):
+        return {}
+    return {key: value for key, value in case.reference_at(case.x, case.params_after).items()
+            if key.endswith("grad_input")}
+
+
+def _forward_untransposed(case: Case) -> dict:
+    weight = case.params.get("weight")
+    if weight is None or weight.ndim != 2 or weight.shape[0] != weight.shape[1]:
+        return {}  # not square: x W fails on the shapes, and the layer raises instead
+    params = {**case.params, "weight": weight.T}
+    return {key: value for key, value in case.reference_at(case.x, params).items() if key.endswith(".output")}
+
+
+def _transposed(case: Case) -> dict:
+    return {key: case.reference[key].T for key in case.ending(".weight.grad") if case.reference[key].ndim == 2}
+
+
+def _bias_averaged(case: Case) -> dict:
+    return {key: case.upstream.mean(axis=0) for key in case.ending(".bias.grad")}
+
+
+def _tanh_without_square(case: Case) -> dict:
+    if not isinstance(case.module, nn.Tanh):
+        return {}
+    return {key: case.upstream * (1 - np.tanh(case.x)) for key in case.ending("grad_input")}
+
+
+def _only_at_zeros(case: Case) -> dict:
+    """The reference everywhere except where the input is exactly 0, where the scratch value stands:
+    it matches when nothing but the zeros disagree."""
+    if case.params:
+        return {}
+    zero = case.x == 0
+    return {key: np.where(zero, case.scratch[key], case.reference[key]) for key in case.ending("grad_input")
+            if np.shape(case.scratch[key]) == zero.shape}
+
+
+def _passed_through(case: Case) -> dict:
+    return {} if case.params else {key: case.upstream for key in case.ending("grad_input")}
+
+
+def _overflowed(case: Case, key: str) -> bool:
+    return (key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all()
+            and np.isfinite(case.reference[key]).all())
+
+
+_LAYER, _LOSS, _OPTIMIZER = ("layer",), ("loss",), ("optimizer",)
+
+SIGNATURES = [
+    Signature("stale cache",
+              "Computed from an earlier batch: backward used what an earlier forward call cached (the decoy "
+              "batch's input or output), not the last one. Overwrite the cache on every forward call.",
+              _LAYER + _LOSS, predict=_decoy_gradients),
+    Signature("derivative at the output",
+              "The activation's derivative is evaluated at its output instead of its input: f'(f(x)), e.g. "
+              "sigmoid'(sigmoid(x)). With the output s cached, sigmoid'(x) is s * (1 - s); tanh'(x) is 1 - t^2.",
+              _LAYER, predict=_derivative_at_output),
+    Signature("weights updated before the input gradient",
+              "Backward changed the parameters, then computed the input gradient G W with the new weights. "
+              "dL/dx needs the weights the forward pass used; leave the update to the optimizer's step.",
+              _LAYER, predict=_updated_before_use),
+    Signature("forward with the weight untransposed",
+              "The output is x W + b instead of x W^T + b: the weight is stored (out, in), as torch stores it.",
+              _LAYER, predict=_forward_untransposed),
+    Signature("transposed weight gradient",
+              "The weight gradient is transposed: dL/dW = G^T x has the weight's shape (out, in); x^T G is its "
+              "transpose (for a square layer the shapes agree and only the values give it away).",
+              _LAYER, predict=_transposed),
+    Signature("bias gradient averaged",
+              "The bias gradient is averaged over the batch instead of summed: the loss's 1/n is already in G, so "
+              "the mean divides by the batch size a second time.",
+              _LAYER, predict=_bias_averaged),
+    Signature("tanh derivative 1 - tanh",
+              "Tanh's derivative is taken as 1 - tanh(x); it is 1 - tanh(x)^2.",
+              _LAYER, predict=_tanh_without_square),
+    Signature("derivative at exactly 0",
+              "Differs only where the input is exactly 0, at the kink: PyTorch takes ReLU'(0) = 0, the mask "
+              "x > 0; x >= 0 lets the gradient through there.",
+              _LAYER, predict=_only_at_zeros),
+    Signature("gradient passed through unmasked",
+              "The gradient passes through unchanged, as if the derivative were 1 everywhere: for ReLU, a mask "
+              "that lets negative inputs through (e.g. output >= 0, which every ReLU output is).",
+              _LAYER, predict=_passed_through),
+    Signature("softmax overflow",
+              "Not finite at large logits: e^z overflows to Inf (beyond e^709 in float64, e^88 in float32) and "
+              "the loss or its gradient becomes NaN. Subtract each row's maximum before exponentiating.",
+              _LOSS, holds=_overflowed),
+    Signature("gradient ascent",
+              "The step adds the gradient (theta += lr g): it climbs the loss instead of descending it.",
+              _OPTIMIZER, predict=_stepped(lambda lr: -lr)),
+    Signature("learning rate applied twice",
+              "The step is theta -= lr^2 g: the learning rate is applied twice.",
+              _OPTIMIZER, predict=_stepped(lambda lr: lr * lr)),
+    Signature("learning rate missing",
+              "The step is theta -= g: the learning rate is not applied.",
+              _OPTIMIZER, predict=_stepped(lambda lr: 1.0)),
+    Signature("not updated",
+              "The step leaves this parameter unchanged: the optimizer skips it.",
+              _OPTIMIZER, predict=_stepped(lambda lr: 0.0)),
+    Signature("sign flipped",
+              "The sign is flipped: e.g. t - a where a - t belongs.",
+              _LAYER + _LOSS, predict=_scaled(lambda case: -1.0), generic=True),
+    Signature("batch size too big",
+              "N times too big, n the batch size: the 1/n of the mean over the batch is missing (e.g. the "
+              "cross-entropy gradient softmax(z) - t not divided by n).",
+              _LAYER + _LOSS, predict=_scaled(lambda case: case.batch_size), generic=True),
+    Signature("batch size too small",
+              "N times too small, n the batch size: divided by n once more than it should be (the loss already "
+              "divides by n; the layers' gradients are sums over the batch).",
+              _LAYER + _LOSS, predict=_scaled(lambda case: 1 / case.batch_size), generic=True),
+    Signature("factor 2 too big",
+              "2 times too big: for the squared error L = 1/(2n) sum ||a - t||^2 the 1/2 cancels the 2 from the "
+              "square, dL/da = (a - t)/n; a 2(a - t) kept the 2 without the 1/2.",
+              _LAYER + _LOSS, predict=_scaled(lambda case: 2.0), generic=True),
+    Signature("factor 2 too small",
+              "Half what it should be: a 1/2 too many (or a 2 missing).",
+              _LAYER + _LOSS, predict=_scaled(lambda case: 0.5), generic=True),
+]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A signature that explains one tensor of a part."""
+
+    tensor: str
+    signature: str
+    words: str
+
+
+def match_signatures(case: Case, failing: list[str], tolerance) -> list[Match]:
+    """The signatures that explain the failing tensors; generic ones only where no specific one does."""
+    found = [(s, key) for s in SIGNATURES for key in s.matching(case, failing, tolerance)] if failing else []
+    explained = {key for s, key in found if not s.generic}
+    return [Match(key, s.name, s.words) for s, key in found if not (s.generic and key in explained)]
