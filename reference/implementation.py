@@ -66,6 +66,8 @@ def load_module(path: Path):
     if not file.is_file():
         raise ImplementationError(f"no such file {path}" if not path.is_dir() else
                                   f"the folder {path} has no __init__.py: name the file that defines build")
+    if file.suffix != ".py":
+        raise ImplementationError(f"{file} is not a Python file: name the .py file that defines build")
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

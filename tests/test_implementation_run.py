@@ -84,6 +84,7 @@ def test_command_line_run_prints_the_conventions_and_writes_the_json(changes, ta
 
 BAD = [  # (file name, its text, the target after the folder, a phrase of the one-line message)
     (None, None, "missing.py:build", "no such file"),
+    ("net.txt", source("textbook"), "net.txt:build", "is not a Python file"),
     ("net.py", source("textbook"), "net.py:make", "defines no make"),
     ("net.py", "import cupy_is_missing\n", "net.py", "raised ModuleNotFoundError"),
     ("net.py", "import sys\nsys.exit(1)\n", "net.py", "raised SystemExit"),
