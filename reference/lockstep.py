@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-import scratch_nn
 
 from . import tolerances
 from .comparison import compare
-from .sides import ScratchSide, epoch_batches
+from .implementation import build_loss
+from .sides import ScratchSide, as_loss, epoch_batches
 from .side_by_side import torch_step
 from .twin import model_device, torch_model
 
@@ -58,7 +58,7 @@ class Lockstep:
 
     def __init__(self, network, loss: str, lr: float, dtype, device, batches_per_epoch: int, found_by="lockstep"):
         self.twin = torch_model(network, device=device)
-        self.loss, self.lr, self.tolerance = scratch_nn.LOSSES[loss](), lr, tolerances.for_dtype(dtype)
+        self.loss, self.lr, self.tolerance = as_loss(loss), lr, tolerances.for_dtype(dtype)
         self.batches_per_epoch, self.found_by = batches_per_epoch, found_by
         self.checked = 0
         self.first: FirstDivergence | None = None
@@ -102,7 +102,7 @@ class Lockstep:
 
         probe = copy.deepcopy(network)
         probe.load_state_dict(self._before)
-        report = check(probe, x, target, loss=type(self.loss)(), lr=self.lr)
+        report = check(probe, x, target, loss=copy.deepcopy(self.loss), lr=self.lr)  # a fresh one: it caches
         part = report.first_failure
         step = (epoch - 1) * self.batches_per_epoch + step_in_epoch
         where = f"step {step} (epoch {epoch}, step {step_in_epoch} of {self.batches_per_epoch})"
@@ -142,9 +142,10 @@ def replay(network, shuffler_state: dict, epochs: range, config, images, labels)
     network = copy.deepcopy(network)
     rng = np.random.default_rng()
     rng.bit_generator.state = shuffler_state
-    side = ScratchSide(network, config.loss, config.lr, images, labels)
+    side = ScratchSide(network, build_loss(config), config.lr, images, labels)
     batches_per_epoch = -(-len(labels) // config.batch_size)
-    lockstep = Lockstep(network, config.loss, config.lr, config.dtype, "cpu", batches_per_epoch, found_by="replay")
+    lockstep = Lockstep(network, build_loss(config), config.lr, config.dtype, "cpu", batches_per_epoch,
+                        found_by="replay")
     for epoch in epochs:
         for step, index in enumerate(epoch_batches(len(labels), config.batch_size, rng), start=1):
             lockstep.before(network)

@@ -54,6 +54,8 @@ class RunConfig:
     device: str = "cpu"
     train_limit: int | None = None  # train on the first N training images only (quick runs)
     threads: int = 1  # CPU threads for each side's math (see TwinTraining.epochs)
+    implementation: str | None = None  # "my_net.py:build": the user's own network on the scratch side
+                                       # (reference.implementation); None: scratch_nn's
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
@@ -72,6 +74,9 @@ class RunConfig:
             if not (value is None and name == "train_limit") and not _integer_at_least(value, least):
                 raise ConfigError(name, value, f"must be a whole number of at least {least}")
         _check_device(self.device)
+        if self.implementation is not None:
+            from .implementation import check_target  # imports the user's file: only when one is named
+            check_target(self.implementation)
         return self
 
 

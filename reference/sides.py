@@ -18,6 +18,12 @@ from .twin import torch_loss, torch_target
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory on deep networks
 
 
+def as_loss(loss):
+    """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
+    own, adapted: reference.implementation.build_loss)."""
+    return scratch_nn.LOSSES[loss]() if isinstance(loss, str) else loss
+
+
 class Side:
     seconds = loss_sum = 0.0
 
@@ -30,9 +36,9 @@ class ScratchSide(Side):
 
     name = "scratch"
 
-    def __init__(self, network, loss_name: str, lr: float, images, labels):
+    def __init__(self, network, loss, lr: float, images, labels):
         self.network, self.images, self.labels = network, images, labels
-        self.loss = scratch_nn.LOSSES[loss_name]()
+        self.loss = as_loss(loss)
         self.optimizer = scratch_nn.SGD(network, lr)
         self.detail = ""  # why the last step's loss is NaN, where the loss refused to compute it
 
@@ -59,11 +65,11 @@ class TorchSide(Side):
 
     name = "torch"
 
-    def __init__(self, model, loss_name: str, lr: float, images, labels, device):
+    def __init__(self, model, loss, lr: float, images, labels, device):
         self.model, self.device = model, device
         # The torch side gets its own copy of the data on its device once, not per batch.
         self.images, self.labels = torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
-        self.scratch_loss = scratch_nn.LOSSES[loss_name]()
+        self.scratch_loss = as_loss(loss)  # what the twin's loss computes (its class and reduction)
         self.loss = torch_loss(self.scratch_loss)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
 

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 import scratch_nn
 
-from . import tolerances
+from . import implementation, tolerances
 from .checkpoint import Checkpoint, CheckpointError
 from .comparison import compare
 from .concurrent import ScratchProcess
@@ -110,6 +110,8 @@ class DivergedError(RuntimeError):
 
 def build_networks(config: RunConfig):
     """The scratch network from the config, and the torch model holding the same weights."""
+    if config.implementation:  # the user's own code, adapted, from the same weights (reference.implementation)
+        return implementation.build_networks(config)
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation)
     return network, torch_model(network, device=config.device)
@@ -203,10 +205,11 @@ class TwinTraining:
         splits = {"train": train, "validation": data.validation, "test": data.test}
         if self._start is None:
             self._start = (copy.deepcopy(self.network), copy.deepcopy(self.rng.bit_generator.state), self.epoch)
-        scratch = ScratchSide(self.network, config.loss, config.lr, train.images, train.labels)
-        twin = TorchSide(self.model, config.loss, config.lr, train.images, train.labels, config.device)
+        loss = implementation.build_loss  # the user's own with --implementation, else scratch_nn's: config.loss
+        scratch = ScratchSide(self.network, loss(config), config.lr, train.images, train.labels)
+        twin = TorchSide(self.model, loss(config), config.lr, train.images, train.labels, config.device)
         if self.lockstep:
-            self._lockstep = Lockstep(self.network, config.loss, config.lr, config.dtype, config.device,
+            self._lockstep = Lockstep(self.network, loss(config), config.lr, config.dtype, config.device,
                                       -(-len(train.labels) // config.batch_size))
         start = time.perf_counter()  # the first epoch's wall time includes starting the scratch process
         worker = (ScratchProcess(scratch, {name: split.images for name, split in splits.items()}, config.threads)
@@ -290,7 +293,7 @@ def evaluate(epoch, network, model, config, splits, predictions, sides, lockstep
     worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
     probe = copy.deepcopy(network)
     step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], scratch_nn.LOSSES[config.loss](), config.lr)
+                        train.labels[:config.batch_size], implementation.build_loss(config), config.lr)
     agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
     scratch_metrics, torch_metrics = metrics("scratch"), metrics("torch")
     divergence = Divergence(

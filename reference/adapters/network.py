@@ -81,7 +81,7 @@ class Adapted:
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""
         return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
-                "loss": asdict(self.loss.conventions) if self.loss is not None else None,
+                "loss": asdict(self.loss.conventions) if isinstance(self.loss, AdaptedLoss) else None,
                 "update": {"inside_backward": self.updates_in_backward, "lr": self.lr}}
 
     def describe(self) -> str:
@@ -91,7 +91,7 @@ class Adapted:
             lines.setdefault(layer.conventions.describe(), []).append(index)
         rows = [f"  {'layers' if len(at) > 1 else 'layer'} {', '.join(map(str, at))}: {line}"
                 for line, at in lines.items()]
-        if self.loss is not None:
+        if isinstance(self.loss, AdaptedLoss):  # not scratch_nn's own, used where the user has none
             rows.append(f"  loss: {self.loss.conventions.describe()}")
         if self.updates_in_backward:
             rows.append(f"  update: inside backward, lr {self.lr:g}; checked and trained as W - lr dW")
