@@ -5,6 +5,8 @@
     python compare.py --dtype float64 --json run.json --plot run.png --save run.npz
     python compare.py --resume run.npz --json run.json   # go on from the saved epoch
     python compare.py check --help             # the gradient checker for your own layers
+    python compare.py --implementation my_net.py:build --dtype float64   # your own network against torch
+    python compare.py grade submissions/ --student-safe                  # grade a folder, part by part
 
 With no command, or with train options only, compare.py runs `train`. The data root
 (torchvision layout: <root>/MNIST/raw/...) comes from --data-root, else $SCRATCH_NN_DATA_ROOT,
@@ -24,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 import scratch_nn
-from reference import checkpoint, report
+from reference import checkpoint, implementation, report
 from reference.atomic_file import stop_signals_held
 from reference.checkpoint import CheckpointError
 from reference.data import DATASETS, DataError, load_dataset, resolve_data_root
 from reference.gradcheck import cli as gradcheck_cli
+from reference.grader import add_grade_command
 from reference.presets import PRESETS
 from reference.run_config import DTYPES, ConfigError, RunConfig, option
 from reference.training import CONCURRENCY, DivergedError, EpochRecord, Run, TwinTraining
@@ -75,12 +78,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser() -> Parser:
     parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter, epilog=EXIT_STATUS)
-    commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check,grade}")
     train = commands.add_parser("train", help="train both sides side by side and report (the default)",
                                 description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS,
                                 formatter_class=HelpFormatter)
     add_train_arguments(train)
     add_check_command(commands)
+    add_grade_command(commands)
     return parser
 
 
@@ -117,6 +121,9 @@ def add_train_arguments(parser) -> None:
     setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
             metavar="N")
     setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
+    setting("implementation", "your own network on the scratch side: a file and the function in it that builds "
+                              "it, my_net.py:build (the contract: README, 'Training your own implementation')",
+            metavar="FILE.py:build")
 
     optimizer = parser.add_argument_group(
         "optimizer and regularization", "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
@@ -187,7 +194,7 @@ def add_check_command(commands) -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] not in (["train"], ["check"], ["-h"], ["--help"]):
+    if argv[:1] not in (["train"], ["check"], ["grade"], ["-h"], ["--help"]):
         argv = ["train", *argv]  # train is the default command
     args = build_parser().parse_args(argv)
     with sigterm_raises_terminated():
@@ -226,6 +233,8 @@ def train_command(args) -> int:
                     disable=args.no_progress, file=sys.stderr)
 
     print(report.describe_run(config, training.concurrency, training.lockstep))
+    if config.implementation:
+        print(implementation.describe(config))
     print(report.HEADER)
     run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [],
               training.concurrency, training.lockstep)

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reference.data import load_dataset, resolve_data_root  # noqa: E402
 from reference.presets import PRESETS  # noqa: E402
+from reference.optimizers import torch_optimizer  # noqa: E402
 from reference.sides import TorchSide, epoch_batches, predict_torch, train_alone  # noqa: E402
 from reference.training import TwinTraining, build_networks, limited  # noqa: E402
 from reference.twin import configure_determinism  # noqa: E402
@@ -58,9 +59,10 @@ class Clock:
 def torch_alone(config, data, evaluate=False) -> float:
     """The torch side's training steps over the batches the comparison uses; with evaluate, also
     its predictions on the three splits after every epoch (what a torch-only compare.py would do)."""
-    _, model = build_networks(config)
+    network, model = build_networks(config)
     train = limited(data.train, config.train_limit)
-    side = TorchSide(model, config.loss, config.lr, train.images, train.labels, config.device)
+    optimizer = torch_optimizer(config.build_optimizer(network), model)
+    side = TorchSide(model, config.loss, optimizer, train.images, train.labels, config.device)
     rng = np.random.default_rng(config.seed)
     for _ in range(config.epochs):
         train_alone(side, epoch_batches(len(train.labels), config.batch_size, rng))

@@ -1,77 +1,140 @@
-"""How fast is the scratch network next to PyTorch? One training step (forward, loss, backward,
-SGD update) on both sides, in the same process, with the same weights and batches.
+"""How fast is the scratch network next to PyTorch? Whole training epochs of both sides in the
+same process, one thread each, as compare.py trains them; the goals of issue 11 beside them.
 
-    python benchmarks/speed.py [--threads 1] [--repeats 5] [--device cpu]
+    python benchmarks/speed.py [--examples 50000] [--rounds 3] [--no-memory]
 
-Prints milliseconds per step for each side and the ratio scratch / torch (above 1: scratch is
-slower). Each measurement is the best of --repeats rounds of 50 steps, the two sides alternating
-round by round so that machine noise falls on both alike.
+One epoch: 784-128-10 sigmoid, softmax cross-entropy, SGD over synthetic data of MNIST's shape,
+at batch 32, 128 and 512 in float32 and float64. Each time is the best of --rounds epochs, the
+two sides alternating epoch by epoch so that machine noise falls on both alike. Every ratio is
+scratch / torch (below 1: scratch is faster).
+
+GEMM bound (batch 512, float32): the matrix-product FLOPs the epoch needs (forward, weight
+gradients, and input gradients of every layer but the first) divided by the best one-thread
+matrix-multiply rate (1024x1024x1024, NumPy's BLAS or torch's) measured in this run; the
+scratch epoch's time over that is how near the hardware it runs.
+
+Also the cost of the scratch side's guard against in-place changes to an input batch after
+forward: the copy the first layer keeps of a writeable batch (read-only batches are kept as
+they are, as the timings above pass them).
+
+Memory: each side trains one epoch in a process of its own (benchmarks/memory.py); the rise of
+its peak resident memory over what it held with the data loaded.
 """
 
 import argparse
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from reference.twin import configure_determinism, torch_loss, torch_model
-from scratch_nn import SGD, SoftmaxCrossEntropy, build_network
+from epochs import SIDES, SPEC, epoch_order, synthetic_mnist
 
-CASES = [(spec, dtype, batch) for spec in ("784-128-10", "784-512-10", "784-512-256-128-10")
-         for dtype in ("float32", "float64") for batch in (32, 256)]
-STEPS = 50
-
-
-def scratch_round(network, optimizer, loss, batches):
-    for x, y in batches:
-        loss.forward(network.forward(x), y)
-        network.backward(loss.backward())
-        optimizer.step()
+GOALS = {32: 0.5, 128: 0.75, 512: 0.9}  # scratch/torch time per epoch, issue 11
+GEMM_BOUND_GOAL = 0.6
+GEMM_SIZE = 1024
 
 
-def torch_round(model, optimizer, loss, batches, device):
-    for x, y in batches:
-        optimizer.zero_grad(set_to_none=True)
-        loss(model(x), y).backward()
-        optimizer.step()
-    if device != "cpu":
-        torch.cuda.synchronize()
-
-
-def ms_per_step(run):
+def seconds(run, *args) -> float:
     start = time.perf_counter()
-    run()
-    return (time.perf_counter() - start) / STEPS * 1e3
+    run(*args)
+    return time.perf_counter() - start
+
+
+def epoch_times(dtype, batch, examples, rounds) -> dict[str, float]:
+    """Best epoch time of each side, the sides alternating."""
+    images, labels = synthetic_mnist(examples, dtype)
+    batches = epoch_order(examples, batch)
+    runs = {side: make(dtype) for side, make in SIDES.items()}
+    times = {side: [] for side in runs}
+    for _ in range(rounds):
+        for side, run in runs.items():
+            times[side].append(seconds(run, images, labels, batches))
+    return {side: min(t) for side, t in times.items()}
+
+
+def input_copy_cost(dtype, batch, examples, rounds) -> float:
+    """Scratch epoch time with writeable batches (which the first layer copies, so that a later
+    in-place change cannot alter backward) over that with read-only batches (kept as they are)."""
+    images, labels = synthetic_mnist(examples, dtype)
+    batches = epoch_order(examples, batch)
+    runs = [SIDES["scratch"](dtype, read_only_batches=False), SIDES["scratch"](dtype)]
+    times = [[seconds(run, images, labels, batches) for run in runs] for _ in range(rounds)]
+    copied, kept = (min(t) for t in zip(*times))
+    return copied / kept
+
+
+def matmul_flops(examples: int) -> int:
+    """2 m n k for every product in an epoch: forward (x W^T) and weight gradient (G^T x) of each
+    layer, input gradient (G W) of every layer but the first."""
+    sizes = [int(s) for s in SPEC.split("-")]
+    layers = list(zip(sizes, sizes[1:]))
+    per_example = sum(2 * 2 * n_in * n_out for n_in, n_out in layers)
+    per_example += sum(2 * n_in * n_out for n_in, n_out in layers[1:])
+    return per_example * examples
+
+
+def gemm_rate(dtype="float32", repeats=20) -> dict[str, float]:
+    """FLOP/s of one square GEMM, best of repeats, for NumPy and for torch (one thread each)."""
+    a, b = (np.random.default_rng(i).random((GEMM_SIZE, GEMM_SIZE), dtype=np.dtype(dtype).type) for i in (1, 2))
+    a_t, b_t = torch.from_numpy(a), torch.from_numpy(b)
+    flops = 2 * GEMM_SIZE**3
+    return {"NumPy": flops / min(seconds(np.matmul, a, b) for _ in range(repeats)),
+            "torch": flops / min(seconds(torch.mm, a_t, b_t) for _ in range(repeats))}
+
+
+def peak_memory(side, batch, dtype, examples) -> dict:
+    script = Path(__file__).with_name("memory.py")
+    command = [sys.executable, str(script), side, "--batch", str(batch), "--dtype", dtype, "--examples", str(examples)]
+    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for each side")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu", help="where the torch side runs")
+    parser.add_argument("--examples", type=int, default=50_000, help="examples per epoch (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="epochs per side; the best counts (default: %(default)s)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     args = parser.parse_args()
-    configure_determinism()
-    torch.set_num_threads(args.threads)
-    print(f"NumPy {np.__version__} (CPU, {args.threads} thread(s)) vs torch {torch.__version__} ({args.device}); "
-          f"ms per training step, best of {args.repeats} x {STEPS} steps")
-    print(f"{'network':<20} {'dtype':<8} {'batch':>5} {'scratch':>9} {'torch':>9} {'scratch/torch':>14}")
-    rng = np.random.default_rng(0)
-    with threadpool_limits(limits=args.threads, user_api="blas"):
-        for spec, dtype, batch in CASES:
-            network = build_network(spec, "sigmoid", dtype=np.dtype(dtype))
-            model = torch_model(network, device=args.device)
-            loss = SoftmaxCrossEntropy()
-            batches = [(rng.random((batch, 784)).astype(dtype), rng.integers(0, 10, batch)) for _ in range(STEPS)]
-            torch_batches = [(torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device))
-                             for x, y in batches]
-            optimizer, twin_optimizer = SGD(network, 0.01), torch.optim.SGD(model.parameters(), lr=0.01)
-            ours = lambda: scratch_round(network, optimizer, loss, batches)  # noqa: E731
-            theirs = lambda: torch_round(model, twin_optimizer, torch_loss(loss), torch_batches, args.device)  # noqa: E731
-            ours(), theirs()  # warm-up
-            scratch_ms, torch_ms = zip(*[(ms_per_step(ours), ms_per_step(theirs)) for _ in range(args.repeats)])
-            print(f"{spec:<20} {dtype:<8} {batch:>5} {min(scratch_ms):>9.3f} {min(torch_ms):>9.3f} "
-                  f"{min(scratch_ms) / min(torch_ms):>14.2f}")
+    torch.set_num_threads(1)
+    print(f"NumPy {np.__version__} vs torch {torch.__version__}, CPU, one thread each. One epoch of "
+          f"{args.examples:,} examples, {SPEC} sigmoid, softmax cross-entropy, SGD; best of {args.rounds}.")
+    print(f"{'dtype':<8} {'batch':>5} {'scratch s':>10} {'torch s':>8} {'scratch/torch':>14} {'goal':>7}")
+    scratch_seconds = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for dtype in ("float32", "float64"):
+            for batch, goal in GOALS.items():
+                t = epoch_times(dtype, batch, args.examples, args.rounds)
+                ratio = t["scratch"] / t["torch"]
+                verdict = "met" if ratio <= goal else "missed"
+                print(f"{dtype:<8} {batch:>5} {t['scratch']:>10.3f} {t['torch']:>8.3f} {ratio:>14.2f} "
+                      f"{'<= ' + str(goal):>7} {verdict}")
+                scratch_seconds[dtype, batch] = t["scratch"]
+        rates = gemm_rate()
+        copy_costs = {batch: input_copy_cost("float32", batch, args.examples, args.rounds) for batch in (32, 512)}
+    flops = matmul_flops(args.examples)
+    best = max(rates.values())
+    bound_epoch = scratch_seconds["float32", 512]
+    fraction = flops / best / bound_epoch
+    print(f"\nGEMM bound, batch 512 float32: {flops / 1e9:.2f} GFLOP of matrix products per epoch; one-thread "
+          f"{GEMM_SIZE}^3 GEMM " + ", ".join(f"{name} {rate / 1e9:.0f}" for name, rate in rates.items())
+          + f" GFLOP/s, so at best {flops / best:.3f} s; scratch took {bound_epoch:.3f} s = "
+          f"{fraction:.0%} of the bound (goal >= {GEMM_BOUND_GOAL:.0%}: "
+          f"{'met' if fraction >= GEMM_BOUND_GOAL else 'missed'})")
+    print("\nCost of copying writeable input batches (scratch epoch time, writeable / read-only): "
+          + ", ".join(f"batch {batch} float32 {cost:.3f}" for batch, cost in copy_costs.items()))
+    if args.no_memory:
+        return
+    print("\nPeak resident memory of one training epoch, each side in its own process, batch 512:")
+    for dtype in ("float32", "float64"):
+        rise = {side: peak_memory(side, 512, dtype, args.examples) for side in SIDES}
+        data = rise["scratch"]["data_mib"]
+        print(f"{dtype:<8} data {data:6.1f} MiB; rise above it: " + ", ".join(
+            f"{side} {r['increase_mib']:.1f} MiB" for side, r in rise.items())
+            + f"; scratch/torch {rise['scratch']['increase_mib'] / rise['torch']['increase_mib']:.2f}")
 
 
 if __name__ == "__main__":

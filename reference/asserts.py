@@ -13,14 +13,21 @@ network, in the user's own conventions, checked against PyTorch and finite diffe
 On a disagreement they raise AssertionError carrying the conventions found and the checker's
 table (reference.gradcheck's): which part disagrees first, by how much, and what it looks like.
 On success they return the report. Keyword arguments go to the checker where they are its own
-(x, target, batch, seed, fd_samples, lr) and otherwise to the adapter (reference.adapters: the
+(x, target, batch_size, seed, fd_samples, optimizer_steps, zero_grad, ...) and otherwise to the adapter (reference.adapters: the
 conventions, e.g. layout="in_out", backward="x,grad", lr=0.1).
 """
 
+import inspect
+
 from reference.adapters import Adapted, adapt_layer, adapt_network
+from reference.gradcheck import check_network
 from scratch_nn import Sequential
 
-CHECK_OPTIONS = ("x", "target", "batch", "seed", "fd_samples")
+# The checker's own keyword arguments, read from its signature so that a new one is never sent to
+# the adapter by mistake. What describes the subject (its layers, loss, update, learning rate and
+# dtype) is the adapter's: Adapted.check passes it on.
+CHECK_OPTIONS = tuple(sorted(set(inspect.signature(check_network).parameters)
+                             - {"network", "twins", "loss", "optimizer", "lr", "dtype"}))
 
 
 def assert_layer_matches_torch(layer, twin=None, **options):

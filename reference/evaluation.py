@@ -11,9 +11,7 @@ on the step it would take now, not on a first step from empty state.
 import copy
 from dataclasses import asdict, dataclass
 
-import scratch_nn
-
-from . import tolerances
+from . import implementation, tolerances
 from .comparison import compare
 from .optimizers import optimizer_copy
 from .side_by_side import compare_step
@@ -84,7 +82,7 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
     worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
     probe = copy.deepcopy(network).train()
     step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], scratch_nn.LOSSES[config.loss](), config.lr,
+                        train.labels[:config.batch_size], implementation.build_loss(config), config.lr,
                         optimizer=optimizer_copy(optimizer, probe))
     agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
     scratch_metrics, torch_metrics = metrics("scratch"), metrics("torch")

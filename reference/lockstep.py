@@ -26,13 +26,13 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-import scratch_nn
 
 from . import tolerances
 from .comparison import compare
-from .optimizers import compare_optimizer_steps, optimizer_copy, torch_optimizer, torch_state_dict
+from .implementation import build_loss
+from .optimizers import optimizer_copy, torch_optimizer, torch_state_dict
 from .regularization import generator_states, set_generator_states
-from .sides import ScratchSide, epoch_batches
+from .sides import ScratchSide, as_loss, epoch_batches
 from .side_by_side import torch_step
 from .twin import model_device, torch_model
 
@@ -62,10 +62,10 @@ class Lockstep:
     """Call before(network, optimizer) before each scratch step and after(...) after it.
     optimizer: the scratch optimizer taking the steps; its twin is torch_optimizer's."""
 
-    def __init__(self, network, optimizer, loss: str, dtype, device, batches_per_epoch: int, found_by="lockstep"):
+    def __init__(self, network, optimizer, loss, dtype, device, batches_per_epoch: int, found_by="lockstep"):
         self.twin = torch_model(network, device=device)  # in the network's mode: training
         self.twin_optimizer = torch_optimizer(optimizer, self.twin)
-        self.loss, self.lr, self.tolerance = scratch_nn.LOSSES[loss](), optimizer.lr, tolerances.for_dtype(dtype)
+        self.loss, self.lr, self.tolerance = as_loss(loss), optimizer.lr, tolerances.for_dtype(dtype)
         self.batches_per_epoch, self.found_by = batches_per_epoch, found_by
         self.checked = 0
         self.first: FirstDivergence | None = None
@@ -110,29 +110,23 @@ class Lockstep:
                                     f"within the one-step tolerance ({self.tolerance})")
 
     def _locate(self, network, x, target, epoch, step_in_epoch, ratio, tensors) -> FirstDivergence:
-        """gradcheck on the weights before the failing step, with its batch; where every part of it
-        agrees, the run's optimizer from its state before the step (compare_optimizer_steps)."""
+        """gradcheck on the state before the failing step, with its batch: every layer, the loss and
+        the run's own optimizer (from its state then, over several steps)."""
         from .gradcheck import check  # imported here: gradcheck imports much that a run without a failure never needs
 
         probe = copy.deepcopy(network)
         probe.load_state_dict(self._before)
-        report = check(probe, x, target, loss=type(self.loss)(), lr=self.lr)
+        optimizer = optimizer_copy(self._optimizer, probe)
+        optimizer.load_state_dict(self._before_optimizer)
+        report = check(probe, x, target, loss=copy.deepcopy(self.loss), lr=self.lr,  # a fresh loss: it caches
+                       optimizer=optimizer)
         part = report.first_failure
         step = (epoch - 1) * self.batches_per_epoch + step_in_epoch
         where = f"step {step} (epoch {epoch}, step {step_in_epoch} of {self.batches_per_epoch})"
         found = FirstDivergence(self.found_by, self.checked, step, epoch, step_in_epoch, ratio, tensors)
-        if part is None:  # gradcheck checks a plain SGD step; the run's optimizer may be another
-            optimizer = optimizer_copy(self._optimizer, probe)
-            optimizer.load_state_dict(self._before_optimizer)
-            failing = next((c.failures for c in compare_optimizer_steps(optimizer, steps=3) if not c.ok), [])
-            if failing:
-                found.part, found.name, found.failing = "optimizer", type(optimizer).__name__, [d.name for d in failing]
-                found.text = (f"{where}: optimizer ({found.name}): {', '.join(found.failing)} disagree with "
-                              f"torch.optim's from the same state and gradients")
-                return found
         if part is None:
             found.text = (f"{where}: {', '.join(tensors)} differ after one step from identical weights, but every "
-                          f"layer, the loss and the SGD step agree on their own on this batch: look at how the "
+                          f"layer, the loss and the optimizer agree on their own on this batch: look at how the "
                           f"network puts them together")
             return found
         found.part, found.name, found.failing, found.signatures = part.label, part.name, part.failing, part.signatures
@@ -167,9 +161,10 @@ def replay(network, optimizer, shuffler_state: dict, epochs: range, config, imag
     optimizer = optimizer_copy(optimizer, network)
     rng = np.random.default_rng()
     rng.bit_generator.state = shuffler_state
-    side = ScratchSide(network, config.loss, optimizer, images, labels)
+    side = ScratchSide(network, build_loss(config), optimizer, images, labels)
     batches_per_epoch = -(-len(labels) // config.batch_size)
-    lockstep = Lockstep(network, optimizer, config.loss, config.dtype, "cpu", batches_per_epoch, found_by="replay")
+    lockstep = Lockstep(network, optimizer, build_loss(config), config.dtype, "cpu", batches_per_epoch,
+                        found_by="replay")
     for epoch in epochs:
         for step, index in enumerate(epoch_batches(len(labels), config.batch_size, rng), start=1):
             lockstep.before(network, optimizer)

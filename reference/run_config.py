@@ -111,6 +111,8 @@ class RunConfig:
         """The scratch optimizer over the network's parameters (reference.optimizers.torch_optimizer
         makes its torch twin, with the same hyperparameters and state)."""
         return scratch_nn.OPTIMIZERS[self.optimizer](network, lr=self.lr, **self.optimizer_settings())
+    implementation: str | None = None  # "my_net.py:build": the user's own network on the scratch side
+                                       # (reference.implementation); None: scratch_nn's
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
@@ -130,9 +132,22 @@ class RunConfig:
             if not (value is None and name == "train_limit") and not _integer_at_least(value, least):
                 raise ConfigError(name, value, f"must be a whole number of at least {least}")
         _check_device(self.device)
+        if self.implementation is not None:
+            self._check_implementation()
         self._check_optimizer()
         self._check_regularization()
         return self
+
+    def _check_implementation(self) -> None:
+        """An implementation trains with plain SGD (its layers may update themselves in backward) and
+        builds its own layers, so neither another optimizer nor added layers can be asked of it."""
+        for name in ("optimizer", *sorted({name for names in OPTIMIZER_SETTINGS.values() for name in names}),
+                     "dropout", "batch_norm"):
+            if getattr(self, name) not in (None, False, 0, "sgd"):
+                raise ConfigError(name, getattr(self, name), "--implementation trains your own network as it is, "
+                                                             "with plain SGD: leave this option out")
+        from .implementation import check_target  # imports the user's file: only when one is named
+        check_target(self.implementation)
 
     def _check_optimizer(self) -> None:
         """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value

@@ -24,6 +24,12 @@ from .twin import torch_loss, torch_target
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory on deep networks
 
 
+def as_loss(loss):
+    """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
+    own, adapted: reference.implementation.build_loss)."""
+    return scratch_nn.LOSSES[loss]() if isinstance(loss, str) else loss
+
+
 class Side:
     seconds = loss_sum = 0.0
 
@@ -37,9 +43,9 @@ class ScratchSide(Side):
 
     name = "scratch"
 
-    def __init__(self, network, loss_name: str, optimizer, images, labels):
+    def __init__(self, network, loss, optimizer, images, labels):
         self.network, self.images, self.labels, self.optimizer = network, images, labels, optimizer
-        self.loss = scratch_nn.LOSSES[loss_name]()
+        self.loss = as_loss(loss)
         self.detail = ""  # why the last step's loss is NaN, where the loss refused to compute it
 
     def step(self, index) -> float:
@@ -47,9 +53,11 @@ class ScratchSide(Side):
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the caller, once
             try:
-                output = self.network.forward(self.images[index])
+                batch = self.images[index]
+                batch.flags.writeable = False  # nothing changes it: the layers need not copy it to cache it
+                output = self.network.forward(batch)
                 value = float(self.loss.forward(output, self.labels[index]))
-                self.network.backward(self.loss.backward())
+                self.network.backward(self.loss.backward(), input_grad=False)  # dL/dx is never used
                 self.optimizer.step()
             except FloatingPointError as error:  # the loss refuses a non-finite output
                 value, self.detail = np.nan, f"(scratch: {error})"
@@ -64,11 +72,11 @@ class TorchSide(Side):
 
     name = "torch"
 
-    def __init__(self, model, loss_name: str, optimizer, images, labels, device):
+    def __init__(self, model, loss, optimizer, images, labels, device):
         self.model, self.device, self.optimizer = model, device, optimizer
         # The torch side gets its own copy of the data on its device once, not per batch.
         self.images, self.labels = torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
-        self.scratch_loss = scratch_nn.LOSSES[loss_name]()
+        self.scratch_loss = as_loss(loss)  # what the twin's loss computes (its class and reduction)
         self.loss = torch_loss(self.scratch_loss)
 
     def step(self, index) -> float:

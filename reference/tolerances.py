@@ -116,3 +116,12 @@ def optimizer_update(base: Tolerance, dtype, param_scale: float, update_scale: f
     return Tolerance(rtol=base.rtol, atol=rounding,
                      why=f"{base.why} Widened to the parameter's own rounding, 2 eps max|p| = {rounding:.1e} of the "
                          f"update's scale: the update is only known to that.")
+
+
+if __name__ == "__main__":  # python -m reference.tolerances: every tolerance, its values and its reason
+    import textwrap
+
+    for name, value in list(globals().items()):
+        if isinstance(value, Tolerance):
+            print(f"{name}: rtol {value.rtol:g}, atol {value.atol:g} of the tensor's scale")
+            print(textwrap.fill(value.why, 100, initial_indent="    ", subsequent_indent="    ") + "\n")

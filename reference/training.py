@@ -22,10 +22,11 @@ from threadpoolctl import threadpool_limits
 
 import scratch_nn
 
+from . import implementation
 from .checkpoint import Checkpoint, CheckpointError
 from .concurrent import ScratchProcess
 from .data import Split
-from .evaluation import Divergence, EpochRecord, SideMetrics, evaluate  # noqa: F401 (the run's records, here too)
+from .evaluation import EpochRecord, evaluate
 from .lockstep import FirstDivergence, Lockstep, replay
 from .optimizers import optimizer_copy, scratch_state_dict, torch_optimizer, torch_state_dict
 from .regularization import generator_states, set_generator_states
@@ -64,6 +65,8 @@ class DivergedError(RuntimeError):
 def build_networks(config: RunConfig):
     """The scratch network from the config, and the torch model holding the same weights (and, for
     dropout, generators in the same state)."""
+    if config.implementation:  # the user's own code, adapted, from the same weights (reference.implementation)
+        return implementation.build_networks(config)
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation,
                                        dropout=config.dropout, batch_norm=config.batch_norm)
@@ -176,10 +179,11 @@ class TwinTraining:
             start_network = copy.deepcopy(self.network)
             self._start = (start_network, optimizer_copy(self.optimizer, start_network),
                            copy.deepcopy(self.rng.bit_generator.state), self.epoch)
-        scratch = ScratchSide(self.network, config.loss, self.optimizer, train.images, train.labels)
-        twin = TorchSide(self.model, config.loss, self.twin_optimizer, train.images, train.labels, config.device)
+        loss = implementation.build_loss  # the user's own with --implementation, else scratch_nn's: config.loss
+        scratch = ScratchSide(self.network, loss(config), self.optimizer, train.images, train.labels)
+        twin = TorchSide(self.model, loss(config), self.twin_optimizer, train.images, train.labels, config.device)
         if self.lockstep:
-            self._lockstep = Lockstep(self.network, self.optimizer, config.loss, config.dtype, config.device,
+            self._lockstep = Lockstep(self.network, self.optimizer, loss(config), config.dtype, config.device,
                                       -(-len(train.labels) // config.batch_size))
         start = time.perf_counter()  # the first epoch's wall time includes starting the scratch process
         worker = (ScratchProcess(scratch, {name: split.images for name, split in splits.items()}, config.threads)

@@ -46,18 +46,23 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     def forward(self, logits, target):
+        check_output(logits)
         targets = one_hot(target, logits)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = logits - logits.max(axis=1, keepdims=True)  # the shift; then, in place, log softmax
+        exp = np.exp(log_probs)
+        log_probs -= np.log(exp.sum(axis=1, keepdims=True))
         if is_labels(target):  # pick the one log-probability per row; no 0 * (-big) products
             picked = log_probs[np.arange(len(target)), target]
         else:
             picked = (targets * log_probs).sum(axis=1)
-        self._cache = (np.exp(log_probs), targets)
+        # softmax as e^(log softmax), as torch's log_softmax backward computes it (same rounding)
+        self._cache = (np.exp(log_probs, out=exp), targets)
         return -picked.sum() / logits.dtype.type(self._divisor(len(logits)))
 
     def _gradient(self, probs, targets):
-        return (probs - targets) / probs.dtype.type(self._divisor(len(probs)))
+        gradient = probs - targets
+        gradient /= probs.dtype.type(self._divisor(len(probs)))
+        return gradient
 
 
 class QuadraticLoss(Loss):
@@ -70,6 +75,7 @@ class QuadraticLoss(Loss):
     """
 
     def forward(self, output, target):
+        check_output(output)
         targets = one_hot(target, output)
         residual = output - targets
         self._cache = (residual,)
@@ -86,16 +92,28 @@ def is_labels(target) -> bool:
     return isinstance(target, np.ndarray) and target.ndim == 1
 
 
-def one_hot(target, output):
-    """Targets as an (n, classes) array in the output's dtype, after checking they fit the output."""
-    if not isinstance(output, np.ndarray) or output.ndim != 2 or output.dtype not in (np.float32, np.float64):
-        raise ValueError(f"the loss expects a 2-D float32/float64 output (batch, classes); got "
-                         f"{getattr(output, 'shape', type(output).__name__)} {getattr(output, 'dtype', '')}")
-    n, classes = output.shape
+def check_output(output):
+    """Refuse an output the loss cannot be taken of: not a 2-D float array, empty, or not finite."""
+    if not isinstance(output, np.ndarray) or output.ndim != 2:
+        raise ValueError(f"the loss expects a 2-D output (batch, classes); got "
+                         f"{getattr(output, 'shape', type(output).__name__)}")
+    if output.dtype not in (np.float32, np.float64):
+        raise TypeError(f"the loss computes in float32 or float64; got a {output.dtype} output. "
+                        f"Use output.astype(np.float32).")
+    if len(output) == 0:
+        raise ValueError("the loss got an empty batch (0 examples), whose mean is undefined; "
+                         "give at least one example")
     if not np.isfinite(output).all():
         row, col = np.argwhere(~np.isfinite(output))[0]
         raise FloatingPointError(f"the network output is not finite (output[{row}, {col}] = {output[row, col]}): "
                                  f"the forward pass overflowed; lower the learning rate or check the inputs")
+
+
+def one_hot(target, output):
+    """Targets as an (n, classes) array in the output's dtype, after checking they fit the output:
+    class labels become one-hot rows, per-class rows are returned as they are. The output itself
+    is checked by check_output."""
+    n, classes = output.shape
     if not isinstance(target, np.ndarray):
         raise TypeError(f"targets must be a NumPy array; got {type(target).__name__}")
     if is_labels(target):

@@ -9,6 +9,9 @@ buffers (BatchNorm1d's running statistics, in layer.buffers) follow its paramete
 as in torch's, but are not parameters: no gradient, no optimizer step.
 """
 
+import functools
+import inspect
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +44,9 @@ class Spec:
                 sizes = [int(s) for s in sizes.split("-")]
             except ValueError:
                 raise ValueError(f"layer sizes are written like 784-128-10; got {sizes!r}") from None
-        sizes = tuple(int(s) for s in sizes)
+        sizes = whole_numbers(sizes)
         hidden = len(sizes) - 2
-        names = activation.split(",") if isinstance(activation, str) else list(activation)
+        names = [] if activation is None else activation.split(",") if isinstance(activation, str) else list(activation)
         if len(names) == 1:
             names = names * hidden
         spec = cls(sizes, tuple(n.strip().lower() for n in names), output_activation)
@@ -67,11 +70,22 @@ class Spec:
         return f"{'-'.join(map(str, self.sizes))} {activation}".rstrip() + output
 
 
+def whole_numbers(sizes) -> tuple[int, ...]:
+    """Layer sizes as ints, refusing what int() would silently truncate (12.7) or misread (True)."""
+    sizes = tuple(sizes)
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"layer sizes are whole numbers; got {size!r} ({type(size).__name__}) in {sizes}")
+    return tuple(int(size) for size in sizes)
+
+
 class Sequential:
     """Layers applied one after another; backward runs them in reverse.
 
     forward(x) -> output, backward(dL/d output) -> dL/dx, leaving each layer's parameter
-    gradients in layer.grads.
+    gradients in layer.grads. backward(dL/d output, input_grad=False) leaves the same parameter
+    gradients and returns None: the first layer skips dL/dx, which training never uses (a layer
+    class placed first must then accept input_grad, as every scratch_nn layer does).
     """
 
     def __init__(self, *layers):
@@ -85,10 +99,15 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
+    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not self.layers:
+            return grad_output if input_grad else None
+        first, *rest = self.layers
+        for layer in reversed(rest):
             grad_output = layer.backward(grad_output)
-        return grad_output
+        if input_grad or not _takes_input_grad(type(first)):  # layers written without it still work
+            return first.backward(grad_output)
+        return first.backward(grad_output, input_grad=False)
 
     def named_parameters(self):
         """(key, layer, name) for every parameter, in torch.nn.Sequential's order and naming."""
@@ -136,19 +155,25 @@ class Sequential:
     def load_state_dict(self, state: dict) -> None:
         """Copy values into the parameters, in place, after checking every key, shape and dtype.
 
-        Accepts NumPy arrays or anything np.asarray understands (a CPU torch tensor from
-        model.state_dict() included). Nothing is converted: a dtype that differs is an error,
-        as are missing or unexpected keys and other shapes. All problems are listed at once,
-        and nothing is loaded unless everything fits.
+        Accepts NumPy arrays or anything np.asarray understands (a CPU float32/float64 torch
+        tensor from model.state_dict() included; see as_array). Nothing is converted: a dtype
+        that differs is an error, as are missing or unexpected keys and other shapes. All
+        problems are listed at once, and nothing is loaded unless everything fits.
         """
         params = self._state()
-        values = {key: np.asarray(value) for key, value in state.items()}
         problems = [f"missing key {key!r} (expected shape {p.shape}, {p.dtype})"
-                    for key, p in params.items() if key not in values]
+                    for key, p in params.items() if key not in state]
         problems += [f"unexpected key {key!r}: this network's keys are {list(params)}"
-                     for key in values if key not in params]
-        for key in params.keys() & values.keys():
-            param, value = params[key], values[key]
+                     for key in state if key not in params]
+        values = {}
+        for key, param in params.items():
+            if key not in state:
+                continue
+            try:
+                value = values[key] = as_array(state[key])
+            except TypeError as error:
+                problems.append(f"{key!r} {error}")
+                continue
             if value.shape != param.shape:
                 hint = " (transposed? weights are stored (out, in))" if value.shape == param.shape[::-1] else ""
                 problems.append(f"{key!r} has shape {value.shape}, expected {param.shape}{hint}")
@@ -164,6 +189,31 @@ class Sequential:
     def __repr__(self):
         lines = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({lines}\n)"
+
+
+@functools.cache
+def _takes_input_grad(layer_type) -> bool:
+    """Whether layer_type.backward has an input_grad parameter (a subclass may override backward
+    without one, and a user's layer never heard of it)."""
+    return "input_grad" in inspect.signature(layer_type.backward).parameters
+
+
+def as_array(value) -> np.ndarray:
+    """value as a NumPy array without converting it; a torch tensor is recognised by duck typing
+    (scratch_nn never imports torch) and refused with the fix when NumPy cannot share it."""
+    if hasattr(value, "detach"):
+        if getattr(value, "requires_grad", False):
+            raise TypeError("is a tensor that requires grad: pass value.detach() (model.state_dict()'s do not)")
+        if str(getattr(value, "device", "cpu")) != "cpu":
+            raise TypeError(f"is a tensor on {value.device}: pass value.cpu()")
+        # float parameters, and int64 buffers (batch norm's num_batches_tracked)
+        if str(value.dtype) not in ("torch.float32", "torch.float64", "torch.int64"):
+            raise TypeError(f"is a {value.dtype} tensor: convert it to the network's dtype "
+                            f"(value.float() or value.double())")
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"cannot be read as a NumPy array ({error})") from None
 
 
 def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.float64,

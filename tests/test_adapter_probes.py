@@ -195,6 +195,13 @@ def test_network_object_holding_its_layers():
     assert assert_network_matches_torch(net, net.loss, loss_twin="cross_entropy", in_features=12).ok
 
 
+def test_the_checkers_options_reach_the_checker():
+    layers, loss = textbook.network((12, 7, 5))
+    report = assert_network_matches_torch(layers, loss, loss_twin="cross_entropy", in_features=12, batch_size=3,
+                                          optimizer_steps=2, fd_samples=4)
+    assert (report.settings["batch_size"], report.settings["fd_samples"]) == (3, 4)
+
+
 def test_assertion_carries_the_conventions_and_the_table():
     layers, loss = textbook.network((12, 7, 5), activation=textbook.ReLUOpenAtZero)
     with pytest.raises(AssertionError) as error:
@@ -215,12 +222,13 @@ class UpdatesFirst(textbook.Linear):
         return prev_grad @ self.weights.T
 
 
-def test_update_before_the_input_gradient_is_caught_at_the_input_gradient():
+def test_update_before_the_input_gradient_is_caught_at_the_input_gradient_and_named():
     """The twin is found from the base class's name; the gradient recovered from the update is right,
-    dL/dx is not. (The checker names the signature once it reads layer.updated: see the report.)"""
+    dL/dx is not, and the checker, reading what the update left (layer.updated), names it."""
     layers, loss = textbook.network((12, 7, 5), linear=UpdatesFirst)
     report = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12).check()
     assert [(part.index, part.failing) for part in report.failures] == [(0, ["0.grad_input"]), (2, ["2.grad_input"])]
+    assert all(part.signatures == ["weights updated before the input gradient"] for part in report.failures)
 
 
 class ShapedLinear(textbook.Linear):

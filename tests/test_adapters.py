@@ -100,7 +100,7 @@ def train_epoch(layers, loss, data, lr=0.1):
     """Both sides trained on the same batches of data (a Split); the parameters compared at the end,
     and the training losses."""
     run = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=SIZES[0])
-    model = torch_model(run.network, twins=run.twins)
+    model = torch_model(run.network)  # each adapted layer names its twin (torch_twin)
     step, losses = run.optimizer(run.network, lr), []
     for start in range(0, len(data.images), 32):
         x, y = data.images[start:start + 32], data.labels[start:start + 32]

@@ -140,6 +140,8 @@ BAD_OPTIONS = [  # (options, a phrase the one-line message must contain); {tmp} 
     ("--batch-norm --train-limit 33", "33 training images in batches of 32 leave a last batch of 1"),
     ("--batch-norm --optimizer adam", "--optimizer 'adam': cannot be compared with --batch-norm"),
     ("--batch-norm --optimizer rmsprop", "use --optimizer sgd, momentum or nesterov with --batch-norm"),
+    ("--implementation {tmp}/my_net.py --optimizer adam", "--optimizer 'adam': --implementation trains your own"),
+    ("--implementation {tmp}/my_net.py --dropout 0.5", "--dropout 0.5: --implementation trains your own"),
 ]
 
 

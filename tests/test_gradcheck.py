@@ -283,7 +283,7 @@ def test_to_dict_is_strict_json():
     assert data["ok"] is False
     assert data["first_failure"] == {"kind": "layer", "index": 1, "name": "SigmoidDerivativeAtOutput",
                                      "description": "SigmoidDerivativeAtOutput()", "failing": ["1.grad_input"],
-                                     "signatures": ["derivative at the output"], "error": ""}
+                                     "signatures": ["derivative at the output"], "error": "", "step": None}
     loss = data["parts"][3]
     assert loss["signatures"][0]["signature"] == "softmax overflow"
     assert loss["torch"]["tensors"]["loss at logits + 1000"]["max_abs"] == "inf"
@@ -293,7 +293,7 @@ def test_parts_can_be_left_out_and_the_optimizer_can_be_a_factory():
     network = build_network("6-5-3", "relu")
     assert [p.kind for p in check(network, optimizer=None).parts] == ["layer"] * 3
     report = check(network, loss=QuadraticLoss(), optimizer=lambda net, lr: SGD(net, lr), lr=0.5)
-    assert report.ok and report.parts[-1].description == "SGD(lr=0.5)"
+    assert report.ok and report.parts[-1].description == "SGD(lr=0.5), 5 steps against torch.optim.SGD"
 
 
 def test_given_inputs_and_targets_are_used():
@@ -311,6 +311,26 @@ def test_cli_agreement_exits_0_and_writes_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Every part agrees with torch and with finite differences (5 checked)." in out
     assert json.loads(path.read_text())["ok"] is True
+
+
+@pytest.mark.parametrize("argv, description", [
+    (["--optimizer", "adam", "--betas", "0.8", "0.99", "--amsgrad", "--lr", "0.01"],
+     "Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-08, amsgrad=True), 5 steps against torch.optim.Adam"),
+    (["--optimizer", "nesterov", "--weight-decay", "0.1", "--optimizer-steps", "3"],
+     "SGD(lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True), 3 steps against torch.optim.SGD"),
+    (["--optimizer", "rmsprop", "--alpha", "0.9", "--centered", "--momentum", "0.5"],
+     "RMSprop(lr=0.1, momentum=0.5, alpha=0.9, eps=1e-08, centered=True), 5 steps against torch.optim.RMSprop"),
+])
+def test_cli_checks_the_optimizer_named_with_its_settings(argv, description, tmp_path, capsys):
+    path = tmp_path / "report.json"
+    assert main(["--spec", "6-5-3", *argv, "--json", str(path)]) == 0
+    assert f"optimizer {description}" in capsys.readouterr().out
+    assert json.loads(path.read_text())["parts"][-1]["step"] == int(description.split(" steps")[0].split()[-1])
+
+
+def test_cli_optimizer_none_checks_no_step(capsys):
+    assert main(["--spec", "6-5-3", "--optimizer", "none"]) == 0
+    assert "(4 checked)" in capsys.readouterr().out
 
 
 def test_cli_mse_network_in_float32(capsys):
@@ -360,6 +380,13 @@ def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
     (["--lr", "-1"], "must be a positive finite number"),
     (["--lr", "inf"], "must be a positive finite number"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+    (["--optimizer-steps", "0"], "argument --optimizer-steps: must be a positive integer"),
+    (["--betas", "0.9", "0.99"], "--betas does not apply to --optimizer sgd; it is a setting of adam, adamw"),
+    (["--optimizer", "rmsprop", "--nesterov"], "--nesterov does not apply to --optimizer rmsprop"),
+    (["--optimizer", "adam", "--betas", "0.9", "1.5"], "Adam: beta2 must be a number in [0, 1); got beta2=1.5"),
+    (["--optimizer", "momentum", "--momentum", "-1"], "SGD: momentum must be a number >= 0"),
+    (["--optimizer", "none", "--eps", "1e-3"], "--eps is a setting of an optimizer; --optimizer none checks no step"),
 ])
 def test_cli_bad_usage_exits_2_with_the_reason(argv, words, capsys):
     assert main(argv) == 2

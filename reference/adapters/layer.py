@@ -195,6 +195,11 @@ class AdaptedLayer:
                 if isinstance(value, np.ndarray):
                     put(self.user, location, np.zeros_like(value))
 
+    def __reduce__(self):
+        """Pickled by the user's class name: the class is made by adapted_class, and no module holds it by
+        that name (a run that trains the scratch side in a process of its own sends the network back)."""
+        return unpickle_layer, (self.conventions.name, self.__dict__)
+
     def __repr__(self):
         weight = self.params.get("weight")
         sizes = f"({weight.shape[1]}->{weight.shape[0]})" if weight is not None else ""
@@ -231,3 +236,10 @@ def adapted_class(name: str) -> type:
     if name not in _CLASSES:
         _CLASSES[name] = type(name, (AdaptedLayer,), {"__module__": __name__})
     return _CLASSES[name]
+
+
+def unpickle_layer(name: str, state: dict) -> AdaptedLayer:
+    cls = adapted_class(name)
+    layer = cls.__new__(cls)
+    layer.__dict__.update(state)
+    return layer

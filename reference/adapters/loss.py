@@ -122,6 +122,10 @@ class AdaptedLoss:
             return function()
         return function(output, targets)
 
+    def __reduce__(self):
+        """Pickled by name and twin, as AdaptedLayer is (adapted_loss_class makes the class)."""
+        return unpickle_loss, (self.conventions.name, self.conventions.twin, self.__dict__)
+
     def __repr__(self):
         return f"{self.conventions.name}({self.conventions.twin}, {self.reduction})"
 
@@ -148,3 +152,10 @@ def adapted_loss_class(name: str, twin: str) -> type:
     if (name, twin) not in _CLASSES:
         _CLASSES[name, twin] = type(name, (AdaptedLoss, TWIN_LOSSES[twin]), {"__module__": __name__})
     return _CLASSES[name, twin]
+
+
+def unpickle_loss(name: str, twin: str, state: dict) -> AdaptedLoss:
+    cls = adapted_loss_class(name, twin)
+    loss = cls.__new__(cls)
+    loss.__dict__.update(state)
+    return loss

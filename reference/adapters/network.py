@@ -5,7 +5,7 @@ update to check and train with, and the conventions found, printed as one block.
                             loss_twin="cross_entropy")
     print(adapted.describe())
     report = adapted.check()          # reference.gradcheck.check on it, every part
-    compare_trajectory(adapted.network, torch_model(adapted.network, twins=adapted.twins), batches,
+    compare_trajectory(adapted.network, torch_model(adapted.network), batches,
                        adapted.loss, adapted.lr)
 """
 
@@ -52,7 +52,8 @@ class Adapted:
 
     @property
     def twins(self) -> list[str]:
-        """The torch twin of each layer, as check(twin=...) and twin.torch_model(twins=...) take them."""
+        """The torch twin of each layer by name. Each adapted layer carries it as its torch_twin, which the
+        checker and twin.torch_model read: they need not be given it."""
         return [layer.torch_twin for layer in self.network.layers]
 
     @property
@@ -75,12 +76,12 @@ class Adapted:
         from reference.gradcheck import check  # here: the checker may come to import the adapters itself
 
         options.setdefault("lr", self.lr or 0.1)
-        return check(self.network, twin=self.twins, loss=self.loss, optimizer=self.optimizer, **options)
+        return check(self.network, loss=self.loss, optimizer=self.optimizer, **options)
 
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""
         return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
-                "loss": asdict(self.loss.conventions) if self.loss is not None else None,
+                "loss": asdict(self.loss.conventions) if isinstance(self.loss, AdaptedLoss) else None,
                 "update": {"inside_backward": self.updates_in_backward, "lr": self.lr}}
 
     def describe(self) -> str:
@@ -90,7 +91,7 @@ class Adapted:
             lines.setdefault(layer.conventions.describe(), []).append(index)
         rows = [f"  {'layers' if len(at) > 1 else 'layer'} {', '.join(map(str, at))}: {line}"
                 for line, at in lines.items()]
-        if self.loss is not None:
+        if isinstance(self.loss, AdaptedLoss):  # not scratch_nn's own, used where the user has none
             rows.append(f"  loss: {self.loss.conventions.describe()}")
         if self.updates_in_backward:
             rows.append(f"  update: inside backward, lr {self.lr:g}; checked and trained as W - lr dW")

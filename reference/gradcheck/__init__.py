@@ -1,13 +1,14 @@
-"""Gradient checking that names the culprit: every layer, the loss and the optimizer step of a
+"""Gradient checking that names the culprit: every layer, the loss and several optimizer steps of a
 scratch network (or one layer written by hand) checked on its own, against its PyTorch twin and
-against central finite differences, with the error's signature in plain words where it has one.
+(layers and loss) against central finite differences, with the error's signature in plain words
+where it has one.
 
     report = check_network(network, loss="cross_entropy")   # or check(network, loss=...)
     report = check_layer_class(MyLinear, twin="linear", in_features=784, out_features=32)
     report = check_layer(my_layer, twin="linear")
     print(report.table()); report.ok; report.first_failure
 
-    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy
+    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
     python -m reference.gradcheck --layer my_layers.py:MyLinear --twin linear --in 784 --out 32
 
 Isolation. Layer i is checked alone, on the input that the torch twin of layers 0..i-1 computes
@@ -18,8 +19,9 @@ layer's input one entry is set to exactly 0.0: an input computed by a Linear lay
 practically never exactly zero, and ReLU's derivative there is a convention (PyTorch: 0) that
 an implementation using x >= 0 breaks nowhere else.
 
-Read on in order: parts.py (how each part is checked), signatures.py (the mistakes it names),
-report.py (the table and the JSON), cli.py (the command line); finite-difference sampling is in
+Read on in order: parts.py (how each layer and the loss are checked), optimizer.py (the optimizer's
+steps), signatures.py and optimizer_signatures.py (the mistakes it names), report.py (the table and
+the JSON), cli.py (the command line); finite-difference sampling is in
 reference/finite_differences.py.
 """
 
@@ -32,12 +34,14 @@ from .. import tolerances
 from ..comparison import sized_name
 from ..finite_differences import EntrySampler
 from ..twin import scratch_class_for
-from .parts import check_layer_part, check_loss_part, check_optimizer_part, torch_model_from_twins
+from .optimizer import check_optimizer_part, validate_optimizer
+from .parts import check_layer_part, check_loss_part, torch_model_from_twins
 from .report import CheckReport, PartCheck
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "CheckReport", "PartCheck"]
 
 FD_SAMPLES = 20          # entries of each tensor checked by finite differences
+OPTIMIZER_STEPS = 5      # consecutive optimizer steps checked: enough for state (momentum, moments) to matter
 DEFAULT_SIZES = (6, 4)   # in and out features of a layer the check builds or feeds
 
 
@@ -59,15 +63,23 @@ def check(subject, x=None, target=None, *, twin=None, in_features=None, out_feat
 
 
 def check_network(network, x=None, target=None, *, twins=None, loss=None, optimizer=scratch_nn.SGD, lr=0.1,
-                  dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES) -> CheckReport:
+                  dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES, optimizer_steps=OPTIMIZER_STEPS,
+                  optimizer_twin=None, optimizer_options=None, zero_grad=None) -> CheckReport:
     """Check a scratch_nn.Sequential part by part against its torch twin and finite differences.
 
     x: the network's input (batch, features); by default standard normal, batch_size rows.
     target: class labels (or per-class targets) for the loss; by default random labels.
     twins: one torch twin per layer, as reference.twin.torch_module takes it (None: by class).
     loss: a scratch loss (or its name in scratch_nn.LOSSES) checked on the network's output; None: no loss.
-    optimizer: called as optimizer(network, lr), must have step(); checked against torch.optim.SGD
-        at the learning rate lr. None: no step is checked.
+    optimizer: checked over optimizer_steps consecutive steps against its torch.optim twin at the
+        learning rate lr (see optimizer.py): a scratch_nn optimizer class, factory or instance, or
+        its name in scratch_nn.OPTIMIZERS (hyperparameters besides lr in optimizer_options); or any
+        object with step(), built as optimizer(network, lr) or given built, whose twin is then
+        optimizer_twin: a name in scratch_nn.OPTIMIZERS (with optimizer_options) or a function
+        (params, lr) -> torch.optim.Optimizer. None: no step is checked.
+    zero_grad: for layers documented to accumulate their gradients, a function zero_grad(layer)
+        that zeroes them, called before each backward; the check then tests that it does. None:
+        backward must overwrite layer.grads (each layer's check runs backward twice to see).
     dtype: float64 or float32, for the input of a network without parameters (one with
         parameters computes in theirs). fd_samples: entries of each tensor finite differences check.
     """
@@ -76,26 +88,27 @@ def check_network(network, x=None, target=None, *, twins=None, loss=None, optimi
     if twins is not None and not isinstance(twins, (list, tuple)):
         raise TypeError("for a network, give the twins as a list with one entry per layer (None: found from the class)")
     twins = list(twins) if twins is not None else [None] * len(network.layers)
-    return _check(network, twins, x, target, DEFAULT_SIZES[0], loss, optimizer, lr, dtype, batch_size, seed,
-                  fd_samples)
+    return _check(network, twins, x, target, DEFAULT_SIZES[0], dtype, batch_size, seed, fd_samples, loss=loss,
+                  optimizer=optimizer, lr=lr, optimizer_steps=optimizer_steps, optimizer_twin=optimizer_twin,
+                  optimizer_options=optimizer_options, zero_grad=zero_grad)
 
 
-def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, loss=None, optimizer=scratch_nn.SGD,
-                lr=0.1, dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES) -> CheckReport:
+def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtype=np.float64, batch_size=8, seed=0,
+                fd_samples=FD_SAMPLES, **options) -> CheckReport:
     """Check one layer object with the interface of scratch_nn.layers (forward(x) -> y,
     backward(G) -> dL/dx, dicts params and grads, a weight stored (out, in)).
 
     twin: its torch twin when it does not subclass a scratch layer: "linear", "sigmoid", "relu",
         "tanh" or a torch.nn.Module (None: by class, or the layer's torch_twin attribute).
     in_features: the input's width for a layer without a weight (default 6); a weight fixes it.
-    The other arguments are check_network's.
+    The other arguments (options: loss, optimizer, lr, optimizer_steps, ...) are check_network's.
     """
     missing = [name for name in ("forward", "backward", "params") if not hasattr(layer, name)]
     if missing:
         raise TypeError(f"{layer!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
                         f"A layer has forward(x), backward(grad_output) and a params dict, as scratch_nn.layers do")
-    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0], loss, optimizer,
-                  lr, dtype, batch_size, seed, fd_samples)
+    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0], dtype, batch_size,
+                  seed, fd_samples, **options)
 
 
 def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, out_features=None, dtype=np.float64,
@@ -125,12 +138,18 @@ def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, 
     return check_layer(layer, x, target, twin=twin, in_features=in_features, dtype=dtype, seed=seed, **options)
 
 
-def _check(network, twins, x, target, width, loss, optimizer, lr, dtype, batch_size, seed, fd_samples) -> CheckReport:
-    """The check itself: each layer on the twin's input to it, then the loss, then the step."""
+def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples, *, loss=None,
+           optimizer=scratch_nn.SGD, lr=0.1, optimizer_steps=OPTIMIZER_STEPS, optimizer_twin=None,
+           optimizer_options=None, zero_grad=None) -> CheckReport:
+    """The check itself: each layer on the twin's input to it, then the loss, then the steps."""
     loss = _as_loss(loss)
     if optimizer is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, the learning rate of the checked step; got {lr!r}")
-    for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples)):
+    if optimizer is not None:
+        validate_optimizer(optimizer, optimizer_twin, optimizer_options)
+    if zero_grad is not None and not callable(zero_grad):
+        raise TypeError(f"zero_grad must be a function zero_grad(layer) that zeroes its gradients; got {zero_grad!r}")
+    for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples), ("optimizer_steps", optimizer_steps)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
     model = torch_model_from_twins(network, twins)
@@ -143,7 +162,8 @@ def _check(network, twins, x, target, width, loss, optimizer, lr, dtype, batch_s
     parts = []
     for i, (layer, module) in enumerate(zip(network.layers, model)):
         upstream = rng.standard_normal(inputs[i + 1].shape).astype(dtype)
-        parts.append(check_layer_part(i, layer, module, _with_zeros(inputs[i], rng), decoys[i], upstream, sampler))
+        parts.append(check_layer_part(i, layer, module, _with_zeros(inputs[i], rng), decoys[i], upstream, sampler,
+                                      zero_grad))
     if loss is not None:
         output = inputs[-1]
         if target is None:
@@ -152,9 +172,11 @@ def _check(network, twins, x, target, width, loss, optimizer, lr, dtype, batch_s
     if not network.state_dict():
         optimizer = None  # nothing to step
     if optimizer is not None:
-        parts.append(check_optimizer_part(network, twins, optimizer, lr, rng))
-    settings = {"subject": _subject_summary(network, loss, optimizer), "dtype": str(dtype), "batch_size": len(x),
-                "seed": seed, "lr": lr, "fd_samples": fd_samples}
+        parts.append(check_optimizer_part(network, twins, optimizer, lr, seed, optimizer_steps, optimizer_twin,
+                                          optimizer_options))
+    stepped = next((part.name for part in parts if part.kind == "optimizer"), None)
+    settings = {"subject": _subject_summary(network, loss, stepped), "dtype": str(dtype), "batch_size": len(x),
+                "seed": seed, "lr": lr, "fd_samples": fd_samples, "optimizer_steps": optimizer_steps}
     return CheckReport(parts, settings)
 
 
@@ -206,10 +228,10 @@ def _with_zeros(x, rng) -> np.ndarray:
     return x
 
 
-def _subject_summary(network, loss, optimizer) -> str:
+def _subject_summary(network, loss, optimizer: str | None) -> str:
     """The report's first line: "Linear(784->32), Sigmoid, Linear(32->10); SoftmaxCrossEntropy; SGD"."""
     parts = [", ".join(sized_name(layer) for layer in network.layers)]
     parts += [type(loss).__name__] if loss is not None else []
-    parts += [getattr(optimizer, "__name__", type(optimizer).__name__)] if optimizer is not None else []
+    parts += [optimizer] if optimizer is not None else []
     return "; ".join(parts)
 

@@ -11,6 +11,7 @@ options, a module that cannot be imported, a class that cannot be built), 130 in
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -22,12 +23,12 @@ import numpy as np
 import scratch_nn
 
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
-from . import DEFAULT_SIZES, FD_SAMPLES, check_layer_class, check_network
+from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check_layer_class, check_network
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-DESCRIPTION = ("Check every layer, the loss and the SGD step of a network (or one layer of your own) against "
-               "PyTorch and finite differences, and name the first that disagrees.")
+DESCRIPTION = ("Check every layer, the loss and several optimizer steps of a network (or one layer of your own) "
+               "against PyTorch and finite differences, and name the first that disagrees.")
 EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run: a bad "
           "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
           "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import) or a class whose "
@@ -70,10 +71,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, inputs and samples (default %(default)s)")
     common.add_argument("--lr", type=_positive_float, default=0.1,
-                        help="learning rate of the checked SGD step, a positive number (default %(default)s)")
+                        help="learning rate of the checked optimizer steps, a positive number (default %(default)s)")
     common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
                         help="entries of each tensor checked by finite differences (default %(default)s)")
     common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
+    optimizer = parser.add_argument_group("the optimizer, checked over several steps against its torch.optim twin")
+    optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"], default="sgd",
+                           help="scratch_nn's optimizer to check (default %(default)s; none: no step)")
+    optimizer.add_argument("--optimizer-steps", type=_positive_int, default=OPTIMIZER_STEPS, metavar="N",
+                           help="consecutive steps checked, from identical weights and gradients (default "
+                                "%(default)s): state (momentum, Adam's moments) shows only after the first")
+    for flag, kind, words in HYPERPARAMETERS:
+        optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +131,7 @@ def _cannot_run(prog, message) -> int:
 def _check_from(args):
     """The report the options ask for: of one layer class (--layer) or of a network from a spec."""
     options = dict(lr=args.lr, dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
-                   fd_samples=args.fd_samples)
+                   fd_samples=args.fd_samples, **_optimizer_options(args))
     if args.layer:
         return check_layer_class(_load_class(args.layer), twin=args.twin, in_features=args.in_features,
                                  out_features=args.out_features, **options)
@@ -133,6 +142,51 @@ def _check_from(args):
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)
     return check_network(network, loss=None if args.loss == "none" else args.loss, **options)
+
+
+# The optimizers' hyperparameters as options: (flag, add_argument's settings, what it is). Each is
+# passed only when given, and only to an optimizer whose constructor takes it.
+HYPERPARAMETERS = [
+    ("--momentum", dict(type=float), "momentum factor"),
+    ("--dampening", dict(type=float), "dampening of the momentum"),
+    ("--nesterov", dict(action="store_true", default=None), "Nesterov momentum"),
+    ("--weight-decay", dict(type=float), "weight decay (L2 penalty; decoupled for adamw)"),
+    ("--betas", dict(type=float, nargs=2, metavar=("BETA1", "BETA2")), "Adam's moment decays"),
+    ("--eps", dict(type=float), "epsilon of the denominator"),
+    ("--amsgrad", dict(action="store_true", default=None), "AMSGrad's maximum of v"),
+    ("--alpha", dict(type=float), "RMSprop's decay of the squared gradients"),
+    ("--centered", dict(action="store_true", default=None), "centered RMSprop"),
+]
+
+
+def _applying(flag) -> str:
+    """The optimizers whose constructor takes this option, e.g. "adam, adamw"."""
+    return ", ".join(name for name, build in scratch_nn.OPTIMIZERS.items()
+                     if _attribute(flag) in inspect.signature(build).parameters)
+
+
+def _attribute(flag) -> str:
+    return flag.removeprefix("--").replace("-", "_")
+
+
+def _optimizer_options(args) -> dict:
+    """check()'s optimizer, optimizer_steps and optimizer_options from the options; an option the
+    optimizer does not take is refused in one line."""
+    given = {_attribute(flag): getattr(args, _attribute(flag)) for flag, _, _ in HYPERPARAMETERS
+             if getattr(args, _attribute(flag)) is not None}
+    if args.optimizer == "none":
+        if given:
+            raise ValueError(f"--{next(iter(given)).replace('_', '-')} is a setting of an optimizer; --optimizer none "
+                             f"checks no step")
+        return {"optimizer": None}
+    for name in given:
+        applies = _applying(f"--{name.replace('_', '-')}")
+        if name not in inspect.signature(scratch_nn.OPTIMIZERS[args.optimizer]).parameters:
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --optimizer {args.optimizer}; it is a "
+                             f"setting of {applies}")
+    if "betas" in given:
+        given["betas"] = tuple(given["betas"])
+    return {"optimizer": args.optimizer, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
 
 
 def _load_class(reference: str) -> type:

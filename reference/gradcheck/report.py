@@ -12,7 +12,7 @@ from .signatures import Match
 
 @dataclass
 class PartCheck:
-    """One layer, the loss or the optimizer step, checked against torch and finite differences."""
+    """One layer, the loss or the optimizer's steps, checked against torch (and finite differences)."""
 
     kind: str                  # "layer", "loss" or "optimizer"
     index: int | None          # the layer's index in the network; None for the loss and the optimizer
@@ -22,6 +22,7 @@ class PartCheck:
     finite_differences: Comparison | None = None
     matches: list[Match] = field(default_factory=list)
     error: str = ""            # what the scratch code raised, if it did
+    step: int | None = None    # the optimizer: the step shown, the first that disagrees (or raised) or the last
 
     @property
     def label(self) -> str:
@@ -53,6 +54,9 @@ class PartCheck:
     def summary(self) -> str:
         """What disagrees, with which judge, by how much, and what it looks like."""
         lines = [f"{self.label}, {self.title}"]
+        if self.step is not None and not self.ok:
+            agreed = "step 1 agrees" if self.step == 2 else f"steps 1-{self.step - 1} agree" if self.step > 2 else ""
+            lines.append(f"  first disagrees at step {self.step}" + (f" ({agreed})" if agreed else ""))
         lines += [f"  {self.error}"] if self.error else []
         lines += [f"  against {judge}: {d.describe()}" for judge, c in self.judged for d in c.failures]
         tensors: dict[tuple[str, str], list[str]] = {}  # each signature once, with every tensor it explains
@@ -63,14 +67,14 @@ class PartCheck:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "index": self.index, "name": self.name, "description": self.description,
-                "ok": self.ok, "error": self.error, "failing": self.failing,
+                "ok": self.ok, "error": self.error, "failing": self.failing, "step": self.step,
                 **{judge.replace(" ", "_"): c.to_dict() for judge, c in self.judged},
                 "signatures": [asdict(m) for m in self.matches]}
 
 
 @dataclass
 class CheckReport:
-    """Every part's check, in forward order: the layers, then the loss, then the optimizer step."""
+    """Every part's check, in forward order: the layers, then the loss, then the optimizer's steps."""
 
     parts: list[PartCheck]
     settings: dict
@@ -124,7 +128,7 @@ class CheckReport:
                             "first_failure": None if first is None else {
                                 "kind": first.kind, "index": first.index, "name": first.name,
                                 "description": first.description, "failing": first.failing,
-                                "signatures": first.signatures, "error": first.error},
+                                "signatures": first.signatures, "error": first.error, "step": first.step},
                             "parts": [part.to_dict() for part in self.parts]})
 
 

@@ -6,6 +6,7 @@ big, transposed, the derivative taken at the output, the cache of the decoy batc
 signature is reported when the scratch value matches its prediction within the comparison's
 tolerance and the prediction is itself distinguishable from the correct value. The generic
 ones (a sign or a constant factor) are reported only where no specific one explains the tensor.
+The layers' and the loss's are here; the optimizer's are in optimizer_signatures.py.
 """
 
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class Case:
     module: nn.Module | None = None       # the torch twin
     grads: dict = field(default_factory=dict)         # optimizer: the gradients both sides were given
     lr: float | None = None               # optimizer: the learning rate
+    step: int = 1                         # optimizer: the step checked (1, 2, ...)
+    state: dict = field(default_factory=dict)         # optimizer: torch's state before that step, as compared
+    hyper: dict = field(default_factory=dict)         # optimizer: the torch twin's param group
+    twin: str = ""                        # optimizer: the torch.optim class, e.g. "Adam"
+    zero_grad: bool = False               # layer: a documented zero_grad ran before the second backward
 
     def ending(self, suffix: str) -> list[str]:
         return [key for key in self.reference if key.endswith(suffix)]
@@ -79,7 +85,11 @@ class Signature:
 
 
 def _explains(predicted, case: Case, key: str, tolerance) -> bool:
-    """The scratch value matches the prediction, and the prediction differs from the correct value."""
+    """The scratch value matches the prediction, and the prediction differs from the correct value.
+    tolerance: a Tolerance, or a function from the key to one (the comparison's own)."""
+    if key not in case.scratch or key not in case.reference:
+        return False
+    tolerance = tolerance(key) if callable(tolerance) else tolerance
     correct = case.reference[key]
     predicted = np.asarray(predicted).astype(correct.dtype)
     return not diff(key, predicted, correct, tolerance).ok and diff(key, case.scratch[key], predicted, tolerance).ok
@@ -88,11 +98,6 @@ def _explains(predicted, case: Case, key: str, tolerance) -> bool:
 def _scaled(factor: Callable[[Case], float]):
     """Every gradient of the part, multiplied by factor(case)."""
     return lambda case: {key: case.reference[key] * factor(case) for key in case.gradient_keys}
-
-
-def _stepped(multiple: Callable[[float], float]):
-    """The parameters after theta - multiple(lr) * g, for the optimizer's case."""
-    return lambda case: {key: before - multiple(case.lr) * case.grads[key] for key, before in case.params.items()}
 
 
 def _decoy_gradients(case: Case) -> dict:
@@ -149,12 +154,22 @@ def _passed_through(case: Case) -> dict:
     return {} if case.params else {key: case.upstream for key in case.ending("grad_input")}
 
 
+SECOND_BACKWARD = " (2nd backward)"  # a layer's gradients after forward and backward again on the batch
+
+
+def _accumulated(zeroed: bool):
+    """The gradients of a second backward on the same batch, as twice the first: added, not set
+    (only when a documented zero_grad ran before it, or only when none did)."""
+    return lambda case: ({} if case.zero_grad != zeroed else
+                         {key: 2 * case.reference[key] for key in case.ending(".grad" + SECOND_BACKWARD)})
+
+
 def _overflowed(case: Case, key: str) -> bool:
     return (key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all()
             and np.isfinite(case.reference[key]).all())
 
 
-_LAYER, _LOSS, _OPTIMIZER = ("layer",), ("loss",), ("optimizer",)
+_LAYER, _LOSS = ("layer",), ("loss",)
 
 SIGNATURES = [
     Signature("stale cache",
@@ -191,22 +206,20 @@ SIGNATURES = [
               "The gradient passes through unchanged, as if the derivative were 1 everywhere: for ReLU, a mask "
               "that lets negative inputs through (e.g. output >= 0, which every ReLU output is).",
               _LAYER, predict=_passed_through),
+    Signature("gradients accumulated",
+              "Backward adds to layer.grads instead of overwriting them: the second backward on the same batch "
+              "doubled them. Set them (grads[name] = ...), don't add, or zero them between steps (then pass the "
+              "zeroing as zero_grad, and the check tests that instead).",
+              _LAYER, predict=_accumulated(zeroed=False)),
+    Signature("zero_grad does not zero",
+              "The gradients accumulate and the zero_grad given did not reset them: after zero_grad, a second "
+              "backward on the same batch doubled them. zero_grad must set every gradient to 0 (in place, where "
+              "backward adds in place).",
+              _LAYER, predict=_accumulated(zeroed=True)),
     Signature("softmax overflow",
               "Not finite at large logits: e^z overflows to Inf (beyond e^709 in float64, e^88 in float32) and "
               "the loss or its gradient becomes NaN. Subtract each row's maximum before exponentiating.",
               _LOSS, holds=_overflowed),
-    Signature("gradient ascent",
-              "The step adds the gradient (theta += lr g): it climbs the loss instead of descending it.",
-              _OPTIMIZER, predict=_stepped(lambda lr: -lr)),
-    Signature("learning rate applied twice",
-              "The step is theta -= lr^2 g: the learning rate is applied twice.",
-              _OPTIMIZER, predict=_stepped(lambda lr: lr * lr)),
-    Signature("learning rate missing",
-              "The step is theta -= g: the learning rate is not applied.",
-              _OPTIMIZER, predict=_stepped(lambda lr: 1.0)),
-    Signature("not updated",
-              "The step leaves this parameter unchanged: the optimizer skips it.",
-              _OPTIMIZER, predict=_stepped(lambda lr: 0.0)),
     Signature("sign flipped",
               "The sign is flipped: e.g. t - a where a - t belongs.",
               _LAYER + _LOSS, predict=_scaled(lambda case: -1.0), generic=True),
@@ -237,8 +250,10 @@ class Match:
     words: str
 
 
-def match_signatures(case: Case, failing: list[str], tolerance) -> list[Match]:
-    """The signatures that explain the failing tensors; generic ones only where no specific one does."""
-    found = [(s, key) for s in SIGNATURES for key in s.matching(case, failing, tolerance)] if failing else []
+def match_signatures(case: Case, failing: list[str], tolerance, signatures=None) -> list[Match]:
+    """The signatures (default SIGNATURES) that explain the failing tensors; generic ones only where
+    no specific one does."""
+    signatures = SIGNATURES if signatures is None else signatures
+    found = [(s, key) for s in signatures for key in s.matching(case, failing, tolerance)] if failing else []
     explained = {key for s, key in found if not s.generic}
     return [Match(key, s.name, s.words) for s, key in found if not (s.generic and key in explained)]

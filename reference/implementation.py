@@ -1,0 +1,218 @@
+"""Someone's own from-scratch network, loaded from their file and made ready to train against torch.
+
+    python compare.py --implementation my_net.py:build --spec 784-128-10 --activation relu --dtype float64
+
+The contract. ``my_net.py`` defines a function (``build`` unless another name follows the colon)
+that returns the user's network for the run's settings:
+
+    def build(sizes, activations, lr, seed):
+        # sizes: [784, 128, 10], input first; activations: one name per hidden layer, e.g. ["relu"]
+        # ("sigmoid", "relu", "tanh"); lr: the learning rate (for layers that update themselves
+        # in backward); seed: an int
+        layers = [Linear(784, 128, lr), ReLU(), Linear(128, 10, lr)]
+        return layers, CrossEntropy()        # or just layers: then the run's --loss is scratch_nn's
+
+build is called with keyword arguments, only those among BUILD_ARGUMENTS that its signature names
+(a build(**settings) gets them all): sizes, activations, output_activation (None, or the name of
+an activation after the last layer), lr, seed, dtype (numpy.float32 or float64). It returns the
+layers (a list: instances, or functional pairs (forward, backward, w, b)), or an object that
+holds them in a list attribute, or a tuple (layers, loss). Layers and loss are found out by
+reference.adapters (adapt_network): their weights' attribute names and layout, how backward is
+called, where gradients land or whether backward updates the weights itself. Where probing cannot
+tell, the module states it in a dict named CONVENTIONS, whose entries are adapt_network's keyword
+arguments, e.g. ``CONVENTIONS = {"layout": "in_out", "loss_conventions": {"targets": "one_hot"}}``.
+The module's folder is put on sys.path, so it can import the files beside it.
+
+Both sides start from the same weights: the run's own initialisation (--init, --seed) is built as
+scratch_nn would build it and loaded into the adapted network through its params, which write
+through to the user's arrays; whatever build initialised is replaced. The network must have the
+run's structure (linear layers of the spec's sizes, the activations named) or the run is refused.
+"""
+
+import functools
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import scratch_nn
+from scratch_nn.network import Spec
+
+from .adapters import Adapted, ConventionError, adapt_loss, adapt_network
+from .run_config import ConfigError, RunConfig
+from .twin import torch_model
+
+BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
+DEFAULT_BUILDER = "build"
+
+
+class ImplementationError(ValueError):
+    """The user's file, its build or what build returned cannot be used; the message says why and what to do."""
+
+
+def split_target(target: str) -> tuple[Path, str]:
+    """"path/to/my_net.py:build" -> (Path("path/to/my_net.py"), "build"); the name defaults to build."""
+    path, colon, name = str(target).rpartition(":")
+    return (Path(path), name or DEFAULT_BUILDER) if colon else (Path(name), DEFAULT_BUILDER)
+
+
+@functools.cache
+def load_module(path: Path):
+    """Import the user's file (or package folder) once per process, with its folder on sys.path."""
+    path = path.resolve()
+    file = path / "__init__.py" if path.is_dir() else path
+    if not file.is_file():
+        raise ImplementationError(f"no such file {path}" if not path.is_dir() else
+                                  f"the folder {path} has no __init__.py: name the file that defines build")
+    if file.suffix != ".py":
+        raise ImplementationError(f"{file} is not a Python file: name the .py file that defines build")
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    # A name of its own, so that a file called numpy.py or network.py shadows nothing already imported.
+    spec = importlib.util.spec_from_file_location(f"user_implementation_{path.stem}", file,
+                                                  submodule_search_locations=[str(path)] if path.is_dir() else None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as error:  # the user's code, whatever it raises: one line, not a traceback
+        del sys.modules[spec.name]
+        raise ImplementationError(f"importing {file} raised {type(error).__name__}: {error}") from None
+    return module
+
+
+def load_builder(target: str):
+    """The user's build function, checked: it exists, is callable, and asks only for BUILD_ARGUMENTS."""
+    path, name = split_target(target)
+    module = load_module(path)
+    builder = getattr(module, name, None)
+    if builder is None:
+        defined = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        raise ImplementationError(f"{path} defines no {name} (it defines: {', '.join(defined) or 'nothing callable'})")
+    if not callable(builder):
+        raise ImplementationError(f"{path}:{name} is a {type(builder).__name__}, not a function")
+    unknown = [p.name for p in inspect.signature(builder).parameters.values()
+               if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               and p.name not in BUILD_ARGUMENTS]
+    if unknown:
+        raise ImplementationError(f"{name} requires {', '.join(unknown)}, which it is not given: name its "
+                                  f"parameters from {', '.join(BUILD_ARGUMENTS)}")
+    return builder
+
+
+def check_target(target: str) -> None:
+    """RunConfig.validate's check of --implementation: a ConfigError with one line if it cannot be used."""
+    try:
+        load_builder(target)
+    except ImplementationError as error:
+        raise ConfigError("implementation", target, str(error)) from None
+
+
+def call_build(builder, **settings):
+    """(layers, loss or None) from build, called with the settings its signature names."""
+    parameters = inspect.signature(builder).parameters.values()
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    given = {name: value for name, value in settings.items()
+             if takes_all or name in {p.name for p in parameters}}
+    try:
+        result = builder(**given)
+    except (Exception, SystemExit) as error:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise ImplementationError(f"{builder.__name__}({arguments}) raised {type(error).__name__}: {error}") from None
+    if isinstance(result, tuple) and len(result) == 2 and holds_layers(result[0]):
+        return result
+    return result, None
+
+
+def holds_layers(value) -> bool:
+    """A list of layers, a Sequential, or an object with a list attribute of layers: what a network is."""
+    if isinstance(value, (list, scratch_nn.Sequential)):
+        return True
+    return not isinstance(value, tuple) and any(
+        isinstance(v, list) and v and all(hasattr(item, "forward") or isinstance(item, tuple) for item in v)
+        for v in getattr(value, "__dict__", {}).values())
+
+
+def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions=None) -> Adapted:
+    """build's network adapted, holding the weights scratch_nn would start the spec from (init, seed),
+    and its loss (the user's, adapted as loss; else scratch_nn's loss of that name). lr is what build
+    is given; layers that hold another and update with it keep theirs (Adapted.lr says which)."""
+    adapted, user_loss = adapt_layers(builder, spec, lr=lr, seed=seed, init=init, dtype=dtype,
+                                      conventions=conventions)
+    adapted.loss = adapt_user_loss(user_loss, loss, conventions)
+    return adapted
+
+
+def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None) -> tuple[Adapted, object]:
+    """(build's layers adapted, holding the spec's initial weights, with no loss yet; the user's loss or None)."""
+    dtype = np.dtype(dtype)
+    layers, user_loss = call_build(builder, sizes=list(spec.sizes), activations=list(spec.activations),
+                                   output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
+    try:
+        adapted = adapt_network(layers, None, in_features=spec.sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
+    except (ConventionError, TypeError, ValueError) as error:
+        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: {error}") from None
+    reference = scratch_nn.build_network(spec, init=init, seed=seed, dtype=dtype)
+    expected = [twin_name(layer) for layer in reference.layers]
+    if adapted.twins != expected:
+        raise ImplementationError(f"{builder.__name__} returned the layers {', '.join(adapted.twins)}; the run's "
+                                  f"network is {', '.join(expected)} ({spec})")
+    try:
+        adapted.network.load_state_dict(reference.state_dict())
+    except ValueError as error:
+        raise ImplementationError(f"the layers {builder.__name__} returned do not have the sizes {spec}: "
+                                  f"{error}") from None
+    return adapted, user_loss
+
+
+def adapt_user_loss(user_loss, loss: str, conventions=None):
+    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin); without one, scratch_nn's."""
+    if user_loss is None:
+        return scratch_nn.LOSSES[loss]()
+    conventions = conventions or {}
+    try:
+        return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
+    except (ConventionError, TypeError, ValueError) as error:
+        raise ImplementationError(f"the loss build returned cannot be read: {error}") from None
+
+
+def twin_name(layer) -> str:
+    """A scratch_nn layer's twin by name: Linear -> "linear", Sigmoid -> "sigmoid", ..."""
+    return type(layer).__name__.lower()
+
+
+def adapt_config(config: RunConfig) -> Adapted:
+    """The implementation a run names (config.implementation), adapted, holding the run's initial weights."""
+    builder = load_builder(config.implementation)
+    conventions = getattr(load_module(split_target(config.implementation)[0]), "CONVENTIONS", None)
+    spec = Spec.parse(config.spec, config.activation, config.output_activation)
+    try:
+        adapted = adapt_built(builder, spec, lr=config.lr, seed=config.seed, init=config.init, dtype=config.dtype,
+                              loss=config.loss, conventions=conventions)
+    except ImplementationError as error:
+        raise ConfigError("implementation", config.implementation, str(error)) from None
+    if adapted.lr is not None and not np.isclose(adapted.lr, config.lr, rtol=1e-12, atol=0):
+        raise ConfigError("implementation", config.implementation,
+                          f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "
+                          f"{config.lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr build is given")
+    return adapted
+
+
+def build_networks(config: RunConfig):
+    """training.build_networks for an implementation: the adapted network and its torch twin."""
+    adapted = adapt_config(config)
+    return adapted.network, torch_model(adapted.network, device=config.device, twins=adapted.twins)
+
+
+def build_loss(config: RunConfig):
+    """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
+    run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
+    return adapt_config(config).loss if config.implementation else scratch_nn.LOSSES[config.loss]()
+
+
+def describe(config: RunConfig) -> str:
+    """The conventions found in the implementation, as the block adapt_network prints."""
+    return adapt_config(config).describe()
