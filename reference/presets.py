@@ -3,7 +3,8 @@
 The paper's use its setting: batch size 32, weights and biases uniform in [-1, 1], plain SGD,
 softmax cross-entropy. Any option given on the command line overrides the preset's value.
 adam-128 is the usual first run with Adam: 784-128-10 ReLU, torch's initialisation, Adam at
-torch's default learning rate 1e-3; its description gives the agreement measured on MNIST.
+torch's default learning rate 1e-3, in float64, where the sides agree; its description gives the
+agreement measured on MNIST (README, "Optimizers, dropout and batch norm in a run").
 
 paper-512-256-128-mixed-lr0.2 is the paper's deep network as its builder makes it: Linear layers
 alternating ReLU and sigmoid, the last hidden activation ReLU (relu,sigmoid,relu), in float64.
@@ -21,7 +22,8 @@ def paper(spec, lr, epochs, activation="sigmoid", note="", dtype="float32"):
     return f"{spec} {activation}, lr {lr}, {epochs} epochs{'' if dtype == 'float32' else ', ' + dtype}{note}", config
 
 
-ADAM_128 = "784-128-10 relu, torch init, adam lr 0.001, 5 epochs: MEASURING"
+ADAM_128 = ("784-128-10 relu, torch init, adam lr 0.001, 5 epochs, float64: agrees (drift at most 2.2e-13 of the "
+            "scale, 100% agreement, test 97.51% both); in float32 it drifts to 0.88 of the scale, every step agreeing")
 
 PRESETS = {
     "default": paper("784-128-10", 0.5, 5, note=": the quick full run compare.py makes with no options"),
@@ -37,5 +39,5 @@ PRESETS = {
     "paper-128-lr1": paper("784-128-10", 1.0, 20),
     "paper-128-lr1-75": paper("784-128-10", 1.0, 75, note=": the paper's final run"),
     "adam-128": (ADAM_128, RunConfig(spec="784-128-10", activation="relu", init="torch", optimizer="adam", lr=1e-3,
-                                      epochs=5, batch_size=32, loss="cross_entropy")),
+                                      epochs=5, batch_size=32, loss="cross_entropy", dtype="float64")),
 }
