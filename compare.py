@@ -2,6 +2,7 @@
 
     python compare.py                          # train: MNIST, 784-128-10 sigmoid, 5 epochs
     python compare.py --preset paper-128-lr1   # one of the paper's experiments (--list-presets)
+    python compare.py --preset adam-128        # Adam (--optimizer; --dropout, --batch-norm: train --help)
     python compare.py --dtype float64 --json run.json --plot run.png --save run.npz
     python compare.py --resume run.npz --json run.json   # go on from the saved epoch
     python compare.py check --help             # the gradient checker for your own layers

@@ -19,7 +19,8 @@ def test_list_presets(capsys):
     assert compare.main(["--list-presets"]) == 0
     out = capsys.readouterr().out
     for name in ("paper-512-20", "paper-512-50", "paper-512-256", "paper-512-256-128", "paper-512-256-128-lr0.2",
-                 "paper-128-lr1", "paper-128-lr1-75", "paper-512-20-relu", "paper-512-256-128-mixed-lr0.2"):
+                 "paper-128-lr1", "paper-128-lr1-75", "paper-512-20-relu", "paper-512-256-128-mixed-lr0.2",
+                 "adam-128"):
         assert name in out
 
 
