@@ -26,6 +26,7 @@ from .data import DATASETS
 
 # What every dataset in reference.data gives the network: 28x28 images flattened, ten classes.
 INPUT_SIZE = 28 * 28
+IMAGE_SHAPE = (1, 28, 28)  # the same pixels as a CNN reads them: channels x height x width
 NUM_CLASSES = 10
 TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.data)
 DTYPES = ("float32", "float64")
@@ -116,8 +117,7 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
-        sizes = _layer_sizes(self.spec)
-        _check_activations(self.activation, hidden_layers=len(sizes) - 2)
+        _check_activations(self.activation, hidden_layers=_hidden_layers(self.spec))
         for name, registry in (("output_activation", scratch_nn.ACTIVATIONS), ("loss", scratch_nn.LOSSES),
                                ("init", scratch_nn.INITIALIZERS), ("dtype", DTYPES), ("dataset", DATASETS),
                                ("optimizer", scratch_nn.OPTIMIZERS)):
@@ -194,9 +194,28 @@ def _integer_at_least(value, least: int) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least
 
 
+def _hidden_layers(spec) -> int:
+    """How many hidden layers (each taking an activation) the spec has, after checking that it reads
+    MNIST's images and gives one output per class: an MLP (784-128-10) or a CNN, whose spec starts
+    with the image shape (1x28x28-conv8k5-pool2-conv16k5-pool2-120-10; scratch_nn.Spec)."""
+    if isinstance(spec, str) and re.fullmatch(r"\d+x\d+x\d+(-\w+)+", spec):
+        try:
+            parsed = scratch_nn.Spec.parse(spec, "relu")  # the activations are checked on their own
+        except ValueError as error:
+            raise ConfigError("spec", spec, str(error)) from None
+        if parsed.input_shape != IMAGE_SHAPE:
+            raise ConfigError("spec", spec, f"a CNN's input must be {'x'.join(map(str, IMAGE_SHAPE))}, one "
+                                            f"grayscale image (channels x height x width)")
+        if parsed.layers[-1] < NUM_CLASSES:
+            raise ConfigError("spec", spec, f"the output size must be at least {NUM_CLASSES}, one per class")
+        return len(parsed.activations)
+    return len(_layer_sizes(spec)) - 2
+
+
 def _layer_sizes(spec) -> list[int]:
     if not isinstance(spec, str) or not re.fullmatch(r"\d+(-\d+)+", spec):
-        raise ConfigError("spec", spec, f"layer sizes joined by '-', input first, e.g. {INPUT_SIZE}-128-{NUM_CLASSES}")
+        raise ConfigError("spec", spec, f"layer sizes joined by '-', input first, e.g. {INPUT_SIZE}-128-{NUM_CLASSES}, "
+                                        f"or a CNN's, the image shape first: 1x28x28-conv8k5-pool2-conv16k5-pool2-120-10")
     sizes = [int(size) for size in spec.split("-")]
     if min(sizes) < 1:
         raise ConfigError("spec", spec, "every layer size must be a whole number of at least 1")
