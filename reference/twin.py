@@ -12,9 +12,19 @@ from torch import nn
 import scratch_nn
 
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
+# Layers with settings: the twin is built from the scratch layer's attributes, which carry torch's names.
+CONFIGURED_MODULES = {
+    scratch_nn.LeakyReLU: lambda layer: nn.LeakyReLU(layer.negative_slope),
+    scratch_nn.Conv2d: lambda layer: nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                               layer.padding, dtype=torch_dtype(layer.params["weight"].dtype)),
+    scratch_nn.MaxPool2d: lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride),
+    scratch_nn.Flatten: lambda layer: nn.Flatten(),
+    scratch_nn.Unflatten: lambda layer: nn.Unflatten(1, layer.unflattened_size),
+}
 # Twins by name, for layers written without subclassing a scratch layer (reference.gradcheck's twin=).
 TWIN_NAMES = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
-                                             for scratch_type, torch_type in TORCH_MODULES.items()}}
+                                             for scratch_type, torch_type in TORCH_MODULES.items()},
+              **{scratch_type.__name__.lower(): scratch_type for scratch_type in CONFIGURED_MODULES}}
 
 
 def configure_determinism():
@@ -66,6 +76,8 @@ def torch_module(layer, twin=None) -> nn.Module:
             raise ValueError(f"{layer!r} has a linear twin, so its params must hold a 2-D 'weight' (out, in) "
                              f"and a 'bias' (out,), as scratch_nn.Linear's do")
         return nn.Linear(weight.shape[1], weight.shape[0], dtype=torch_dtype(weight.dtype))
+    if scratch_type in CONFIGURED_MODULES:
+        return CONFIGURED_MODULES[scratch_type](layer)
     return TORCH_MODULES[scratch_type]()
 
 
