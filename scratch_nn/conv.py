@@ -5,9 +5,9 @@ Conventions, the same as torch.nn (and as layers.py for everything else):
 - An image batch is a 4-D array (n, channels, height, width), torch's NCHW layout.
 - Conv2d stores its weight as (out_channels, in_channels, kh, kw) and computes torch's
   cross-correlation: the kernel is not flipped.
-- No Python loop runs over pixels: a convolution is one matrix product over im2col columns
-  (numpy.lib.stride_tricks.sliding_window_view); backward loops only over the kh * kw kernel
-  offsets to add the columns' gradients back into the image (col2im).
+- No Python loop runs over pixels: a convolution is a matrix product per example over im2col
+  columns (numpy.lib.stride_tricks.sliding_window_view); loops run only over the kh * kw offsets
+  within a window, each step one operation on every window at once (col2im, max-pooling).
 """
 
 import math
@@ -42,6 +42,11 @@ def windows(x, kernel, stride):
     return sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
 
 
+def at_offset(i, j, out_size, stride):
+    """The index of element (i, j) of every window: x[at_offset(...)] is (n, c, ho, wo), one value a window."""
+    return (..., slice(i, i + stride[0] * out_size[0], stride[0]), slice(j, j + stride[1] * out_size[1], stride[1]))
+
+
 def output_size(layer, size, kernel, stride, padding=(0, 0)):
     """torch's output size per spatial dimension: floor((size + 2 padding - kernel) / stride) + 1."""
     out = tuple((s + 2 * p - k) // st + 1 for s, k, st, p in zip(size, kernel, stride, padding))
@@ -51,29 +56,19 @@ def output_size(layer, size, kernel, stride, padding=(0, 0)):
     return out
 
 
-def add_windows(grad_windows, shape, stride):
-    """col2im: the adjoint of windows(). Adds grad_windows (n, c, ho, wo, kh, kw) back into an
-    array of the input's shape, one kernel offset at a time (windows overlap where stride < kernel)."""
-    grad = np.zeros(shape, grad_windows.dtype)
-    ho, wo, kh, kw = grad_windows.shape[2:]
-    for i in range(kh):
-        for j in range(kw):
-            grad[:, :, i:i + stride[0] * ho:stride[0], j:j + stride[1] * wo:stride[1]] += grad_windows[..., i, j]
-    return grad
-
-
 class Conv2d(Layer):
     """2-D cross-correlation over several channels, with stride and symmetric zero padding:
 
         y[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] * xp[n, c, s_h i + u, s_w j + v]
 
-    where xp is x padded with p zeros on every side. With the im2col matrix X (one row per output
-    pixel (n, i, j), one column per (c, u, v)), this is Y = X W^T + b, a Linear layer over
-    patches. So, with upstream gradient G = dL/dy (one row per output pixel, one column per o):
-        dL/dW = G^T X                   (out, in * kh * kw), reshaped to (out, in, kh, kw)
+    where xp is x padded with p zeros on every side. With X_n the im2col matrix of example n (one
+    row per (c, u, v), one column per output pixel (i, j)) and W as an (out, in * kh * kw) matrix,
+    this is Y_n = W X_n + b: a Linear layer applied to every patch. So, with upstream gradient
+    G_n = dL/dY_n (out, pixels):
+        dL/dW = sum_n G_n X_n^T         (out, in * kh * kw), reshaped to (out, in, kh, kw)
         dL/db = sum over n, i, j of G   (out,)
-        dL/dX = G W, added back into the padded image at the pixels each column came from
-                (col2im), then the padding cut off: that is dL/dx.
+        dL/dX_n = W^T G_n, each entry added back into the padded image at the pixel it was read
+                from (col2im), then the padding cut off: that is dL/dx.
     """
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray, stride=1, padding=0):
@@ -108,24 +103,31 @@ class Conv2d(Layer):
     def forward(self, x):
         weight, bias = self.params["weight"], self.params["bias"]
         check_images(self, x, weight.dtype, self.in_channels)
-        n, _, ho, wo = (len(x), *self.output_shape(x.shape[1:]))
+        n, (ho, wo) = len(x), self.output_shape(x.shape[1:])[1:]
         (ph, pw) = self.padding
         padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        # im2col: rows (n, i, j), columns (c, u, v), in the order of the weight's (in, kh, kw).
-        columns = windows(padded, self.kernel_size, self.stride).transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, -1)
+        # im2col, one matrix per example: rows (c, u, v) in the weight's (in, kh, kw) order, columns
+        # the output pixels (i, j). The product then comes out in (n, out, ho * wo): NCHW, contiguous.
+        columns = windows(padded, self.kernel_size, self.stride).transpose(0, 1, 4, 5, 2, 3).reshape(n, -1, ho * wo)
         self._cache = (columns, padded.shape, (ho, wo))
-        output = columns @ weight.reshape(self.out_channels, -1).T + bias
-        return output.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
+        output = weight.reshape(self.out_channels, -1) @ columns + bias[:, None]
+        return output.reshape(n, self.out_channels, ho, wo)
 
     def backward(self, grad_output):
         columns, padded_shape, (ho, wo) = require_cache(self)
         n, _, hp, wp = padded_shape
         weight = self.params["weight"]
         check_grad_output(self, grad_output, (n, self.out_channels, ho, wo), columns.dtype)
-        rows = grad_output.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # one row per output pixel
-        self.grads = {"weight": (rows.T @ columns).reshape(weight.shape), "bias": rows.sum(axis=0)}
-        grad_columns = (rows @ weight.reshape(self.out_channels, -1)).reshape(n, ho, wo, *weight.shape[1:])
-        grad_padded = add_windows(grad_columns.transpose(0, 3, 1, 2, 4, 5), padded_shape, self.stride)
+        grad = grad_output.reshape(n, self.out_channels, ho * wo)
+        self.grads = {"weight": (grad @ columns.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape),
+                      "bias": grad.sum(axis=(0, 2))}
+        grad_columns = weight.reshape(self.out_channels, -1).T @ grad  # (n, in * kh * kw, ho * wo)
+        # col2im: every column's gradient goes back to the pixel it was read from; windows overlap
+        # wherever the stride is smaller than the kernel, so the contributions add up.
+        grad_columns = grad_columns.reshape(n, self.in_channels, *self.kernel_size, ho, wo)
+        grad_padded = np.zeros(padded_shape, columns.dtype)
+        for i, j in np.ndindex(*self.kernel_size):
+            grad_padded[at_offset(i, j, (ho, wo), self.stride)] += grad_columns[:, :, i, j]
         (ph, pw) = self.padding
         return grad_padded[:, :, ph:hp - ph, pw:wp - pw]
 
@@ -145,7 +147,8 @@ class MaxPool2d(Layer):
                 the contributions add up.
 
     Ties (e.g. the zeros after a ReLU): the first maximum in the window in row-major order gets
-    the gradient, as in torch.
+    the gradient, as in torch. Both passes loop over the kh * kw offsets within a window, each
+    step one vectorised operation over every window at once.
     """
 
     def __init__(self, kernel_size, stride=None):
@@ -160,21 +163,25 @@ class MaxPool2d(Layer):
 
     def forward(self, x):
         check_images(self, x)
-        self.output_shape(x.shape[1:])
-        views = windows(x, self.kernel_size, self.stride)
-        flat = views.reshape(*views.shape[:4], -1)  # (n, c, ho, wo, kh * kw), row-major in the window
-        argmax = flat.argmax(axis=-1)  # np.argmax returns the first maximum: torch's tie rule
-        self._cache = (argmax, x.shape, x.dtype)
-        return np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        out_size = self.output_shape(x.shape[1:])[1:]
+        output = x[at_offset(0, 0, out_size, self.stride)]
+        for i, j in np.ndindex(*self.kernel_size):
+            output = np.maximum(output, x[at_offset(i, j, out_size, self.stride)])
+        self._cache = (x, output)
+        return output
 
     def backward(self, grad_output):
-        argmax, shape, dtype = require_cache(self)
-        check_grad_output(self, grad_output, argmax.shape, dtype)
-        kh, kw = self.kernel_size
-        offsets = np.arange(kh * kw).reshape(kh, kw)
-        zero = np.zeros((), grad_output.dtype)
-        routed = np.where(argmax[..., None, None] == offsets, grad_output[..., None, None], zero)
-        return add_windows(routed, shape, self.stride)
+        x, output = require_cache(self)
+        check_grad_output(self, grad_output, output.shape, x.dtype)
+        grad = np.zeros_like(x)
+        unclaimed = np.ones(output.shape, bool)
+        zero = np.zeros((), x.dtype)
+        for i, j in np.ndindex(*self.kernel_size):  # row-major: the first maximum claims the gradient
+            at = at_offset(i, j, output.shape[2:], self.stride)
+            first = unclaimed & (x[at] == output)
+            unclaimed &= ~first
+            grad[at] += np.where(first, grad_output, zero)
+        return grad
 
     def __repr__(self):
         return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
