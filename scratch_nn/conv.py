@@ -165,7 +165,7 @@ class MaxPool2d(Layer):
         check_images(self, x)
         out_size = self.output_shape(x.shape[1:])[1:]
         output = x[at_offset(0, 0, out_size, self.stride)]
-        for i, j in np.ndindex(*self.kernel_size):
+        for i, j in np.ndindex(*self.kernel_size):  # (0, 0) again too: the output is a copy, not a view of x
             output = np.maximum(output, x[at_offset(i, j, out_size, self.stride)])
         self._cache = (x, output)
         return output
