@@ -106,8 +106,9 @@ class Spec:
     def validate(self):
         if not self.layers or not isinstance(self.layers[-1], int) or min(self.input_shape) < 1 or \
                 min(s for s in self.layers if isinstance(s, int)) < 1:
-            raise ValueError(f"a network needs an input and ends with the output size (a dense layer), "
-                             f"all sizes positive; got {self}")
+            raise ValueError(f"a spec is the input, then layers separated by '-', ending with the output size "
+                             f"(a dense layer), all sizes positive, e.g. 784-128-10 or 1x28x28-conv8k5-pool2-10; "
+                             f"got {self}")
         hidden = sum(not isinstance(layer, Pool) for layer in self.layers) - 1
         if len(self.activations) != hidden:
             raise ValueError(f"{hidden} hidden layers need one activation each (or one for all); "

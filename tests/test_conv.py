@@ -274,7 +274,7 @@ CONV = lambda: Conv2d(np.ones((4, 3, 3, 2)), np.ones(4))  # noqa: E731
     (layer_call(lambda: MaxPool2d(2), np.ones((2, 4))), ValueError, "expects a 4-D array"),
     (layer_call(lambda: Unflatten((1, 28, 28)), np.ones((2, 728))), ValueError, "expects 784 features"),
     (lambda: build_network("784-conv8k5-10", "relu"), ValueError, "conv8k5 needs an image: start the spec with"),
-    (lambda: build_network("1x28x28-conv8k5", "relu"), ValueError, "ends with the output size"),
+    (lambda: build_network("1x28x28-conv8k5", "relu"), ValueError, "ending with the output size"),
     (lambda: build_network("1x28x28-conv8x5-10", "relu"), ValueError, "unknown layer 'conv8x5'"),
     (lambda: build_network("1x28x28-conv8k29-10", "relu"), ValueError, "smaller than its 29x29 window"),
     (lambda: build_network("1x28x28-conv8k5-pool2-10", "relu,tanh"), ValueError, "1 hidden layers need one"),
