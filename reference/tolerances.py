@@ -14,6 +14,13 @@ initialisation, logits ~1e4). Its derivative s(1 - s) is computed from s, which 
 an ulp of 1, so 1 - s carries a relative error of ulp / (1 - s) on both sides: measured 6.8e-12
 of the scale in float64 and 1.7e-3 in float32. Neither side is wrong; the quantity is
 ill-conditioned.
+
+A second regime, for max-pooling: a window whose largest entries tie to within rounding routes
+its whole gradient to whichever entry is larger on each side. After a tanh saturated in float32
+(the paper's [-1, 1] initialisation on a CNN, pre-activations ~8) np.tanh and torch.tanh differ by
+one ulp (0.99999976 against 0.9999998), and measured 2 of 25,088 input-gradient entries of a
+2x2 max-pool (1x28x28-conv4k5p2-pool2-..., batch 8) went to different elements (0.075 against 0).
+Exact ties (the zeros after a ReLU) are not this regime: both sides pick the first maximum.
 """
 
 import numpy as np

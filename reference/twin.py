@@ -15,10 +15,20 @@ from .regularization import TWINS as REGULARIZATION_TWINS
 from .regularization import regularization_twin
 
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
+# Layers with settings: the twin is built from the scratch layer's attributes, which carry torch's names.
+CONFIGURED_MODULES = {
+    scratch_nn.LeakyReLU: lambda layer: nn.LeakyReLU(layer.negative_slope),
+    scratch_nn.Conv2d: lambda layer: nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                               layer.padding, dtype=torch_dtype(layer.params["weight"].dtype)),
+    scratch_nn.MaxPool2d: lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride),
+    scratch_nn.Flatten: lambda layer: nn.Flatten(),
+    scratch_nn.Unflatten: lambda layer: nn.Unflatten(1, layer.unflattened_size),
+}
 # The scratch layer class each twin name stands for: how a layer written without subclassing a
 # scratch layer says what it computes (a twin= argument, or its own torch_twin attribute).
 LAYERS_BY_TWIN_NAME = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower(): scratch_type
                                                       for scratch_type, torch_type in TORCH_MODULES.items()},
+                       **{scratch_type.__name__.lower(): scratch_type for scratch_type in CONFIGURED_MODULES},
                        **REGULARIZATION_TWINS}
 
 
@@ -76,6 +86,8 @@ def torch_module(layer, twin=None) -> nn.Module:
         return nn.Linear(weight.shape[1], weight.shape[0], dtype=torch_dtype(weight.dtype))
     if scratch_type in REGULARIZATION_TWINS.values():  # Dropout, BatchNorm1d: in the layer's mode
         return regularization_twin(layer)
+    if scratch_type in CONFIGURED_MODULES:
+        return CONFIGURED_MODULES[scratch_type](layer)
     return TORCH_MODULES[scratch_type]()
 
 

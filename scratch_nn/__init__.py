@@ -1,15 +1,17 @@
 """A multilayer perceptron written from scratch in NumPy: layers, losses, optimizers, and networks
 built from a short spec. NumPy only; the PyTorch twin lives in the ``reference`` package."""
 
+from .conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from .init import INITIALIZERS, paper_uniform, torch_default
-from .layers import Layer, Linear, ReLU, Sigmoid, Tanh
+from .layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
 from .network import ACTIVATIONS, Sequential, Spec, build_network
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
 from .regularization import BatchNorm1d, Dropout
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "Dropout", "INITIALIZERS", "LOSSES", "Layer", "Linear",
-    "OPTIMIZERS", "Optimizer", "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid",
-    "SoftmaxCrossEntropy", "Spec", "Tanh", "build_network", "paper_uniform", "torch_default",
+    "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "Conv2d", "Dropout", "Flatten", "INITIALIZERS", "LOSSES",
+    "Layer", "LeakyReLU", "Linear", "MaxPool2d", "OPTIMIZERS", "Optimizer", "QuadraticLoss", "RMSprop", "ReLU",
+    "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "Unflatten", "build_network",
+    "paper_uniform", "torch_default",
 ]

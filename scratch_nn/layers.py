@@ -173,8 +173,9 @@ def read_only_input(x: np.ndarray) -> np.ndarray:
 
 
 def check_batch(layer, x, dtype=None, features=None):
-    """Refuse what would otherwise broadcast or upcast silently into wrong numbers."""
-    if not isinstance(x, np.ndarray) or x.ndim != 2:
+    """Refuse what would otherwise broadcast or upcast silently into wrong numbers. A layer that
+    names its features takes (batch, features); an elementwise one (features None) any (batch, ...)."""
+    if not isinstance(x, np.ndarray) or x.ndim < 2 or (features is not None and x.ndim != 2):
         shape = getattr(x, "shape", type(x).__name__)
         raise ValueError(f"{layer!r} expects a 2-D array (batch, features); got {shape}. "
                          f"Flatten images first, e.g. x.reshape(len(x), -1).")
@@ -198,3 +199,28 @@ def require_cache(layer):
     if layer._cache is None:
         raise RuntimeError(f"{layer!r}.backward was called before forward: there is nothing to differentiate.")
     return layer._cache
+
+
+class LeakyReLU(Layer):
+    """x where x > 0, else negative_slope * x;  dL/dx = G where x > 0, else negative_slope * G.
+
+    At exactly x = 0 the derivative is taken as negative_slope, PyTorch's convention
+    (leaky_relu_backward: x > 0 ? G : G * negative_slope).
+    """
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        check_batch(self, x)
+        self._cache = x
+        return np.where(x > 0, x, x * self.negative_slope)
+
+    def backward(self, grad_output):
+        x = require_cache(self)
+        check_grad_output(self, grad_output, x.shape, x.dtype)
+        return np.where(x > 0, grad_output, grad_output * self.negative_slope)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(negative_slope={self.negative_slope})"

@@ -1,82 +1,21 @@
-"""A sequential container of layers, and networks built from a short spec such as "784-128-10".
+"""A sequential container of layers, and build_network, which builds one from a short spec
+(spec.py) such as "784-128-10" or, with convolutions, "1x28x28-conv8k5-pool2-conv16k5-pool2-120-10".
 
 The container mirrors torch.nn.Sequential, down to how it names parameters: layer i's
 parameter p is "i.p" (activations take an index too), so for 784-128-10 with a sigmoid the
 keys are 0.weight (128, 784), 0.bias (128,), 2.weight (10, 128), 2.bias (10,). state_dict,
 load_state_dict and grad_dict use exactly these keys, shapes and layouts, so a scratch
-network's weights load into the equivalent torch.nn.Sequential as they are, and back. A layer's
-buffers (BatchNorm1d's running statistics, in layer.buffers) follow its parameters in state_dict,
-as in torch's, but are not parameters: no gradient, no optimizer step.
+network's weights load into the equivalent torch.nn.Sequential as they are, and back.
 """
 
 import functools
 import inspect
-import numbers
-from dataclasses import dataclass
 
 import numpy as np
 
 from .init import INITIALIZERS
-from .layers import Linear, ReLU, Sigmoid, Tanh
-from .regularization import BatchNorm1d, Dropout, check_drop_probability
-
-ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Layer sizes, one activation per hidden layer, and an optional activation on the output.
-
-    Spec.parse("784-512-256-10", "relu,sigmoid") is 784 -> 512 (ReLU) -> 256 (sigmoid) -> 10.
-    A single activation applies to every hidden layer. The output is raw scores (logits, for
-    the softmax cross-entropy) unless output_activation is given (e.g. "sigmoid" for the
-    paper's squared error).
-    """
-
-    sizes: tuple[int, ...]
-    activations: tuple[str, ...]
-    output_activation: str | None = None
-
-    @classmethod
-    def parse(cls, sizes, activation="sigmoid", output_activation=None):
-        if isinstance(sizes, str):
-            try:
-                sizes = [int(s) for s in sizes.split("-")]
-            except ValueError:
-                raise ValueError(f"layer sizes are written like 784-128-10; got {sizes!r}") from None
-        sizes = whole_numbers(sizes)
-        hidden = len(sizes) - 2
-        names = [] if activation is None else activation.split(",") if isinstance(activation, str) else list(activation)
-        if len(names) == 1:
-            names = names * hidden
-        spec = cls(sizes, tuple(n.strip().lower() for n in names), output_activation)
-        spec.validate()
-        return spec
-
-    def validate(self):
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValueError(f"a network needs at least an input and an output size, all positive; got {self.sizes}")
-        if len(self.activations) != len(self.sizes) - 2:
-            raise ValueError(f"{len(self.sizes) - 2} hidden layers need one activation each (or one for all); "
-                             f"got {list(self.activations)}")
-        for name in (*self.activations, *([self.output_activation] if self.output_activation else [])):
-            if name not in ACTIVATIONS:
-                raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
-
-    def __str__(self):
-        mixed = len(set(self.activations)) > 1
-        activation = ",".join(self.activations) if mixed else "".join(self.activations[:1])
-        output = f" (output {self.output_activation})" if self.output_activation else ""
-        return f"{'-'.join(map(str, self.sizes))} {activation}".rstrip() + output
-
-
-def whole_numbers(sizes) -> tuple[int, ...]:
-    """Layer sizes as ints, refusing what int() would silently truncate (12.7) or misread (True)."""
-    sizes = tuple(sizes)
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-            raise TypeError(f"layer sizes are whole numbers; got {size!r} ({type(size).__name__}) in {sizes}")
-    return tuple(int(size) for size in sizes)
+from .regularization import check_drop_probability
+from .spec import ACTIVATIONS, Spec  # noqa: F401 - ACTIVATIONS is part of this module's interface
 
 
 class Sequential:
@@ -218,12 +157,15 @@ def as_array(value) -> np.ndarray:
 
 def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.float64,
                   output_activation=None, dropout=0.0, batch_norm=False) -> Sequential:
-    """A Sequential for a spec: Linear, activation, Linear, activation, ..., Linear [, output activation].
+    """A Sequential for a spec: Linear, activation, Linear, activation, ..., Linear [, output activation];
+    with an image input, Unflatten, then Conv2d, activation and MaxPool2d as the spec says, Flatten,
+    and the dense layers (see Spec).
 
     build_network("784-128-10", "sigmoid", init="paper", seed=0, dtype=np.float32)
-    init: "paper" (uniform in [-1, 1]) or "torch" (torch.nn.Linear's default), from
+    build_network("1x28x28-conv8k5-pool2-conv16k5-pool2-120-10", "relu", init="torch")
+    init: "paper" (uniform in [-1, 1]) or "torch" (torch.nn.Linear's and Conv2d's default), from
     np.random.default_rng(seed).
-    Each hidden layer can be regularised, in this order: Linear, BatchNorm1d (batch_norm=True,
+    Each hidden dense layer can be regularised, in this order: Linear, BatchNorm1d (batch_norm=True,
     normalising the pre-activations), activation, Dropout(dropout) (when dropout > 0, on the
     activations; its masks from np.random.default_rng((seed, index of the Dropout layer))).
     The output layer gets neither.
@@ -237,16 +179,5 @@ def build_network(spec, activation="sigmoid", *, init="paper", seed=0, dtype=np.
         raise TypeError(f"networks compute in float32 or float64; got {dtype}")
     check_drop_probability(dropout)
     rng = np.random.default_rng(seed)
-    activations = [*spec.activations, spec.output_activation]
-    layers = []
-    for depth, (fan_in, fan_out, activation_name) in enumerate(zip(spec.sizes, spec.sizes[1:], activations)):
-        hidden = depth < len(spec.activations)
-        weight, bias = INITIALIZERS[init](rng, fan_in, fan_out)
-        layers.append(Linear(weight.astype(dtype), bias.astype(dtype)))
-        if hidden and batch_norm:
-            layers.append(BatchNorm1d(fan_out, dtype=dtype))
-        if activation_name:
-            layers.append(ACTIVATIONS[activation_name]())
-        if hidden and dropout:
-            layers.append(Dropout(dropout, seed=(seed, len(layers))))
-    return Sequential(*layers)
+    return Sequential(*spec.build_layers(INITIALIZERS[init], rng, dtype, batch_norm=batch_norm, dropout=dropout,
+                                         seed=seed))

@@ -67,7 +67,7 @@ def test_whole_number_sizes_and_no_activation_are_accepted():
 @pytest.mark.parametrize("call,error,words", [
     (lambda: build_network([784, 12.7, 10]), TypeError, "layer sizes are whole numbers; got 12.7 (float)"),
     (lambda: build_network([784, True, 10]), TypeError, "got True (bool)"),
-    (lambda: build_network("784-12.7-10"), ValueError, "layer sizes are written like 784-128-10"),
+    (lambda: build_network("784-12.7-10"), ValueError, "unknown layer '12.7' in the spec: write a size (120)"),
     (lambda: build_network("784-12-10", None), ValueError, "1 hidden layers need one activation each"),
     (lambda: build_network("4-3-2", dtype=np.int32), TypeError, "float32 or float64; got int32"),
     (lambda: SoftmaxCrossEntropy().forward(np.zeros((0, 3)), np.zeros(0, int)), ValueError, "empty batch"),
