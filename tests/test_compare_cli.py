@@ -106,7 +106,7 @@ BAD_OPTIONS = [  # (options, a phrase the one-line message must contain); {tmp} 
     ("--spec 784--10", "layer sizes joined by '-'"), ("--spec 784-12.7-10", "layer sizes joined by '-'"),
     ("--spec 784-0-10", "at least 1"), ("--spec 700-128-10", "input size must be 784"),
     ("--spec 784-128-5", "output size must be at least 10"),
-    ("--activation softplus", "choose from relu, sigmoid, tanh"),
+    ("--activation softplus", "choose from leaky_relu, relu, sigmoid, tanh"),
     ("--activation relu,sigmoid", "one activation for all 1 hidden"),
     ("--output-activation softplus", "invalid choice"), ("--loss hinge", "invalid choice"),
     ("--init xavier", "invalid choice"), ("--dtype float16", "invalid choice"), ("--dataset cifar", "invalid choice"),
