@@ -36,7 +36,6 @@ from .. import tolerances
 from ..adapters import Adapted
 from ..comparison import sized_name
 from ..finite_differences import EntrySampler
-from ..twin import scratch_class_for
 from . import own_code
 from .optimizer import check_optimizer_part, validate_optimizer
 from .parts import check_layer_part, check_loss_part, torch_model_from_twins
@@ -134,7 +133,7 @@ def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtyp
     """
     conventions = own_code.pop_conventions(options)
     if not own_code.is_pair(layer):
-        _require_layer(layer)
+        own_code.require_layer(layer)
     if conventions or not own_code.has_scratch_interface(layer):
         adapted = own_code.adapt_one_layer(layer, twin, in_features=in_features, out_features=out_features,
                                            dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
@@ -154,57 +153,15 @@ def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, 
     Where that fails or gives no scratch_nn interface (or conventions are given as options), the
     adapters build it (cls(in, out), cls(in, out, lr), factory=...) and find its conventions."""
     conventions = own_code.pop_conventions(options)
-    layer = None if conventions else _build_as_scratch(cls, twin, in_features, out_features, dtype or np.float64,
-                                                       seed)
+    layer = None if conventions else own_code.build_as_scratch(cls, twin, in_features, out_features,
+                                                               dtype or np.float64, seed, DEFAULT_SIZES)
     if layer is None:
-        _require_layer(cls)
+        own_code.require_layer(cls)
         adapted = own_code.adapt_one_layer(cls, twin, in_features=in_features, out_features=out_features,
                                            dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
         return _check_adapted(adapted, x, target, dict(options, seed=seed, dtype=dtype or np.float64))
     in_features = in_features or DEFAULT_SIZES[0]
     return check_layer(layer, x, target, twin=twin, in_features=in_features, dtype=dtype, seed=seed, **options)
-
-
-def _require_layer(subject) -> None:
-    """A TypeError unless subject (an instance or a class) has forward and backward."""
-    missing = [name for name in ("forward", "backward", "params") if not hasattr(subject, name)]
-    if "forward" in missing or "backward" in missing:
-        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
-                        f"A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
-                        f"backward(grad_output)) or in its own (see reference.adapters)")
-
-
-def _build_as_scratch(cls, twin, in_features, out_features, dtype, seed):
-    """cls built as scratch_nn builds its layers, if it can be and then has their interface; else None
-    (for the adapters to try), or the error, where the twin is one the adapters do not know."""
-    adaptable = own_code.adaptable_twin(twin)
-    try:
-        linear = isinstance(twin, torch.nn.Linear) or scratch_class_for(cls, twin) is scratch_nn.Linear
-    except TypeError:  # no twin known from the class: the adapters may tell it from the name
-        if adaptable:
-            return None
-        raise
-    if isinstance(twin, torch.nn.Linear):
-        in_features, out_features = twin.in_features, twin.out_features
-    in_features = in_features or DEFAULT_SIZES[0]
-    if not linear:
-        if out_features is not None:
-            raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
-                             f"its input (in_features={in_features})")
-        arguments = ()
-    else:
-        out_features = out_features or DEFAULT_SIZES[1]
-        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), in_features, out_features)
-        arguments = (weight.astype(dtype), bias.astype(dtype))
-    try:
-        layer = cls(*arguments)
-    except Exception as error:  # whatever the user's constructor raises: the adapters try other constructors
-        if adaptable:
-            return None
-        how = f"{cls.__name__}(weight, bias) with weight (out, in)" if linear else f"{cls.__name__}()"
-        raise TypeError(f"could not build {cls.__name__} as {how}: {type(error).__name__}: {error}. Build it "
-                        f"yourself and pass the instance instead of the class") from error
-    return layer if own_code.has_scratch_interface(layer) or not adaptable else None
 
 
 def _check_layers(layers, x, target, twins, in_features, options) -> CheckReport:

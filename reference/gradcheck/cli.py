@@ -9,25 +9,21 @@ options, a module that cannot be imported, a class that cannot be built), 130 in
 """
 
 import argparse
-import importlib
-import importlib.util
 import inspect
 import json
 import math
 import os
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import scratch_nn
-from scratch_nn.network import Spec
 
-from .. import implementation
-from ..adapters.layer import BACKWARD_CALLS, BIAS_SHAPES, BATCHINGS, GRADIENT_SOURCES, LAYOUTS
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
 from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
+from .cli_own_code import (add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
+                           load_layer)
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -99,12 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "%(default)s): state (momentum, Adam's moments) shows only after the first")
     for flag, kind, words in HYPERPARAMETERS:
         optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
-    own = parser.add_argument_group(
-        "conventions of your own code (--layer, --implementation)",
-        "Found by probing and printed before the table; give one where probing cannot tell (the error names it) "
-        "or to state it. Each is reference.adapters' keyword argument of the same name.")
-    for flag, kind, words in CONVENTION_FLAGS:
-        own.add_argument(flag, **kind, help=words)
+    add_convention_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        return _cannot_run(prog, _as_flags(str(error)) if isinstance(error, (ValueError, TypeError)) else
+        return _cannot_run(prog, as_flags(str(error)) if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:
@@ -157,17 +148,17 @@ def _check_from(args):
                    fd_samples=args.fd_samples, **_optimizer_options(args))
     if args.lr is not None:
         options["lr"] = args.lr
-    conventions = _conventions(args)
+    conventions = given_conventions(args)
     if args.layer and args.implementation:
         raise ValueError("--layer checks one layer and --implementation a whole network; give one of them")
     if args.layer:
-        return check(_load_layer(args.layer), twin=args.twin, in_features=args.in_features,
+        return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
                      out_features=args.out_features, **conventions, **options)
     if args.in_features or args.out_features or args.twin:
         raise ValueError("--in, --out and --twin describe a layer given with --layer; "
                          "a network's sizes come from --spec")
     if args.implementation:
-        return _check_implementation(args, conventions, options)
+        return check_implementation(args, conventions, options)
     if conventions:
         raise ValueError(f"--{next(iter(conventions)).replace('_', '-')} describes your own code, given with --layer "
                          f"or --implementation; scratch_nn's network has its conventions")
@@ -175,68 +166,6 @@ def _check_from(args):
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)
     return check_network(network, loss=None if args.loss == "none" else args.loss, **options)
-
-
-def _check_implementation(args, conventions, options):
-    """build from the user's file, called for --spec and --activation; its layers and loss adapted
-    (the file's CONVENTIONS, then the flags) and started from --init's weights; every part checked."""
-    builder = implementation.load_builder(args.implementation)
-    module = implementation.load_module(implementation.split_target(args.implementation)[0])
-    given = {**(getattr(module, "CONVENTIONS", None) or {}), **conventions}
-    spec = Spec.parse(args.spec, args.activation, args.output_activation)
-    loss = "cross_entropy" if args.loss == "none" else args.loss
-    adapted = implementation.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
-                                         dtype=np.dtype(args.dtype), loss=loss, conventions=given)
-    if args.loss == "none":
-        options["loss"] = None
-    return check(adapted, **options)
-
-
-# The adapters' conventions of a layer as options: (flag, add_argument's settings, what it is). Each
-# flag is the keyword argument of reference.adapters.adapt_layer (and LayerConventions' field) of the
-# same name, --bias-shape for bias_shape; given only when given.
-CONVENTION_FLAGS = [
-    ("--layout", dict(choices=LAYOUTS), "how the weight is stored: out_in (out, in), used as x @ W.T, as torch; "
-                                        "in_out (in, out), used as x @ W"),
-    ("--bias-shape", dict(choices=BIAS_SHAPES), "the bias's shape: flat (out,), row (1, out), column (out, 1)"),
-    ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
-                                            "a column (in, 1)"),
-    ("--backward", dict(choices=BACKWARD_CALLS), "how backward is called: grad (it uses what forward cached); x,grad "
-                                                 "or grad,x (stateless); grad,cache (the cache forward returned)"),
-    ("--gradients", dict(choices=GRADIENT_SOURCES), "where the weight gradients land: attributes (or a dict entry); "
-                                                    "returned by backward, as (dx, dW, db); update: backward "
-                                                    "updates the weights itself with --lr (the gradient is "
-                                                    "recovered from the update)"),
-    ("--weight", dict(metavar="NAME"), "where the weight lives: an attribute (weights) or a dict entry (params.W)"),
-    ("--bias", dict(metavar="NAME"), "where the bias lives, as --weight"),
-    ("--weight-grad", dict(metavar="NAME"), "where the weight's gradient lands (dW, grads.W), or with --gradients "
-                                            "returned its index in backward's tuple"),
-    ("--bias-grad", dict(metavar="NAME"), "where the bias's gradient lands, as --weight-grad"),
-    ("--input-grad", dict(metavar="NAME|INDEX"), "where dL/dx is: its index in backward's tuple, or the attribute "
-                                                 "backward leaves it in (dinputs)"),
-    ("--returns-cache", dict(action="store_true", default=None), "forward returns (output, cache)"),
-    ("--output", dict(metavar="NAME"), "where forward leaves its output when it returns nothing (output)"),
-    ("--factory", dict(metavar="MODULE:FUNCTION"), "builds the layer: FUNCTION(in, out) for a linear layer, "
-                                                   "FUNCTION() otherwise (when no constructor the adapters try fits)"),
-]
-
-
-def _conventions(args) -> dict:
-    """The conventions given as flags, as the adapters' keyword arguments."""
-    given = {_attribute(flag): getattr(args, _attribute(flag)) for flag, _, _ in CONVENTION_FLAGS
-             if getattr(args, _attribute(flag)) is not None}
-    if "input_grad" in given and given["input_grad"].isdigit():
-        given["input_grad"] = int(given["input_grad"])
-    if "factory" in given:
-        given["factory"] = _load(given["factory"], "--factory", callable, "function")
-    return given
-
-
-def _as_flags(message: str) -> str:
-    """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'"."""
-    flags = {_attribute(flag): flag for flag, _, _ in CONVENTION_FLAGS} | {"lr": "--lr", "twin": "--twin",
-                                                                          "in_features": "--in"}
-    return re.sub(r"\b([a-z_]+)=(?!=)", lambda m: f"{flags[m[1]]} " if m[1] in flags else m[0], message)
 
 
 # The optimizers' hyperparameters as options: (flag, add_argument's settings, what it is). Each is
@@ -257,18 +186,14 @@ HYPERPARAMETERS = [
 def _applying(flag) -> str:
     """The optimizers whose constructor takes this option, e.g. "adam, adamw"."""
     return ", ".join(name for name, build in scratch_nn.OPTIMIZERS.items()
-                     if _attribute(flag) in inspect.signature(build).parameters)
-
-
-def _attribute(flag) -> str:
-    return flag.removeprefix("--").replace("-", "_")
+                     if attribute(flag) in inspect.signature(build).parameters)
 
 
 def _optimizer_options(args) -> dict:
     """check()'s optimizer, optimizer_steps and optimizer_options from the options; an option the
     optimizer does not take is refused in one line."""
-    given = {_attribute(flag): getattr(args, _attribute(flag)) for flag, _, _ in HYPERPARAMETERS
-             if getattr(args, _attribute(flag)) is not None}
+    given = {attribute(flag): getattr(args, attribute(flag)) for flag, _, _ in HYPERPARAMETERS
+             if getattr(args, attribute(flag)) is not None}
     if args.optimizer == "none":
         if given:
             raise ValueError(f"--{next(iter(given)).replace('_', '-')} is a setting of an optimizer; --optimizer none "
@@ -284,58 +209,6 @@ def _optimizer_options(args) -> dict:
         given["betas"] = tuple(given["betas"])
     chosen = {"optimizer": name} if args.optimizer or given else {}  # none given: sgd, or the update in backward
     return {**chosen, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
-
-
-def _load_layer(reference: str):
-    """--layer: MODULE:CLASS, or MODULE:FORWARD,BACKWARD for a functional pair (forward_fn, backward_fn)."""
-    module_name, _, names = reference.rpartition(":")
-    if "," not in names:
-        return _load(reference, "--layer", lambda value: isinstance(value, type), "class")
-    functions = names.split(",")
-    if len(functions) != 2:
-        raise ValueError(f"--layer takes a pair as MODULE:FORWARD,BACKWARD, e.g. layers.py:affine_forward,"
-                         f"affine_backward; got {reference!r}")
-    return tuple(_load(f"{module_name}:{name.strip()}", "--layer", callable, "function") for name in functions)
-
-
-def _load(reference: str, option: str, accept, what: str):
-    """MODULE:NAME, MODULE importable (e.g. my_layers, or a.b.c) or a path to a .py file, and NAME
-    one that accept() takes. Whatever importing the module does (raise, or exit) becomes a
-    ValueError saying so."""
-    module_name, _, name = reference.rpartition(":")
-    if not module_name or not name:
-        raise ValueError(f"{option} takes MODULE:{what.upper()}, e.g. my_layers:MyLinear or "
-                         f"path/to/my_layers.py:MyLinear; got {reference!r}")
-    if module_name.endswith(".py") and not Path(module_name).is_file():
-        raise ValueError(f"no file {module_name} (from {option} {reference})")
-    try:
-        module = _import(module_name)
-    except SystemExit as exit:
-        raise ValueError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must not exit "
-                         f"when imported (put its script part under if __name__ == '__main__':)") from None
-    except ModuleNotFoundError as error:
-        raise ValueError(f"could not import {module_name}: {error}") from None
-    except Exception as error:  # noqa: BLE001 - the user's module may raise anything at import
-        raise ValueError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
-    value = getattr(module, name, None)
-    if not accept(value):
-        raise ValueError(f"{module_name} has no {what} {name}")
-    return value
-
-
-def _import(module_name: str):
-    if not module_name.endswith(".py"):
-        return importlib.import_module(module_name)
-    path = Path(module_name)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
 
 
 def _require_writable(path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Code written in its author's own conventions, made checkable: what check(), check_layer() and
-check_layer_class() do with a subject that does not already have scratch_nn's interface.
+"""What check(), check_layer() and check_layer_class() do with their subject: tell scratch_nn's
+interface from code written in its author's own conventions, build a class, adapt the rest.
 
 scratch_nn's interface is forward(x), backward(grad_output) and a params dict (weight (out, in)).
 A subject with it is checked as it is; anything else (a textbook layer with its weights in
@@ -14,11 +14,15 @@ scratch_nn's interface and know nothing of checking). The one call back, Adapted
 the checker when it is called, never when the adapters are imported, so there is no import cycle.
 """
 
+import numpy as np
+import torch
+
 import scratch_nn
 from scratch_nn.losses import Loss
 
 from ..adapters import Adapted, AdaptedLoss, LayerConventions, adapt_layer, adapt_loss, adapt_network
 from ..adapters.discovery import TWINS
+from ..twin import scratch_class_for
 
 # The adapters' keywords that describe the subject, not the check: any of them routes a subject
 # through the adapters even where it has scratch_nn's interface.
@@ -56,6 +60,48 @@ def holds_layers(subject) -> bool:
         return False
     return any(isinstance(value, (list, tuple)) and value and all(hasattr(v, "forward") or is_pair(v) for v in value)
                for value in getattr(subject, "__dict__", {}).values())
+
+
+def require_layer(subject) -> None:
+    """A TypeError unless subject (an instance or a class) has forward and backward."""
+    missing = [name for name in ("forward", "backward", "params") if not hasattr(subject, name)]
+    if "forward" in missing or "backward" in missing:
+        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
+                        f"A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
+                        f"backward(grad_output)) or in its own (see reference.adapters)")
+
+
+def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_sizes):
+    """cls built as scratch_nn builds its layers, if it can be and then has their interface; else None
+    (for the adapters to try), or the error, where the twin is one the adapters do not know."""
+    adaptable = adaptable_twin(twin)
+    try:
+        linear = isinstance(twin, torch.nn.Linear) or scratch_class_for(cls, twin) is scratch_nn.Linear
+    except TypeError:  # no twin known from the class: the adapters may tell it from the name
+        if adaptable:
+            return None
+        raise
+    if isinstance(twin, torch.nn.Linear):
+        in_features, out_features = twin.in_features, twin.out_features
+    in_features = in_features or default_sizes[0]
+    if not linear:
+        if out_features is not None:
+            raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
+                             f"its input (in_features={in_features})")
+        arguments = ()
+    else:
+        out_features = out_features or default_sizes[1]
+        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), in_features, out_features)
+        arguments = (weight.astype(dtype), bias.astype(dtype))
+    try:
+        layer = cls(*arguments)
+    except Exception as error:  # whatever the user's constructor raises: the adapters try other constructors
+        if adaptable:
+            return None
+        how = f"{cls.__name__}(weight, bias) with weight (out, in)" if linear else f"{cls.__name__}()"
+        raise TypeError(f"could not build {cls.__name__} as {how}: {type(error).__name__}: {error}. Build it "
+                        f"yourself and pass the instance instead of the class") from error
+    return layer if has_scratch_interface(layer) or not adaptable else None
 
 
 def adapt_one_layer(subject, twin, *, in_features, out_features, dtype, seed, lr, conventions) -> Adapted:
