@@ -26,7 +26,7 @@ CONVENTION_FLAGS = [
     ("--bias-shape", dict(choices=BIAS_SHAPES), "the bias's shape: flat (out,), row (1, out), column (out, 1)"),
     ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
                                             "a column (in, 1)"),
-    ("--backward", dict(choices=BACKWARD_CALLS), "how backward is called: grad (it uses what forward cached); x,grad "
+    ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)), "how backward is called: grad (it uses what forward cached); x,grad "
                                                  "or grad,x (stateless); grad,cache (the cache forward returned)"),
     ("--gradients", dict(choices=GRADIENT_SOURCES), "where the weight gradients land: attributes (or a dict entry); "
                                                     "returned by backward, as (dx, dW, db); update: backward "
