@@ -26,8 +26,9 @@ CONVENTION_FLAGS = [
     ("--bias-shape", dict(choices=BIAS_SHAPES), "the bias's shape: flat (out,), row (1, out), column (out, 1)"),
     ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
                                             "a column (in, 1)"),
-    ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)), "how backward is called: grad (it uses what forward cached); x,grad "
-                                                 "or grad,x (stateless); grad,cache (the cache forward returned)"),
+    ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)),
+     "how backward is called: grad (it uses what forward cached); x,grad or grad,x (stateless); grad,cache (the "
+     "cache forward returned)"),
     ("--gradients", dict(choices=GRADIENT_SOURCES), "where the weight gradients land: attributes (or a dict entry); "
                                                     "returned by backward, as (dx, dW, db); update: backward "
                                                     "updates the weights itself with --lr (the gradient is "
@@ -97,7 +98,8 @@ def load_layer(reference: str):
     """--layer: MODULE:CLASS, or MODULE:FORWARD,BACKWARD for a functional pair (forward_fn, backward_fn)."""
     module_name, _, names = reference.rpartition(":")
     if "," not in names:
-        return load(reference, "--layer", lambda value: isinstance(value, type), "class")
+        return load(reference, "--layer", lambda value: isinstance(value, type), "class",
+                    hint="; a functional pair is given as MODULE:FORWARD,BACKWARD")
     functions = names.split(",")
     if len(functions) != 2:
         raise ValueError(f"--layer takes a pair as MODULE:FORWARD,BACKWARD, e.g. layers.py:affine_forward,"
@@ -105,7 +107,7 @@ def load_layer(reference: str):
     return tuple(load(f"{module_name}:{name.strip()}", "--layer", callable, "function") for name in functions)
 
 
-def load(reference: str, option: str, accept, what: str):
+def load(reference: str, option: str, accept, what: str, hint: str = ""):
     """MODULE:NAME, MODULE importable (e.g. my_layers, or a.b.c) or a path to a .py file, and NAME
     one that accept() takes. Whatever importing the module does (raise, or exit) becomes a
     ValueError saying so."""
@@ -126,7 +128,7 @@ def load(reference: str, option: str, accept, what: str):
         raise ValueError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
     value = getattr(module, name, None)
     if not accept(value):
-        raise ValueError(f"{module_name} has no {what} {name}")
+        raise ValueError(f"{module_name} has no {what} {name}" + (hint if callable(value) else ""))
     return value
 
 
