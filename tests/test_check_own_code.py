@@ -5,6 +5,8 @@ Python on a textbook layer, the report carrying the conventions found."""
 
 import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +225,14 @@ def test_check_takes_conventions_as_keywords_and_a_list_of_layers_with_a_loss():
     layers, loss = textbook.network((12, 7, 5))
     report = check(layers, loss=loss, loss_twin="cross_entropy", x=np.ones((4, 12)))
     assert report.ok and report.conventions["update"] == {"inside_backward": True, "lr": 0.1}, report.table()
+
+
+def test_the_adapters_do_not_import_the_checker():
+    """The dependency points one way (the checker imports the adapters), so neither import order can cycle."""
+    code = "import sys, reference.adapters; assert 'reference.gradcheck' not in sys.modules; import reference.gradcheck"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_a_list_of_layers_takes_a_list_of_twins():
+    with pytest.raises(TypeError, match="give the twins as a list"):
+        check(textbook.network((12, 7, 5))[0], twin="linear")

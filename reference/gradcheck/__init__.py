@@ -167,6 +167,8 @@ def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, 
 def _check_layers(layers, x, target, twins, in_features, options) -> CheckReport:
     """A user's list of layers (or an object holding them) and loss: all scratch_nn's, checked as a
     Sequential; otherwise adapted (adapt_network), the conventions found in the report."""
+    if twins is not None and not isinstance(twins, (list, tuple)):
+        raise TypeError("for a network, give the twins as a list with one entry per layer (None: found)")
     conventions = own_code.pop_conventions(options)
     if isinstance(layers, (list, tuple)) and not conventions and not own_code.is_users_loss(options.get("loss")) \
             and all(own_code.has_scratch_interface(layer) for layer in layers):
