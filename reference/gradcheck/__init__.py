@@ -25,7 +25,9 @@ the JSON), cli.py (the command line); finite-difference sampling is in
 reference/finite_differences.py.
 """
 
+import copy
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -211,14 +213,19 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
     parts = []
     for i, (layer, module) in enumerate(zip(network.layers, model)):
         upstream = rng.standard_normal(inputs[i + 1].shape).astype(dtype)
-        parts.append(check_layer_part(i, layer, module, _with_zeros(inputs[i], rng), decoys[i], upstream, sampler,
-                                      zero_grad))
+        x_i = _with_zeros(inputs[i], rng)
+        parts.append(check_layer_part(i, layer, module, x_i, decoys[i], upstream, sampler, zero_grad))
+        if getattr(layer, "training", False):  # dropout, batch norm: evaluation mode is another computation
+            evaluating = copy.deepcopy(layer)
+            evaluating.training = False
+            parts.append(check_layer_part(i, evaluating, copy.deepcopy(module).eval(), x_i, decoys[i], upstream,
+                                          sampler, zero_grad, mode=" in evaluation mode"))
     if loss is not None:
         output = inputs[-1]
         if target is None:
             target = rng.integers(0, output.shape[1], len(output))
         parts.append(check_loss_part(loss, output, decoys[-1], np.asarray(target), sampler))
-    if not network.state_dict():
+    if not network.param_dict():
         optimizer = None  # nothing to step
     if optimizer is not None:
         parts.append(check_optimizer_part(network, twins, optimizer, lr, seed, optimizer_steps, optimizer_twin,
@@ -240,7 +247,7 @@ def _as_loss(loss):
 
 def _network_dtype(network, x, dtype) -> np.dtype:
     """The parameters' dtype; for a network without parameters, x's, or else the one asked for."""
-    params = list(network.state_dict().values())
+    params = list(network.param_dict().values())
     found = np.dtype(params[0].dtype if params else x.dtype if x is not None else dtype)
     tolerances.for_dtype(found)  # float32 or float64, or a clear error
     return found
@@ -248,8 +255,11 @@ def _network_dtype(network, x, dtype) -> np.dtype:
 
 def _network_input(network, x, dtype, batch_size, width, rng) -> np.ndarray:
     """x as given (after checking it fits), or a standard normal batch: both signs for the activations."""
-    weight = network.layers[0].params.get("weight")
-    features = weight.shape[1] if getattr(weight, "ndim", 0) == 2 else width
+    first = network.layers[0]
+    weight = first.params.get("weight")
+    # a Linear's input width is its weight's; an Unflatten's (a CNN's first layer) the image's size
+    features = (weight.shape[1] if getattr(weight, "ndim", 0) == 2 else
+                math.prod(first.unflattened_size) if hasattr(first, "unflattened_size") else width)
     if x is None:
         return rng.standard_normal((batch_size, features)).astype(dtype)
     if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != features:
@@ -260,7 +270,9 @@ def _network_input(network, x, dtype, batch_size, width, rng) -> np.ndarray:
 
 
 def _twin_inputs(model, x) -> list[np.ndarray]:
-    """What each torch layer receives from x, and last, what the whole twin outputs."""
+    """What each torch layer receives from x, and last, what the whole twin outputs (from a copy of
+    the twin, whose dropout generators and batch-norm statistics are left as they were)."""
+    model = copy.deepcopy(model)
     values, h = [x], torch.from_numpy(x)
     with torch.no_grad():
         for module in model:
