@@ -88,7 +88,7 @@ def compare_optimizer_steps(optimizer: scratch_nn.Optimizer, steps: int = 5, *, 
     network = optimizer.network
     keys = [key for key, _, _ in network.named_parameters()]
     if twin is None:
-        twin = torch_optimizer(optimizer, [torch.from_numpy(value.copy()) for value in network.state_dict().values()])
+        twin = torch_optimizer(optimizer, [torch.from_numpy(value.copy()) for value in network.param_dict().values()])
     params = twin.param_groups[0]["params"]
     tolerance = tolerance or tolerances.for_dtype(network.dtype)
     rng = np.random.default_rng(seed)
@@ -98,14 +98,14 @@ def compare_optimizer_steps(optimizer: scratch_nn.Optimizer, steps: int = 5, *, 
             optimizer.lr = lrs[step - 1]
             for group in twin.param_groups:
                 group["lr"] = lrs[step - 1]
-        before = network.state_dict()
+        before = network.param_dict()
         for (key, layer, name), param in zip(network.named_parameters(), params):
             grad = random_gradient(rng, before[key])
             layer.grads[name] = grad.copy()
             param.grad = torch.from_numpy(grad.copy())
         optimizer.step()
         twin.step()
-        ours = snapshot(keys, network.state_dict().values(), optimizer.state_dict(), before)
+        ours = snapshot(keys, network.param_dict().values(), optimizer.state_dict(), before)
         theirs = snapshot(keys, params, scratch_state_dict(twin), before)
         trajectory.append(compared(ours, theirs, tolerance, network.layers,
                                    f"{type(optimizer).__name__} step {step} against torch.optim"))
@@ -135,7 +135,7 @@ def compare_training(network, model, batches, loss, optimizer: scratch_nn.Optimi
         output = model(torch.from_numpy(x).to(model_device(model)))
         torch_loss(loss)(output, torch_target(loss, target, output)).backward()
         twin.step()
-        ours = snapshot(keys, network.state_dict().values(), optimizer.state_dict())
+        ours = snapshot(keys, network.param_dict().values(), optimizer.state_dict())
         theirs = snapshot(keys, model.parameters(), scratch_state_dict(twin))
         trajectory.append(compared(ours, theirs, tolerance, network.layers, f"after training step {step}"))
     return trajectory

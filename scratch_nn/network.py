@@ -84,6 +84,11 @@ class Sequential:
         array}; a BatchNorm1d at index 1 adds "1.running_mean", "1.running_var", "1.num_batches_tracked"."""
         return {key: value.copy() for key, value in self._state().items()}
 
+    def param_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters alone (state_dict without buffers such as batch norm's running
+        statistics): what an optimizer updates, in the order it updates them."""
+        return {key: layer.params[name].copy() for key, layer, name in self.named_parameters()}
+
     def grad_dict(self) -> dict[str, np.ndarray]:
         """Copies of the last backward pass's parameter gradients, under the state_dict keys."""
         missing = [key for key, layer, name in self.named_parameters() if name not in layer.grads]

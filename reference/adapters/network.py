@@ -72,11 +72,11 @@ class Adapted:
         return rates.pop() if len(rates) == 1 else None
 
     def check(self, **options):
-        """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch, seed, ...)."""
-        from reference.gradcheck import check  # here: the checker may come to import the adapters itself
+        """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch_size,
+        seed, ...); the report carries the conventions (report.conventions, printed before its table)."""
+        from reference.gradcheck import check  # at call time: the checker imports the adapters, never the reverse
 
-        options.setdefault("lr", self.lr or 0.1)
-        return check(self.network, loss=self.loss, optimizer=self.optimizer, **options)
+        return check(self, **options)
 
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""

@@ -25,15 +25,20 @@ the JSON), cli.py (the command line); finite-difference sampling is in
 reference/finite_differences.py.
 """
 
+import copy
+import dataclasses
+import math
+
 import numpy as np
 import torch
 
 import scratch_nn
 
 from .. import tolerances
+from ..adapters import Adapted
 from ..comparison import sized_name
 from ..finite_differences import EntrySampler
-from ..twin import scratch_class_for
+from . import own_code
 from .optimizer import check_optimizer_part, validate_optimizer
 from .parts import check_layer_part, check_loss_part, torch_model_from_twins
 from .report import CheckReport, PartCheck
@@ -46,26 +51,44 @@ DEFAULT_SIZES = (6, 4)   # in and out features of a layer the check builds or fe
 
 
 def check(subject, x=None, target=None, *, twin=None, in_features=None, out_features=None, **options) -> CheckReport:
-    """Check a network, a layer class or a layer instance: check_network, check_layer_class or
-    check_layer, by what subject is. twin is the network's list of twins (check_network's twins)
-    or the layer's twin; in_features and out_features size a layer (a network's come from x)."""
+    """Check a network, a layer class or a layer instance, written with scratch_nn's interface or in
+    its author's own conventions: check_network, check_layer or check_layer_class, by what subject is.
+
+    subject: a scratch_nn.Sequential; a list of layers (a functional pair counts as one layer) or
+        an object holding them in a list attribute, with loss= the user's loss; what
+        reference.adapters.adapt_network returns; a layer class; a layer instance; a functional
+        pair (forward_fn, backward_fn[, weight, bias]).
+    twin: the network's list of twins, or the layer's twin. in_features and out_features size a
+        layer (a network's input width comes from x, or from in_features for a list of layers).
+    options: the checker's (see check_network) and, for code in its own conventions, the adapters'
+        (layout="in_out", backward="x,grad", weight="W", factory=..., loss_twin=..., see
+        reference.adapters.LayerConventions); lr is both the learning rate of the checked step and
+        the one a layer is built with or applies in backward (they must be the same).
+    """
+    if isinstance(subject, Adapted):
+        return _check_adapted(subject, x, target, options)
     if isinstance(subject, scratch_nn.Sequential):
         if in_features is not None or out_features is not None:
             raise ValueError("in_features and out_features size one layer; a network's input size comes from its "
                              "first layer, or from x")
         return check_network(subject, x, target, twins=twin, **options)
+    if own_code.holds_layers(subject):
+        if out_features is not None:
+            raise ValueError("out_features sizes one layer; a network's sizes are its layers'")
+        return _check_layers(subject, x, target, twin, in_features, options)
     if isinstance(subject, type):
         return check_layer_class(subject, x, target, twin=twin, in_features=in_features, out_features=out_features,
                                  **options)
-    if out_features is not None:
+    if out_features is not None and not own_code.is_pair(subject):
         raise ValueError("out_features sizes a layer class that the check builds; a layer instance has its own")
-    return check_layer(subject, x, target, twin=twin, in_features=in_features, **options)
+    return check_layer(subject, x, target, twin=twin, in_features=in_features, out_features=out_features, **options)
 
 
 def check_network(network, x=None, target=None, *, twins=None, loss=None, optimizer=scratch_nn.SGD, lr=0.1,
                   dtype=np.float64, batch_size=8, seed=0, fd_samples=FD_SAMPLES, optimizer_steps=OPTIMIZER_STEPS,
                   optimizer_twin=None, optimizer_options=None, zero_grad=None) -> CheckReport:
     """Check a scratch_nn.Sequential part by part against its torch twin and finite differences.
+    (A network in its author's own conventions: check(), which adapts it first.)
 
     x: the network's input (batch, features); by default standard normal, batch_size rows.
     target: class labels (or per-class targets) for the loss; by default random labels.
@@ -93,49 +116,77 @@ def check_network(network, x=None, target=None, *, twins=None, loss=None, optimi
                   optimizer_options=optimizer_options, zero_grad=zero_grad)
 
 
-def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtype=np.float64, batch_size=8, seed=0,
-                fd_samples=FD_SAMPLES, **options) -> CheckReport:
-    """Check one layer object with the interface of scratch_nn.layers (forward(x) -> y,
-    backward(G) -> dL/dx, dicts params and grads, a weight stored (out, in)).
+def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtype=None, batch_size=8, seed=0,
+                fd_samples=FD_SAMPLES, out_features=None, **options) -> CheckReport:
+    """Check one layer object. One with the interface of scratch_nn.layers (forward(x) -> y,
+    backward(G) -> dL/dx, dicts params and grads, a weight stored (out, in)) is checked as it is;
+    any other (or any given with the adapters' conventions as options, e.g. layout="in_out") is
+    adapted first (reference.adapters.adapt_layer: a copy, never the object itself), and the
+    conventions found are in the report. A functional pair (forward_fn, backward_fn[, weight,
+    bias]) is a layer too; out_features sizes one given without arrays.
 
     twin: its torch twin when it does not subclass a scratch layer: "linear", "sigmoid", "relu",
-        "tanh" or a torch.nn.Module (None: by class, or the layer's torch_twin attribute).
+        "tanh" or a torch.nn.Module (None: by class, or the layer's torch_twin attribute, or, for
+        code in its own conventions, its class name).
     in_features: the input's width for a layer without a weight (default 6); a weight fixes it.
-    The other arguments (options: loss, optimizer, lr, optimizer_steps, ...) are check_network's.
+    dtype: a layer without parameters is fed this dtype (default float64); an adapted layer is
+        converted to it where given. The other arguments (options: loss, optimizer, lr,
+        optimizer_steps, ...) are check_network's.
     """
-    missing = [name for name in ("forward", "backward", "params") if not hasattr(layer, name)]
-    if missing:
-        raise TypeError(f"{layer!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
-                        f"A layer has forward(x), backward(grad_output) and a params dict, as scratch_nn.layers do")
-    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0], dtype, batch_size,
-                  seed, fd_samples, **options)
+    conventions = own_code.pop_conventions(options)
+    if not own_code.is_pair(layer):
+        own_code.require_layer(layer)
+    if conventions or not own_code.has_scratch_interface(layer):
+        adapted = own_code.adapt_one_layer(layer, twin, in_features=in_features, out_features=out_features,
+                                           dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
+        return _check_adapted(adapted, x, target, dict(options, batch_size=batch_size, seed=seed,
+                                                       fd_samples=fd_samples, dtype=dtype or np.float64))
+    if out_features is not None:
+        raise ValueError("out_features sizes a layer class that the check builds; a layer instance has its own")
+    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0],
+                  dtype or np.float64, batch_size, seed, fd_samples, **options)
 
 
-def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, out_features=None, dtype=np.float64,
+def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, out_features=None, dtype=None,
                       seed=0, **options) -> CheckReport:
-    """Build a layer class the way scratch_nn builds its own, then check_layer it: cls(weight, bias)
-    for a linear twin, weight (out_features, in_features) with torch's default initialisation from
-    the seed (default sizes 6 and 4), and cls() for an activation, fed in_features wide inputs."""
-    linear = isinstance(twin, torch.nn.Linear) or scratch_class_for(cls, twin) is scratch_nn.Linear
-    if isinstance(twin, torch.nn.Linear):
-        in_features, out_features = twin.in_features, twin.out_features
+    """Build a layer class and check_layer it. First the way scratch_nn builds its own: cls(weight,
+    bias) for a linear twin, weight (out_features, in_features) with torch's default initialisation
+    from the seed (default sizes 6 and 4), and cls() for an activation, fed in_features wide inputs.
+    Where that fails or gives no scratch_nn interface (or conventions are given as options), the
+    adapters build it (cls(in, out), cls(in, out, lr), factory=...) and find its conventions."""
+    conventions = own_code.pop_conventions(options)
+    layer = None if conventions else own_code.build_as_scratch(cls, twin, in_features, out_features,
+                                                               dtype or np.float64, seed, DEFAULT_SIZES)
+    if layer is None:
+        own_code.require_layer(cls)
+        adapted = own_code.adapt_one_layer(cls, twin, in_features=in_features, out_features=out_features,
+                                           dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
+        return _check_adapted(adapted, x, target, dict(options, seed=seed, dtype=dtype or np.float64))
     in_features = in_features or DEFAULT_SIZES[0]
-    if not linear:
-        if out_features is not None:
-            raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
-                             f"its input (in_features={in_features})")
-        arguments = ()
-    else:
-        out_features = out_features or DEFAULT_SIZES[1]
-        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), in_features, out_features)
-        arguments = (weight.astype(dtype), bias.astype(dtype))
-    try:
-        layer = cls(*arguments)
-    except Exception as error:  # whatever the user's constructor raises: the check cannot start
-        how = f"{cls.__name__}(weight, bias) with weight (out, in)" if linear else f"{cls.__name__}()"
-        raise TypeError(f"could not build {cls.__name__} as {how}: {type(error).__name__}: {error}. Build it "
-                        f"yourself and pass the instance instead of the class") from error
     return check_layer(layer, x, target, twin=twin, in_features=in_features, dtype=dtype, seed=seed, **options)
+
+
+def _check_layers(layers, x, target, twins, in_features, options) -> CheckReport:
+    """A user's list of layers (or an object holding them) and loss: all scratch_nn's, checked as a
+    Sequential; otherwise adapted (adapt_network), the conventions found in the report."""
+    if twins is not None and not isinstance(twins, (list, tuple)):
+        raise TypeError("for a network, give the twins as a list with one entry per layer (None: found)")
+    conventions = own_code.pop_conventions(options)
+    if isinstance(layers, (list, tuple)) and not conventions and not own_code.is_users_loss(options.get("loss")) \
+            and all(own_code.has_scratch_interface(layer) for layer in layers):
+        return check_network(scratch_nn.Sequential(*layers), x, target, twins=twins, **options)
+    width = in_features or (x.shape[1] if isinstance(x, np.ndarray) and x.ndim == 2 else None)
+    adapted = own_code.adapt_layers(layers, options.pop("loss", None), twins, in_features=width,
+                                    dtype=options.get("dtype"), seed=options.get("seed", 0), lr=options.get("lr"),
+                                    conventions=conventions)
+    return _check_adapted(adapted, x, target, options)
+
+
+def _check_adapted(adapted: Adapted, x, target, options) -> CheckReport:
+    """check_network on what the adapters made, with its loss and update by default; the report
+    carries the conventions found."""
+    report = check_network(adapted.network, x, target, **own_code.checker_options(adapted, options))
+    return dataclasses.replace(report, conventions=own_code.conventions_of(adapted))
 
 
 def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples, *, loss=None,
@@ -162,14 +213,19 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
     parts = []
     for i, (layer, module) in enumerate(zip(network.layers, model)):
         upstream = rng.standard_normal(inputs[i + 1].shape).astype(dtype)
-        parts.append(check_layer_part(i, layer, module, _with_zeros(inputs[i], rng), decoys[i], upstream, sampler,
-                                      zero_grad))
+        x_i = _with_zeros(inputs[i], rng)
+        parts.append(check_layer_part(i, layer, module, x_i, decoys[i], upstream, sampler, zero_grad))
+        if getattr(layer, "training", False):  # dropout, batch norm: evaluation mode is another computation
+            evaluating = copy.deepcopy(layer)
+            evaluating.training = False
+            parts.append(check_layer_part(i, evaluating, copy.deepcopy(module).eval(), x_i, decoys[i], upstream,
+                                          sampler, zero_grad, mode=" in evaluation mode"))
     if loss is not None:
         output = inputs[-1]
         if target is None:
             target = rng.integers(0, output.shape[1], len(output))
         parts.append(check_loss_part(loss, output, decoys[-1], np.asarray(target), sampler))
-    if not network.state_dict():
+    if not network.param_dict():
         optimizer = None  # nothing to step
     if optimizer is not None:
         parts.append(check_optimizer_part(network, twins, optimizer, lr, seed, optimizer_steps, optimizer_twin,
@@ -191,7 +247,7 @@ def _as_loss(loss):
 
 def _network_dtype(network, x, dtype) -> np.dtype:
     """The parameters' dtype; for a network without parameters, x's, or else the one asked for."""
-    params = list(network.state_dict().values())
+    params = list(network.param_dict().values())
     found = np.dtype(params[0].dtype if params else x.dtype if x is not None else dtype)
     tolerances.for_dtype(found)  # float32 or float64, or a clear error
     return found
@@ -199,8 +255,11 @@ def _network_dtype(network, x, dtype) -> np.dtype:
 
 def _network_input(network, x, dtype, batch_size, width, rng) -> np.ndarray:
     """x as given (after checking it fits), or a standard normal batch: both signs for the activations."""
-    weight = network.layers[0].params.get("weight")
-    features = weight.shape[1] if getattr(weight, "ndim", 0) == 2 else width
+    first = network.layers[0]
+    weight = first.params.get("weight")
+    # a Linear's input width is its weight's; an Unflatten's (a CNN's first layer) the image's size
+    features = (weight.shape[1] if getattr(weight, "ndim", 0) == 2 else
+                math.prod(first.unflattened_size) if hasattr(first, "unflattened_size") else width)
     if x is None:
         return rng.standard_normal((batch_size, features)).astype(dtype)
     if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != features:
@@ -211,7 +270,9 @@ def _network_input(network, x, dtype, batch_size, width, rng) -> np.ndarray:
 
 
 def _twin_inputs(model, x) -> list[np.ndarray]:
-    """What each torch layer receives from x, and last, what the whole twin outputs."""
+    """What each torch layer receives from x, and last, what the whole twin outputs (from a copy of
+    the twin, whose dropout generators and batch-norm statistics are left as they were)."""
+    model = copy.deepcopy(model)
     values, h = [x], torch.from_numpy(x)
     with torch.no_grad():
         for module in model:

@@ -9,8 +9,6 @@ options, a module that cannot be imported, a class that cannot be built), 130 in
 """
 
 import argparse
-import importlib
-import importlib.util
 import inspect
 import json
 import math
@@ -23,7 +21,9 @@ import numpy as np
 import scratch_nn
 
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
-from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check_layer_class, check_network
+from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
+from .cli_own_code import (add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
+                           load_layer)
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -31,8 +31,9 @@ DESCRIPTION = ("Check every layer, the loss and several optimizer steps of a net
                "against PyTorch and finite differences, and name the first that disagrees.")
 EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run: a bad "
           "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
-          "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import) or a class whose "
-          "constructor raises; 130 when interrupted (Ctrl-C).")
+          "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
+          "constructor raises, or code whose conventions probing cannot tell (the one line names the flag that "
+          "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
                               "are not all ~0)")
     network.add_argument("--loss", choices=[*scratch_nn.LOSSES, "none"], default="cross_entropy",
-                         help="loss to check on the network's output (default %(default)s)")
+                         help="loss to check on the network's output; with --implementation, what the loss build "
+                              "returns computes (default %(default)s)")
+    network.add_argument("--implementation", metavar="FILE.py[:build]",
+                         help="your own network instead of scratch_nn's: build(sizes, activations, lr, seed, ...) "
+                              "in FILE.py returns its layers (and loss), in your conventions; called with --spec's "
+                              "sizes, --activation, --lr and --seed (the contract: reference/implementation.py)")
     layer = parser.add_argument_group("one layer class of your own (instead of a network)")
     layer.add_argument("--layer", metavar="MODULE:CLASS",
-                       help="e.g. my_layers:MyLinear (importable) or path/to/my_layers.py:MyLinear; built as "
-                            "CLASS(weight, bias) for a linear twin, CLASS() otherwise (default: none, check a network)")
+                       help="e.g. my_layers:MyLinear (importable), path/to/my_layers.py:MyLinear, or a functional "
+                            "pair path/to/layers.py:affine_forward,affine_backward; built as scratch_nn builds its "
+                            "layers (CLASS(weight, bias), CLASS()) or else as the adapters find: CLASS(in, out), "
+                            "CLASS(in, out, lr), --factory (default: none, check a network)")
     layer.add_argument("--twin", choices=list(LAYERS_BY_TWIN_NAME),
                        help="what the layer computes, when it does not subclass a scratch_nn layer (default: "
                             "from its class, or its torch_twin attribute)")
@@ -70,19 +78,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rows of the checked batch (default %(default)s)")
     common.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, inputs and samples (default %(default)s)")
-    common.add_argument("--lr", type=_positive_float, default=0.1,
-                        help="learning rate of the checked optimizer steps, a positive number (default %(default)s)")
+    common.add_argument("--lr", type=_positive_float,
+                        help="learning rate of the checked optimizer steps, a positive number; for your own layers "
+                             "also the lr they are built with (CLASS(in, out, lr)) and, where backward updates the "
+                             "weights itself, the lr it applies: the checked update is that one, so the two are one "
+                             "number (default 0.1, or the lr the layers hold)")
     common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
                         help="entries of each tensor checked by finite differences (default %(default)s)")
     common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
     optimizer = parser.add_argument_group("the optimizer, checked over several steps against its torch.optim twin")
-    optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"], default="sgd",
-                           help="scratch_nn's optimizer to check (default %(default)s; none: no step)")
+    optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"],
+                           help="scratch_nn's optimizer to check (default sgd, or the update your layers make inside "
+                                "backward; none: no step)")
     optimizer.add_argument("--optimizer-steps", type=_positive_int, default=OPTIMIZER_STEPS, metavar="N",
                            help="consecutive steps checked, from identical weights and gradients (default "
                                 "%(default)s): state (momentum, Adam's moments) shows only after the first")
     for flag, kind, words in HYPERPARAMETERS:
         optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
+    add_convention_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        return _cannot_run(prog, str(error) if isinstance(error, (ValueError, TypeError)) else
+        return _cannot_run(prog, as_flags(str(error)) if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:
@@ -129,15 +142,26 @@ def _cannot_run(prog, message) -> int:
 
 
 def _check_from(args):
-    """The report the options ask for: of one layer class (--layer) or of a network from a spec."""
-    options = dict(lr=args.lr, dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
+    """The report the options ask for: of one layer of your own (--layer), of your own network
+    (--implementation), or of scratch_nn's network from a spec."""
+    options = dict(dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
                    fd_samples=args.fd_samples, **_optimizer_options(args))
+    if args.lr is not None:
+        options["lr"] = args.lr
+    conventions = given_conventions(args)
+    if args.layer and args.implementation:
+        raise ValueError("--layer checks one layer and --implementation a whole network; give one of them")
     if args.layer:
-        return check_layer_class(_load_class(args.layer), twin=args.twin, in_features=args.in_features,
-                                 out_features=args.out_features, **options)
+        return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
+                     out_features=args.out_features, **conventions, **options)
     if args.in_features or args.out_features or args.twin:
         raise ValueError("--in, --out and --twin describe a layer given with --layer; "
                          "a network's sizes come from --spec")
+    if args.implementation:
+        return check_implementation(args, conventions, options)
+    if conventions:
+        raise ValueError(f"--{next(iter(conventions)).replace('_', '-')} describes your own code, given with --layer "
+                         f"or --implementation; scratch_nn's network has its conventions")
     output_activation = args.output_activation or ("sigmoid" if args.loss == "mse" else None)
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)
@@ -162,70 +186,29 @@ HYPERPARAMETERS = [
 def _applying(flag) -> str:
     """The optimizers whose constructor takes this option, e.g. "adam, adamw"."""
     return ", ".join(name for name, build in scratch_nn.OPTIMIZERS.items()
-                     if _attribute(flag) in inspect.signature(build).parameters)
-
-
-def _attribute(flag) -> str:
-    return flag.removeprefix("--").replace("-", "_")
+                     if attribute(flag) in inspect.signature(build).parameters)
 
 
 def _optimizer_options(args) -> dict:
     """check()'s optimizer, optimizer_steps and optimizer_options from the options; an option the
     optimizer does not take is refused in one line."""
-    given = {_attribute(flag): getattr(args, _attribute(flag)) for flag, _, _ in HYPERPARAMETERS
-             if getattr(args, _attribute(flag)) is not None}
+    given = {attribute(flag): getattr(args, attribute(flag)) for flag, _, _ in HYPERPARAMETERS
+             if getattr(args, attribute(flag)) is not None}
     if args.optimizer == "none":
         if given:
             raise ValueError(f"--{next(iter(given)).replace('_', '-')} is a setting of an optimizer; --optimizer none "
                              f"checks no step")
         return {"optimizer": None}
-    for name in given:
-        applies = _applying(f"--{name.replace('_', '-')}")
-        if name not in inspect.signature(scratch_nn.OPTIMIZERS[args.optimizer]).parameters:
-            raise ValueError(f"--{name.replace('_', '-')} does not apply to --optimizer {args.optimizer}; it is a "
+    name = args.optimizer or "sgd"
+    for option in given:
+        applies = _applying(f"--{option.replace('_', '-')}")
+        if option not in inspect.signature(scratch_nn.OPTIMIZERS[name]).parameters:
+            raise ValueError(f"--{option.replace('_', '-')} does not apply to --optimizer {name}; it is a "
                              f"setting of {applies}")
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
-    return {"optimizer": args.optimizer, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
-
-
-def _load_class(reference: str) -> type:
-    """MODULE:CLASS, MODULE importable (e.g. my_layers, or a.b.c) or a path to a .py file. Whatever
-    importing the module does (raise, or exit) becomes a ValueError saying so."""
-    module_name, _, class_name = reference.rpartition(":")
-    if not module_name or not class_name:
-        raise ValueError(f"--layer takes MODULE:CLASS, e.g. my_layers:MyLinear or path/to/my_layers.py:MyLinear; "
-                         f"got {reference!r}")
-    if module_name.endswith(".py") and not Path(module_name).is_file():
-        raise ValueError(f"no file {module_name} (from --layer {reference})")
-    try:
-        module = _import(module_name)
-    except SystemExit as exit:
-        raise ValueError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must not exit "
-                         f"when imported (put its script part under if __name__ == '__main__':)") from None
-    except ModuleNotFoundError as error:
-        raise ValueError(f"could not import {module_name}: {error}") from None
-    except Exception as error:  # noqa: BLE001 - the user's module may raise anything at import
-        raise ValueError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type):
-        raise ValueError(f"{module_name} has no class {class_name}")
-    return cls
-
-
-def _import(module_name: str):
-    if not module_name.endswith(".py"):
-        return importlib.import_module(module_name)
-    path = Path(module_name)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
+    chosen = {"optimizer": name} if args.optimizer or given else {}  # none given: sgd, or the update in backward
+    return {**chosen, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
 
 
 def _require_writable(path: Path) -> None:

@@ -70,7 +70,7 @@ def _steps(part, ours, step, theirs, seed, steps) -> Case:
     rng = np.random.default_rng([seed, 2])
     state_before = {}  # torch's state before the step, from which signatures predict (compared or not)
     for part.step in range(1, steps + 1):
-        before = ours.state_dict()
+        before = ours.param_dict()
         grads = {key: random_gradient(rng, value) for key, value in before.items()}
         for (key, layer, name), param in zip(ours.named_parameters(), params):
             layer.grads[name] = grads[key].copy()
@@ -78,7 +78,7 @@ def _steps(part, ours, step, theirs, seed, steps) -> Case:
         _run_scratch(f"the optimizer's step {part.step}", step.step)
         state = _run_scratch("the optimizer's state_dict", step.state_dict) if stateful else NO_STATE
         theirs.step()
-        scratch = snapshot(keys, ours.state_dict().values(), state, before)
+        scratch = snapshot(keys, ours.param_dict().values(), state, before)
         reference = snapshot(keys, params, scratch_state_dict(theirs), before)
         torch_state = {key: value for key, value in reference.items() if key not in before and ".update" not in key}
         reference = reference if stateful else {key: value for key, value in reference.items() if key in scratch}

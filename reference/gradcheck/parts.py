@@ -68,15 +68,16 @@ def torch_model_from_twins(network, twins) -> nn.Sequential:
                          f"float64 layer): {error}") from None
 
 
-def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_grad=None) -> PartCheck:
+def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_grad=None, mode="") -> PartCheck:
     """Layer `index` alone at input x with upstream gradient G: scratch, torch twin, finite differences;
     then forward and backward again on the same batch, whose gradients must be the same (overwritten,
-    not accumulated; with zero_grad, a documented zeroing called before each backward, that it zeroes)."""
-    part = PartCheck("layer", index, layer_repr(layer), type(layer).__name__)
+    not accumulated; with zero_grad, a documented zeroing called before each backward, that it zeroes).
+    mode: words added to the layer's description, e.g. " in evaluation mode"."""
+    part = PartCheck("layer", index, layer_repr(layer) + mode, type(layer).__name__)
     params = {name: value.copy() for name, value in layer.params.items()}
 
     def reference_at(at, at_params=params):
-        return _twin_pass(module, index, at, upstream, at_params)
+        return _twin_pass(module, index, at, decoy, upstream, at_params)
 
     reference = {**reference_at(x), **{f"{index}.{name} after backward": value for name, value in params.items()}}
     reference.update({f"{index}.{name}.grad{SECOND_BACKWARD}": reference[f"{index}.{name}.grad"] for name in params})
@@ -95,7 +96,7 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
     tolerance = tolerances.for_dtype(x.dtype)
     where = f"layer {index}, {part.description}"
     part.torch = _reported_once(_compared(scratch, reference, tolerance, where, context=f"layer {index} against torch"))
-    part.finite_differences = _layer_finite_differences(index, layer, x, upstream, analytic, where, sampler)
+    part.finite_differences = _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where, sampler)
     case = Case("layer", scratch, reference, len(x), x=x, decoy=decoy, upstream=upstream, params=params,
                 params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None)
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
@@ -111,7 +112,9 @@ def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> di
     grad_input = _run_scratch(f"backward{note}", layer.backward, upstream)
     return {f"{index}.output": output, f"{index}.grad_input": grad_input,
             **{f"{index}.{name}.grad": value for name, value in _gradients(layer, f"backward{note}").items()},
-            **{f"{index}.{name} after backward": value.copy() for name, value in layer.params.items()}}
+            **{f"{index}.{name} after backward": value.copy() for name, value in layer.params.items()},
+            **{f"{index}.{name} after the batches": np.array(value, copy=True)
+               for name, value in getattr(layer, "buffers", {}).items()}}
 
 
 def _second_backward(layer, index, x, upstream, zero_grad) -> dict:
@@ -143,16 +146,24 @@ def _gradients(layer, call) -> dict:
     return {name: np.array(layer.grads[name], copy=True) for name in layer.params}
 
 
-def _twin_pass(module, index, x, upstream, params) -> dict:
+def _twin_pass(module, index, x, decoy, upstream, params) -> dict:
     """What the torch twin computes at input x with these parameters, backpropagating upstream:
-    "i.output", "i.grad_input" and "i.<param>.grad", as side_by_side traces them."""
+    "i.output", "i.grad_input" and "i.<param>.grad", as side_by_side traces them. The twin sees
+    the decoy first, as the scratch layer does: a dropout draws its masks in the same order, and a
+    batch norm's running statistics move alike (its buffers keep the module's own values)."""
     model = nn.Sequential(copy.deepcopy(module))
-    model[0].load_state_dict({name: torch.from_numpy(np.ascontiguousarray(v)) for name, v in params.items()})
+    state = model[0].state_dict()
+    state.update({name: torch.from_numpy(np.ascontiguousarray(v)) for name, v in params.items()})
+    model[0].load_state_dict(state)
+    with torch.no_grad():
+        model(torch.from_numpy(decoy))
     trace = trace_torch(model, x, upstream=upstream)
+    trace.update({f"0.{name} after the batches": value.detach().numpy().copy()  # running statistics
+                  for name, value in model[0].named_buffers()})
     return {f"{index}.{key.partition('.')[2]}": value for key, value in trace.items()}
 
 
-def _layer_finite_differences(index, layer, x, upstream, analytic, where, sampler) -> Comparison:
+def _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where, sampler) -> Comparison:
     """The float64 analytic gradients against finite differences of L = sum(G * forward(x)),
     on sampled entries of the input and of every parameter.
 
@@ -162,11 +173,18 @@ def _layer_finite_differences(index, layer, x, upstream, analytic, where, sample
     """
     probe = _as_float64(layer)
     x64, upstream64 = x.astype(np.float64), upstream.astype(np.float64)
-    unperturbed = _run_scratch("forward (finite differences)", probe.forward, x64)
+    _run_scratch("forward on the decoy batch (finite differences)", probe.forward, decoy.astype(np.float64))
+
+    def forward():
+        """forward(x64) on a copy of the probe as the decoy left it, sharing its parameters (which the
+        differences perturb): every evaluation sees the same state, e.g. a dropout's next mask."""
+        fresh = copy.deepcopy(probe, memo={id(value): value for value in probe.params.values()})
+        return _run_scratch("forward (finite differences)", fresh.forward, x64)
+
+    unperturbed = forward().copy()  # a copy: an output may be a view of x64 (a reshape), which is perturbed
 
     def objective():
-        output = _run_scratch("forward (finite differences)", probe.forward, x64)
-        return float(np.sum(upstream64 * (output - unperturbed)))
+        return float(np.sum(upstream64 * (forward() - unperturbed)))
 
     targets = {f"{index}.grad_input": (x64, np.abs(x64).ravel() >= KINK_MARGIN),
                **{f"{index}.{name}.grad": (value, None) for name, value in probe.params.items()}}
@@ -229,8 +247,11 @@ def _compared(scratch, reference, tolerance, where: str, context) -> Comparison:
 
 
 def _as_float64(thing):
-    """A deep copy with every parameter in float64 (a layer's or a loss's), for finite differences."""
+    """A deep copy with every parameter and float buffer in float64 (a layer's or a loss's), for
+    finite differences."""
     copied = copy.deepcopy(thing)
-    for name, value in getattr(copied, "params", {}).items():
-        copied.params[name] = value.astype(np.float64)
+    for store in (getattr(copied, "params", {}), getattr(copied, "buffers", {})):
+        for name, value in store.items():
+            if np.asarray(value).dtype.kind == "f":
+                store[name] = value.astype(np.float64)
     return copied

@@ -78,6 +78,7 @@ class CheckReport:
 
     parts: list[PartCheck]
     settings: dict
+    conventions: dict | None = None  # code in its own conventions: what the adapters found (own_code.conventions_of)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +95,8 @@ class CheckReport:
 
     def table(self) -> str:
         s = self.settings
-        lines = [f"gradcheck: {s['subject']} ({s['dtype']}, batch size {s['batch_size']}, seed {s['seed']})",
+        lines = [self.conventions["summary"], ""] if self.conventions else []
+        lines += [f"gradcheck: {s['subject']} ({s['dtype']}, batch size {s['batch_size']}, seed {s['seed']})",
                  "Each part is checked alone, on the inputs the torch twin gives it. err: max|scratch - judge| / "
                  "max|judge|;",
                  f"/tol: the worst element against its tolerance (fails above 1). Finite differences: float64, up "
@@ -124,7 +126,7 @@ class CheckReport:
     def to_dict(self) -> dict:
         """The whole report as JSON-ready data (non-finite numbers as the strings "inf", "nan")."""
         first = self.first_failure
-        return _finite_json({"ok": self.ok, "settings": self.settings,
+        return _finite_json({"ok": self.ok, "settings": self.settings, "conventions": self.conventions,
                             "first_failure": None if first is None else {
                                 "kind": first.kind, "index": first.index, "name": first.name,
                                 "description": first.description, "failing": first.failing,

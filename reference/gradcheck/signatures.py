@@ -105,9 +105,9 @@ def _decoy_gradients(case: Case) -> dict:
 
 
 def _derivative_at_output(case: Case) -> dict:
-    if case.params:  # activations only: their output has the input's shape
-        return {}
     output = case.reference[case.ending(".output")[0]]
+    if case.params or output.shape != case.x.shape:  # activations only: their output has the input's shape
+        return {}
     return {key: value for key, value in case.reference_at(output).items() if key.endswith("grad_input")}
 
 

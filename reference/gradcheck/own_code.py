@@ -1,0 +1,148 @@
+"""What check(), check_layer() and check_layer_class() do with their subject: tell scratch_nn's
+interface from code written in its author's own conventions, build a class, adapt the rest.
+
+scratch_nn's interface is forward(x), backward(grad_output) and a params dict (weight (out, in)).
+A subject with it is checked as it is; anything else (a textbook layer with its weights in
+.weights and a stateless backward(x, grad), a functional pair affine_forward/affine_backward, a
+list of such layers, an object holding them) goes through reference.adapters, which finds its
+conventions by experiment or takes them as keyword arguments (layout="in_out", backward="x,grad",
+factory=..., lr=0.1, ...; see LayerConventions). The conventions found travel with the report:
+CheckReport.conventions, printed before the table.
+
+Dependencies point one way: the checker imports the adapters (which present the user's code with
+scratch_nn's interface and know nothing of checking). The one call back, Adapted.check, imports
+the checker when it is called, never when the adapters are imported, so there is no import cycle.
+"""
+
+import numpy as np
+import torch
+
+import scratch_nn
+from scratch_nn.losses import Loss
+
+from ..adapters import Adapted, AdaptedLoss, LayerConventions, adapt_layer, adapt_loss, adapt_network
+from ..adapters.discovery import TWINS
+from ..twin import scratch_class_for
+
+# The adapters' keywords that describe the subject, not the check: any of them routes a subject
+# through the adapters even where it has scratch_nn's interface.
+LAYER_CONVENTIONS = tuple(sorted(set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built", "lr"}))
+ADAPTER_OPTIONS = (*LAYER_CONVENTIONS, "factory", "loss_twin", "loss_conventions")
+
+
+def pop_conventions(options: dict) -> dict:
+    """The adapters' keywords, taken out of options (what is left is the checker's)."""
+    return {key: options.pop(key) for key in ADAPTER_OPTIONS if key in options}
+
+
+def has_scratch_interface(layer) -> bool:
+    """forward, backward and a params dict: checked as it is, as scratch_nn's own layers are."""
+    return callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None)) \
+        and isinstance(getattr(layer, "params", None), dict)
+
+
+def adaptable_twin(twin) -> bool:
+    """A twin the adapters know (or none, to be found from the name); a torch.nn.Module twin is not."""
+    return twin is None or (isinstance(twin, str) and twin in TWINS)
+
+
+def is_pair(subject) -> bool:
+    """A functional pair (forward_fn, backward_fn[, weight, bias]), not a list of layers."""
+    return isinstance(subject, tuple) and 2 <= len(subject) <= 4 and all(
+        callable(f) and not hasattr(f, "forward") for f in subject[:2])
+
+
+def holds_layers(subject) -> bool:
+    """A list of layers, or an object (not itself a layer) holding its layers in a list attribute."""
+    if isinstance(subject, (list, tuple)):
+        return not is_pair(subject)
+    if isinstance(subject, type) or has_scratch_interface(subject):
+        return False
+    return any(isinstance(value, (list, tuple)) and value and all(hasattr(v, "forward") or is_pair(v) for v in value)
+               for value in getattr(subject, "__dict__", {}).values())
+
+
+def require_layer(subject) -> None:
+    """A TypeError unless subject (an instance or a class) has forward and backward."""
+    missing = [name for name in ("forward", "backward", "params") if not hasattr(subject, name)]
+    if "forward" in missing or "backward" in missing:
+        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
+                        f"A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
+                        f"backward(grad_output)) or in its own (see reference.adapters)")
+
+
+def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_sizes):
+    """cls built as scratch_nn builds its layers, if it can be and then has their interface; else None
+    (for the adapters to try), or the error, where the twin is one the adapters do not know."""
+    adaptable = adaptable_twin(twin)
+    try:
+        linear = isinstance(twin, torch.nn.Linear) or scratch_class_for(cls, twin) is scratch_nn.Linear
+    except TypeError:  # no twin known from the class: the adapters may tell it from the name
+        if adaptable:
+            return None
+        raise
+    if isinstance(twin, torch.nn.Linear):
+        in_features, out_features = twin.in_features, twin.out_features
+    in_features = in_features or default_sizes[0]
+    if not linear:
+        if out_features is not None:
+            raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
+                             f"its input (in_features={in_features})")
+        arguments = ()
+    else:
+        out_features = out_features or default_sizes[1]
+        weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), in_features, out_features)
+        arguments = (weight.astype(dtype), bias.astype(dtype))
+    try:
+        layer = cls(*arguments)
+    except Exception as error:  # whatever the user's constructor raises: the adapters try other constructors
+        if adaptable:
+            return None
+        how = f"{cls.__name__}(weight, bias) with weight (out, in)" if linear else f"{cls.__name__}()"
+        raise TypeError(f"could not build {cls.__name__} as {how}: {type(error).__name__}: {error}. Build it "
+                        f"yourself and pass the instance instead of the class") from error
+    return layer if has_scratch_interface(layer) or not adaptable else None
+
+
+def adapt_one_layer(subject, twin, *, in_features, out_features, dtype, seed, lr, conventions) -> Adapted:
+    """One user layer (instance, class or pair) adapted, as a network of one layer without a loss."""
+    loss_options = {key: conventions.pop(key) for key in ("loss_twin", "loss_conventions") if key in conventions}
+    if loss_options:
+        raise TypeError(f"{', '.join(loss_options)} describe a loss; a layer is checked with loss= a scratch_nn "
+                        f"loss or its name")
+    layer = adapt_layer(subject, twin, in_features=in_features, out_features=out_features, lr=lr, dtype=dtype,
+                        seed=seed, **conventions)
+    return Adapted(scratch_nn.Sequential(layer), None)
+
+
+def adapt_layers(subject, loss, twins, *, in_features, dtype, seed, lr, conventions) -> Adapted:
+    """A user's network (a list of layers, or an object holding them) and loss, adapted."""
+    loss_twin, loss_conventions = conventions.pop("loss_twin", None), conventions.pop("loss_conventions", None)
+    adapted = adapt_network(subject, None, twins=twins, in_features=in_features, lr=lr, dtype=dtype, seed=seed,
+                            **conventions)
+    if is_users_loss(loss):
+        adapted.loss = adapt_loss(loss, loss_twin, **(loss_conventions or {}))
+    elif loss is not None:
+        adapted.loss = loss
+    return adapted
+
+
+def is_users_loss(loss) -> bool:
+    """Neither a scratch_nn loss nor a name of one: the user's, to be adapted."""
+    return loss is not None and not isinstance(loss, (str, Loss, AdaptedLoss))
+
+
+def checker_options(adapted: Adapted, options: dict) -> dict:
+    """The check's options for an adapted subject: by default its loss, its update (the one inside
+    backward, or SGD) and the learning rate the layers apply (else 0.1)."""
+    options = dict(options)
+    if adapted.loss is not None:
+        options.setdefault("loss", adapted.loss)
+    options.setdefault("optimizer", adapted.optimizer)
+    options.setdefault("lr", adapted.lr or 0.1)
+    return options
+
+
+def conventions_of(adapted: Adapted) -> dict:
+    """What the report keeps: the block as printed ("summary") and each convention as data."""
+    return {"summary": adapted.describe(), **adapted.to_dict()}
