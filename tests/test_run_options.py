@@ -130,6 +130,19 @@ def test_lockstep_and_replay_name_a_broken_optimizer(lockstep, synthetic):
     assert "state reset every step" in found.signatures  # gradcheck, on the run's optimizer from its state
 
 
+@pytest.mark.parametrize("concurrency", ["process", "sequential"])
+@pytest.mark.parametrize("options", [["--optimizer", "adam", "--lr", "1e-2"],
+                                     ["--optimizer", "momentum", "--lr", "0.05", "--dropout", "0.3", "--batch-norm"]],
+                         ids=["adam", "momentum-dropout-batchnorm"])
+def test_a_cnn_keeps_the_twins_together(options, concurrency, tiny_data, tmp_path, capsys):
+    """A CNN spec through compare.py: convolutions and pools before the dense layers (which the
+    regularisation goes after), both sides agreeing in float64."""
+    run = compare_py(tmp_path, "--spec", "1x28x28-conv3k5s2-pool2-16-10", "--concurrency", concurrency, *options)
+    assert_agree(run["epochs"])
+    compared = run["epochs"][0]["divergence"]["parameters"]  # 1: the convolution; 6: batch norm after Linear 5
+    assert "1.weight" in compared and ("6.running_mean" in compared) == ("--batch-norm" in options)
+
+
 def test_batch_norm_refuses_a_last_batch_of_one(synthetic):
     """validate() assumes the full 50,000 images; the data's own size is checked when training starts."""
     run = TwinTraining(dataclasses.replace(MASKS, batch_size=199))  # 200 synthetic images: 199 + 1
