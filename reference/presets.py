@@ -31,7 +31,9 @@ ADAM_128 = ("784-128-10 relu, torch init, adam lr 0.001, 5 epochs, float64: agre
 CNN = "1x28x28-conv8k5-pool2-conv16k5-pool2-120-10"
 CNN_SMALL = (f"{CNN} relu, torch init, lr 0.05, 5 epochs: test 98.77% / 98.73% (scratch / torch, float32; the "
              f"layers' measurement, README 'Convolutional networks'); drifts 0.1-0.3 of the scale, every step agreeing")
-CNN_SMALL_ADAM = f"{CNN} relu, torch init, adam lr 0.001, 6 epochs, float64: MEASURING"
+CNN_SMALL_ADAM = (f"{CNN} relu, torch init, adam lr 0.001, 5 epochs, float64: test 99.04% on both sides, agreeing "
+                  f"(drift at most 1.2e-13 of the scale, 100% agreement); float32: 99.08% / 99.09%, drifting, "
+                  f"every step agreeing")
 
 PRESETS = {
     "default": paper("784-128-10", 0.5, 5, note=": the quick full run compare.py makes with no options"),
@@ -48,7 +50,7 @@ PRESETS = {
     "paper-128-lr1-75": paper("784-128-10", 1.0, 75, note=": the paper's final run"),
     "cnn-small": (CNN_SMALL, RunConfig(spec=CNN, activation="relu", init="torch", lr=0.05, epochs=5, batch_size=32)),
     "cnn-small-adam": (CNN_SMALL_ADAM, RunConfig(spec=CNN, activation="relu", init="torch", optimizer="adam", lr=1e-3,
-                                                 epochs=6, batch_size=32, dtype="float64")),
+                                                 epochs=5, batch_size=32, dtype="float64")),
     "adam-128": (ADAM_128, RunConfig(spec="784-128-10", activation="relu", init="torch", optimizer="adam", lr=1e-3,
                                       epochs=5, batch_size=32, loss="cross_entropy", dtype="float64")),
 }

@@ -183,8 +183,8 @@ def plot(run, path) -> None:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     c = run.config
-    figure.suptitle(f"{c.dataset.upper()} {c.spec} {c.activation}, lr {c.lr}, batch {c.batch_size}, {c.init} init, "
-                    f"{c.dtype}: scratch (solid) vs torch (dashed)")
+    figure.suptitle(f"{c.dataset.upper()} {c.spec} {c.activation}, {c.optimizer} lr {c.lr}, batch {c.batch_size}, "
+                    f"{c.init} init, {c.dtype}: scratch (solid) vs torch (dashed)")
     figure.tight_layout()
     try:
         write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
