@@ -116,6 +116,7 @@ class Lockstep:
 
         probe = copy.deepcopy(network)
         probe.load_state_dict(self._before)
+        set_generator_states(probe.layers, self._before_generators)  # the masks of the failing step
         optimizer = optimizer_copy(self._optimizer, probe)
         optimizer.load_state_dict(self._before_optimizer)
         report = check(probe, x, target, loss=copy.deepcopy(self.loss), lr=self.lr,  # a fresh loss: it caches

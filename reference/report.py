@@ -96,10 +96,13 @@ def verdict(run) -> tuple[bool, str]:
     if not drift_ok and not bad_steps:
         proof = ("every step of the run agrees" if run.lockstep and checked
                  else "every step checked agrees (--lockstep checks them all)")
+        cause = (f"{run.config.optimizer} divides every gradient element by its own running size, so a weight "
+                 f"whose gradient is tiny moves by about lr whichever way its last bit rounds"
+                 if run.config.optimizer in ("adam", "adamw", "rmsprop")
+                 else "large learning rates and initial weights make training sensitive to the last bit")
         lines.append(f"Why the drift: {proof}, so the difference is rounding amplified by the "
-                     "training dynamics (large learning rates and initial weights make training sensitive to the "
-                     "last bit)" + ("; rerun with --dtype float64 to see the same run stay close."
-                                    if run.config.dtype == "float32" else "."))
+                     f"training dynamics ({cause})" + ("; rerun with --dtype float64 to see the same run stay close."
+                                                       if run.config.dtype == "float32" else "."))
     return drift_ok and not bad_steps, "\n".join(lines)
 
 
