@@ -36,4 +36,4 @@ test-fast: setup
 # tests only the files changed since main.
 .PHONY: mutation
 mutation: setup
-	OMP_NUM_THREADS=1 $(VENV)/bin/python tools/mutation.py $(ARGS)
+	$(VENV)/bin/python tools/mutation.py $(ARGS)

@@ -33,6 +33,16 @@ def test_cross_entropy_is_minus_log_softmax_at_the_targets(reduction, divisor):
                                    atol=F64.atol)
 
 
+def test_each_row_is_shifted_by_its_own_maximum():
+    """A row far below another (-1000 next to +1000) still has a finite loss and gradient: the
+    log-sum-exp shift is per row, not one shift for the batch (e^-2000 underflows to 0)."""
+    logits, labels = np.array([[1000.0, 999.0], [-1000.0, -1001.0]]), np.array([1, 0])
+    loss = SoftmaxCrossEntropy()
+    np.testing.assert_allclose(loss.forward(logits, labels), -log_softmax(logits, axis=1)[[0, 1], labels].mean(),
+                               rtol=F64.rtol)
+    np.testing.assert_allclose(loss.backward(), (softmax(logits, axis=1) - np.eye(2)[labels]) / 2, rtol=F64.rtol)
+
+
 @pytest.mark.parametrize("reduction,divisor", [("mean", 5), ("sum", 1)])
 def test_squared_error_is_half_the_sum_of_squares(reduction, divisor):
     """L = 1/(2n) sum_i ||t_i - a_i||^2,  dL/da = (a - t) / n."""

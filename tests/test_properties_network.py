@@ -97,6 +97,13 @@ def test_weights_are_the_seeded_draws_weight_then_bias_layer_by_layer(init):
     assert not np.array_equal(build_network("6-5-3", init=init, seed=8).state_dict()["0.weight"], expected["0.weight"])
 
 
+def test_the_default_build_is_reproducible_seed_0_paper_init_float64():
+    default, explicit = build_network("6-5-3"), build_network("6-5-3", init="paper", seed=0, dtype=np.float64)
+    for key, value in default.state_dict().items():
+        np.testing.assert_array_equal(value, explicit.state_dict()[key])
+        assert value.dtype == np.float64
+
+
 @pytest.mark.parametrize("init,fan_in,bound", [(paper_uniform, 9, 1.0), (torch_default, 9, 1 / 3), (torch_default, 100, 0.1)])
 def test_initializers_draw_uniformly_over_their_whole_range(init, fan_in, bound):
     """paper: U[-1, 1] for weight and bias; torch: U[-1/sqrt(fan_in), 1/sqrt(fan_in)] for both.

@@ -49,6 +49,8 @@ def read_results(paths) -> dict[str, tuple[str, int | None]]:
     results = {}
     for path in paths:
         meta = ROOT / "mutants" / f"{path}.meta"
+        if not meta.exists():  # mutmut writes none for a file without functions
+            continue
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             results[name] = (path, code)
     return results
@@ -64,13 +66,27 @@ def mutable_files(changed_since: str | None) -> list[str]:
     return files
 
 
+def run_mutmut(names, max_children) -> bool:
+    """mutmut run [names]; on failure print its output and return False."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    # One BLAS/OpenMP thread per worker: the workers already fill the cores.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    run = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
+                         capture_output=True, text=True, env=env)
+    if run.returncode != 0:
+        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        print(f"mutation: mutmut run failed (exit {run.returncode}); its output is above")
+    return run.returncode == 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changed", metavar="REF", help="only the mutable files changed since this git ref")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
     parser.add_argument("--keep", action="store_true",
-                        help="reuse mutants/ from the last run (mutmut retests only changed functions; "
-                             "survivors are not retested when tests are added, so the default starts afresh)")
+                        help="reuse mutants/ from the last run: mutmut retests the changed functions, then every "
+                             "mutant not killed is retested by name (a killed mutant stays killed, so use this "
+                             "only when tests were added, not changed or removed)")
     args = parser.parse_args()
     os.chdir(ROOT)
     files = mutable_files(args.changed)
@@ -79,20 +95,20 @@ def main() -> int:
         return 0
     if not args.keep:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    mutmut = Path(sys.executable).with_name("mutmut")
     patterns = [f"{f[:-3].replace('/', '.').removesuffix('.__init__')}.*" for f in files] if args.changed else []
+    print(f"mutation: mutmut run over {', '.join(files)} (minutes)...", file=sys.stderr, flush=True)
     start = time.monotonic()
-    run = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children), *patterns],
-                         capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if run.returncode != 0:
-        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
-        print(f"mutation: mutmut run failed (exit {run.returncode}); its output is above")
+    if not run_mutmut(patterns, args.max_children):
         return 2
+    if args.keep:  # mutmut keeps old verdicts; retest what new tests may now kill
+        alive = [name for name, (_, code) in read_results(files).items() if code not in KILLED]
+        if alive and not run_mutmut(alive, args.max_children):
+            return 2
+    seconds = time.monotonic() - start
 
     results = read_results(files)
     listed = {(e["function"], e["was"], e["now"]): e for e in tomllib.loads(EQUIVALENT.read_text())["equivalent"]}
-    killed, equivalent, survived, unchecked = 0, set(), [], []
+    killed, equivalent, matched, survived, unchecked = 0, 0, set(), [], []
     for name, (path, code) in sorted(results.items()):
         if code in KILLED:
             killed += 1
@@ -101,21 +117,23 @@ def main() -> int:
         else:
             change = mutant_change(name, path)
             if change in listed:
-                equivalent.add(change)
+                equivalent += 1
+                matched.add(change)
             else:
                 survived.append((name, code, change))
-    for name, code, (function, removed, added) in survived:
-        print(f"\nSURVIVED ({'no test reaches it' if code in (5, 33) else f'exit {code}'}): {name}\n"
-              f"  function = {function!r}\n  was = {removed!r}\n  now = {added!r}")
+    for name, code, (function, removed, added) in survived:  # as an entry of the list, should it be equivalent
+        print(f"\n# SURVIVED ({'no test reaches it' if code in (5, 33) else f'exit {code}'}): {name}\n[[equivalent]]\n"
+              f"function = {json.dumps(function)}\nwas = {json.dumps(removed)}\nnow = {json.dumps(added)}\n"
+              f'why = "..."')
     stale = [key for key in listed if key[0].startswith(tuple(f[:-3].replace('/', '.') for f in files))
-             and key not in equivalent]
+             and key not in matched]
     for function, removed, added in stale:
         print(f"note: listed equivalent mutant no longer survives or exists, remove it from {EQUIVALENT.name}: "
               f"{function}: {removed!r} -> {added!r}")
     if unchecked:
         print(f"note: {len(unchecked)} mutants were not checked (run interrupted?), e.g. {unchecked[0]}")
     scope = f" (files changed since {args.changed})" if args.changed else ""
-    print(f"mutation{scope}: {len(results)} mutants, {killed} killed, {len(equivalent)} equivalent (listed), "
+    print(f"mutation{scope}: {len(results)} mutants, {killed} killed, {equivalent} equivalent (listed), "
           f"{len(survived)} survived, {seconds:.0f} s")
     return 1 if survived or unchecked else 0
 
