@@ -8,12 +8,13 @@ relative where a division rounds.
 import json
 import re
 import warnings
+from dataclasses import fields
 
 import numpy as np
 import pytest
 import torch
 
-from reference.comparison import Comparison, Tolerance, as_numpy, compare, diff, layer_of
+from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_of
 from scratch_nn import build_network
 
 TOL = Tolerance(rtol=0.01, atol=0.001, why="for these tests")
@@ -30,7 +31,7 @@ def no_warnings():
 def test_every_number_of_a_diff_worked_by_hand():
     theirs = np.array([[1.0, 10.0], [0.125, 4.0]])
     ours = np.array([[1.0, 10.5], [0.25, 4.0]])
-    d = diff("w", ours, theirs, TOL, where="layer 0", judge="torch")
+    d = diff("w", ours, theirs, TOL, where="layer 0")
     # |differences| = [[0, 0.5], [0.125, 0]]; relative = [[0, 0.05], [1, 0]]
     assert (d.max_abs, d.max_abs_at, d.scratch_at_max_abs, d.torch_at_max_abs) == (0.5, (0, 1), 10.5, 10.0)
     assert (d.max_rel, d.max_rel_at) == (1.0, (1, 0))
@@ -138,6 +139,12 @@ def test_compare_diffs_every_key_in_order_with_its_tolerance_and_layer():
     assert comparison.context == "step 3"
 
 
+def test_compare_defaults_to_no_context_no_layers_and_torch_as_the_judge():
+    comparison = compare({"0.w": np.ones(2)}, {"0.w": np.ones(2)}, TOL)
+    assert comparison.context == "" and comparison["0.w"].where == "" and comparison["0.w"].judge == "torch"
+    assert compare({"0.w": np.ones(2)}, {"0.w": np.ones(2)}, TOL, judge="fd")["0.w"].judge == "fd"
+
+
 def test_compare_refuses_dicts_with_different_keys_naming_them():
     with pytest.raises(KeyError, match=re.escape("only on one side: ['a', 'c']")):
         compare({"a": np.ones(1), "b": np.ones(1)}, {"b": np.ones(1), "c": np.ones(1)}, TOL)
@@ -165,6 +172,9 @@ def test_worst_puts_problems_first_then_the_largest_ratio():
     assert Comparison([a, b, c]).worst() is b
     assert Comparison([a, problem, b]).worst() is problem
     assert Comparison([a]).worst() is a
+    unbounded = diff("z", np.ones(2), np.zeros(2), TOL)  # no problem, but an infinite ratio (scale 0)
+    assert unbounded.ratio == np.inf and not unbounded.problem
+    assert Comparison([unbounded, problem]).worst() is problem
 
 
 def test_table_has_one_row_per_tensor_with_its_verdict():
@@ -189,6 +199,11 @@ def test_failure_message_and_assert_ok_name_the_context_and_each_failure():
     assert str(failure.value) == message
     assert Comparison(comparison.failures).failure_message().startswith("scratch and torch disagree:\n  2.bias")
     Comparison([comparison["loss"]]).assert_ok()
+    two = Comparison([diff("a", np.ones(2), np.ones(3), TOL), diff("b", np.ones(1), np.ones(2), TOL)])
+    assert two.failure_message().split("\n") == [
+        "scratch and torch disagree:",
+        "  a: shape (2,) on the scratch side, (3,) in torch",
+        "  b: shape (1,) on the scratch side, (2,) in torch"]
 
 
 def test_to_dict_holds_every_field_and_verdict_and_is_json():
@@ -199,4 +214,5 @@ def test_to_dict_holds_every_field_and_verdict_and_is_json():
     weight = data["tensors"]["0.weight"]
     assert weight["ok"] is True and weight["max_abs"] == 0.5 and weight["max_abs_at"] == [1]
     assert weight["tolerance"] == {"rtol": 0.5, "atol": 0.0, "why": ""}
+    assert set(weight) == {field.name for field in fields(TensorDiff)} | {"ok"}
     assert data["tensors"]["2.bias"]["ok"] is False

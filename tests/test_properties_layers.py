@@ -152,7 +152,7 @@ def test_linear_names_the_dtype_mix_and_the_feature_count():
 @pytest.mark.parametrize("bad,got", [
     (np.ones((3, 2)), "got shape (3, 2), dtype float64"),
     (np.ones((2, 9)), "got shape (2, 9), dtype float64"),
-    (None, "got shape None, dtype NoneType"),
+    ([[1.0, 2.0]], "got shape None, dtype list"),
     ("float32", "dtype float32"),
 ])
 def test_wrong_upstream_gradient_is_refused_naming_what_was_expected(kind, bad, got):

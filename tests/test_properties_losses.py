@@ -43,6 +43,15 @@ def test_each_row_is_shifted_by_its_own_maximum():
     np.testing.assert_allclose(loss.backward(), (softmax(logits, axis=1) - np.eye(2)[labels]) / 2, rtol=F64.rtol)
 
 
+def test_integer_labels_pick_the_log_probability_without_multiplying_the_others():
+    """With labels, the loss takes log p at the label; the other classes are never multiplied by
+    0, so a log-probability of -inf elsewhere (logits 1e308 apart) cannot turn into 0 * -inf = NaN."""
+    loss = SoftmaxCrossEntropy()
+    with np.errstate(over="ignore"):  # 1e308 - (-1e308) overflows to the -inf this test is about
+        assert loss.forward(np.array([[1e308, -1e308]]), np.array([0])) == 0
+    np.testing.assert_array_equal(loss.backward(), [[0.0, 0.0]])
+
+
 @pytest.mark.parametrize("reduction,divisor", [("mean", 5), ("sum", 1)])
 def test_squared_error_is_half_the_sum_of_squares(reduction, divisor):
     """L = 1/(2n) sum_i ||t_i - a_i||^2,  dL/da = (a - t) / n."""
@@ -111,7 +120,8 @@ def test_every_label_in_range_is_accepted(labels):
     (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, "got 3 labels for a batch of 2 outputs"),
     (np.zeros((2, 3)), np.array([5, 3]), ValueError,
      "label 5 at position 0 is out of range: the output has 3 classes, so labels must lie in 0..2"),
-    (np.zeros((2, 3)), np.array([1, -1]), ValueError, "label -1 at position 1 is out of range"),
+    (np.zeros((2, 3)), np.array([1, -1]), ValueError,
+     "label -1 at position 1 is out of range: the output has 3 classes, so labels must lie in 0..2"),
     (np.zeros((2, 3)), np.ones((2, 4)), ValueError,
      "targets must be labels of shape (2,) or one-hot rows of shape (2, 3); got (2, 4)"),
     (np.zeros((2, 3)), np.ones((2, 3), np.float32), TypeError,
@@ -120,7 +130,7 @@ def test_every_label_in_range_is_accepted(labels):
 ])
 @pytest.mark.parametrize("loss", LOSSES.values())
 def test_bad_outputs_and_targets_are_refused_clearly(loss, output, target, error, message):
-    with pytest.raises(error, match="^" + re.escape(message)):
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
         loss().forward(output, target)
 
 
