@@ -30,3 +30,11 @@ test: setup
 # The fast tier only (a couple of minutes): what to run while working.
 test-fast: setup
 	$(VENV)/bin/pytest
+
+# Mutation testing of scratch_nn/ and reference/comparison.py (tools/mutation.py; mutmut's
+# settings in setup.cfg, reviewed equivalent mutants in tools/equivalent_mutants.toml).
+# Prints: mutants, killed, equivalent (listed), survived (must be 0), time. ARGS="--changed main"
+# tests only the files changed since main.
+.PHONY: mutation
+mutation: setup
+	$(VENV)/bin/python tools/mutation.py $(ARGS)

@@ -101,6 +101,13 @@ class Spec:
         spec.validate()
         return spec
 
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The layer sizes of a multilayer perceptron, input first: (784, 128, 10) for 784-128-10."""
+        if len(self.input_shape) > 1 or not all(isinstance(layer, int) for layer in self.layers):
+            raise ValueError(f"{self} is not a plain multilayer perceptron: it has no list of layer sizes")
+        return (*self.input_shape, *self.layers)
+
     def validate(self):
         if not self.layers or not isinstance(self.layers[-1], int) or min(self.input_shape) < 1 or \
                 min(s for s in self.layers if isinstance(s, int)) < 1:

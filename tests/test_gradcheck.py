@@ -381,7 +381,7 @@ def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,words", [
     (["--activation", "softplus"], "unknown activation 'softplus'"),
-    (["--spec", "784x10"], "layer sizes are written like 784-128-10"),
+    (["--spec", "784x10"], "a spec starts with the input size (784) or image shape (1x28x28)"),
     (["--layer", "no_colon"], "--layer takes MODULE:CLASS"),
     (["--layer", "no_such_module_here:X"], "No module named 'no_such_module_here'"),
     (["--layer", "missing.py:X"], "no file missing.py"),
