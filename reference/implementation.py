@@ -149,14 +149,10 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
 def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None) -> tuple[Adapted, object]:
     """(build's layers adapted, holding the spec's initial weights, with no loss yet; the user's loss or None)."""
     dtype = np.dtype(dtype)
-    if len(spec.input_shape) != 1 or not all(isinstance(size, int) for size in spec.layers):
-        raise ImplementationError(f"an implementation is built from layer sizes, e.g. 784-128-10; the spec {spec} "
-                                  f"has convolutions or pools, which build's contract does not describe")
-    sizes = [*spec.input_shape, *spec.layers]
-    layers, user_loss = call_build(builder, sizes=sizes, activations=list(spec.activations),
+    layers, user_loss = call_build(builder, sizes=list(spec.sizes), activations=list(spec.activations),
                                    output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
     try:
-        adapted = adapt_network(layers, None, in_features=sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
+        adapted = adapt_network(layers, None, in_features=spec.sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
     except (ConventionError, TypeError, ValueError) as error:
         raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: {error}") from None
     reference = scratch_nn.build_network(spec, init=init, seed=seed, dtype=dtype)
