@@ -61,7 +61,7 @@ class GradeSettings:
         return ["linear", *self.activations, "loss", "update", "training"]
 
     def spec(self, activation: str) -> Spec:
-        return Spec((INPUTS, self.hidden, CLASSES), (activation,))
+        return Spec.parse([INPUTS, self.hidden, CLASSES], activation)
 
 
 @dataclass
