@@ -7,61 +7,10 @@ import json
 import numpy as np
 import pytest
 from implementations import columns, functional, textbook
+from implementations.ambiguous import Projection, Squash, StepLinear, UnnamedReLU
 
 from reference.adapters import ConventionError, InBackwardUpdate, adapt_layer, adapt_loss, adapt_network
 from reference.asserts import assert_layer_matches_torch, assert_network_matches_torch
-
-
-class Projection:
-    """A linear layer with a second, unused matrix of the weight's shape: which one is the weight?"""
-
-    def __init__(self, n_in, n_out):
-        rng = np.random.default_rng(0)
-        self.M, self.R = rng.standard_normal((n_out, n_in)), rng.standard_normal((n_out, n_in))
-        self.c = np.zeros(n_out)
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.M.T + self.c
-
-    def backward(self, g):
-        self.dM, self.dc = g.T @ self.x, g.sum(axis=0)
-        return g @ self.M
-
-
-class StepSizeLinear(textbook.Linear):
-    """Updates inside backward with a learning rate held under a name no probe knows."""
-
-    def __init__(self, n_in, n_out, lr):
-        super().__init__(n_in, n_out, lr)
-        self.step = self.learning_rate
-        del self.learning_rate
-
-    def backward(self, x, prev_grad):
-        grad = prev_grad @ self.weights.T
-        self.weights = self.weights - self.step * (x.T @ prev_grad)
-        self.biases = self.biases - self.step * prev_grad.sum(axis=0, keepdims=True)
-        return grad
-
-
-class UnnamedReLU:
-    """backward(a, b): nothing says which argument is the input and which the gradient."""
-
-    def forward(self, x):
-        return np.maximum(x, 0)
-
-    def backward(self, a, b):
-        return b * (a > 0)
-
-
-class Squash:
-    """A name (and no base class) that says nothing about what it computes."""
-
-    def forward(self, x):
-        return np.maximum(x, 0)
-
-    def backward(self, grad):
-        return grad
 
 
 class DoubledLoss(textbook.CrossEntropy):
@@ -77,7 +26,7 @@ class DoubledLoss(textbook.CrossEntropy):
 @pytest.mark.parametrize("make, twin, option", [
     (lambda: textbook.Linear(5, 5, 0.1), "linear", "layout="),
     (lambda: Projection(6, 4), "linear", "weight="),
-    (lambda: StepSizeLinear(6, 4, 0.1), "linear", "lr="),
+    (lambda: StepLinear(6, 4), "linear", "lr="),
     (lambda: UnnamedReLU(), "relu", "backward="),
     (lambda: Squash(), None, "twin="),
 ], ids=["square weight", "two weight candidates", "learning rate not found", "backward arguments", "twin"])
@@ -89,7 +38,7 @@ def test_ambiguity_is_an_error_naming_the_option(make, twin, option):
 @pytest.mark.parametrize("make, twin, options", [
     (lambda: textbook.Linear(5, 5, 0.1), "linear", {"layout": "in_out"}),
     (lambda: Projection(6, 4), "linear", {"weight": "M"}),
-    (lambda: StepSizeLinear(6, 4, 0.1), "linear", {"lr": 0.1}),
+    (lambda: StepLinear(6, 4), "linear", {"lr": 0.1}),
     (lambda: UnnamedReLU(), "relu", {"backward": "x,grad"}),
 ], ids=["square weight", "two weight candidates", "learning rate not found", "backward arguments"])
 def test_the_option_resolves_it(make, twin, options):

@@ -128,59 +128,6 @@ def test_a_mistaken_layer_in_a_network_is_named_at_its_index(tmp_path, capsys):
 
 # What probing cannot tell: exit 2 naming the flag; the flag settles it -----------------------------
 
-AMBIGUOUS = '''
-import numpy as np
-
-
-class Projection:
-    """A linear layer with a second, unused matrix of the weight's shape."""
-
-    def __init__(self, n_in, n_out):
-        rng = np.random.default_rng(0)
-        self.M, self.R = rng.standard_normal((n_out, n_in)), rng.standard_normal((n_out, n_in))
-        self.c = np.zeros(n_out)
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.M.T + self.c
-
-    def backward(self, g):
-        self.dM, self.dc = g.T @ self.x, g.sum(axis=0)
-        return g @ self.M
-
-
-class StepLinear:
-    """Updates inside backward with a learning rate under a name no probe knows."""
-
-    def __init__(self, n_in, n_out):
-        self.W, self.b, self.step = np.ones((n_in, n_out)) / n_in, np.zeros(n_out), 0.1
-
-    def forward(self, x):
-        return x @ self.W + self.b
-
-    def backward(self, x, grad):
-        dx = grad @ self.W.T
-        self.W, self.b = self.W - self.step * x.T @ grad, self.b - self.step * grad.sum(axis=0)
-        return dx
-
-
-class UnnamedReLU:
-    def forward(self, x):
-        return np.maximum(x, 0)
-
-    def backward(self, a, b):
-        return b * (a > 0)
-
-
-class Squash:
-    def forward(self, x):
-        self.x = x
-        return np.maximum(x, 0)
-
-    def backward(self, grad):
-        return grad * (self.x > 0)
-'''
-
 CASES = {  # layer, flags that leave it ambiguous, the flag named, what settles it
     "square weight": (f"{FOLDER / 'textbook.py'}:Linear", ["--in", "5", "--out", "5"], "--layout",
                       ["--layout", "in_out"]),
@@ -192,10 +139,9 @@ CASES = {  # layer, flags that leave it ambiguous, the flag named, what settles 
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_ambiguity_exits_2_naming_the_flag_until_it_is_given(case, tmp_path, capsys):
+def test_ambiguity_exits_2_naming_the_flag_until_it_is_given(case, capsys):
     layer, flags, flag, settles = CASES[case]
-    (tmp_path / "ambiguous.py").write_text(AMBIGUOUS)
-    where = layer if ":" in layer else f"{tmp_path / 'ambiguous.py'}:{layer}"
+    where = layer if ":" in layer else f"{FOLDER / 'ambiguous.py'}:{layer}"
     status, out = run(capsys, "--layer", where, *flags)
     assert status == 2 and out.count("\n") == 1 and f"give {flag}" in out, out
     status, out = run(capsys, "--layer", where, *flags, *settles)
