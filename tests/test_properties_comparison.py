@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_of
+from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_label
 from scratch_nn import build_network
 
 TOL = Tolerance(rtol=0.01, atol=0.001, why="for these tests")
@@ -153,8 +153,8 @@ def test_compare_refuses_dicts_with_different_keys_naming_them():
 @pytest.mark.parametrize("name,where", [
     ("1.output", "layer 1, 'b'"), ("0.grad_input", "layer 0, 'a'"), ("2.weight", ""), ("loss", ""), ("x.1", ""),
 ])
-def test_layer_of_names_the_layer_only_for_an_index_the_network_has(name, where):
-    assert layer_of(name, ["a", "b"]) == where
+def test_layer_label_names_the_layer_only_for_an_index_the_network_has(name, where):
+    assert layer_label(name, ["a", "b"]) == where
 
 
 def test_comparison_ok_failures_and_lookup():
