@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "tools" / "equivalent_mutants.toml"
 MUTABLE = ("scratch_nn/", "reference/comparison.py")
+SPINNER = tuple("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # the first character of mutmut's progress lines
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a test failed, pytest broke, or the mutant hung (timeout)
 
 
@@ -74,7 +75,10 @@ def run_mutmut(names, max_children) -> bool:
     run = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                          capture_output=True, text=True, env=env)
     if run.returncode != 0:
-        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        # without mutmut's progress spinner, whose lines would fill the tail and hide pytest's report
+        report = "\n".join(line for line in run.stdout.replace("\r", "\n").splitlines()
+                           if line.strip() and not line.lstrip().startswith(SPINNER))
+        print(report[-3000:], run.stderr[-3000:], sep="\n")
         print(f"mutation: mutmut run failed (exit {run.returncode}); its output is above")
     return run.returncode == 0
 
