@@ -272,3 +272,27 @@ def test_squared_error_network_with_a_sigmoid_output_trains_downhill():
     network.backward(loss.backward())
     SGD(network, lr=0.01).step()
     assert loss.forward(network.forward(x), labels) < before
+
+
+@pytest.mark.parametrize("value,words", [
+    (torch.zeros(3, requires_grad=True), "'0.bias' is a tensor that requires grad: pass value.detach() "
+                                         "(model.state_dict()'s do not)"),
+    (torch.zeros(3, device="meta"), "'0.bias' is a tensor on meta: pass value.cpu()"),
+    ([[0.0], [1.0, 2.0]], "'0.bias' cannot be read as a NumPy array ("),
+])
+def test_load_state_dict_names_a_value_numpy_cannot_share_and_the_fix(value, words):
+    network = build_network("4-3-2")
+    with pytest.raises(ValueError, match=re.escape("load_state_dict: the state does not fit this network:\n  " + words)):
+        network.load_state_dict({**network.state_dict(), "0.bias": value})
+
+
+def test_load_state_dict_checks_every_key_after_a_missing_or_unreadable_one():
+    network = build_network("4-3-2")
+    state = network.state_dict()
+    del state["0.weight"]
+    state["0.bias"], state["2.bias"] = [[0.0], [1.0, 2.0]], np.ones(3)
+    with pytest.raises(ValueError) as failure:
+        network.load_state_dict(state)
+    problems = str(failure.value).split("\n  ")[1:]
+    assert [problem.split(" ")[:2] for problem in problems] == [["missing", "key"], ["'0.bias'", "cannot"],
+                                                              ["'2.bias'", "has"]]

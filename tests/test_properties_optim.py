@@ -264,3 +264,19 @@ def test_a_state_dict_without_state_loads_the_settings_and_no_state():
     state = adam_state()
     optimizer = loaded(Adam, {"param_groups": state["param_groups"]})
     assert optimizer.lr == 0.01 and optimizer.state_dict()["state"] == {}
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda n: Adam(n, betas=(1.0, 0.999)), "Adam: beta1 must be a number in [0, 1); got beta1=1.0"),
+    (lambda n: Adam(n, betas=(0.9,)), "Adam: betas must be a pair (beta1, beta2); got (0.9,)"),
+    (lambda n: RMSprop(n, eps=0.0), "RMSprop: eps must be a positive number; got eps=0.0"),
+])
+def test_hyperparameters_out_of_range_are_refused_with_the_range(make, message):
+    with pytest.raises((TypeError, ValueError), match="^" + re.escape(message) + "$"):
+        make(network())
+
+
+@pytest.mark.parametrize("make", [lambda n: Adam(n, betas=(0.0, 0.0)), lambda n: SGD(n, lr=0.1, dampening=1.0),
+                                  lambda n: RMSprop(n, alpha=0.0)])
+def test_the_closed_ends_of_each_range_are_accepted(make):
+    make(network())
