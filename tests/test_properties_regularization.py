@@ -75,3 +75,18 @@ def test_batch_norm_backward_refuses_a_gradient_of_another_shape_naming_itself()
     layer.forward(np.ones((4, 3)))
     with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}.backward expects a gradient of shape (4, 3)")):
         layer.backward(np.ones((4, 2)))
+
+
+@pytest.mark.parametrize("arguments,error,message", [
+    (dict(num_features=True), ValueError, "BatchNorm1d needs a positive number of features; got True"),
+    (dict(num_features=2.0), ValueError, "BatchNorm1d needs a positive number of features; got 2.0"),
+    (dict(num_features=0), ValueError, "BatchNorm1d needs a positive number of features; got 0"),
+    (dict(eps=0.0), ValueError, "BatchNorm1d needs eps > 0 (it keeps 1/sqrt(var + eps) finite); got 0.0"),
+    (dict(momentum=None), ValueError, "BatchNorm1d: momentum=None (torch's cumulative average) is not implemented; "
+                                      "give a momentum in [0, 1]"),
+    (dict(momentum=-0.1), ValueError, "BatchNorm1d needs a momentum in [0, 1] (the running estimates' step); got -0.1"),
+    (dict(dtype=np.float16), TypeError, "BatchNorm1d computes in float32 or float64; got float16"),
+])
+def test_batch_norm_refuses_bad_arguments_with_one_line_each(arguments, error, message):
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        BatchNorm1d(**{"num_features": 3, **arguments})
