@@ -182,3 +182,16 @@ def test_backward_before_forward_names_the_layer(kind):
 def test_linear_refuses_parameters_that_do_not_fit(weight, bias, error, words):
     with pytest.raises(error, match=re.escape(words)):
         Linear(weight, bias)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_backward_without_input_grad_returns_none_and_the_same_parameter_gradients(kind):
+    layer = make(kind)
+    x, grad = rng_arrays((2, 4), (2, out_width(layer)), seed=4)
+    layer.forward(x)
+    full = layer.backward(grad)
+    grads = {name: value.copy() for name, value in layer.grads.items()}
+    assert full is not None and layer.backward(grad, input_grad=False) is None
+    assert layer.grads.keys() == grads.keys()
+    for name, value in grads.items():
+        np.testing.assert_array_equal(layer.grads[name], value, err_msg=name)

@@ -1,0 +1,49 @@
+"""Properties of the image layers that conv.py promises and the torch comparisons do not pin
+down: max-pooling against the definition, window by window, for kernels and strides torch's
+cases leave out (a side of 1, strides apart from the kernel), the gradient routed to the first
+maximum of each window, and refusals naming the layer. Found by mutation testing
+(tools/mutation.py).
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from scratch_nn import MaxPool2d
+
+
+def pool_by_definition(x, kernel, stride):
+    """y[n, c, i, j] = max over the window at (s_h i, s_w j), and the row-major index of its first maximum."""
+    (kh, kw), (sh, sw) = kernel, stride
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    y, first = np.empty((*x.shape[:2], ho, wo)), {}
+    for n, c, i, j in np.ndindex(*y.shape):
+        window = x[n, c, sh * i:sh * i + kh, sw * j:sw * j + kw]
+        y[n, c, i, j] = window.max()
+        u, v = np.unravel_index(np.argmax(window), window.shape)  # argmax: the first maximum, row-major
+        first[n, c, i, j] = (n, c, sh * i + u, sw * j + v)
+    return y, first
+
+
+@pytest.mark.parametrize("kernel,stride", [((1, 2), (2, 2)), ((2, 1), (2, 3)), ((2, 2), (1, 1)), ((3, 2), (2, 1))])
+def test_max_pool_is_the_max_of_each_window_and_routes_its_gradient_to_the_first_max(kernel, stride):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 2, 6, 7)).astype(np.float64)  # small integers: many ties within a window
+    layer = MaxPool2d(kernel, stride)
+    expected, first = pool_by_definition(x, kernel, stride)
+    np.testing.assert_array_equal(layer.forward(x), expected)
+    grad_output = rng.integers(1, 9, expected.shape).astype(np.float64)  # whole numbers: overlapping sums exact
+    grad = np.zeros_like(x)
+    for index, at in first.items():
+        grad[at] += grad_output[index]
+    np.testing.assert_array_equal(layer.backward(grad_output), grad)
+
+
+def test_max_pool_refusals_name_the_layer():
+    layer = MaxPool2d(2)
+    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r} expects a 4-D array (batch, channels, height, width)")):
+        layer.forward(np.ones((2, 4)))
+    layer.forward(np.ones((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}.backward expects a gradient of shape (1, 1, 2, 2)")):
+        layer.backward(np.ones((1, 1, 4, 4)))
