@@ -47,3 +47,21 @@ def test_max_pool_refusals_name_the_layer():
     layer.forward(np.ones((1, 1, 4, 4)))
     with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}.backward expects a gradient of shape (1, 1, 2, 2)")):
         layer.backward(np.ones((1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: MaxPool2d((2, "a")), "kernel_size is an int or a (height, width) pair of ints; got (2, 'a')"),
+    (lambda: MaxPool2d(2, (1, 2, 3)), "stride is an int or a (height, width) pair of ints; got (1, 2, 3)"),
+    (lambda: MaxPool2d(2, 0), "MaxPool2d needs a kernel size and stride of at least 1; got 2, 0"),
+    (lambda: MaxPool2d(0, 1), "MaxPool2d needs a kernel size and stride of at least 1; got 0, 1"),
+    (lambda: MaxPool2d(3).forward(np.ones((1, 1, 2, 5))),
+     "MaxPool2d(kernel_size=(3, 3), stride=(3, 3)) gets a 2x5 image (padding (0, 0)), smaller than its 3x3 window"),
+])
+def test_max_pool_refuses_sizes_it_cannot_use_naming_them(make, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        make()
+
+
+def test_max_pool_of_1_is_the_identity():
+    x = np.random.default_rng(0).random((1, 2, 3, 3))
+    np.testing.assert_array_equal(MaxPool2d(1).forward(x), x)

@@ -296,3 +296,23 @@ def test_load_state_dict_checks_every_key_after_a_missing_or_unreadable_one():
     problems = str(failure.value).split("\n  ")[1:]
     assert [problem.split(" ")[:2] for problem in problems] == [["missing", "key"], ["'0.bias'", "cannot"],
                                                               ["'2.bias'", "has"]]
+
+
+def test_an_empty_network_passes_the_gradient_through_unless_asked_not_to():
+    grad = np.ones((2, 3))
+    assert Sequential().backward(grad) is grad and Sequential().backward(grad, input_grad=False) is None
+
+
+def test_backward_without_input_grad_tells_the_first_layer_so():
+    """A user's first layer that takes input_grad gets exactly False (and later layers the plain call)."""
+    calls = []
+
+    class Recording(ReLU):
+        def backward(self, grad_output, input_grad=True):
+            calls.append(input_grad)
+            return super().backward(grad_output, input_grad)
+
+    network = Sequential(Recording(), Recording())
+    network.forward(np.ones((2, 3)))
+    assert network.backward(np.ones((2, 3)), input_grad=False) is None
+    assert calls == [True, False] and calls[1] is False
