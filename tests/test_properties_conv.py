@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from scratch_nn import MaxPool2d
+from scratch_nn import Conv2d, Flatten, MaxPool2d, Unflatten
 
 
 def pool_by_definition(x, kernel, stride):
@@ -65,3 +65,31 @@ def test_max_pool_refuses_sizes_it_cannot_use_naming_them(make, message):
 def test_max_pool_of_1_is_the_identity():
     x = np.random.default_rng(0).random((1, 2, 3, 3))
     np.testing.assert_array_equal(MaxPool2d(1).forward(x), x)
+
+
+@pytest.mark.parametrize("layer,text", [
+    (Conv2d(np.zeros((3, 2, 3, 2)), np.zeros(3), stride=2), "Conv2d(2, 3, kernel_size=(3, 2), stride=(2, 2))"),
+    (Conv2d(np.zeros((3, 2, 3, 2)), np.zeros(3), padding=(0, 1)),
+     "Conv2d(2, 3, kernel_size=(3, 2), stride=(1, 1), padding=(0, 1))"),
+    (MaxPool2d(3, 2), "MaxPool2d(kernel_size=(3, 3), stride=(2, 2))"),
+    (Flatten(), "Flatten()"),
+    (Unflatten((1, 2, 3)), "Unflatten(unflattened_size=(1, 2, 3))"),
+])
+def test_repr_gives_the_sizes_padding_only_when_there_is_some(layer, text):
+    assert repr(layer) == text
+
+
+@pytest.mark.parametrize("layer,x,bad_x,bad_grad,words_x,words_grad", [
+    (Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)), np.ones((1, 2, 3, 3)), np.ones((1, 2, 3)), np.ones((1, 3, 3, 3)),
+     "expects a 4-D array (batch, channels, height, width); got (1, 2, 3)", ".backward expects a gradient of shape (1, 3, 2, 2)"),
+    (Flatten(), np.ones((2, 3, 4)), np.ones(3), np.ones((2, 3)),
+     "expects a 2-D array (batch, features); got (3,)", ".backward expects a gradient of shape (2, 12)"),
+    (Unflatten((3, 4)), np.ones((2, 12)), np.ones((2, 11)), np.ones((2, 12)),
+     "expects 12 features per example; got input of shape (2, 11).", ".backward expects a gradient of shape (2, 3, 4)"),
+])
+def test_refusals_name_the_layer_what_it_got_and_what_it_expects(layer, x, bad_x, bad_grad, words_x, words_grad):
+    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r} {words_x}")):
+        layer.forward(bad_x)
+    layer.forward(x)
+    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}{words_grad}")):
+        layer.backward(bad_grad)
