@@ -14,7 +14,7 @@ import pytest
 from scipy.special import expit
 
 from reference import tolerances
-from scratch_nn import Linear, ReLU, Sigmoid, Tanh
+from scratch_nn import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 ACTIVATIONS = [Sigmoid, ReLU, Tanh]
 KINDS = [Linear, *ACTIVATIONS]
@@ -195,3 +195,15 @@ def test_backward_without_input_grad_returns_none_and_the_same_parameter_gradien
     assert layer.grads.keys() == grads.keys()
     for name, value in grads.items():
         np.testing.assert_array_equal(layer.grads[name], value, err_msg=name)
+
+
+def test_leaky_relu_defaults_to_torchs_slope_and_names_itself():
+    assert LeakyReLU().negative_slope == 0.01
+    layer = LeakyReLU(0.2)
+    assert repr(layer) == "LeakyReLU(negative_slope=0.2)"
+    with pytest.raises(ValueError, match="^" + re.escape("LeakyReLU(negative_slope=0.2) expects a 2-D array")):
+        layer.forward(np.ones(3))
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="^" + re.escape("LeakyReLU(negative_slope=0.2).backward expects a gradient "
+                                                         "of shape (2, 3)")):
+        layer.backward(np.ones((3, 2)))
