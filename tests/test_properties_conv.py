@@ -93,3 +93,24 @@ def test_refusals_name_the_layer_what_it_got_and_what_it_expects(layer, x, bad_x
     layer.forward(x)
     with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}{words_grad}")):
         layer.backward(bad_grad)
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3), stride=(1, 2, 3)), ValueError,
+     "stride is an int or a (height, width) pair of ints; got (1, 2, 3)"),
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3), padding=(1.5, 1)), ValueError,
+     "padding is an int or a (height, width) pair of ints; got (1.5, 1)"),
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)).forward([[[[1.0]]]]), ValueError,
+     "Conv2d(2, 3, kernel_size=(2, 2), stride=(1, 1)) expects a 4-D array (batch, channels, height, width); got list. "
+     "Reshape rows of pixels first, e.g. x.reshape(len(x), 1, 28, 28)."),
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)).forward(np.ones((2, 18))), ValueError,
+     "Conv2d(2, 3, kernel_size=(2, 2), stride=(1, 1)) expects a 4-D array (batch, channels, height, width); "
+     "got (2, 18)."),
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)).forward(np.ones((1, 2, 3, 3), np.float32)), TypeError,
+     "Conv2d(2, 3, kernel_size=(2, 2), stride=(1, 1)) has float64 parameters but got a float32 input"),
+    (lambda: Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)).forward(np.ones((1, 2, 1, 3))), ValueError,
+     "Conv2d(2, 3, kernel_size=(2, 2), stride=(1, 1)) gets a 1x3 image (padding (0, 0)), smaller than its 2x2 window"),
+])
+def test_conv_refuses_what_it_cannot_use_in_one_line_naming_itself(make, error, message):
+    with pytest.raises(error, match="^" + re.escape(message)):
+        make()

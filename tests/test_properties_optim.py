@@ -280,3 +280,8 @@ def test_hyperparameters_out_of_range_are_refused_with_the_range(make, message):
                                   lambda n: RMSprop(n, alpha=0.0)])
 def test_the_closed_ends_of_each_range_are_accepted(make):
     make(network())
+
+
+def test_a_flag_that_is_not_a_bool_is_refused_naming_the_class():
+    with pytest.raises(TypeError, match="^" + re.escape("Adam: amsgrad must be True or False; got 'yes'") + "$"):
+        Adam(network(), amsgrad="yes")
