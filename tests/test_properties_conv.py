@@ -114,3 +114,11 @@ def test_refusals_name_the_layer_what_it_got_and_what_it_expects(layer, x, bad_x
 def test_conv_refuses_what_it_cannot_use_in_one_line_naming_itself(make, error, message):
     with pytest.raises(error, match="^" + re.escape(message)):
         make()
+
+
+def test_a_window_the_size_of_the_image_gives_one_output_pixel():
+    x = np.random.default_rng(0).random((2, 1, 3, 2))
+    np.testing.assert_array_equal(MaxPool2d((3, 2)).forward(x), x.max(axis=(2, 3), keepdims=True))
+    weight = np.random.default_rng(1).random((4, 1, 3, 2))
+    y = Conv2d(weight, np.zeros(4)).forward(x)
+    np.testing.assert_allclose(y[:, :, 0, 0], np.einsum("nchw,ochw->no", x, weight), rtol=1e-12)
