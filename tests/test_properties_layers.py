@@ -207,3 +207,18 @@ def test_leaky_relu_defaults_to_torchs_slope_and_names_itself():
     with pytest.raises(ValueError, match="^" + re.escape("LeakyReLU(negative_slope=0.2).backward expects a gradient "
                                                          "of shape (2, 3)")):
         layer.backward(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("kind", [Linear, ReLU])
+def test_a_read_only_view_of_a_writeable_array_is_copied_before_caching(kind):
+    """Writing to the array under a read-only view must not change what backward differentiates."""
+    layer, reference = make(kind), make(kind)
+    base, grad = rng_arrays((2, 4), (2, out_width(layer)), seed=5)
+    view = base[:]
+    view.flags.writeable = False
+    layer.forward(view)
+    reference.forward(base.copy())
+    base[...] = -base
+    np.testing.assert_array_equal(layer.backward(grad), reference.backward(grad))
+    for name, value in reference.grads.items():
+        np.testing.assert_array_equal(layer.grads[name], value, err_msg=name)

@@ -113,3 +113,16 @@ def test_hidden_dense_layers_get_batch_norm_before_and_dropout_after_the_activat
         assert network.layers[index].p == 0.25
         expected = np.random.default_rng((7, index)).random(5)
         np.testing.assert_array_equal(network.layers[index].rng.random(5), expected)
+
+
+def test_build_layers_alone_adds_no_regularisation_and_seeds_dropout_with_0():
+    spec = Spec.parse("4-3-2")
+    layers = spec.build_layers(paper_uniform, np.random.default_rng(0), np.float64)
+    assert [type(layer) for layer in layers] == [Linear, Sigmoid, Linear]
+    dropout = spec.build_layers(paper_uniform, np.random.default_rng(0), np.float64, dropout=0.5)[2]
+    np.testing.assert_array_equal(dropout.rng.random(3), np.random.default_rng((0, 2)).random(3))
+
+
+def test_a_pools_stride_reaches_the_layer():
+    pool = build_network("1x9x9-conv2k2-pool3s2-4", "relu").layers[3]
+    assert (pool.kernel_size, pool.stride) == ((3, 3), (2, 2))
