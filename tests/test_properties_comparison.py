@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_of
-from scratch_nn import build_network
+from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_label
+from scratch_nn import Linear, build_network
 
 TOL = Tolerance(rtol=0.01, atol=0.001, why="for these tests")
 
@@ -153,8 +153,8 @@ def test_compare_refuses_dicts_with_different_keys_naming_them():
 @pytest.mark.parametrize("name,where", [
     ("1.output", "layer 1, 'b'"), ("0.grad_input", "layer 0, 'a'"), ("2.weight", ""), ("loss", ""), ("x.1", ""),
 ])
-def test_layer_of_names_the_layer_only_for_an_index_the_network_has(name, where):
-    assert layer_of(name, ["a", "b"]) == where
+def test_layer_label_names_the_layer_only_for_an_index_the_network_has(name, where):
+    assert layer_label(name, ["a", "b"]) == where
 
 
 def test_comparison_ok_failures_and_lookup():
@@ -216,3 +216,24 @@ def test_to_dict_holds_every_field_and_verdict_and_is_json():
     assert weight["tolerance"] == {"rtol": 0.5, "atol": 0.0, "why": ""}
     assert set(weight) == {field.name for field in fields(TensorDiff)} | {"ok"}
     assert data["tensors"]["2.bias"]["ok"] is False
+
+
+class Bare:
+    """A layer class that writes no __repr__ of its own."""
+
+    def __init__(self, params=None):
+        if params is not None:
+            self.params = params
+
+
+@pytest.mark.parametrize("layer,where", [
+    (Linear(np.zeros((3, 4)), np.zeros(3)), "layer 0, Linear(in_features=4, out_features=3)"),
+    (Bare({"weight": np.zeros((3, 4)), "bias": np.zeros(3)}), "layer 0, Bare(4->3)"),
+    (Bare({"weight": np.zeros((2, 1, 3, 3))}), "layer 0, Bare"),
+    (Bare({"bias": np.zeros(3)}), "layer 0, Bare"),
+    (Bare(), "layer 0, Bare"),
+])
+def test_layer_label_uses_the_layers_repr_or_its_class_and_weight_sizes(layer, where):
+    """Never <... object at 0x...>: a layer without a repr is named by its class and, for a 2-D
+    weight (out, in), its sizes in -> out."""
+    assert layer_label("0.weight", [layer]) == where

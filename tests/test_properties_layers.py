@@ -14,7 +14,7 @@ import pytest
 from scipy.special import expit
 
 from reference import tolerances
-from scratch_nn import Linear, ReLU, Sigmoid, Tanh
+from scratch_nn import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 ACTIVATIONS = [Sigmoid, ReLU, Tanh]
 KINDS = [Linear, *ACTIVATIONS]
@@ -127,7 +127,6 @@ def test_repr_names_the_layer_and_its_sizes(layer, text):
 @pytest.mark.parametrize("bad,error,words", [
     ([[1.0, 2.0, 3.0, 4.0]], ValueError, "expects a 2-D array (batch, features); got list. Flatten"),
     (np.ones(4), ValueError, "expects a 2-D array (batch, features); got (4,). Flatten"),
-    (np.ones((1, 2, 4)), ValueError, "expects a 2-D array (batch, features); got (1, 2, 4). Flatten"),
     (np.ones((2, 4), np.int64), TypeError, "computes in float32 or float64; got int64. Use x.astype(np.float32)"),
     (np.ones((2, 4), np.float16), TypeError, "computes in float32 or float64; got float16. Use"),
 ])
@@ -183,3 +182,43 @@ def test_backward_before_forward_names_the_layer(kind):
 def test_linear_refuses_parameters_that_do_not_fit(weight, bias, error, words):
     with pytest.raises(error, match=re.escape(words)):
         Linear(weight, bias)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_backward_without_input_grad_returns_none_and_the_same_parameter_gradients(kind):
+    layer = make(kind)
+    x, grad = rng_arrays((2, 4), (2, out_width(layer)), seed=4)
+    layer.forward(x)
+    full = layer.backward(grad)
+    grads = {name: value.copy() for name, value in layer.grads.items()}
+    assert full is not None and layer.backward(grad, input_grad=False) is None
+    assert layer.grads.keys() == grads.keys()
+    for name, value in grads.items():
+        np.testing.assert_array_equal(layer.grads[name], value, err_msg=name)
+
+
+def test_leaky_relu_defaults_to_torchs_slope_and_names_itself():
+    assert LeakyReLU().negative_slope == 0.01
+    layer = LeakyReLU(0.2)
+    assert repr(layer) == "LeakyReLU(negative_slope=0.2)"
+    with pytest.raises(ValueError, match="^" + re.escape("LeakyReLU(negative_slope=0.2) expects a 2-D array")):
+        layer.forward(np.ones(3))
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="^" + re.escape("LeakyReLU(negative_slope=0.2).backward expects a gradient "
+                                                         "of shape (2, 3)")):
+        layer.backward(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("kind", [Linear, ReLU])
+def test_a_read_only_view_of_a_writeable_array_is_copied_before_caching(kind):
+    """Writing to the array under a read-only view must not change what backward differentiates."""
+    layer, reference = make(kind), make(kind)
+    base, grad = rng_arrays((2, 4), (2, out_width(layer)), seed=5)
+    view = base[:]
+    view.flags.writeable = False
+    layer.forward(view)
+    reference.forward(base.copy())
+    base[...] = -base
+    np.testing.assert_array_equal(layer.backward(grad), reference.backward(grad))
+    for name, value in reference.grads.items():
+        np.testing.assert_array_equal(layer.grads[name], value, err_msg=name)

@@ -107,13 +107,15 @@ def test_every_label_in_range_is_accepted(labels):
 # Every refusal is one clear message naming the problem and the fix.
 @pytest.mark.parametrize("output,target,error,message", [
     ([[0.0, 1.0]], np.array([0]), ValueError,
-     "the loss expects a 2-D float32/float64 output (batch, classes); got list "),
-    (np.zeros(3), np.array([0]), ValueError, "the loss expects a 2-D float32/float64 output (batch, classes); got (3,) float64"),
-    (np.zeros((2, 3), np.int64), np.array([0, 1]), ValueError,
-     "the loss expects a 2-D float32/float64 output (batch, classes); got (2, 3) int64"),
+     "the loss expects a 2-D output (batch, classes); got list"),
+    (np.zeros(3), np.array([0]), ValueError, "the loss expects a 2-D output (batch, classes); got (3,)"),
+    (np.zeros((2, 3), np.int64), np.array([0, 1]), TypeError,
+     "the loss computes in float32 or float64; got a int64 output. Use output.astype(np.float32)."),
     (np.array([[0.0, 1.0], [2.0, -np.inf]]), np.array([0, 1]), FloatingPointError,
      "the network output is not finite (output[1, 1] = -inf): the forward pass overflowed; lower the learning rate "
      "or check the inputs"),
+    (np.zeros((0, 3)), np.zeros(0, np.int64), ValueError,
+     "the loss got an empty batch (0 examples), whose mean is undefined; give at least one example"),
     (np.zeros((2, 3)), [0, 1], TypeError, "targets must be a NumPy array; got list"),
     (np.zeros((2, 3)), np.array([0.0, 1.0]), TypeError,
      "class labels must be integers; got float64. Use labels.astype(np.int64)."),

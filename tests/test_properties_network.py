@@ -28,39 +28,44 @@ def trained_once(network, seed=0):
 
 # Specs: read from a string or sizes, written back the same way.
 @pytest.mark.parametrize("sizes,activation,output,expected", [
-    ("784-128-10", "sigmoid", None, Spec((784, 128, 10), ("sigmoid",))),
-    ((4, "3", 2), "relu", None, Spec((4, 3, 2), ("relu",))),
-    ("4-3-3-2", " ReLU , Tanh", "sigmoid", Spec((4, 3, 3, 2), ("relu", "tanh"), "sigmoid")),
-    ("4-3-3-2", ["tanh"], None, Spec((4, 3, 3, 2), ("tanh", "tanh"))),
-    ("4-2", "relu", None, Spec((4, 2), ())),
+    ("784-128-10", "sigmoid", None, Spec((784,), (128, 10), ("sigmoid",))),
+    ((4, np.int64(3), 2), "relu", None, Spec((4,), (3, 2), ("relu",))),
+    ("4-3-3-2", " ReLU , Tanh", "sigmoid", Spec((4,), (3, 3, 2), ("relu", "tanh"), "sigmoid")),
+    ("4-3-3-2", ["tanh"], None, Spec((4,), (3, 3, 2), ("tanh", "tanh"))),
+    ("4-2", "relu", None, Spec((4,), (2,), ())),
 ])
 def test_spec_parse_reads_sizes_and_one_activation_per_hidden_layer(sizes, activation, output, expected):
     assert Spec.parse(sizes, activation, output) == expected
 
 
 def test_spec_parse_defaults_to_sigmoid_and_no_output_activation():
-    assert Spec.parse("4-3-2") == Spec((4, 3, 2), ("sigmoid",), None)
+    assert Spec.parse("4-3-2") == Spec((4,), (3, 2), ("sigmoid",), None)
 
 
 @pytest.mark.parametrize("spec,text", [
-    (Spec((784, 128, 10), ("sigmoid",)), "784-128-10 sigmoid"),
-    (Spec((4, 3, 3, 2), ("relu", "relu")), "4-3-3-2 relu"),
-    (Spec((4, 3, 3, 2), ("relu", "sigmoid")), "4-3-3-2 relu,sigmoid"),
-    (Spec((4, 3, 2), ("tanh",), "sigmoid"), "4-3-2 tanh (output sigmoid)"),
-    (Spec((4, 2), ()), "4-2"),
-    (Spec((4, 2), (), "sigmoid"), "4-2 (output sigmoid)"),
+    (Spec((784,), (128, 10), ("sigmoid",)), "784-128-10 sigmoid"),
+    (Spec((4,), (3, 3, 2), ("relu", "relu")), "4-3-3-2 relu"),
+    (Spec((4,), (3, 3, 2), ("relu", "sigmoid")), "4-3-3-2 relu,sigmoid"),
+    (Spec((4,), (3, 2), ("tanh",), "sigmoid"), "4-3-2 tanh (output sigmoid)"),
+    (Spec((4,), (2,), ()), "4-2"),
+    (Spec((4,), (2,), (), "sigmoid"), "4-2 (output sigmoid)"),
 ])
 def test_spec_str_is_what_parse_reads(spec, text):
     assert str(spec) == text
 
 
 @pytest.mark.parametrize("sizes,activation,output,words", [
-    ("784x128x10", "sigmoid", None, "layer sizes are written like 784-128-10; got '784x128x10'"),
-    ("10", "sigmoid", None, "a network needs at least an input and an output size, all positive; got (10,)"),
-    ("4-0-2", "sigmoid", None, "a network needs at least an input and an output size, all positive; got (4, 0, 2)"),
+    ("784_128_10", "sigmoid", None, "a spec starts with the input size (784) or image shape (1x28x28); got '784_128_10'"),
+    ("784-128x10", "sigmoid", None, "unknown layer '128x10' in the spec: write a size (120), a convolution "
+                                    "(conv8k5, conv16k3x2s2p1: channels, kernel, stride, padding) or a max-pool"),
+    ("10", "sigmoid", None, "a spec is the input, then layers separated by '-', ending with the output size "
+                            "(a dense layer), all sizes positive, e.g. 784-128-10 or 1x28x28-conv8k5-pool2-10; got 10"),
+    ("4-0-2", "sigmoid", None, "a spec is the input, then layers separated by '-', ending with the output size "
+                               "(a dense layer), all sizes positive, e.g. 784-128-10 or 1x28x28-conv8k5-pool2-10; "
+                               "got 4-0-2 sigmoid"),
     ("4-3-3-2", "relu,tanh,sigmoid", None,
      "2 hidden layers need one activation each (or one for all); got ['relu', 'tanh', 'sigmoid']"),
-    ("4-3-2", "softplus", None, "unknown activation 'softplus'; choose from ['relu', 'sigmoid', 'tanh']"),
+    ("4-3-2", "softplus", None, "unknown activation 'softplus'; choose from ['leaky_relu', 'relu', 'sigmoid', 'tanh']"),
     ("4-3-2", "relu", "softmax", "unknown activation 'softmax'; choose from"),
 ])
 def test_bad_specs_are_refused_with_the_expected_form(sizes, activation, output, words):
@@ -78,7 +83,7 @@ def test_build_network_alternates_linear_and_activation_and_ends_as_asked():
     assert [type(layer) for layer in network.layers] == [Linear, ReLU, Linear, Tanh, Linear, Sigmoid]
     assert [(layer.in_features, layer.out_features) for layer in network.layers[::2]] == [(6, 5), (5, 4), (4, 3)]
     assert [type(layer) for layer in build_network("6-5-3").layers] == [Linear, Sigmoid, Linear]
-    assert [type(layer) for layer in build_network(Spec((6, 5, 3), ("relu",))).layers] == [Linear, ReLU, Linear]
+    assert [type(layer) for layer in build_network(Spec((6,), (5, 3), ("relu",))).layers] == [Linear, ReLU, Linear]
 
 
 @pytest.mark.parametrize("init", INITIALIZERS)
@@ -248,7 +253,7 @@ def test_sgd_refuses_to_step_before_backward_and_changes_nothing():
 
 @pytest.mark.parametrize("lr", [0.0, -0.1, float("inf"), float("nan")])
 def test_sgd_refuses_a_learning_rate_that_is_not_positive_and_finite(lr):
-    with pytest.raises(ValueError, match=re.escape(f"the learning rate must be a positive number; got {lr}")):
+    with pytest.raises(ValueError, match=re.escape(f"SGD: the learning rate must be a positive number; got lr={lr}")):
         SGD(build_network("4-3-2"), lr=lr)
 
 
@@ -267,3 +272,47 @@ def test_squared_error_network_with_a_sigmoid_output_trains_downhill():
     network.backward(loss.backward())
     SGD(network, lr=0.01).step()
     assert loss.forward(network.forward(x), labels) < before
+
+
+@pytest.mark.parametrize("value,words", [
+    (torch.zeros(3, requires_grad=True), "'0.bias' is a tensor that requires grad: pass value.detach() "
+                                         "(model.state_dict()'s do not)"),
+    (torch.zeros(3, device="meta"), "'0.bias' is a tensor on meta: pass value.cpu()"),
+    ([[0.0], [1.0, 2.0]], "'0.bias' cannot be read as a NumPy array ("),
+])
+def test_load_state_dict_names_a_value_numpy_cannot_share_and_the_fix(value, words):
+    network = build_network("4-3-2")
+    with pytest.raises(ValueError, match=re.escape("load_state_dict: the state does not fit this network:\n  " + words)):
+        network.load_state_dict({**network.state_dict(), "0.bias": value})
+
+
+def test_load_state_dict_checks_every_key_after_a_missing_or_unreadable_one():
+    network = build_network("4-3-2")
+    state = network.state_dict()
+    del state["0.weight"]
+    state["0.bias"], state["2.bias"] = [[0.0], [1.0, 2.0]], np.ones(3)
+    with pytest.raises(ValueError) as failure:
+        network.load_state_dict(state)
+    problems = str(failure.value).split("\n  ")[1:]
+    assert [problem.split(" ")[:2] for problem in problems] == [["missing", "key"], ["'0.bias'", "cannot"],
+                                                              ["'2.bias'", "has"]]
+
+
+def test_an_empty_network_passes_the_gradient_through_unless_asked_not_to():
+    grad = np.ones((2, 3))
+    assert Sequential().backward(grad) is grad and Sequential().backward(grad, input_grad=False) is None
+
+
+def test_backward_without_input_grad_tells_the_first_layer_so():
+    """A user's first layer that takes input_grad gets exactly False (and later layers the plain call)."""
+    calls = []
+
+    class Recording(ReLU):
+        def backward(self, grad_output, input_grad=True):
+            calls.append(input_grad)
+            return super().backward(grad_output, input_grad)
+
+    network = Sequential(Recording(), Recording())
+    network.forward(np.ones((2, 3)))
+    assert network.backward(np.ones((2, 3)), input_grad=False) is None
+    assert calls == [True, False] and calls[1] is False

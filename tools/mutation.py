@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "tools" / "equivalent_mutants.toml"
 MUTABLE = ("scratch_nn/", "reference/comparison.py")
+SPINNER = tuple("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # the first character of mutmut's progress lines
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # a test failed, pytest broke, or the mutant hung (timeout)
 
 
@@ -66,6 +67,18 @@ def mutable_files(changed_since: str | None) -> list[str]:
     return files
 
 
+def keep_test_selection() -> None:
+    """For --keep: record setup.cfg's test selection as the one mutmut's stats were collected with.
+    Otherwise mutmut discards every verdict when a test file joins the selection and starts over;
+    this way the added file's tests are collected as new tests and the old verdicts stand."""
+    from mutmut.configuration import config
+
+    stats = ROOT / "mutants" / "mutmut-stats.json"
+    data = json.loads(stats.read_text())
+    data["config_fingerprint"]["test_selection"] = config().config_fingerprint()["test_selection"]
+    stats.write_text(json.dumps(data))
+
+
 def run_mutmut(names, max_children) -> bool:
     """mutmut run [names]; on failure print its output and return False."""
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -74,7 +87,10 @@ def run_mutmut(names, max_children) -> bool:
     run = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                          capture_output=True, text=True, env=env)
     if run.returncode != 0:
-        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        # without mutmut's progress spinner, whose lines would fill the tail and hide pytest's report
+        report = "\n".join(line for line in run.stdout.replace("\r", "\n").splitlines()
+                           if line.strip() and not line.lstrip().startswith(SPINNER))
+        print(report[-3000:], run.stderr[-3000:], sep="\n")
         print(f"mutation: mutmut run failed (exit {run.returncode}); its output is above")
     return run.returncode == 0
 
@@ -86,7 +102,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true",
                         help="reuse mutants/ from the last run: mutmut retests the changed functions, then every "
                              "mutant not killed is retested by name (a killed mutant stays killed, so use this "
-                             "only when tests were added, not changed or removed)")
+                             "only when tests or test files were added, not changed or removed)")
     args = parser.parse_args()
     os.chdir(ROOT)
     files = mutable_files(args.changed)
@@ -95,6 +111,8 @@ def main() -> int:
         return 0
     if not args.keep:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    elif (ROOT / "mutants" / "mutmut-stats.json").exists():
+        keep_test_selection()
     patterns = [f"{f[:-3].replace('/', '.').removesuffix('.__init__')}.*" for f in files] if args.changed else []
     print(f"mutation: mutmut run over {', '.join(files)} (minutes)...", file=sys.stderr, flush=True)
     start = time.monotonic()
