@@ -214,13 +214,13 @@ class LeakyReLU(Layer):
 
     def forward(self, x):
         check_batch(self, x)
-        self._cache = x
+        self._cache = read_only_input(x)
         return np.where(x > 0, x, x * self.negative_slope)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, input_grad=True):
         x = require_cache(self)
         check_grad_output(self, grad_output, x.shape, x.dtype)
-        return np.where(x > 0, grad_output, grad_output * self.negative_slope)
+        return np.where(x > 0, grad_output, grad_output * self.negative_slope) if input_grad else None
 
     def __repr__(self):
         return f"{type(self).__name__}(negative_slope={self.negative_slope})"

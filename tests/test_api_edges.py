@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_nn import Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import LeakyReLU, Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
 from scratch_nn.losses import check_output, one_hot
 
 DTYPES = [np.float64, np.float32]
 LAYERS = [lambda dtype: Linear(np.ones((3, 4), dtype), np.ones(3, dtype)), lambda dtype: Sigmoid(),
-          lambda dtype: Tanh(), lambda dtype: ReLU()]
+          lambda dtype: Tanh(), lambda dtype: ReLU(), lambda dtype: LeakyReLU(0.1)]
 
 
 def batch(dtype, shape=(5, 4)):

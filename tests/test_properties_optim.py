@@ -225,7 +225,7 @@ def test_a_setting_the_group_leaves_out_keeps_its_current_value():
 
 
 @pytest.mark.parametrize("step,accepted", [(0, True), (3, True), (np.int64(3), True), (torch.tensor(3.0), True),
-                                           (-1, False), (1.5, False)])
+                                           (-1, False), (1.5, False), (np.array([3]), False)])
 def test_step_must_be_a_whole_number_at_least_0(step, accepted):
     state = adam_state()
     state["state"][0]["step"] = step

@@ -130,7 +130,8 @@ class Optimizer:
             if key == "step":
                 if value.shape != () or value < 0 or value != int(value):
                     problems.append(f"parameter {index}: step must be a whole number >= 0; got {value}")
-                checked[key] = int(value)
+                else:
+                    checked[key] = int(value)
             elif value.shape != param.shape or value.dtype != param.dtype:
                 problems.append(f"parameter {index}: {key} is {value.dtype}{value.shape}, expected "
                                 f"{param.dtype}{param.shape} like the parameter")
