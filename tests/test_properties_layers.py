@@ -17,7 +17,7 @@ from reference import tolerances
 from scratch_nn import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 ACTIVATIONS = [Sigmoid, ReLU, Tanh]
-KINDS = [Linear, *ACTIVATIONS]
+KINDS = [Linear, *ACTIVATIONS, LeakyReLU]
 DTYPES = [np.float64, np.float32]
 F64 = tolerances.FLOAT64
 
