@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import scratch_nn
-from scratch_nn.network import Spec
+from scratch_nn.spec import Spec
 
 from . import tolerances
 from .comparison import compare

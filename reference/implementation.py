@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
-from scratch_nn.network import Spec
+from scratch_nn.spec import Spec
 
 from .adapters import Adapted, ConventionError, adapt_loss, adapt_network
 from .run_config import ConfigError, RunConfig

@@ -5,9 +5,10 @@ from .conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from .init import INITIALIZERS, paper_uniform, torch_default
 from .layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
-from .network import ACTIVATIONS, Sequential, Spec, build_network
+from .network import Sequential, build_network
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
 from .regularization import BatchNorm1d, Dropout
+from .spec import ACTIVATIONS, Spec
 
 __all__ = [
     "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "Conv2d", "Dropout", "Flatten", "INITIALIZERS", "LOSSES",

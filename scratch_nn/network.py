@@ -15,7 +15,7 @@ import numpy as np
 
 from .init import INITIALIZERS
 from .regularization import check_drop_probability
-from .spec import ACTIVATIONS, Spec  # noqa: F401 - ACTIVATIONS is part of this module's interface
+from .spec import Spec
 
 
 class Sequential:

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 import zoo_conv
-from reference import tolerances
 from reference.side_by_side import compare_pass, compare_step, compare_trajectory
 from reference.twin import copy_to_scratch, torch_model
 from scratch_nn import (Conv2d, Flatten, LeakyReLU, MaxPool2d, Sequential, SoftmaxCrossEntropy, Spec, Unflatten,

@@ -11,7 +11,6 @@ mode is checked again in evaluation mode.
 import copy
 import inspect
 
-import numpy as np
 import pytest
 
 import zoo_conv

@@ -128,7 +128,7 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype):
         errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
                       f"and a ({in_features}, 1) column")
     raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass an instance, or "
-                          f"factory= (called as factory(in_features, out_features) for a linear layer)")
+                          "factory= (called as factory(in_features, out_features) for a linear layer)")
 
 
 def accepts_input(layer, in_features) -> bool:

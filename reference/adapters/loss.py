@@ -139,8 +139,8 @@ def user_targets(target, output, form):
         return target
     hot = (target == 0) | (target == 1)
     if not (hot.all() and (target.sum(axis=1) == 1).all()):
-        raise ValueError(f"this loss takes integer labels, so targets must be labels or one-hot rows; "
-                         f"got per-class targets that are not one-hot")
+        raise ValueError("this loss takes integer labels, so targets must be labels or one-hot rows; "
+                         "got per-class targets that are not one-hot")
     return target.argmax(axis=1)
 
 

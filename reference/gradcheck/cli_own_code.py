@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratch_nn.network import Spec
+from scratch_nn.spec import Spec
 
 from .. import implementation
 from ..adapters.layer import BACKWARD_CALLS, BATCHINGS, BIAS_SHAPES, GRADIENT_SOURCES, LAYOUTS
