@@ -6,15 +6,22 @@ process (784-128-10 float32, 20,000 images, one thread per side): torch 0.95 s, 
 the two in turn 1.69 s, the two in two threads 1.86 s. Two processes each get a core.
 
 The process is forked from the run's own, so it starts with the network, the training images and
-the evaluation splits already in memory (copy on write: nothing is pickled), and it uses NumPy
-only. The one shuffler stays in the parent: every epoch the parent sends that epoch's batches
-(the index arrays), so both sides see identical batches in identical order. The child trains on
-them, evaluates its network on the splits (beside the torch side's own evaluation) and answers
-with a ScratchEpoch: the loss, its own training seconds, the first non-finite step, its network
-(every layer, so any state beyond the parameters comes along: batch norm's running statistics,
-dropout's generators), its optimizer's state (momentum buffers, Adam's moments and step count)
-and its predictions. The parent's copies of the network and the optimizer become the child's, so
-the parent judges, checks and saves exactly what trained, as a sequential run does.
+the evaluation splits already in memory (copy on write: nothing is pickled). The one shuffler
+stays in the parent: every epoch the parent sends that epoch's batches (the index arrays), so
+both sides see identical batches in identical order. The child trains on them, evaluates its
+network on the splits (while the torch side still trains) and answers with a ScratchEpoch: the
+loss, its own training seconds, the first non-finite step, its network (every layer, so any state
+beyond the parameters comes along: batch norm's running statistics, dropout's generators), its
+optimizer's state (momentum buffers, Adam's moments and step count) and its predictions. The
+parent's copies of the network and the optimizer become the child's, so the parent judges, checks
+and saves exactly what trained, as a sequential run does.
+
+The torch side's evaluation is shared: the scratch side trains faster, so its process waits
+while the torch side finishes. Given the torch model's weights after the epoch, it predicts with
+its own (forked) copy of the model on part of the evaluation pieces (reference.sides
+.evaluation_chunks) while the parent predicts the rest: the same pieces either way, so the same
+predictions as one process makes. On a GPU the parent keeps it all (CUDA cannot be used again in
+a forked process), as a GPU makes the evaluation short.
 """
 
 import copy
@@ -24,9 +31,11 @@ import traceback
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
-from .sides import ScratchSide, predict_scratch, train_alone
+from .sides import ScratchSide, predict_scratch, predict_torch_chunks, train_alone
+from .twin import numpy_state_dict
 
 
 @dataclass
@@ -41,25 +50,40 @@ class ScratchEpoch:
 
 
 class ScratchProcess:
-    """A forked process that trains `side` one epoch at a time: start_epoch, then finish_epoch."""
+    """A forked process that trains `side` one epoch at a time: start_epoch, then finish_epoch.
+    With the torch twin `model` (on the CPU) it also predicts with the twin's weights on evaluation
+    pieces it is given: start_torch_predictions, then finish_torch_predictions."""
 
-    def __init__(self, side: ScratchSide, splits: dict, threads: int):
+    def __init__(self, side: ScratchSide, splits: dict, threads: int, model=None):
         context = multiprocessing.get_context("fork")  # the child shares the parent's arrays
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child, side, splits, threads, self._connection),
+        self._process = context.Process(target=serve, args=(child, side, splits, threads, self._connection, model),
                                         daemon=True, name="scratch side")
         self._process.start()
         child.close()
-        self._busy = False  # an epoch was sent and its answer not yet read
+        self.shares_evaluation = model is not None
+        self._pending = 0  # requests sent whose answers are not yet read
 
     def start_epoch(self, batches: list[np.ndarray]) -> None:
         self._connection.send(batches)
-        self._busy = True
+        self._pending += 1
 
     def finish_epoch(self) -> ScratchEpoch:
+        return self._answer()
+
+    def start_torch_predictions(self, model, chunks: list) -> None:
+        """Have the process predict with model's weights now on the evaluation pieces `chunks`."""
+        self._connection.send((numpy_state_dict(model), chunks))
+        self._pending += 1
+
+    def finish_torch_predictions(self) -> list[np.ndarray]:
+        """The predicted classes on each piece asked for, in order."""
+        return self._answer()
+
+    def _answer(self):
         try:
             answer = self._connection.recv()
-            self._busy = False
+            self._pending -= 1
         except EOFError:
             raise RuntimeError(f"the scratch side's process ended unexpectedly "
                                f"(exit code {self._process.exitcode})") from None
@@ -70,7 +94,7 @@ class ScratchProcess:
     def close(self) -> None:
         """Stop the process: at once if it is in the middle of an epoch (the run was stopped, e.g. by
         Ctrl-C, or the torch side failed), else when it reads the request."""
-        if not self._busy:
+        if not self._pending:
             try:
                 self._connection.send(None)
             except (BrokenPipeError, OSError):
@@ -82,8 +106,9 @@ class ScratchProcess:
         self._connection.close()
 
 
-def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end) -> None:
-    """The child: train and evaluate an epoch for each batch list received, until None or EOF."""
+def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end, model) -> None:
+    """The child: answer each request until None or EOF: a list of batches with the epoch trained and
+    evaluated (a ScratchEpoch), a (torch weights, pieces) pair with the torch model's predictions."""
     parents_end.close()  # the fork copied it: closed here, the parent's death (even by SIGKILL) is an EOF here
     # Ctrl-C reaches the whole process group; the parent decides what stops, and closes this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -91,18 +116,29 @@ def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end
     with threadpool_limits(limits=threads, user_api="blas"):
         while True:
             try:
-                batches = connection.recv()
+                request = connection.recv()
             except EOFError:  # the parent is gone
                 return
-            if batches is None:
+            if request is None:
                 return
             try:
-                side.new_epoch()
-                bad_step = train_alone(side, batches)
-                trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
-                predictions = {} if bad_step else {name: predict_scratch(side.network, images)
-                                                   for name, images in splits.items()}
-                connection.send(ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained,
-                                             side.optimizer.state_dict(), predictions))
+                if isinstance(request, tuple):
+                    connection.send(torch_predictions(model, splits, *request))
+                else:
+                    connection.send(train_epoch(side, splits, request))
             except Exception:  # reported in the parent, with this traceback
                 connection.send(traceback.format_exc())
+
+
+def train_epoch(side: ScratchSide, splits: dict, batches: list[np.ndarray]) -> ScratchEpoch:
+    side.new_epoch()
+    bad_step = train_alone(side, batches)
+    trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
+    predictions = {} if bad_step else {name: predict_scratch(side.network, images) for name, images in splits.items()}
+    return ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained, side.optimizer.state_dict(),
+                        predictions)
+
+
+def torch_predictions(model, splits: dict, weights: dict, chunks: list) -> list[np.ndarray]:
+    model.load_state_dict({key: torch.from_numpy(value) for key, value in weights.items()})
+    return predict_torch_chunks(model, splits, chunks, "cpu")

@@ -125,8 +125,28 @@ def predict_scratch(network, images) -> np.ndarray:
                                for i in range(0, len(images), EVAL_CHUNK)])
 
 
-@torch.no_grad()
 def predict_torch(model, images, device) -> np.ndarray:
+    return np.concatenate(predict_torch_chunks(model, {"all": images}, evaluation_chunks({"all": images}), device))
+
+
+def evaluation_chunks(splits: dict[str, np.ndarray]) -> list[tuple[str, int]]:
+    """(split name, first example) of every EVAL_CHUNK-example piece of the splits' images, in order:
+    the pieces a prediction is made in. Two processes can share them and still compute exactly what
+    one would, piece for piece."""
+    return [(name, start) for name, images in splits.items() for start in range(0, len(images), EVAL_CHUNK)]
+
+
+@torch.no_grad()
+def predict_torch_chunks(model, splits: dict[str, np.ndarray], chunks, device) -> list[np.ndarray]:
+    """The torch model's predicted classes on each (split name, first example) piece of the splits."""
     with evaluating(model):
-        return np.concatenate([model(torch.from_numpy(images[i:i + EVAL_CHUNK]).to(device)).argmax(dim=1).cpu().numpy()
-                               for i in range(0, len(images), EVAL_CHUNK)])
+        return [model(torch.from_numpy(splits[name][start:start + EVAL_CHUNK]).to(device)).argmax(dim=1).cpu().numpy()
+                for name, start in chunks]
+
+
+def join_chunks(chunks, predicted: dict) -> dict[str, np.ndarray]:
+    """Each split's predictions, from predicted[chunk] of every chunk (evaluation_chunks' order)."""
+    joined = {}
+    for chunk in chunks:
+        joined.setdefault(chunk[0], []).append(predicted[chunk])
+    return {name: np.concatenate(pieces) for name, pieces in joined.items()}

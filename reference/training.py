@@ -31,7 +31,8 @@ from .lockstep import FirstDivergence, Lockstep, replay
 from .optimizers import optimizer_copy, scratch_state_dict, torch_optimizer, torch_state_dict
 from .regularization import generator_states, set_generator_states
 from .run_config import ConfigError, RunConfig, check_last_batch
-from .sides import ScratchSide, TorchSide, epoch_batches, predict_scratch, predict_torch, train_alone
+from .sides import (ScratchSide, TorchSide, epoch_batches, evaluation_chunks, join_chunks, predict_scratch,
+                    predict_torch, predict_torch_chunks, train_alone)
 from .twin import numpy_state_dict, torch_model
 
 CONCURRENCY = ("process", "sequential")
@@ -186,7 +187,9 @@ class TwinTraining:
             self._lockstep = Lockstep(self.network, self.optimizer, loss(config), config.dtype, config.device,
                                       -(-len(train.labels) // config.batch_size))
         start = time.perf_counter()  # the first epoch's wall time includes starting the scratch process
-        worker = (ScratchProcess(scratch, {name: split.images for name, split in splits.items()}, config.threads)
+        shares_evaluation = torch.device(config.device).type == "cpu"  # a forked process cannot use CUDA
+        worker = (ScratchProcess(scratch, {name: split.images for name, split in splits.items()}, config.threads,
+                                 self.model if shares_evaluation else None)
                   if self.concurrency == "process" else None)
         try:
             for epoch in range(self.epoch + 1, config.epochs + 1):
@@ -229,13 +232,13 @@ class TwinTraining:
                 raise DivergedError(broken, epoch, step, self.config, scratch.detail if "scratch" in broken else "")
 
     def _concurrent_epoch(self, worker, scratch, twin, batches, steps, epoch, splits) -> dict:
-        """The scratch side trains and evaluates in its process while the torch side does here; then
-        the parent's copies of the scratch network and its optimizer's state become the child's."""
+        """The scratch side trains and evaluates in its process while the torch side trains here; the
+        torch side's evaluation is shared between the two (reference.concurrent). Then the parent's
+        copies of the scratch network and its optimizer's state become the child's."""
         worker.start_epoch(batches)
         torch_bad = train_alone(twin, steps)
-        torch_predictions = {} if torch_bad else {name: predict_torch(self.model, split.images, self.config.device)
-                                                  for name, split in splits.items()}
-        result = worker.finish_epoch()
+        result = worker.finish_epoch()  # first: until it is read, the process is busy sending it
+        torch_predictions = {} if torch_bad else self._shared_torch_predictions(worker, splits)
         # The child's network, everything in it (parameters and any other state a layer keeps), in
         # place of this copy's, which stays the same object for whoever holds it.
         vars(self.network).update(vars(result.network))
@@ -247,6 +250,19 @@ class TwinTraining:
             broken = [side for side in ("scratch", "torch") if bad.get(side) == first]
             raise DivergedError(broken, epoch, first, self.config, result.detail if "scratch" in broken else "")
         return {"scratch": result.predictions, "torch": torch_predictions}
+
+    def _shared_torch_predictions(self, worker, splits) -> dict:
+        """The torch model's predictions on the splits, the scratch process (when it shares the
+        evaluation) predicting on every other piece while this one predicts on the rest."""
+        images = {name: split.images for name, split in splits.items()}
+        chunks = evaluation_chunks(images)
+        theirs, mine = (chunks[0::2], chunks[1::2]) if worker.shares_evaluation else ([], chunks)
+        if theirs:
+            worker.start_torch_predictions(self.model, theirs)
+        predicted = dict(zip(mine, predict_torch_chunks(self.model, images, mine, self.config.device)))
+        if theirs:
+            predicted.update(zip(theirs, worker.finish_torch_predictions()))
+        return join_chunks(chunks, predicted)
 
 
 def limited(split: Split, limit: int | None) -> Split:

@@ -10,7 +10,8 @@ import torch
 from reference import tolerances
 from reference.data import load_dataset
 from reference.presets import PRESETS
-from reference import checkpoint
+from reference import checkpoint, sides
+from reference.concurrent import ScratchProcess
 from reference.run_config import ConfigError
 from reference.training import DivergedError, RunConfig, TwinTraining, build_networks, epoch_batches, train_twins
 from reference.twin import numpy_state_dict
@@ -41,6 +42,28 @@ def test_twins_train_in_agreement(dtype, synthetic):
         assert record.scratch.seconds > 0 and record.torch.seconds > 0
         assert record.scratch.validation_accuracy == record.torch.validation_accuracy
     assert records[-1].scratch.train_loss < records[0].scratch.train_loss  # it learns
+
+
+def test_two_processes_compute_what_one_does_sharing_the_torch_evaluation(synthetic, monkeypatch):
+    """The default run (the scratch side in a process of its own, which also predicts with the torch
+    model on part of the evaluation pieces) and a sequential one give the same records to the bit,
+    but for the clocks. Pieces of 16 examples, so that every split has several to share."""
+    monkeypatch.setattr(sides, "EVAL_CHUNK", 16)
+    shared = []
+    ask = ScratchProcess.start_torch_predictions
+    monkeypatch.setattr(ScratchProcess, "start_torch_predictions",
+                        lambda worker, model, chunks: (shared.append(chunks), ask(worker, model, chunks)))
+    config = RunConfig(spec="784-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float32")
+    data = synthetic(dtype=np.float32)
+
+    def records(concurrency):
+        run = [record.to_dict() for record in TwinTraining(config, concurrency=concurrency).epochs(data)]
+        for record in run:  # all but the clocks
+            del record["wall_seconds"], record["scratch"]["seconds"], record["torch"]["seconds"]
+        return run
+
+    assert records("process") == records("sequential")
+    assert [len(chunks) for chunks in shared] == [11, 11]  # of 21 pieces (13 train, 4 validation, 4 test) each epoch
 
 
 def test_a_blow_up_stops_with_the_side_epoch_step_and_advice(synthetic):
