@@ -19,6 +19,7 @@ import torch
 
 import scratch_nn
 
+from .cuda_graph import GraphedStep, graphed_step
 from .twin import torch_loss, torch_target
 
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating, to bound memory on deep networks
@@ -68,26 +69,38 @@ class ScratchSide(Side):
 
 class TorchSide(Side):
     """The torch twin's steps with a torch.optim optimizer over the model's parameters (the scratch
-    optimizer's twin, reference.optimizers.torch_optimizer), on its own copy of the images on its device."""
+    optimizer's twin, reference.optimizers.torch_optimizer), on its own copy of the images on its device.
+
+    On a GPU the step is captured as a CUDA graph at the second step and replayed from then on,
+    where it can be (reference.cuda_graph); cuda_graph=False keeps every step eager."""
 
     name = "torch"
 
-    def __init__(self, model, loss, optimizer, images, labels, device):
+    def __init__(self, model, loss, optimizer, images, labels, device, cuda_graph=True):
         self.model, self.device, self.optimizer = model, device, optimizer
         # The torch side gets its own copy of the data on its device once, not per batch.
         self.images, self.labels = torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
         self.scratch_loss = as_loss(loss)  # what the twin's loss computes (its class and reduction)
         self.loss = torch_loss(self.scratch_loss)
+        self.steps = 0
+        self.graph = None  # the captured step, a GraphedStep
+        self._capture = cuda_graph and GraphedStep.supports(self)  # still to be tried
 
     def step(self, index) -> float:
         start = time.perf_counter()
-        index_t = torch.from_numpy(index).to(self.device)
-        self.optimizer.zero_grad(set_to_none=True)
-        output = self.model(self.images[index_t])
-        value = self.loss(output, torch_target(self.scratch_loss, self.labels[index_t], output))
-        value.backward()
-        self.optimizer.step()
+        if self._capture and self.steps:  # after the first step, which makes the optimizer's state
+            self.graph, self._capture = graphed_step(self, index), False
+        if self.graph and len(index) == len(self.graph.index):
+            value = self.graph(index)
+        else:  # eager: the same work as the graph's, reference.cuda_graph.GraphedStep._work
+            index_t = torch.from_numpy(index).to(self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            output = self.model(self.images[index_t])
+            value = self.loss(output, torch_target(self.scratch_loss, self.labels[index_t], output))
+            value.backward()
+            self.optimizer.step()
         result = value.item()
+        self.steps += 1
         self.seconds += time.perf_counter() - start
         self.loss_sum += result * len(index)
         return result
