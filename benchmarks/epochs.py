@@ -43,6 +43,43 @@ def scratch_side(dtype, read_only_batches=True):
             network.backward(loss.backward(), input_grad=False)
             optimizer.step()
 
+    run.network = network
+    return run
+
+
+def bare_numpy_side(dtype):
+    """An epoch function for the same network written as bare NumPy calls, with no layers, checks or
+    optimizer objects: the same formulas as scratch_nn's (one-exp sigmoid, log-softmax cross-entropy,
+    SGD), from the same weights, so that it trains to the same bits (tests/test_benchmarks.py).
+    Not a second implementation to use: the floor below which no NumPy network trains, against
+    which scratch_nn's own cost is read."""
+    network = build_network(SPEC, "sigmoid", init="torch", dtype=np.dtype(dtype))
+    (w1, b1), (w2, b2) = (tuple(layer.params.values()) for layer in network.layers[::2])
+
+    def run(images, labels, batches):
+        for index in batches:
+            x, n = images[index], len(index)
+            h = x @ w1.T
+            h += b1
+            e = np.exp(-np.abs(h))
+            s = np.maximum(e, h >= 0) / (e + 1)
+            z = s @ w2.T
+            z += b2
+            log_p = z - z.max(axis=1, keepdims=True)
+            log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+            rows = np.arange(n)
+            float(-log_p[rows, labels[index]].sum() / n)
+            dz = np.exp(log_p)
+            dz[rows, labels[index]] -= 1
+            dz /= n
+            dh = dz @ w2
+            dh *= 1 - s
+            dh *= s
+            grads = ((w1, dh.T @ x), (b1, dh.sum(axis=0)), (w2, dz.T @ s), (b2, dz.sum(axis=0)))
+            for param, grad in grads:
+                param -= LR * grad
+
+    run.network = network  # whose parameters w1, b1, w2, b2 are
     return run
 
 
@@ -69,4 +106,4 @@ def torch_side(dtype):
     return run
 
 
-SIDES = {"scratch": scratch_side, "torch": torch_side}
+SIDES = {"scratch": scratch_side, "torch": torch_side}  # bare_numpy_side is a yardstick, not a side

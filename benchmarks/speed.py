@@ -8,10 +8,11 @@ at batch 32, 128 and 512 in float32 and float64. Each time is the best of --roun
 two sides alternating epoch by epoch so that machine noise falls on both alike. Every ratio is
 scratch / torch (below 1: scratch is faster).
 
-Matrix products alone: NumPy's time for the epoch's matrix products by themselves (forward,
-weight gradients, and input gradients of every layer but the first, at the epoch's shapes, on
-operands kept in cache), over torch's epoch: no scratch/torch ratio can come below this floor
-while NumPy's BLAS does the products, however little else the scratch side does.
+Two floors beside each ratio, over the same torch epoch. Bare NumPy: the same epoch written as
+bare NumPy calls (benchmarks/epochs.py: no layers, checks or optimizer objects), timed with the
+sides; what any NumPy network costs. Products alone: NumPy's time for the epoch's matrix
+products by themselves (forward, weight gradients, and input gradients of every layer but the
+first, at the epoch's shapes, on operands kept in cache); what NumPy's BLAS costs.
 
 GEMM bound (batch 512, float32): the same FLOPs divided by the best one-thread matrix-multiply
 rate (1024x1024x1024, NumPy's BLAS or torch's) measured in this run; the scratch epoch's time
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from epochs import SIDES, SPEC, epoch_order, synthetic_mnist
+from epochs import SIDES, SPEC, bare_numpy_side, epoch_order, synthetic_mnist
 
 GOALS = {32: 0.5, 128: 0.75, 512: 0.9}  # scratch/torch time per epoch, issue 11
 GEMM_BOUND_GOAL = 0.6
@@ -50,10 +51,10 @@ def seconds(run, *args) -> float:
 
 
 def epoch_times(dtype, batch, examples, rounds) -> dict[str, float]:
-    """Best epoch time of each side, the sides alternating."""
+    """Best epoch time of each side and of bare NumPy, the three alternating."""
     images, labels = synthetic_mnist(examples, dtype)
     batches = epoch_order(examples, batch)
-    runs = {side: make(dtype) for side, make in SIDES.items()}
+    runs = {side: make(dtype) for side, make in {**SIDES, "bare": bare_numpy_side}.items()}
     times = {side: [] for side in runs}
     for _ in range(rounds):
         for side, run in runs.items():
@@ -136,7 +137,7 @@ def main():
     print(f"NumPy {np.__version__} vs torch {torch.__version__}, CPU, one thread each. One epoch of "
           f"{args.examples:,} examples, {SPEC} sigmoid, softmax cross-entropy, SGD; best of {args.rounds}.")
     print(f"{'dtype':<8} {'batch':>5} {'scratch s':>10} {'torch s':>8} {'scratch/torch':>14} {'goal':>7}"
-          f"          {'products alone s':>16} {'/torch (floor)':>14}")
+          f"          floors over torch: {'bare NumPy':>10} {'products alone':>14}")
     scratch_seconds = {}
     with threadpool_limits(limits=1, user_api="blas"):
         for dtype in ("float32", "float64"):
@@ -146,7 +147,8 @@ def main():
                 verdict = "met" if ratio <= goal else "missed"
                 products = matmul_seconds(dtype, batch, args.examples, args.rounds)
                 print(f"{dtype:<8} {batch:>5} {t['scratch']:>10.3f} {t['torch']:>8.3f} {ratio:>14.2f} "
-                      f"{'<= ' + str(goal):>7} {verdict:<8} {products:>16.3f} {products / t['torch']:>14.2f}")
+                      f"{'<= ' + str(goal):>7} {verdict:<8} {'':>18} {t['bare'] / t['torch']:>10.2f} "
+                      f"{products / t['torch']:>14.2f}")
                 scratch_seconds[dtype, batch] = t["scratch"]
         rates = gemm_rate()
         copy_costs = {batch: input_copy_cost("float32", batch, args.examples, args.rounds) for batch in (32, 512)}
