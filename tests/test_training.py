@@ -44,7 +44,7 @@ def test_twins_train_in_agreement(dtype, synthetic):
     assert records[-1].scratch.train_loss < records[0].scratch.train_loss  # it learns
 
 
-def test_two_processes_compute_what_one_does_sharing_the_torch_evaluation(synthetic, monkeypatch):
+def test_two_processes_compute_what_one_does_sharing_the_torch_evaluation(dtype, synthetic, monkeypatch):
     """The default run (the scratch side in a process of its own, which also predicts with the torch
     model on part of the evaluation pieces) and a sequential one give the same records to the bit,
     but for the clocks. Pieces of 16 examples, so that every split has several to share."""
@@ -53,8 +53,8 @@ def test_two_processes_compute_what_one_does_sharing_the_torch_evaluation(synthe
     ask = ScratchProcess.start_torch_predictions
     monkeypatch.setattr(ScratchProcess, "start_torch_predictions",
                         lambda worker, model, chunks: (shared.append(chunks), ask(worker, model, chunks)))
-    config = RunConfig(spec="784-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float32")
-    data = synthetic(dtype=np.float32)
+    config = RunConfig(spec="784-16-10", lr=0.5, epochs=2, batch_size=32, dtype=np.dtype(dtype).name)
+    data = synthetic(dtype=dtype)
 
     def records(concurrency):
         run = [record.to_dict() for record in TwinTraining(config, concurrency=concurrency).epochs(data)]
