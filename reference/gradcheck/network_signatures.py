@@ -33,7 +33,8 @@ MISTAKES = {
         "f'(z) were 1 (for ReLU: the mask dhidden[hidden <= 0] = 0 forgotten)."),
     "output derivative missing": (
         "The output layer's delta is a - y without f'(z_L): that is cross-entropy's delta, while the cost is "
-        "quadratic (delta = (a - y) * sigmoid_prime(z_L)); or the loss is not the one the network says."),
+        "quadratic (delta = (a - y) * sigmoid_prime(z_L)); or the loss is not the one the network says. Where the "
+        "layers before say \"activation derivative missing\", it is missing in every layer."),
 }
 
 
@@ -77,6 +78,10 @@ def _mistaken(activation, z, mistake, last) -> torch.Tensor:
 def network_signatures(params, activations, X, labels, loss, reduction) -> list[Signature]:
     """REUSED and one Signature per whole-network mistake, predicting from twin_pass(mistake=...)."""
     predicted = {name: twin_pass(params, activations, X, labels, loss, reduction, mistake=name) for name in MISTAKES}
+    last = f"{len(params) - 1}."  # at the output layer, a derivative missing everywhere is the output's alone: one name
+    predicted["activation derivative missing"] = {key: value for key, value in
+                                                  predicted["activation derivative missing"].items()
+                                                  if not key.startswith(last)}
     own = [Signature(name, words, ("layer",),
                      predict=lambda case, p=predicted[name]: {key: p[key] for key in case.gradient_keys if key in p})
            for name, words in MISTAKES.items()]
