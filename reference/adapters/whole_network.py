@@ -21,6 +21,7 @@ from .probing import ConventionError
 
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")
+BIAS_RESHAPES = {"flat": (-1,), "row": (1, -1), "column": (-1, 1)}
 BATCHINGS = ("rows", "columns")
 TARGETS = ("labels", "one_hot")
 HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -123,7 +124,7 @@ def load_parameters(net, conventions: NetworkConventions, params) -> None:
     existing arrays where they have that shape, so that references to them see the values."""
     for (w_at, b_at), (w, b) in zip(zip(conventions.weights, conventions.biases), params):
         for at, value in ((w_at, w if conventions.layout == "out_in" else w.T),
-                          (b_at, b.reshape({"flat": (-1,), "row": (1, -1), "column": (-1, 1)}[conventions.bias_shape]))):
+                          (b_at, b.reshape(BIAS_RESHAPES[conventions.bias_shape]))):
             current = get(net, at)
             if isinstance(current, np.ndarray) and current.shape == value.shape and current.dtype == np.float64:
                 current[...] = value

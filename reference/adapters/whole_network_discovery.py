@@ -51,7 +51,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
              cost=None, reduction=None, update=None) -> wn.NetworkConventions:
     """The conventions of net, probed on deep copies (net itself is never called), each keyword given
     instead of probed. activation: one name for every hidden layer, or a list; update="none": no step."""
-    given = dict(layout=(layout, wn.LAYOUTS), bias_shape=(bias_shape, wn.BIAS_SHAPES), batching=(batching, wn.BATCHINGS),
+    given = dict(layout=(layout, wn.LAYOUTS), bias_shape=(bias_shape, wn.BIAS_SHAPES),
+                 batching=(batching, wn.BATCHINGS),
                  output_activation=(output_activation, wn.OUTPUT_ACTIVATIONS), targets=(targets, wn.TARGETS),
                  cost=(cost, wn.LOSSES), reduction=(reduction, wn.REDUCTIONS), gradient_call=(gradient_call, CALLS),
                  activation=(activation, (None, *wn.HIDDEN_ACTIVATIONS)))
@@ -267,6 +268,8 @@ def _update(net, update):
     name = update or next((n for n in UPDATE_NAMES if callable(getattr(net, n, None))), None)
     if name is None:
         return None, None
+    if not callable(getattr(net, name, None)):
+        raise ConventionError(f"{type(net).__name__} has no method {name}; give update= an update method, or 'none'")
     parameters = inspect.signature(getattr(net, name)).parameters
     lr = next((p for p in parameters if p in (*LR_NAMES, *EXTRA_LR_NAMES)), None)
     if lr is None:

@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        return _cannot_run(prog, as_flags(str(error), network_flags()) if isinstance(error, (ValueError, TypeError)) else
+        worded = as_flags(str(error), network_flags() if args.network else None)  # --network's keywords: its flags
+        return _cannot_run(prog, worded if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:

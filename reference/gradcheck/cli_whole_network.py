@@ -55,7 +55,8 @@ def check_network_file(args, options: dict):
     if args.loss or args.optimizer:
         raise ValueError("--network checks the network's own cost (--cost) and update (--update) against "
                          "torch.optim.SGD; --loss and --optimizer describe a spec's network")
-    conventions = {_keyword(flag): getattr(args, _keyword(flag)) for flag in [*(f for f, _, _ in NETWORK_FLAGS), *SHARED]}
+    flags = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]
+    conventions = {_keyword(flag): getattr(args, _keyword(flag)) for flag in flags}
     conventions = {key: value for key, value in conventions.items() if value is not None}
     for key in ("weights", "biases"):
         if key in conventions:
