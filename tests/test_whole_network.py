@@ -78,6 +78,19 @@ def test_mutant_is_caught_at_its_parameter_and_named(mutant, where, tensors, mis
     assert all(parts[label].ok for label in agreeing), report.table()
 
 
+def test_every_convention_can_be_stated_instead():
+    stated = dict(weights=["params.W1", "params.W2"], biases=["params.b1", "params.b2"], layout="in_out",
+                  bias_shape="flat", batching="rows", forward="loss", activation="relu", output_activation="none",
+                  gradient_method="loss", gradient_call="data", targets="labels", cost="cross_entropy",
+                  reduction="mean", update="none")
+    report = check_whole_network(build(cs231n.TwoLayerNet), **stated)
+    assert report.ok, report.table()
+    assert report.conventions["weights"] == ("params.W1", "params.W2") and report.conventions["update"] is None
+    assert [part.kind for part in report.parts] == ["forward", "layer", "layer"]  # update="none": no step
+    with pytest.raises(ValueError, match="layout='sideways'"):
+        check_whole_network(build(cs231n.TwoLayerNet), layout="sideways")
+
+
 def test_the_update_reuses_the_gradients_and_says_so_when_they_disagree():
     part = check_whole_network(build(nielsen.DerivativeAtActivation)).parts[-1]
     assert part.kind == "optimizer" and "which disagree above" in part.description

@@ -187,6 +187,8 @@ def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
     """The layout and activations whose twin computes the user's output (outputs: by layout) from X:
     the only one."""
     hidden = [activation] * (layers - 1) if isinstance(activation, str) else activation
+    if hidden and len(hidden) != layers - 1:
+        raise ValueError(f"give one activation, or one per hidden layer ({layers - 1}); got {list(hidden)}")
     hidden_choices = [tuple(hidden)] if hidden else list(itertools.product(wn.HIDDEN_ACTIVATIONS, repeat=layers - 1))
     last_choices = [output_activation] if output_activation else wn.OUTPUT_ACTIVATIONS
     matches = []
