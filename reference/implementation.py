@@ -41,6 +41,7 @@ import scratch_nn
 from scratch_nn.spec import Spec
 
 from .adapters import Adapted, ConventionError, adapt_loss, adapt_network
+from .adapters.methods import has_forward
 from .run_config import ConfigError, RunConfig
 from .twin import torch_model
 
@@ -132,7 +133,7 @@ def holds_layers(value) -> bool:
     if isinstance(value, (list, scratch_nn.Sequential)):
         return True
     return not isinstance(value, tuple) and any(
-        isinstance(v, list) and v and all(hasattr(item, "forward") or isinstance(item, tuple) for item in v)
+        isinstance(v, list) and v and all(has_forward(item) or isinstance(item, tuple) for item in v)
         for v in getattr(value, "__dict__", {}).values())
 
 
@@ -176,7 +177,8 @@ def adapt_user_loss(user_loss, loss: str, conventions=None):
     try:
         return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
     except (ConventionError, TypeError, ValueError) as error:
-        raise ImplementationError(f"the loss build returned cannot be read: {error}") from None
+        where = " (in the file's CONVENTIONS = {'loss_conventions': {...}})" if isinstance(error, ConventionError) else ""
+        raise ImplementationError(f"the loss build returned cannot be read: {error}{where}") from None
 
 
 def twin_name(layer) -> str:

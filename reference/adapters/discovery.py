@@ -14,9 +14,11 @@ import numpy as np
 import scratch_nn
 
 from .functional import FunctionalLayer
-from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, columns, to_canonical
-from .probing import (BIAS_NAMES, FAILED, GRADIENT_ARGUMENT, WEIGHT_NAMES, ConventionError, arrays, attempt,
-                      by_name, changed, get, learning_rate, looks_like_gradient, required_arguments, works)
+from .layer import LayerConventions, adapted_class, call_backward, columns, to_canonical
+from .layer_methods import accepts, backward_call, find_backward, find_forward
+from .methods import require_method
+from .probing import (BIAS_NAMES, FAILED, WEIGHT_NAMES, ConventionError, arrays, attempt, by_name, changed, get,
+                      learning_rate, looks_like_gradient, snapshot, works)
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4
@@ -41,7 +43,8 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     dtype: of the parameters: a built layer's (default float64); an instance keeps its own unless given.
     factory: builds the layer: factory(in_features, out_features) for a linear twin, factory() otherwise.
     explicit: any LayerConventions field (weight="weights", layout="in_out", backward="x,grad",
-        bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update", ...).
+        bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update",
+        forward_method="__call__", backward_method="bprop", ...).
     A class is built, then its parameters are set from scratch_nn.torch_default with `seed`.
     """
     known = set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built"}
@@ -55,9 +58,12 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
         if fresh and hasattr(subject, "w"):
             built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}"
     twin = twin_of(subject, twin)
+    for keyword in ("forward_method", "backward_method"):
+        if keyword in explicit and factory is None:
+            require_method(subject, explicit[keyword], keyword)
     if isinstance(subject, type) or factory is not None:
         subject, built = build(subject, twin, in_features or PROBE_SIZES[0], out_features or PROBE_SIZES[1],
-                               lr, factory, dtype)
+                               lr, factory, dtype, explicit.get("forward_method"))
     else:
         subject = copy.deepcopy(subject)
     conventions = discover(subject, twin, in_features, lr, explicit)
@@ -101,11 +107,14 @@ def twin_named(name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def build(cls, twin, in_features, out_features, lr, factory, dtype):
+def build(cls, twin, in_features, out_features, lr, factory, dtype, forward_method=None):
     """An instance of cls, and how it was built: factory, cls(weight, bias), cls(in, out), cls(in, out, lr)."""
     if factory is not None:
         args = (in_features, out_features) if twin == "linear" else ()
-        return factory(*args), f"factory{args}"
+        layer = factory(*args)
+        if forward_method is not None:
+            require_method(layer, forward_method, "forward_method")
+        return layer, f"factory{args}"
     name = cls.__name__
     if twin != "linear":
         attempts = [((), "()")]
@@ -123,7 +132,7 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype):
         except Exception as error:  # not this constructor: try the next
             errors.append(f"{name}{words}: {type(error).__name__}: {error}")
             continue
-        if accepts_input(layer, in_features):
+        if accepts_input(layer, in_features, forward_method):
             return layer, name + words
         errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
                       f"and a ({in_features}, 1) column")
@@ -131,9 +140,8 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype):
                           "factory= (called as factory(in_features, out_features) for a linear layer)")
 
 
-def accepts_input(layer, in_features) -> bool:
-    x = np.random.default_rng(1).standard_normal((PROBE_BATCH, in_features))
-    return any(works(copy.deepcopy(layer).forward, probe) for probe in (x, x[:1].T))
+def accepts_input(layer, in_features, forward_method=None) -> bool:
+    return accepts(layer, np.random.default_rng(1).standard_normal((PROBE_BATCH, in_features)), forward_method)
 
 
 def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
@@ -144,14 +152,17 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
         find_parameters(user, c, in_features, explicit)
     width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
     x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
+    if "forward_method" not in explicit:
+        c.forward_method = find_forward(user, x)
     if "batching" not in explicit:
-        c.batching = "rows" if works(copy.deepcopy(user).forward, x) else "columns"
+        c.batching = "rows" if works(getattr(copy.deepcopy(user), c.forward_method), x) else "columns"
     sample = x if c.batching == "rows" else columns(x)[0]
     probe = copy.deepcopy(user)
-    before = {loc: v.copy() for loc, v in arrays(probe).items()}
-    result = attempt(probe.forward, sample)
+    before = snapshot(probe)
+    forward = getattr(probe, c.forward_method)
+    result = attempt(forward, sample)
     if result is FAILED:
-        probe.forward(sample)  # let the user's own error say why
+        forward(sample)  # let the user's own error say why
     if result is None and "output" not in explicit:  # forward keeps its output, e.g. in self.output
         c.output = one_of(changed(before, probe), OUTPUT_NAMES, "the output (forward returned nothing)", "output")
     if c.output is not None:
@@ -159,9 +170,12 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
     if "returns_cache" not in explicit:
         c.returns_cache = isinstance(result, tuple) and len(result) == 2
     output = result[0] if c.returns_cache else result
+    cache = result[1] if c.returns_cache else output
+    if "backward_method" not in explicit:
+        c.backward_method = find_backward(probe, c, "backward" in explicit, sample, cache, output)
     if "backward" not in explicit:
         c.backward = backward_call(probe, c)
-    find_gradients(probe, c, sample, result, output, lr, explicit)
+    find_gradients(probe, c, sample, cache, output, lr, explicit)
     return c
 
 
@@ -172,7 +186,7 @@ def find_parameters(user, c, in_features, explicit):
                           WEIGHT_NAMES, "the weight", "weight")
     weight = get(user, c.weight)
     if "layout" not in explicit:
-        c.layout = layout_of(user, weight.shape, in_features)
+        c.layout = layout_of(user, weight.shape, in_features, explicit.get("forward_method"))
     out_features = weight_sizes(weight, c.layout)[1]
     if c.bias is None:
         c.bias = one_of([loc for loc, v in found.items() if loc != c.weight and not looks_like_gradient(loc)
@@ -196,15 +210,14 @@ def one_of(candidates, names, what, option):
     raise ConventionError(f"{what} could be any of {', '.join(candidates)}; give {option}= one of them")
 
 
-def layout_of(user, shape, in_features) -> str:
+def layout_of(user, shape, in_features, forward_method=None) -> str:
     """(out, in) or (in, out), from the input width the layer is known to take or accepts."""
     if shape[0] == shape[1]:
         raise ConventionError(f"the weight is square {shape}: its shape cannot tell (out, in) from (in, out); "
                               f"give layout='out_in' (x @ W.T) or 'in_out' (x @ W)")
     if in_features is None:
         x = np.random.default_rng(3).standard_normal((PROBE_BATCH, shape[1]))
-        accepted = [works(copy.deepcopy(user).forward, probe) for probe in (x, x[:1].T)]
-        in_features = shape[1] if any(accepted) else shape[0]
+        in_features = shape[1] if accepts(user, x, forward_method) else shape[0]
     if in_features not in shape:
         raise ConventionError(f"the weight's shape {shape} does not fit {in_features} input features")
     return "out_in" if shape[1] == in_features else "in_out"
@@ -216,27 +229,11 @@ def weight_sizes(weight, layout):
     return in_features, out_features
 
 
-def backward_call(probe, c) -> str:
-    arguments = required_arguments(probe.backward)
-    if len(arguments) == 1 and not c.returns_cache:
-        return "grad"
-    if len(arguments) == 2 and c.returns_cache:
-        return "grad,cache"
-    if len(arguments) == 2:
-        gradient = [GRADIENT_ARGUMENT.search(a) is not None for a in arguments]
-        if gradient.count(True) == 1:
-            return "grad,x" if gradient[0] else "x,grad"
-    raise ConventionError(f"cannot tell how {c.name}.backward{tuple(arguments)} is called; give backward= one of "
-                          f"{BACKWARD_CALLS}")
-
-
-def find_gradients(probe, c, x, result, output, lr, explicit):
+def find_gradients(probe, c, x, cache, output, lr, explicit):
     """Run backward once and see what it returns and what it changes."""
     grad = np.random.default_rng(4).standard_normal(np.shape(output))
-    cache = result[1] if c.returns_cache else None
-    before = {loc: v.copy() for loc, v in arrays(probe).items()}
-    arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
-    returned = probe.backward(*arguments[c.backward])
+    before = snapshot(probe)
+    returned = call_backward(probe, c, x, cache, grad)
     returned_tuple = isinstance(returned, tuple)
     moved = changed(before, probe)
     if "input_grad" not in explicit and returned_tuple:

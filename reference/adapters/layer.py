@@ -29,7 +29,7 @@ from .probing import check_choices, get, put
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")
 BATCHINGS = ("rows", "columns")
-BACKWARD_CALLS = ("grad", "x,grad", "grad,x", "grad,cache")
+BACKWARD_CALLS = ("grad", "x,grad", "grad,x", "grad,cache", "x", "output")
 GRADIENT_SOURCES = ("attributes", "returned", "update")
 USED_AS = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
            ("out_in", "columns"): "(out, in), used as W @ x", ("in_out", "columns"): "(in, out), used as W.T @ x"}
@@ -49,8 +49,11 @@ class LayerConventions:
     bias_shape: str = "flat"         # "flat" (out,), "row" (1, out), "column" (out, 1)
     batching: str = "rows"           # "rows": x is (n, in); "columns": one example at a time, x is (in, 1)
     output: str | None = None        # where forward leaves its output when it returns nothing, e.g. "output"
+    forward_method: str = "forward"  # the method that is forward: forward, __call__, fprop, ... (methods.py)
+    backward_method: str = "backward"  # backward, backprop, bprop, grad, ...; or an activation's derivative
     returns_cache: bool = False      # forward returns (output, cache)
-    backward: str = "grad"           # one of BACKWARD_CALLS: the arguments backward takes
+    backward: str = "grad"           # one of BACKWARD_CALLS: the arguments backward takes; "x" and "output":
+                                     # it is f'(x) at the input, or f' from the output, times grad here
     gradients: str = "attributes"    # one of GRADIENT_SOURCES: where the parameter gradients land
     weight_grad: str | None = None   # a location (attributes), or the index in backward's tuple (returned)
     bias_grad: str | None = None
@@ -80,9 +83,12 @@ class LayerConventions:
             parts.append("forward returns (output, cache)")
         if self.output is not None:
             parts.append(f"forward leaves its output in `.{self.output}`")
-        call = {"grad": "backward(grad) uses what forward cached", "x,grad": "backward(x, grad) is stateless",
-                "grad,x": "backward(grad, x) is stateless",
-                "grad,cache": "backward(grad, cache) takes the cache forward returned"}[self.backward]
+        if self.forward_method != "forward":
+            parts.append(f"forward is {self.forward_method}(x)")
+        call = {"grad": "{}(grad) uses what forward cached", "x,grad": "{}(x, grad) is stateless",
+                "grad,x": "{}(grad, x) is stateless", "grad,cache": "{}(grad, cache) takes the cache forward returned",
+                "x": "{}(x) is the derivative at the input, times grad", "output": "{}(output) is the derivative "
+                "from the output, times grad"}[self.backward].format(self.backward_method)
         if self.gradients == "update":
             source = f"(`.{self.lr_from}`)" if self.lr_from else "(given)"
             call += (f" and updates `.{self.weight}`/`.{self.bias}` with lr {self.lr:g} {source}; "
@@ -146,17 +152,17 @@ class AdaptedLayer:
         return np.concatenate(grad_inputs, axis=1).T
 
     def _forward(self, x):
-        result = self.user.forward(x)
+        """(output, cache): the cache forward returned, or else the output (what backward(output) takes)."""
+        result = getattr(self.user, self.conventions.forward_method)(x)
         if self.conventions.output is not None:
             result = get(self.user, self.conventions.output)
-        return result if self.conventions.returns_cache else (result, None)
+        return result if self.conventions.returns_cache else (result, result)
 
     def _backward(self, x, cache, grad):
         """The user's backward, called in its convention: (dL/dx, {"weight": dW, "bias": db} in (out, in))."""
         c = self.conventions
         before = {name: value.copy() for name, value in self.params.items()} if c.gradients == "update" else None
-        arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
-        result = self.user.backward(*arguments[c.backward])
+        result = call_backward(self.user, c, x, cache, grad)
         grad_input = (result if c.input_grad is None else result[c.input_grad] if isinstance(c.input_grad, int)
                       else get(self.user, c.input_grad))
         if not c.has_params:
@@ -204,6 +210,16 @@ class AdaptedLayer:
         weight = self.params.get("weight")
         sizes = f"({weight.shape[1]}->{weight.shape[0]})" if weight is not None else ""
         return f"{self.conventions.name}{sizes}"
+
+
+def call_backward(user, c: LayerConventions, x, cache, grad):
+    """The user's backward method called in its convention c.backward; cache: what forward returned
+    besides the output, or else the output. A derivative's result is multiplied by grad here."""
+    method = getattr(user, c.backward_method)
+    if c.backward in ("x", "output"):
+        return grad * method(x if c.backward == "x" else cache)
+    arguments = {"grad": (grad,), "x,grad": (x, grad), "grad,x": (grad, x), "grad,cache": (grad, cache)}
+    return method(*arguments[c.backward])
 
 
 def to_canonical(weight, layout):

@@ -24,8 +24,6 @@ from scratch_nn.losses import is_labels, one_hot
 
 from .probing import check_choices
 
-VALUE_METHODS = ("forward", "loss", "calculate", "compute", "__call__")
-GRADIENT_METHODS = ("backward", "gradient", "grad", "derivative", "prime", "backprop")
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
 TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss}
 DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2"}

@@ -9,15 +9,16 @@ gradient is compared with both, and neither is an error asking for gradient_of=.
 """
 
 import copy
+import dataclasses
 import itertools
 
 import numpy as np
 
 from .. import tolerances
 from ..comparison import diff
-from .loss import (DEFINITIONS, GRADIENT_METHODS, TWIN_LOSSES, VALUE_METHODS, LossConventions, adapted_loss_class,
-                   user_targets)
-from .probing import FAILED, ConventionError, attempt, method, required_arguments
+from .loss import DEFINITIONS, TWIN_LOSSES, LossConventions, adapted_loss_class, user_targets
+from .methods import LOSS_GRADIENT_METHODS, LOSS_VALUE_METHODS, choose, methods_of, require_method
+from .probing import FAILED, ConventionError, attempt, required_arguments
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
@@ -56,27 +57,50 @@ class LossPair:
 
 
 def discover_loss(user, c, explicit):
-    function = callable(user) and not hasattr(user, "forward") and not hasattr(user, "loss")
-    if "value" not in explicit:
-        c.value = "" if function else method(user, VALUE_METHODS, "loss value", "value=")[0]
+    for keyword in ("value", "gradient_method"):
+        if explicit.get(keyword):
+            require_method(user, explicit[keyword], keyword)
+    # A function, or an object whose one method is __call__ (returning (loss, grad)): called itself.
+    function = callable(user) and not methods_of(user, [name for name in LOSS_VALUE_METHODS + LOSS_GRADIENT_METHODS
+                                                        if name != "__call__"])
     rng = np.random.default_rng(5)
     output = rng.standard_normal((PROBE_BATCH, PROBE_CLASSES)) if c.twin == "cross_entropy" \
         else rng.random((PROBE_BATCH, PROBE_CLASSES))  # the squared error's output: after a sigmoid
     labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
     per_example, gradient_of_sum = reference(c.twin, output, labels)
+    if "value" not in explicit:
+        c.value = "" if function else choose(
+            user, LOSS_VALUE_METHODS, lambda name: find_call(user, dataclasses.replace(c, value=name), explicit,
+                                                             function, output, labels, per_example), "loss value",
+            "value")
     find_call(user, c, explicit, function, output, labels, per_example)
     if c.gradient != "returned" and "gradient" not in explicit:
         if "gradient_method" not in explicit:
-            c.gradient_method = method(user, GRADIENT_METHODS, "gradient", "gradient_method=")[0]
-        c.gradient = "stateless" if required_arguments(getattr(user, c.gradient_method)) else "stateful"
+            c.gradient_method = choose(user, LOSS_GRADIENT_METHODS,
+                                       lambda name: gradient_at(user, gradient_call(user, c, name), output, labels),
+                                       "loss gradient", "gradient_method")
+        c.gradient = gradient_call(user, c, c.gradient_method).gradient
     if c.reduction == "none" and "gradient_of" not in explicit:
         c.gradient_of = ("sum" if c.batching == "columns"
                          else gradient_reduction(user, c, output, labels, gradient_of_sum))
 
 
+def gradient_call(user, c, name) -> LossConventions:
+    """c with the gradient from the method name: backward(output, target) where it takes arguments, else backward()."""
+    return dataclasses.replace(c, gradient_method=name,
+                               gradient="stateless" if required_arguments(getattr(user, name)) else "stateful")
+
+
+def gradient_at(user, c, output, labels):
+    """The gradient the loss gives at (output, labels) in the conventions c, on a copy."""
+    probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
+    probe.forward(output, labels)
+    return probe.backward()
+
+
 def find_call(user, c, explicit, function, output, labels, per_example):
     """How the value is called (batching, target form), whether the call returns the gradient too,
-    and the value's reduction: the first combination whose value is the loss."""
+    and the value's reduction: the first combination whose value is the loss (set in c, and returned)."""
     tried = []
     for batching, targets in itertools.product([explicit["batching"]] if "batching" in explicit else BATCHINGS,
                                                [explicit["targets"]] if "targets" in explicit else TARGETS):
@@ -99,7 +123,7 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         if found is not None:
             if "reduction" not in explicit:
                 c.reduction = "none" if batching == "columns" else found
-            return
+            return c.batching, c.targets, c.reduction, c.gradient
         tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
     raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
                           f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
@@ -143,9 +167,7 @@ def reduction_of(value, per_example):
 
 
 def gradient_reduction(user, c, output, labels, gradient_of_sum) -> str:
-    probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
-    probe.forward(output, labels)
-    grad = np.asarray(probe.backward(), dtype=float)
+    grad = np.asarray(gradient_at(user, c, output, labels), dtype=float)
     for name, expected in (("sum", gradient_of_sum), ("mean", gradient_of_sum / len(output))):
         if agrees(grad, expected):
             return name

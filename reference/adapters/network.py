@@ -19,6 +19,7 @@ from .discovery import adapt_layer, twin_of
 from .layer import AdaptedLayer
 from .loss import AdaptedLoss
 from .loss_discovery import adapt_loss
+from .methods import has_forward
 from .probing import ConventionError
 
 
@@ -99,7 +100,8 @@ class Adapted:
 
 
 # Conventions given to adapt_network that apply to every layer; the others apply to the linear ones only.
-CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output")
+CALL_CONVENTIONS = ("backward", "batching", "returns_cache", "input_grad", "output", "forward_method",
+                    "backward_method")
 
 
 def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, loss_twin=None,
@@ -144,7 +146,7 @@ def layers_of(subject) -> list:
     if isinstance(subject, scratch_nn.Sequential):
         return list(subject.layers)
     lists = {name: value for name, value in vars(subject).items() if isinstance(value, (list, tuple)) and value
-             and all(hasattr(v, "forward") or isinstance(v, tuple) for v in value)}
+             and all(has_forward(v) or isinstance(v, tuple) for v in value)}
     if len(lists) != 1:
         raise ConventionError(f"cannot find the layers of {type(subject).__name__}: "
                               f"{'no' if not lists else 'several'} list attributes of layers ({', '.join(lists)}); "

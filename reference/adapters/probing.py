@@ -94,16 +94,6 @@ def learning_rate(obj) -> tuple[str, float] | None:
     return None
 
 
-def method(obj, names, what: str, option: str):
-    """The first of obj's methods named in names."""
-    for name in names:
-        found = getattr(obj, name, None)
-        if callable(found) and not isinstance(found, type):
-            return name, found
-    raise ConventionError(f"{type(obj).__name__} has no {what} method (looked for {', '.join(names)}); "
-                          f"give it with {option}")
-
-
 def required_arguments(function) -> list[str]:
     """The names of the arguments a call must supply (self excluded for a bound method)."""
     try:

@@ -138,7 +138,7 @@ def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtyp
     """
     conventions = own_code.pop_conventions(options)
     if not own_code.is_pair(layer):
-        own_code.require_layer(layer)
+        own_code.require_layer(layer, conventions)
     if conventions or not own_code.has_scratch_interface(layer):
         adapted = own_code.adapt_one_layer(layer, twin, in_features=in_features, out_features=out_features,
                                            dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
@@ -161,7 +161,7 @@ def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, 
     layer = None if conventions else own_code.build_as_scratch(cls, twin, in_features, out_features,
                                                                dtype or np.float64, seed, DEFAULT_SIZES)
     if layer is None:
-        own_code.require_layer(cls)
+        own_code.require_layer(cls, conventions)
         adapted = own_code.adapt_one_layer(cls, twin, in_features=in_features, out_features=out_features,
                                            dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
         return _check_adapted(adapted, x, target, dict(options, seed=seed, dtype=dtype or np.float64))

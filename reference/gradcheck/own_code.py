@@ -22,6 +22,7 @@ from scratch_nn.losses import Loss
 
 from ..adapters import Adapted, AdaptedLoss, LayerConventions, adapt_layer, adapt_loss, adapt_network
 from ..adapters.discovery import TWINS
+from ..adapters.methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS, has_forward, methods_of
 from ..twin import scratch_class_for
 
 # The adapters' keywords that describe the subject, not the check: any of them routes a subject
@@ -49,7 +50,7 @@ def adaptable_twin(twin) -> bool:
 def is_pair(subject) -> bool:
     """A functional pair (forward_fn, backward_fn[, weight, bias]), not a list of layers."""
     return isinstance(subject, tuple) and 2 <= len(subject) <= 4 and all(
-        callable(f) and not hasattr(f, "forward") for f in subject[:2])
+        callable(f) and not has_forward(f) for f in subject[:2])
 
 
 def holds_layers(subject) -> bool:
@@ -58,17 +59,23 @@ def holds_layers(subject) -> bool:
         return not is_pair(subject)
     if isinstance(subject, type) or has_scratch_interface(subject):
         return False
-    return any(isinstance(value, (list, tuple)) and value and all(hasattr(v, "forward") or is_pair(v) for v in value)
+    return any(isinstance(value, (list, tuple)) and value and all(has_forward(v) or is_pair(v) for v in value)
                for value in getattr(subject, "__dict__", {}).values())
 
 
-def require_layer(subject) -> None:
-    """A TypeError unless subject (an instance or a class) has forward and backward."""
-    missing = [name for name in ("forward", "backward", "params") if not hasattr(subject, name)]
-    if "forward" in missing or "backward" in missing:
-        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no {', '.join(missing)}. "
-                        f"A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
-                        f"backward(grad_output)) or in its own (see reference.adapters)")
+def require_layer(subject, conventions: dict) -> None:
+    """A TypeError unless subject (an instance or a class) has a forward and a backward method, by one
+    of their usual names (reference.adapters.methods) or by the name given as forward_method/backward_method."""
+    roles = (("forward", FORWARD_METHODS), ("backward", BACKWARD_METHODS + DERIVATIVE_METHODS))
+    missing = [role for role, names in roles
+               if f"{role}_method" not in conventions and not methods_of(subject, names)]
+    if missing:
+        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no "
+                        f"{' and no '.join(missing)} method (looked for {', '.join(FORWARD_METHODS)}; "
+                        f"{', '.join(BACKWARD_METHODS + DERIVATIVE_METHODS)}); give its name with "
+                        f"{' and '.join(f'{role}_method=' for role in missing)}. A layer has forward(x) and "
+                        f"backward(...), in scratch_nn's conventions (a params dict, backward(grad_output)) or in "
+                        f"its own (see reference.adapters)")
 
 
 def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_sizes):
