@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from . import whole_network as wn
+from .methods import require_method
 from .probing import FAILED, LR_NAMES, ConventionError, attempt
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba")
@@ -71,7 +72,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     X, labels = rng.standard_normal((batch, n_in)), np.arange(batch) % sizes[-1]
     params = [(rng.standard_normal((n_out, fan_in)) / np.sqrt(fan_in), rng.standard_normal(n_out) / 2)
               for fan_in, n_out in zip((n_in, *sizes), sizes)]  # pre-activations O(1): every activation shows
-    forward = forward or _first_method(probe, FORWARD_NAMES, "forward", "forward")
+    forward = require_method(probe, forward, "forward") if forward else _first_method(probe, FORWARD_NAMES, "forward",
+                                                                                        "forward")
     found = dict(weights=tuple(weights), biases=tuple(biases), bias_shape=bias_shape or _bias_shape(arrays[1][0]),
                  forward=forward)
     wn.load_parameters(probe, _partial(found, layout=layouts[0]), params)
@@ -83,7 +85,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     layout, activations = _twin_of_forward(outputs, X, params, len(sizes), activation, output_activation)
     found.update(layout=layout, activations=activations)
     wn.load_parameters(probe, _partial(found), params)
-    gradients = gradient_method or _first_method(probe, GRADIENT_NAMES, "gradient", "gradient_method")
+    gradients = (require_method(probe, gradient_method, "gradient_method") if gradient_method
+                 else _first_method(probe, GRADIENT_NAMES, "gradient", "gradient_method"))
     call = gradient_call or _gradients_call(probe, gradients, forward, found["batching"])
     found.update(gradients=gradients, gradients_call=call)
     targets = targets or _targets(probe, found, X, labels, sizes[-1])

@@ -15,6 +15,7 @@ from scratch_nn.spec import Spec
 
 from .. import implementation
 from ..adapters.layer import BACKWARD_CALLS, BATCHINGS, BIAS_SHAPES, GRADIENT_SOURCES, LAYOUTS
+from ..adapters.methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS
 from . import check
 
 # The adapters' conventions of a layer as options: (flag, add_argument's settings, what it is). Each
@@ -26,9 +27,17 @@ CONVENTION_FLAGS = [
     ("--bias-shape", dict(choices=BIAS_SHAPES), "the bias's shape: flat (out,), row (1, out), column (out, 1)"),
     ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
                                             "a column (in, 1)"),
+    ("--forward-method", dict(metavar="NAME"), f"the method that is forward (found among {', '.join(FORWARD_METHODS)}: "
+                                               "the one that takes the probe); with --network, the network's (also "
+                                               "spelled --forward)"),
+    ("--backward-method", dict(metavar="NAME"), f"the method that is backward (found among "
+                                                f"{', '.join(BACKWARD_METHODS)}; for an activation also "
+                                                f"{', '.join(DERIVATIVE_METHODS)}, f'(x) times grad); a --network's "
+                                                f"is --gradient-method"),
     ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)),
      "how backward is called: grad (it uses what forward cached); x,grad or grad,x (stateless); grad,cache (the "
-     "cache forward returned)"),
+     "cache forward returned); x or output: an activation's derivative method, f'(x) at the input or from the "
+     "output, multiplied by grad"),
     ("--gradients", dict(choices=GRADIENT_SOURCES), "where the weight gradients land: attributes (or a dict entry); "
                                                     "returned by backward, as (dx, dW, db); update: backward "
                                                     "updates the weights itself with --lr (the gradient is "
@@ -67,13 +76,16 @@ def as_flags(message: str, more: dict | None = None) -> str:
 
 
 
+ALIASES = {"--forward-method": ("--forward",)}  # --forward: --network's name for it before layers had one
+
+
 def add_convention_arguments(parser) -> None:
     own = parser.add_argument_group(
-        "conventions of your own code (--layer, --implementation)",
+        "conventions of your own code (--layer, --implementation; --forward-method also --network)",
         "Found by probing and printed before the table; give one where probing cannot tell (the error names it) "
         "or to state it. Each is reference.adapters' keyword argument of the same name.")
     for flag, kind, words in CONVENTION_FLAGS:
-        own.add_argument(flag, **kind, help=words)
+        own.add_argument(flag, *ALIASES.get(flag, ()), **kind, help=words)
 
 
 def check_implementation(args, conventions, options):

@@ -11,14 +11,13 @@ import inspect
 
 from ..adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
 from ..adapters.whole_network_discovery import CALLS
-from .cli_own_code import load
+from .cli_own_code import attribute, load
 from .whole_network import check_whole_network
 
 NETWORK_FLAGS = [
     ("--weights", dict(metavar="LOC,LOC,..."), "where each layer's weight lives: weights[0],weights[1] (list "
                                                "entries), params.W1,params.W2 (dict entries) or W1,W2 (attributes)"),
     ("--biases", dict(metavar="LOC,LOC,..."), "where each layer's bias lives, as --weights"),
-    ("--forward", dict(metavar="METHOD"), "the method giving the network's output (feedforward, forward, loss)"),
     ("--gradient-method", dict(metavar="METHOD"), "the method giving the gradients (backprop, loss, backward)"),
     ("--gradient-call", dict(choices=CALLS), "data: METHOD(x, y); targets: forward(X), then METHOD(y); "
                                                       "none: forward(X), then METHOD()"),
@@ -28,7 +27,9 @@ NETWORK_FLAGS = [
     ("--reduction", dict(choices=REDUCTIONS), "the cost over the batch: its mean (default) or sum"),
     ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none"),
 ]
-SHARED = ("--layout", "--bias-shape", "--batching")  # the layer conventions' flags, reused
+# The layer conventions' flags, reused: the same values mean the same here; discover()'s keyword where it differs.
+SHARED = ("--layout", "--bias-shape", "--batching", "--forward-method")
+KEYWORDS = {"forward_method": "forward"}
 
 
 def add_network_arguments(parser) -> None:
@@ -46,7 +47,7 @@ def add_network_arguments(parser) -> None:
 
 def network_flags() -> dict:
     """discover()'s keyword -> its flag, for errors worded as flags."""
-    flags = {_keyword(flag): flag for flag, _, _ in NETWORK_FLAGS}
+    flags = {_keyword(flag): flag for flag in [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]}
     return {**flags, "activation": "--activation", "output_activation": "--output-activation"}
 
 
@@ -55,8 +56,10 @@ def check_network_file(args, options: dict):
     if args.loss or args.optimizer:
         raise ValueError("--network checks the network's own cost (--cost) and update (--update) against "
                          "torch.optim.SGD; --loss and --optimizer describe a spec's network")
+    if args.backward_method:
+        raise ValueError("--backward-method names a layer's backward; a --network's is --gradient-method")
     flags = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]
-    conventions = {_keyword(flag): getattr(args, _keyword(flag)) for flag in flags}
+    conventions = {_keyword(flag): getattr(args, attribute(flag)) for flag in flags}
     conventions = {key: value for key, value in conventions.items() if value is not None}
     for key in ("weights", "biases"):
         if key in conventions:
@@ -105,4 +108,5 @@ def _binds(signature, arguments) -> bool:
 
 
 def _keyword(flag) -> str:
-    return flag.removeprefix("--").replace("-", "_")
+    """discover()'s keyword for a flag."""
+    return KEYWORDS.get(attribute(flag), attribute(flag))
