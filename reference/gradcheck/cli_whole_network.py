@@ -2,9 +2,10 @@
 built for --spec, its conventions' flags (one per keyword argument of
 reference.adapters.whole_network_discovery.discover), and check_whole_network run on it.
 
---layout, --bias-shape and --batching are the layer conventions' flags (the same values mean the
-same here); --activation and --output-activation are the spec's, which here state what the
-network computes instead of building it.
+--layout, --bias-shape, --batching and --forward-method are the layer conventions' flags (the same
+values mean the same here; --forward-method is discover()'s forward, also spelled --forward);
+--activation and --output-activation are the spec's, which here state what the network computes
+instead of building it.
 """
 
 import inspect
