@@ -235,7 +235,7 @@ def test_code_that_raises_is_reported_as_that_parts_failure():
     (lambda: check(HandIdentity), ValueError, "cannot tell from the name 'HandIdentity' .*give twin="),
     (lambda: check(HandLinear, twin="softplus"), ValueError, "unknown twin 'softplus'"),
     (lambda: check(HandSigmoid, twin="sigmoid", out_features=3), ValueError, "out_features applies to a linear"),
-    (lambda: check(object, twin="relu"), TypeError, "has no forward, backward, params"),
+    (lambda: check(object, twin="relu"), TypeError, "has no forward and no backward method .* give its name with forward_method="),
     (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give the twins as a list"),
     (lambda: check(build_network("6-5-3"), in_features=3), ValueError, "a network's input size comes from"),
     (lambda: check(HandSigmoid(), out_features=3), ValueError, "a layer instance has its own"),
