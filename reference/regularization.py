@@ -43,16 +43,47 @@ class MaskedDropout(nn.Module):
         return f"p={self.p}"
 
 
+class GivenMaskDropout(MaskedDropout):
+    """MaskedDropout whose mask for a batch comes from draw(shape) (True: kept): the mask a user's own
+    dropout draws (reference.adapters.functional_params), applied with torch's dropout formula."""
+
+    def __init__(self, p: float, draw):
+        super().__init__(p, None)
+        self.draw = draw
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        if keep is None and self.training and self.p > 0:
+            keep = torch.from_numpy(self.draw(tuple(x.shape))).to(x.device)
+        return super().forward(x, keep)
+
+
+class BiasedRunningVarBatchNorm1d(nn.BatchNorm1d):
+    """torch's batch norm (its output and gradients), with the running variance CS231n's assignment
+    specifies: the running average of the biased batch variance, where torch averages the unbiased one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        before = self.running_var.clone()
+        output = super().forward(x)
+        if self.training:  # a new tensor: the one torch updated in place is saved for its backward
+            with torch.no_grad():
+                self.running_var = (1 - self.momentum) * before + self.momentum * x.var(dim=0, unbiased=False)
+        return output
+
+
 def regularization_twin(layer) -> nn.Module:
     """The twin of a Dropout or BatchNorm1d layer, in the same mode (training or evaluation). A
     Dropout twin gets a copy of the layer's generator, so it draws the masks the layer will draw
-    next; BatchNorm1d's statistics and parameters arrive with the network's state_dict."""
+    next, or, for a layer with draw_mask (a user's dropout), the mask it draws; BatchNorm1d's
+    statistics and parameters arrive with the network's state_dict (a layer with biased_running_var
+    keeps the biased batch variance's running average, as CS231n's does)."""
     if isinstance(layer, Dropout):
-        module = MaskedDropout(layer.p, copy.deepcopy(layer.rng))
+        module = (GivenMaskDropout(layer.p, layer.draw_mask) if hasattr(layer, "draw_mask")
+                  else MaskedDropout(layer.p, copy.deepcopy(layer.rng)))
     else:
         running_mean = layer.buffers["running_mean"]
-        module = nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
-                                dtype=torch.from_numpy(running_mean).dtype)
+        kind = BiasedRunningVarBatchNorm1d if getattr(layer, "biased_running_var", False) else nn.BatchNorm1d
+        module = kind(layer.num_features, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+                      dtype=torch.from_numpy(running_mean).dtype)
     return module.train(layer.training)
 
 
