@@ -136,7 +136,19 @@ def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtyp
         converted to it where given. The other arguments (options: loss, optimizer, lr,
         optimizer_steps, ...) are check_network's.
     """
-    conventions = own_code.pop_conventions(options)
+    conventions, settings = own_code.pop_conventions(options), own_code.pop_pair_settings(options)
+    kind = own_code.param_pair_kind(layer, twin)
+    if kind is not None:
+        dtype = np.dtype(dtype or np.float64)
+        network, width, found = own_code.param_pair_network(
+            layer, kind, in_features=in_features, out_features=out_features, settings=settings,
+            conventions=conventions, dtype=dtype, seed=seed, default_width=DEFAULT_SIZES[0])
+        report = _check(network, [None] * len(network.layers), x, target, width, dtype, batch_size, seed, fd_samples,
+                        **{"optimizer": None, **options})  # a pair has no update of its own
+        return dataclasses.replace(report, conventions=found)
+    if settings:
+        raise ValueError(f"{next(iter(settings))}= sets up a functional pair with a settings dict (conv_param, "
+                         f"pool_param, bn_param, dropout_param); this layer takes none")
     if not own_code.is_pair(layer):
         own_code.require_layer(layer, conventions)
     if conventions or not own_code.has_scratch_interface(layer):
@@ -218,7 +230,8 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
         upstream = rng.standard_normal(inputs[i + 1].shape).astype(dtype)
         x_i = _with_zeros(inputs[i], rng)
         parts.append(check_layer_part(i, layer, module, x_i, decoys[i], upstream, sampler, zero_grad))
-        if getattr(layer, "training", False):  # dropout, batch norm: evaluation mode is another computation
+        if getattr(layer, "training", False) and getattr(layer, "checked_in_evaluation", True):
+            # dropout, batch norm: evaluation mode is another computation
             evaluating = copy.deepcopy(layer)
             evaluating.training = False
             parts.append(check_layer_part(i, evaluating, copy.deepcopy(module).eval(), x_i, decoys[i], upstream,

@@ -21,6 +21,7 @@ import scratch_nn
 from scratch_nn.losses import Loss
 
 from ..adapters import Adapted, AdaptedLoss, LayerConventions, adapt_layer, adapt_loss, adapt_network
+from ..adapters import functional_params
 from ..adapters.discovery import TWINS
 from ..adapters.methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS, has_forward, methods_of
 from ..twin import scratch_class_for
@@ -153,3 +154,52 @@ def checker_options(adapted: Adapted, options: dict) -> dict:
 def conventions_of(adapted: Adapted) -> dict:
     """What the report keeps: the block as printed ("summary") and each convention as data."""
     return {"summary": adapted.describe(), **adapted.to_dict()}
+
+
+# Functional pairs with a settings dict (CS231n's conv, max-pool, batch norm, dropout): the sizes and
+# settings each takes, as check()'s keywords (the command line's --in-shape, --kernel, ...).
+PAIR_SETTINGS = ("in_shape", "kernel", "stride", "pad", "pool", "p")
+PAIR_TAKES = {"conv2d": ("in_shape", "out_features", "kernel", "stride", "pad"),
+              "maxpool2d": ("in_shape", "pool", "stride"), "batchnorm1d": ("in_features",),
+              "dropout": ("in_features", "p")}
+IMAGES = (3, 8, 6)  # (C, H, W) by default: H and W differ, so a transposed image cannot pass
+
+
+def pop_pair_settings(options: dict) -> dict:
+    """The settings of a pair with a settings dict given (not None), taken out of options."""
+    return {key: value for key in PAIR_SETTINGS if (value := options.pop(key, None)) is not None}
+
+
+def param_pair_kind(subject, twin) -> tuple[str, str] | None:
+    """(kind, how found) for a functional pair whose forward takes a settings dict; else None."""
+    return functional_params.kind_of(subject[0], twin) if is_pair(subject) else None
+
+
+def param_pair_network(pair, kind_found, *, in_features, out_features, settings, conventions, dtype, seed,
+                       default_width):
+    """The network to check a pair with a settings dict: its scratch layer (reference.adapters.
+    functional_params), after an Unflatten from rows to images for conv and max-pool; the input's
+    width (batch norm's and dropout's in_features); and the conventions for the report."""
+    kind, found = kind_found
+    if conventions:
+        raise ValueError(f"{next(iter(conventions))}= describes a layer object or an affine pair; "
+                         f"{pair[0].__name__} is called as CS231n's layers are")
+    given = {**settings, **{k: v for k, v in (("in_features", in_features), ("out_features", out_features))
+                            if v is not None}}
+    wrong = [key for key in given if key not in PAIR_TAKES[kind]]
+    if wrong:
+        raise ValueError(f"{wrong[0]}= does not apply to {pair[0].__name__} ({kind}), which takes "
+                         f"{' '.join(f'{key}=' for key in PAIR_TAKES[kind])}")
+    images = "in_shape" in PAIR_TAKES[kind]
+    in_shape = tuple(settings.pop("in_shape", IMAGES)) if images else (in_features or default_width,)
+    layer = functional_params.build(pair, kind, found, in_shape=in_shape, out_channels=out_features or 4,
+                                    dtype=dtype, seed=seed, **settings)
+    layers = (scratch_nn.Unflatten(in_shape), layer) if images else (layer,)
+    shaped = f"  layer 0: Unflatten: each row of the batch shaped as an image (C, H, W) = {in_shape}\n" if images else ""
+    summary = (f"Conventions found (each can be given explicitly):\n{shaped}"
+               f"  layer {len(layers) - 1}: {layer.describe()}")
+    conventions = {"summary": summary, "layers": [{"name": pair[0].__name__, "twin": kind, "found": found,
+                                                   "in_shape": list(in_shape),
+                                                   "settings": {key: value for key, value in layer.settings().items()
+                                                                if not isinstance(value, np.ndarray)}}]}
+    return scratch_nn.Sequential(*layers), in_shape[0], conventions
