@@ -22,7 +22,8 @@ import scratch_nn
 
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
 from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
-from .cli_own_code import (add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
+from .own_code import PAIR_SETTINGS
+from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
                            load_layer)
 from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
 
@@ -75,6 +76,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"input features (default {DEFAULT_SIZES[0]})")
     layer.add_argument("--out", dest="out_features", type=_positive_int, metavar="N",
                        help=f"output features of a linear layer (default {DEFAULT_SIZES[1]})")
+    pair = parser.add_argument_group(
+        "a functional pair with a settings dict, as CS231n's layers.py (conv_forward_naive, max_pool_forward_naive, "
+        "batchnorm_forward, dropout_forward): the dict is made from these; what the pair computes is found from "
+        "its conv_param/pool_param/bn_param/dropout_param argument (or --twin conv2d|maxpool2d|batchnorm1d|dropout); "
+        "--out is a conv's F, --in batch norm's and dropout's D")
+    pair.add_argument("--in-shape", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
+                      help="the input images of a conv or max-pool pair (default 3 8 6)")
+    pair.add_argument("--kernel", type=_positive_int, metavar="K", help="a conv's HH = WW (default 3)")
+    pair.add_argument("--stride", type=_positive_int, metavar="S",
+                      help="conv_param's or pool_param's stride (default 1 for a conv, the pool size for a max-pool)")
+    pair.add_argument("--pad", type=_non_negative_int, metavar="P", help="conv_param's pad (default 1)")
+    pair.add_argument("--pool", type=_positive_int, metavar="K", help="pool_height = pool_width (default 2)")
+    pair.add_argument("--dropout-p", dest="p", type=_probability, metavar="P",
+                      help="dropout_param's p, as your dropout_forward reads it (the probability of keeping a unit, "
+                           "CS231n's, or of dropping one: found by experiment; default 0.7)")
     common = parser.add_argument_group("the check")
     common.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="what the check builds in (default %(default)s)")
@@ -165,9 +181,12 @@ def _check_from(args):
                          f"whole network given with --network")
     args.activation, args.loss = args.activation or "sigmoid", args.loss or "cross_entropy"
     conventions = given_conventions(args)
+    settings = {key: getattr(args, key) for key in PAIR_SETTINGS if getattr(args, key) is not None}
     if args.layer:
         return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
-                     out_features=args.out_features, **conventions, **options)
+                     out_features=args.out_features, **conventions, **settings, **options)
+    if settings:
+        raise ValueError(f"{PAIR_FLAGS[next(iter(settings))]} sets up a functional pair given with --layer")
     if args.in_features or args.out_features or args.twin:
         raise ValueError("--in, --out and --twin describe a layer given with --layer; "
                          "a network's sizes come from --spec")
@@ -243,6 +262,23 @@ def _positive_int(text) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
+def _non_negative_int(text) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text}")
+    return value
+
+
+def _probability(text) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a probability in (0, 1]; got {text!r}")
     return value
 
 
