@@ -8,7 +8,8 @@ training loop run on them unchanged.
         .twins, .describe(), .check())
 
 How each convention is found, and the keyword argument that states it instead: discovery.py
-(layers), loss_discovery.py (losses), functional.py (affine_forward/affine_backward pairs);
+(layers), loss_discovery.py (losses), functional.py (affine_forward/affine_backward pairs),
+functional_params.py (CS231n's pairs with a settings dict: conv, max-pool, batch norm, dropout);
 layer.py and loss.py hold the adapted objects, network.py the network, the update and the block.
 """
 
