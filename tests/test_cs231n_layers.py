@@ -34,7 +34,8 @@ CORRECT = {  # pair, settings flags, what the conventions line says was found
     "max pool, overlapping windows": (("max_pool_forward_naive", "max_pool_backward_naive"),
                                       ["--in-shape", 2, 5, 4, "--pool", 2, "--stride", 1], "'stride': 1"),
     "batch norm": (("batchnorm_forward", "batchnorm_backward"), ["--in", 5], "from the biased batch variance"),
-    "batch norm, simplified backward": (("batchnorm_forward", "batchnorm_backward_alt"), [], "momentum 0.9 (torch's 0.1)"),
+    "batch norm, simplified backward": (("batchnorm_forward", "batchnorm_backward_alt"), [],
+                                        "momentum 0.9 (torch's 0.1)"),
     "dropout, p kept": (("dropout_forward", "dropout_backward"), ["--dropout-p", 0.6],
                         "p the probability of keeping a unit"),
     "dropout, p dropped": (("dropout_forward_drop_p", "dropout_backward"), [], "p the probability of dropping a unit"),
@@ -81,7 +82,8 @@ def test_each_mistake_exits_1_named_at_its_tensor(name, tmp_path, capsys):
 
 
 REFUSED = {  # settings that cannot make the settings dict, and the flag the one line names
-    "kernel does not tile at the stride": (("conv_forward_naive", "conv_backward_naive"), ["--stride", 2], "--stride 2"),
+    "kernel does not tile at the stride": (("conv_forward_naive", "conv_backward_naive"), ["--stride", 2],
+                                           "--stride 2"),
     "a pool size for a conv": (("conv_forward_naive", "conv_backward_naive"), ["--pool", 2], "--pool does not apply"),
     "pool does not tile the image": (("max_pool_forward_naive", "max_pool_backward_naive"), ["--pool", 3], "--pool 3"),
     "images for batch norm": (("batchnorm_forward", "batchnorm_backward"), ["--in-shape", 3, 4, 4],
@@ -116,7 +118,7 @@ def test_from_python_with_keywords_the_report_carries_what_was_found():
                                                "settings": {"stride": 1, "pad": 0}}
 
 
-def test_a_settings_dict_of_no_known_kind_asks_for_the_twin(capsys):
+def test_a_settings_dict_of_no_known_kind_asks_for_the_twin():
     def scale_forward(x, scale_param):
         return x * scale_param["k"], None
 

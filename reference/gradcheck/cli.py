@@ -22,10 +22,10 @@ import scratch_nn
 
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
 from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
-from .own_code import PAIR_SETTINGS
-from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
-                           load_layer)
+from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation,
+                           given_conventions, load_layer)
 from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
+from .own_code import PAIR_SETTINGS
 
 NETWORK_ONLY_OUTPUTS = ("none", "softmax")  # output activations a --network may state; a spec's network has neither
 
@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        worded = as_flags(str(error), network_flags() if args.network else None)  # --network's keywords: its flags
+        more = network_flags() if args.network else PAIR_FLAGS if args.layer else None  # their keywords' flags
+        worded = as_flags(str(error), more)
         return _cannot_run(prog, worded if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())

@@ -71,12 +71,13 @@ def as_flags(message: str, more: dict | None = None) -> str:
     """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'"
     (more: other keywords' flags, e.g. --network's)."""
     flags = {attribute(flag): flag for flag, _, _ in CONVENTION_FLAGS} | {"lr": "--lr", "twin": "--twin",
-                                                                          "in_features": "--in"} | PAIR_FLAGS | (more or {})
+                                                                          "in_features": "--in"} | (more or {})
     return re.sub(r"\b([a-z_]+)=(?!=)", lambda m: f"{flags[m[1]]} " if m[1] in flags else m[0], message)
 
 
 
-# check()'s keywords for a functional pair with a settings dict (CS231n's), as the command line spells them.
+# check()'s keywords for a functional pair with a settings dict (CS231n's), as the command line spells them
+# (as_flags' more= for --layer only: "stride=" elsewhere is a Conv2d's repr, not a keyword).
 PAIR_FLAGS = {"in_shape": "--in-shape", "kernel": "--kernel", "stride": "--stride", "pad": "--pad", "pool": "--pool",
               "p": "--dropout-p", "out_features": "--out"}
 

@@ -195,7 +195,8 @@ def param_pair_network(pair, kind_found, *, in_features, out_features, settings,
     layer = functional_params.build(pair, kind, found, in_shape=in_shape, out_channels=out_features or 4,
                                     dtype=dtype, seed=seed, **settings)
     layers = (scratch_nn.Unflatten(in_shape), layer) if images else (layer,)
-    shaped = f"  layer 0: Unflatten: each row of the batch shaped as an image (C, H, W) = {in_shape}\n" if images else ""
+    shaped = (f"  layer 0: Unflatten: each row of the batch shaped as an image (C, H, W) = {in_shape}\n"
+              if images else "")
     summary = (f"Conventions found (each can be given explicitly):\n{shaped}"
                f"  layer {len(layers) - 1}: {layer.describe()}")
     conventions = {"summary": summary, "layers": [{"name": pair[0].__name__, "twin": kind, "found": found,
