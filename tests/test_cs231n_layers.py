@@ -33,6 +33,10 @@ CORRECT = {  # pair, settings flags, what the conventions line says was found
     "max pool": (("max_pool_forward_naive", "max_pool_backward_naive"), [], "maxpool2d, from its argument pool_param"),
     "max pool, overlapping windows": (("max_pool_forward_naive", "max_pool_backward_naive"),
                                       ["--in-shape", 2, 5, 4, "--pool", 2, "--stride", 1], "'stride': 1"),
+    # The checker's exact zeros (ReLU's kink) are single entries: an image's whole channel of zeros
+    # would make all-zero windows, ties this backward (window == max) resolves otherwise than torch.
+    "max pool, gradient to every maximum": (("max_pool_forward_naive", "max_pool_backward_every_maximum"), [],
+                                            "maxpool2d"),
     "batch norm": (("batchnorm_forward", "batchnorm_backward"), ["--in", 5], "from the biased batch variance"),
     "batch norm, simplified backward": (("batchnorm_forward", "batchnorm_backward_alt"), [],
                                         "momentum 0.9 (torch's 0.1)"),

@@ -298,10 +298,12 @@ def _twin_inputs(model, x) -> list[np.ndarray]:
 
 
 def _with_zeros(x, rng) -> np.ndarray:
-    """x with one entry in every other row set to exactly 0.0, where ReLU's derivative is a convention."""
+    """x with one entry in every other example set to exactly 0.0, where ReLU's derivative is a
+    convention: one entry, whatever the example's shape (a whole channel of an image would make
+    all-zero windows, ties where a max-pool's choice is a convention too)."""
     x = x.copy()
-    rows = np.arange(0, len(x), 2)
-    x[rows, rng.integers(0, x.shape[1], len(rows))] = 0
+    rows, entries = np.arange(0, len(x), 2), x.reshape(len(x), -1)  # a view of the copy
+    entries[rows, rng.integers(0, entries.shape[1], len(rows))] = 0
     return x
 
 

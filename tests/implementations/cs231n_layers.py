@@ -168,6 +168,20 @@ def conv_backward_padding_kept(dout, cache):
     return dx_pad, dw, db
 
 
+def max_pool_backward_every_maximum(dout, cache):
+    """Correct but for ties: the gradient to every element equal to the window's maximum, as many
+    students write it (window == window.max()). Ties do not occur in real-valued data."""
+    x, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw] += mask * dout[:, :, i:i + 1, j:j + 1]
+    return dx
+
+
 def max_pool_backward_whole_window(dout, cache):
     """The upstream gradient routed to every element of the window instead of its maximum."""
     x, pool_param = cache
