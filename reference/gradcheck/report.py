@@ -14,7 +14,7 @@ from .signatures import Match
 class PartCheck:
     """One layer, the loss or the optimizer's steps, checked against torch (and finite differences)."""
 
-    kind: str                  # "layer", "loss" or "optimizer"
+    kind: str                  # "layer", "loss", "optimizer", or an engine's "operation" (engine.py)
     index: int | None          # the layer's index in the network; None for the loss and the optimizer
     description: str           # the scratch object's repr, e.g. "Linear(in_features=784, out_features=32)"
     name: str                  # its class name
@@ -26,12 +26,16 @@ class PartCheck:
 
     @property
     def label(self) -> str:
-        return f"layer {self.index}" if self.kind == "layer" else self.kind
+        """"layer 2", "loss", "optimizer"; an engine's operation by its name, "__mul__" (engine.py)."""
+        return {"layer": f"layer {self.index}", "operation": self.name}.get(self.kind, self.kind)
 
     @property
     def title(self) -> str:
-        """The description, with the class name first where the repr does not start with it."""
-        return self.description if self.description.startswith(self.name) else f"{self.name} ({self.description})"
+        """The description, with the class name first where the repr does not start with it (and where the
+        label is not the name already)."""
+        if self.kind == "operation" or self.description.startswith(self.name):
+            return self.description
+        return f"{self.name} ({self.description})"
 
     @property
     def judged(self) -> list[tuple[str, Comparison]]:
@@ -96,22 +100,26 @@ class CheckReport:
     def table(self) -> str:
         s = self.settings
         lines = [self.conventions["summary"], ""] if self.conventions else []
-        lines += [f"gradcheck: {s['subject']} ({s['dtype']}, batch size {s['batch_size']}, seed {s['seed']})",
+        batch = f", batch size {s['batch_size']}" if "batch_size" in s else ""  # none for scalars (engine.py)
+        samples = s.get("finite_differences") or (f"Finite differences: float64, up to {s['fd_samples']} entries "
+                                                  f"a tensor.")
+        lines += [f"gradcheck: {s['subject']} ({s['dtype']}{batch}, seed {s['seed']})",
                  s.get("reading", "Each part is checked alone, on the inputs the torch twin gives it.")
                  + " err: max|scratch - judge| / max|judge|;",
-                 f"/tol: the worst element against its tolerance (fails above 1). Finite differences: float64, up "
-                 f"to {s['fd_samples']} entries a tensor.",
+                 f"/tol: the worst element against its tolerance (fails above 1). {samples}",
                  "",
                  f"{'':<30}{'vs torch':>15}{'vs finite diff':>20}",
                  f"{'part / tensor':<30}{'err':>10}{'/tol':>10}{'err':>10}{'/tol':>10}  verdict"]
         for part in self.parts:
-            lines.append(f"{part.label:<10}{part.title}" + ("" if part.ok else "   <-- FAIL"))
+            lines.append(f"{part.label:<9} {part.title}" + ("" if part.ok else "   <-- FAIL"))
             lines += [f"  FAIL: {part.error}"] if part.error else []
             fd = {d.name: d for d in part.finite_differences.diffs} if part.finite_differences else {}
             for d in part.torch.diffs if part.torch is not None else []:
                 short = d.name.partition(".")[2] if part.kind == "layer" else d.name
                 lines.append(f"  {short:<28}{_cells(d)}{_cells(fd.get(d.name))}  {_tensor_verdict(d, fd.get(d.name))}")
         lines.append("")
+        if s.get("not_supported"):
+            lines += [f"Not supported, so not checked: {'; '.join(s['not_supported'])}.", ""]
         first = self.first_failure
         if first is None:
             lines.append(f"Every part agrees with torch and with finite differences ({len(self.parts)} checked).")
