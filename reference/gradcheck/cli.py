@@ -22,11 +22,14 @@ import scratch_nn
 
 from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
 from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
+from .cli_engine import DEFAULT_SPEC as ENGINE_SPEC
+from .cli_engine import add_engine_arguments, check_engine_file
 from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation,
                            given_conventions, load_layer)
 from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
 from .own_code import PAIR_SETTINGS
 
+DEFAULT_SPEC = "784-32-10"
 NETWORK_ONLY_OUTPUTS = ("none", "softmax")  # output activations a --network may state; a spec's network has neither
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -46,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = parser.epilog or EPILOG
     parser.set_defaults(gradcheck_prog=parser.prog)
     network = parser.add_argument_group("a network built from a spec (the default)")
-    network.add_argument("--spec", default="784-32-10", help="layer sizes (default %(default)s)")
+    network.add_argument("--spec", help=f"layer sizes (default {DEFAULT_SPEC}; with --engine {ENGINE_SPEC})")
     network.add_argument("--activation",
                          help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
                               f"{', '.join(scratch_nn.ACTIVATIONS)} (default sigmoid; with --network: found)")
@@ -117,6 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
     add_convention_arguments(parser)
     add_network_arguments(parser)
+    add_engine_arguments(parser)
+    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # --engine refuses the options given
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,13 +172,18 @@ def _cannot_run(prog, message) -> int:
 def _check_from(args):
     """The report the options ask for: of one layer of your own (--layer), of your own network
     (--implementation), or of scratch_nn's network from a spec."""
+    if sum(map(bool, (args.layer, args.implementation, args.network, args.engine))) > 1:
+        raise ValueError("--layer checks one layer, --implementation a network of layers, --network a whole "
+                         "network object and --engine a scalar autograd engine; give one of them")
+    if args.engine:
+        return check_engine_file(args, args.option_defaults)
+    if args.mlp:
+        raise ValueError("--mlp is the MLP of a scalar autograd engine given with --engine")
+    args.spec = args.spec or DEFAULT_SPEC
     options = dict(dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
                    fd_samples=args.fd_samples, **_optimizer_options(args))
     if args.lr is not None:
         options["lr"] = args.lr
-    if sum(map(bool, (args.layer, args.implementation, args.network))) > 1:
-        raise ValueError("--layer checks one layer, --implementation a network of layers and --network a whole "
-                         "network object; give one of them")
     if args.network:
         return check_network_file(args, options)
     given = [flag for flag, _, _ in NETWORK_FLAGS if getattr(args, attribute(flag)) is not None]

@@ -1,0 +1,128 @@
+"""The whole-MLP part of the engine check (engine.py): a micrograd-style MLP(nin, nouts) built
+fresh, its parameters() set to known values, the loss users write (the sum of squared errors
+over a few examples, with the user's Value operations) and backward(), against a torch twin.
+
+What the MLP computes is found by experiment: the order of each neuron's parameters (w then b,
+as micrograd's `self.w + [self.b]`, or b then w), the nonlinearity (tanh, relu, sigmoid or
+none) and whether the last layer is linear (micrograd) or not (the lecture), from the user's
+forward against the twin's under each candidate. The parts are the loss (outputs, loss and the
+outputs' .grad), then the layers in the order backward reaches them, last first: a wrong
+gradient spreads to every layer before the one it starts in, so the first layer that disagrees
+is where to look; its rows are the neurons, each gradient as [w..., b].
+"""
+
+import itertools
+
+import numpy as np
+import torch
+
+from .. import tolerances
+from ..comparison import compare, diff
+from .report import PartCheck
+
+EXAMPLES = 4  # inputs of the loss: few, since every scalar is a Python object
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "none": lambda z: z}
+LAYOUTS = ("w then b", "b then w")  # each neuron's parameters in parameters()
+
+
+def check_mlp(MLP, sizes, seed: int) -> tuple[list[PartCheck], str]:
+    """The MLP's parts, and what was found, e.g. "MLP(3, [4, 4, 1]): relu, linear last layer, w then b"."""
+    mlp = _build(MLP, sizes)
+    params = _parameters(mlp, sizes)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1, 1, len(params))
+    for p, v in zip(params, values):
+        p.data, p.grad = float(v), 0.0
+    xs, ys = rng.uniform(-1, 1, (EXAMPLES, sizes[0])), rng.uniform(-1, 1, (EXAMPLES, sizes[-1]))
+    outputs = [_as_list(mlp([float(v) for v in x])) for x in xs]
+    found = _found(values, sizes, xs, np.array([[o.data for o in out] for out in outputs], dtype=np.float64))
+    terms = [(o - float(y)) ** 2 for out, target in zip(outputs, ys) for o, y in zip(out, target)]
+    loss = terms[0]
+    for term in terms[1:]:  # not sum(): that starts from 0 and needs __radd__, which the operations' rows check
+        loss = loss + term
+    loss.backward()
+    reference = _torch_pass(_unpack(values, sizes, found[0]), found[1:], xs, ys)
+    grads = _unpack(np.array([p.grad for p in params], dtype=np.float64), sizes, found[0])
+    ours = {"output": np.array([[o.data for o in out] for out in outputs], dtype=np.float64),
+            "loss": np.float64(loss.data),
+            "output.grad": np.array([[o.grad for o in out] for out in outputs], dtype=np.float64)}
+    parts = [PartCheck("loss", None, f"sum of (output - target)**2 over {EXAMPLES} examples", "loss",
+                       torch=compare(ours, {key: reference[key] for key in ours}, tolerances.FLOAT64))]
+    for i in reversed(range(len(sizes) - 1)):
+        last = i == len(sizes) - 2
+        activation = "none" if last and found[2] else found[1]
+        neurons = {f"{i}.neuron {j}": np.append(*grads[i][j]) for j in range(sizes[i + 1])}
+        twins = {key: np.append(*reference["grads"][i][j]) for j, key in enumerate(neurons)}
+        parts.append(PartCheck("layer", i, f"Layer({sizes[i]}->{sizes[i + 1]}, {activation})", "Layer",
+                               torch=compare(neurons, twins, tolerances.FLOAT64)))
+    layout, activation, linear_last = found
+    return parts, (f"{MLP.__name__}({sizes[0]}, {list(sizes[1:])}): {activation}, "
+                   f"{'linear last layer' if linear_last else 'on every layer'}, parameters {layout}")
+
+
+def _build(MLP, sizes):
+    try:
+        return MLP(sizes[0], list(sizes[1:]))
+    except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
+        raise ValueError(f"{MLP.__name__}({sizes[0]}, {list(sizes[1:])}) raised {type(error).__name__}: {error}; "
+                         f"the check builds the MLP as micrograd's, MLP(nin, nouts), from --spec") from None
+
+
+def _parameters(mlp, sizes) -> list:
+    params = list(mlp.parameters()) if callable(getattr(mlp, "parameters", None)) else None
+    if params is None:
+        raise ValueError(f"{type(mlp).__name__} has no parameters() method; the check reads and sets the weights "
+                         f"through it, as micrograd's MLP.parameters()")
+    expected = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if len(params) != expected:
+        raise ValueError(f"{type(mlp).__name__}({sizes[0]}, {list(sizes[1:])}).parameters() has {len(params)} "
+                         f"values; --spec {'-'.join(map(str, sizes))} has {expected} weights and biases. parameters() "
+                         f"must list every neuron's w and b, layer by layer")
+    return params
+
+
+def _as_list(out) -> list:
+    """micrograd returns the one output itself, and a list of several."""
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _unpack(flat, sizes, layout) -> list[list[tuple]]:
+    """Per layer, per neuron, (w, b) from parameters()' order."""
+    layers, at = [], 0
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        block = np.asarray(flat[at:at + n_out * (n_in + 1)]).reshape(n_out, n_in + 1)
+        at += block.size
+        layers.append([(row[:-1], row[-1:]) if layout == LAYOUTS[0] else (row[1:], row[:1]) for row in block])
+    return layers
+
+
+def _found(values, sizes, xs, outputs) -> tuple:
+    """(layout, activation, linear last layer) whose twin computes the user's outputs: the first that
+    does, in the order micrograd, then the lecture, write it."""
+    for candidate in itertools.product(LAYOUTS, ("relu", "tanh", "sigmoid", "none"), (True, False)):
+        twin = _forward(_unpack(values, sizes, candidate[0]), *candidate[1:], torch.from_numpy(xs))[0]
+        if diff("output", outputs, twin, tolerances.FLOAT64).ok:
+            return candidate
+    raise ValueError(f"the MLP's output matches no MLP of --spec {'-'.join(map(str, sizes))} with tanh, relu, sigmoid "
+                     f"or no nonlinearity, its parameters() each neuron's w then b or b then w; the check needs "
+                     f"act(sum(wi*xi) + b) in every neuron")
+
+
+def _forward(layers, activation, linear_last, h):
+    tensors = []
+    for i, neurons in enumerate(layers):
+        weight = torch.tensor(np.array([w for w, _ in neurons]), requires_grad=True)
+        bias = torch.tensor(np.concatenate([b for _, b in neurons]), requires_grad=True)
+        tensors.append((weight, bias))
+        z = h @ weight.T + bias
+        h = z if i == len(layers) - 1 and linear_last else ACTIVATIONS[activation](z)
+    return h, tensors
+
+
+def _torch_pass(layers, found, xs, ys) -> dict:
+    out, tensors = _forward(layers, *found, torch.from_numpy(xs))
+    out.retain_grad()
+    loss = ((out - torch.from_numpy(ys)) ** 2).sum()
+    loss.backward()
+    return {"output": out.detach().numpy(), "loss": loss.detach().numpy(), "output.grad": out.grad.numpy(),
+            "grads": [list(zip(w.grad.numpy(), b.grad.numpy()[:, None])) for w, b in tensors]}
