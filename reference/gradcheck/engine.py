@@ -74,8 +74,10 @@ OPERATIONS = [
     Operation("__pow__", (Expression("x**3", lambda x: x ** 3), Expression("x**-1.5", lambda x: x ** -1.5)),
               {"x": 1}),
     Operation("__neg__", (Expression("-x", lambda x: -x),)),
-    Operation("__sub__", (Expression("x-y", lambda x, y: x - y), Expression("x-x", lambda x: x - x, REUSE))),
-    Operation("__truediv__", (Expression("x/y", lambda x, y: x / y), Expression("x/x", lambda x: x / x, REUSE))),
+    # y used twice, not x - x or x / x: their gradient is 0, where rounding (x * x**-1) is no agreement
+    Operation("__sub__", (Expression("x-y", lambda x, y: x - y), Expression("x-y-y", lambda x, y: x - y - y, REUSE))),
+    Operation("__truediv__", (Expression("x/y", lambda x, y: x / y),
+                              Expression("x/y/y", lambda x, y: x / y / y, REUSE))),
     Operation("__radd__", (Expression("2+x", lambda x: 2.0 + x),
                            Expression("sum([x, y])", lambda x, y: sum([x, y]), uses=("__add__",)))),
     Operation("__rmul__", (Expression("2*x", lambda x: 2.0 * x),)),
@@ -88,7 +90,7 @@ OPERATIONS = [
     Operation("sigmoid()", (Expression("x.sigmoid()", lambda x: x.sigmoid()),)),
     Operation("log()", (Expression("x.log()", lambda x: x.log()),), {"x": 1}),
     Operation("composite", (Expression("(x*y + x).tanh()", lambda x, y: (x * y + x).tanh(), REUSE,
-                                       ("__add__", "__mul__", "tanh()")),)),
+                                       ("__add__", "__mul__", "tanh()")),), {"y": 1}),  # x(y + 1) away from 0
     Operation("backward()", (Expression("a=x*y; a*z + a*y", _shared_node, ORDER, ("__add__", "__mul__")),)),
 ]
 
