@@ -201,6 +201,16 @@ NO_TOPOLOGICAL_ORDER = '''        self.grad = 1
         visit(self)
 '''
 
+DIVISION_WITHOUT_THE_DIVISOR = """        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data / other.data, (self, other), '/')
+
+        def _backward():  # d(a/b)/da only; d(a/b)/db = -a/b**2 is missing
+            self.grad += out.grad / other.data
+        out._backward = _backward
+
+        return out
+"""
+
 MUTANTS = {
     "grad set, not accumulated": (".grad += ", ".grad = ", "__add__", "gradient overwritten, not accumulated"),
     "tanh derivative t": ("self.grad += (1 - t**2) * out.grad", "self.grad += t * out.grad", "tanh()",
@@ -211,6 +221,8 @@ MUTANTS = {
                                     "exp derivative at the input"),
     "relu open below zero": ("self.grad += (out.data > 0) * out.grad", "self.grad += out.grad", "relu()",
                              "relu gradient not masked"),
+    "division without the divisor's term": ("        return self * other**-1\n", DIVISION_WITHOUT_THE_DIVISOR,
+                                            "__truediv__", "divisor gradient missing"),
     "no topological order": ('''        self.grad = 1
         for v in reversed(topo):
             v._backward()
