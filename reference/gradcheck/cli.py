@@ -39,7 +39,7 @@ DESCRIPTION = ("Check every layer, the loss and several optimizer steps of a net
 EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run: a bad "
           "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
           "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
-          "constructor raises, or code whose conventions probing cannot tell (the one line names the flag that "
+          "constructor raises, an --engine class without backward(), or code whose conventions probing cannot tell (the one line names the flag that "
           "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
 
 

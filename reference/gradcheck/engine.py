@@ -259,7 +259,7 @@ def _name_structural(parts: list[PartCheck]) -> None:
             if e.role == ONCE or part.error or _expression_ok(part, e):
                 continue
             uses = [part.name, *e.uses] if e.role == REUSE else list(e.uses)
-            if e.role == ORDER and all(rows[u].ok for u in uses):
+            if e.role == ORDER and all(u in rows and rows[u].ok for u in uses):
                 name, words = UNORDERED
             elif all(once_ok.get(u) for u in uses):
                 name, words = OVERWRITTEN
