@@ -35,6 +35,9 @@ EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 
           "constructor raises, or code whose conventions probing cannot tell (the one line names the flag that "
           "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
 
+# The output activation each loss is taken after, where --output-activation is not given.
+OUTPUT_FOR_LOSS = {"mse": "sigmoid", "probability_cross_entropy": "softmax"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every option of the check to parser (a parser of its own, or compare.py's subcommand)."""
@@ -47,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
                               f"{', '.join(scratch_nn.ACTIVATIONS)} (default %(default)s)")
     network.add_argument("--output-activation", choices=sorted(scratch_nn.ACTIVATIONS),
-                         help="activation on the output (default: sigmoid with --loss mse, none otherwise)")
+                         help="activation on the output (default: sigmoid with --loss mse, softmax with --loss "
+                              "probability_cross_entropy, none otherwise)")
     network.add_argument("--init", choices=sorted(scratch_nn.INITIALIZERS), default="torch",
                          help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
                               "are not all ~0)")
@@ -162,7 +166,7 @@ def _check_from(args):
     if conventions:
         raise ValueError(f"--{next(iter(conventions)).replace('_', '-')} describes your own code, given with --layer "
                          f"or --implementation; scratch_nn's network has its conventions")
-    output_activation = args.output_activation or ("sigmoid" if args.loss == "mse" else None)
+    output_activation = args.output_activation or OUTPUT_FOR_LOSS.get(args.loss)
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)
     return check_network(network, loss=None if args.loss == "none" else args.loss, **options)
