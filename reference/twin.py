@@ -48,7 +48,7 @@ def torch_dtype(dtype) -> torch.dtype:
 
 def scratch_class_for(layer, twin=None) -> type | None:
     """The scratch layer class whose torch twin a layer (or a layer class) gets: the one named by
-    twin ("linear", "sigmoid", "relu", "tanh"), else the one it subclasses, else the one named by
+    twin ("linear", "sigmoid", "relu", "tanh", "softmax", ...), else the one it subclasses, else the one named by
     its own torch_twin attribute. None for a twin given as a torch.nn.Module, used as it is."""
     if isinstance(twin, nn.Module):
         return None

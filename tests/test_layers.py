@@ -52,7 +52,7 @@ def test_loss(loss, labels, reduction, classes, batch, seed, dtype):
     if loss is QuadraticLoss:
         output = rng.random((batch, classes)).astype(dtype)  # what a sigmoid output layer gives
     elif loss is ProbabilityCrossEntropy:
-        output = Softmax().forward(output)  # what a softmax output layer gives
+        output = Softmax().forward(output).copy()  # what a softmax output layer gives (writeable, for torch)
     target = rng.integers(0, classes, batch)
     if labels == "one-hot":
         target = np.eye(classes, dtype=dtype)[target]

@@ -210,9 +210,11 @@ def _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where,
 
 def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     """The loss at the network output z and at z + 1000, against the torch loss; dL/dz against
-    finite differences at z."""
+    finite differences at z. A loss of probabilities is not checked at z + 1000, which are none;
+    its differences keep to entries the stencil keeps above 0 (it refuses p <= 0)."""
     part = PartCheck("loss", None, repr(loss), type(loss).__name__)
-    large = output + output.dtype.type(LARGE_LOGIT_SHIFT)
+    on_probabilities = scratch_loss_class_for(loss) is scratch_nn.ProbabilityCrossEntropy
+    large = None if on_probabilities else output + output.dtype.type(LARGE_LOGIT_SHIFT)
 
     def reference_at(at, params=None):
         trace = trace_torch(nn.Sequential(), at, target, loss)
@@ -221,10 +223,12 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     def at_large_logits(values):
         return {key + LARGE_LOGITS_SUFFIX: value for key, value in values.items()}
 
-    reference = {**reference_at(output), **at_large_logits(reference_at(large))}
+    reference = {**reference_at(output), **(at_large_logits(reference_at(large)) if large is not None else {})}
     try:
         ours = copy.deepcopy(loss)
-        scratch = {**_loss_pass(ours, output, decoy, target), **at_large_logits(_loss_pass(ours, large, decoy, target))}
+        scratch = _loss_pass(ours, output, decoy, target)
+        if large is not None:
+            scratch.update(at_large_logits(_loss_pass(ours, large, decoy, target)))
         probe, output64 = _as_float64(loss), output.astype(np.float64)
         target64 = target.astype(np.float64) if target.dtype.kind == "f" else target
         analytic = _loss_pass(probe, output64, decoy.astype(np.float64), target64,
@@ -238,9 +242,7 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     def objective():
         return float(_run_scratch("the loss's forward (finite differences)", probe.forward, output64, target64))
 
-    # The cross-entropy of probabilities refuses p <= 0: its differences stay on entries the stencil keeps above 0.
-    allowed = output64.ravel() >= KINK_MARGIN if scratch_loss_class_for(loss) is scratch_nn.ProbabilityCrossEntropy \
-        else None
+    allowed = output64.ravel() >= KINK_MARGIN if on_probabilities else None
     part.finite_differences = Comparison(
         [sampled_diff("loss.grad", analytic["loss.grad"], output64, allowed, objective, sampler)],
         context="loss against finite differences")
