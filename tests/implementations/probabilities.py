@@ -3,7 +3,8 @@ and the loss is the cross-entropy of its probabilities. Dense layers hold weight
 x @ W + b and a (1, out) bias; every layer caches what its backward needs in forward, and
 backward(dvalues) returns dL/dx, leaving the parameter gradients in .dweights and .dbiases;
 Softmax.backward builds each example's Jacobian diag(s) - s s^T; the loss's forward(probs, labels)
-returns the batch mean and backward(probs, labels) its gradient."""
+returns the batch mean (of probabilities clipped to [1e-7, 1 - 1e-7]) and backward(probs, labels)
+its gradient."""
 
 import numpy as np
 
@@ -52,7 +53,8 @@ class Softmax:
 
 class CrossEntropy:
     def forward(self, probs, labels):
-        correct_confidences = probs[range(len(probs)), labels]
+        clipped = np.clip(probs, 1e-7, 1 - 1e-7)  # no log(0)
+        correct_confidences = clipped[range(len(probs)), labels]
         return np.mean(-np.log(correct_confidences))
 
     def backward(self, probs, labels):
