@@ -109,12 +109,9 @@ class ProbabilityCrossEntropy(Loss):
             raise ValueError(f"the cross-entropy of probabilities got output[{row}, {col}] = {probs[row, col]}, "
                              f"and log p needs p > 0: give it a Softmax's output, or, where the softmax "
                              f"underflows to 0, drop the Softmax and use cross_entropy on the logits")
-        if is_labels(target):  # the one probability per row: no 0 * log p products
-            picked = np.log(probs[np.arange(len(target)), target])
-        else:
-            picked = (targets * np.log(probs)).sum(axis=1)
         self._cache = (read_only_input(probs), targets)
-        return -picked.sum() / probs.dtype.type(self._divisor(len(probs)))
+        # every log p is finite (p > 0), so a label's one-hot row picks its own exactly: 0 * log p is 0
+        return -(targets * np.log(probs)).sum() / probs.dtype.type(self._divisor(len(probs)))
 
     def _gradient(self, probs, targets):
         gradient = targets / probs
