@@ -6,6 +6,7 @@ where it has one.
     report = check_network(network, loss="cross_entropy")   # or check(network, loss=...)
     report = check_layer_class(MyLinear, twin="linear", in_features=784, out_features=32)
     report = check_layer(my_layer, twin="linear")
+    report = check_whole_network(Network([784, 30, 10]))   # one object, no layers: whole_network.py
     print(report.table()); report.ok; report.first_failure
 
     python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
@@ -42,8 +43,10 @@ from . import own_code
 from .optimizer import check_optimizer_part, validate_optimizer
 from .parts import check_layer_part, check_loss_part, torch_model_from_twins
 from .report import CheckReport, PartCheck
+from .whole_network import check_whole_network
 
-__all__ = ["check", "check_network", "check_layer", "check_layer_class", "CheckReport", "PartCheck"]
+__all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "CheckReport",
+           "PartCheck"]
 
 FD_SAMPLES = 20          # entries of each tensor checked by finite differences
 OPTIMIZER_STEPS = 5      # consecutive optimizer steps checked: enough for state (momentum, moments) to matter

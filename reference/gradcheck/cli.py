@@ -24,6 +24,9 @@ from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
 from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
 from .cli_own_code import (add_convention_arguments, as_flags, attribute, check_implementation, given_conventions,
                            load_layer)
+from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
+
+NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -46,18 +49,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(gradcheck_prog=parser.prog)
     network = parser.add_argument_group("a network built from a spec (the default)")
     network.add_argument("--spec", default="784-32-10", help="layer sizes (default %(default)s)")
-    network.add_argument("--activation", default="sigmoid",
+    network.add_argument("--activation",
                          help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
-                              f"{', '.join(scratch_nn.ACTIVATIONS)} (default %(default)s)")
-    network.add_argument("--output-activation", choices=sorted(scratch_nn.ACTIVATIONS),
+                              f"{', '.join(scratch_nn.ACTIVATIONS)} (default sigmoid; with --network: found)")
+    network.add_argument("--output-activation", choices=[*sorted(scratch_nn.ACTIVATIONS), *NETWORK_ONLY_OUTPUTS],
                          help="activation on the output (default: sigmoid with --loss mse, softmax with --loss "
-                              "probability_cross_entropy, none otherwise)")
-    network.add_argument("--init", choices=sorted(scratch_nn.INITIALIZERS), default="torch",
+                              "probability_cross_entropy, none otherwise; with --network: found, and none may be "
+                              "given)")
+    network.add_argument("--init", choices=[*sorted(scratch_nn.INITIALIZERS), "own"], default="torch",
                          help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
-                              "are not all ~0)")
-    network.add_argument("--loss", choices=[*scratch_nn.LOSSES, "none"], default="cross_entropy",
+                              "are not all ~0; own: a --network's own weights)")
+    network.add_argument("--loss", choices=[*scratch_nn.LOSSES, "none"],
                          help="loss to check on the network's output; with --implementation, what the loss build "
-                              "returns computes (default %(default)s)")
+                              "returns computes (default cross_entropy; --network: see --cost)")
     network.add_argument("--implementation", metavar="FILE.py[:build]",
                          help="your own network instead of scratch_nn's: build(sizes, activations, lr, seed, ...) "
                               "in FILE.py returns its layers (and loss), in your conventions; called with --spec's "
@@ -100,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, kind, words in HYPERPARAMETERS:
         optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
     add_convention_arguments(parser)
+    add_network_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        return _cannot_run(prog, as_flags(str(error)) if isinstance(error, (ValueError, TypeError)) else
+        worded = as_flags(str(error), network_flags() if args.network else None)  # --network's keywords: its flags
+        return _cannot_run(prog, worded if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:
@@ -152,9 +158,17 @@ def _check_from(args):
                    fd_samples=args.fd_samples, **_optimizer_options(args))
     if args.lr is not None:
         options["lr"] = args.lr
+    if sum(map(bool, (args.layer, args.implementation, args.network))) > 1:
+        raise ValueError("--layer checks one layer, --implementation a network of layers and --network a whole "
+                         "network object; give one of them")
+    if args.network:
+        return check_network_file(args, options)
+    given = [flag for flag, _, _ in NETWORK_FLAGS if getattr(args, attribute(flag)) is not None]
+    if given or args.init == "own" or args.output_activation in NETWORK_ONLY_OUTPUTS:
+        raise ValueError(f"{given[0] if given else '--init own, --output-activation none'} describe(s) a "
+                         f"whole network given with --network")
+    args.activation, args.loss = args.activation or "sigmoid", args.loss or "cross_entropy"
     conventions = given_conventions(args)
-    if args.layer and args.implementation:
-        raise ValueError("--layer checks one layer and --implementation a whole network; give one of them")
     if args.layer:
         return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
                      out_features=args.out_features, **conventions, **options)

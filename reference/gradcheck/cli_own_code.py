@@ -58,10 +58,11 @@ def given_conventions(args) -> dict:
     return given
 
 
-def as_flags(message: str) -> str:
-    """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'"."""
+def as_flags(message: str, more: dict | None = None) -> str:
+    """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'"
+    (more: other keywords' flags, e.g. --network's)."""
     flags = {attribute(flag): flag for flag, _, _ in CONVENTION_FLAGS} | {"lr": "--lr", "twin": "--twin",
-                                                                          "in_features": "--in"}
+                                                                          "in_features": "--in"} | (more or {})
     return re.sub(r"\b([a-z_]+)=(?!=)", lambda m: f"{flags[m[1]]} " if m[1] in flags else m[0], message)
 
 

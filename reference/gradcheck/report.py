@@ -77,7 +77,7 @@ class CheckReport:
     """Every part's check, in forward order: the layers, then the loss, then the optimizer's steps."""
 
     parts: list[PartCheck]
-    settings: dict
+    settings: dict             # the check's; "reading" and "also" may reword the table's lines for a check of another shape
     conventions: dict | None = None  # code in its own conventions: what the adapters found (own_code.conventions_of)
 
     @property
@@ -97,8 +97,8 @@ class CheckReport:
         s = self.settings
         lines = [self.conventions["summary"], ""] if self.conventions else []
         lines += [f"gradcheck: {s['subject']} ({s['dtype']}, batch size {s['batch_size']}, seed {s['seed']})",
-                 "Each part is checked alone, on the inputs the torch twin gives it. err: max|scratch - judge| / "
-                 "max|judge|;",
+                 s.get("reading", "Each part is checked alone, on the inputs the torch twin gives it.")
+                 + " err: max|scratch - judge| / max|judge|;",
                  f"/tol: the worst element against its tolerance (fails above 1). Finite differences: float64, up "
                  f"to {s['fd_samples']} entries a tensor.",
                  "",
@@ -119,8 +119,8 @@ class CheckReport:
         lines.append("FIRST DISAGREEMENT: " + first.summary())
         others = [f"{p.label} ({', '.join(p.failing) or 'raised'})" for p in self.failures[1:]]
         if others:
-            lines.append("Also disagreeing, each a mistake of its own (every part is checked on correct inputs): "
-                         + "; ".join(others))
+            lines.append(s.get("also", "Also disagreeing, each a mistake of its own (every part is checked on "
+                                       "correct inputs)") + ": " + "; ".join(others))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

@@ -1,0 +1,108 @@
+"""The command line's side of a whole network (`compare.py check --network FILE.py:NAME`): NAME
+built for --spec, its conventions' flags (one per keyword argument of
+reference.adapters.whole_network_discovery.discover), and check_whole_network run on it.
+
+--layout, --bias-shape and --batching are the layer conventions' flags (the same values mean the
+same here); --activation and --output-activation are the spec's, which here state what the
+network computes instead of building it.
+"""
+
+import inspect
+
+from ..adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
+from ..adapters.whole_network_discovery import CALLS
+from .cli_own_code import load
+from .whole_network import check_whole_network
+
+NETWORK_FLAGS = [
+    ("--weights", dict(metavar="LOC,LOC,..."), "where each layer's weight lives: weights[0],weights[1] (list "
+                                               "entries), params.W1,params.W2 (dict entries) or W1,W2 (attributes)"),
+    ("--biases", dict(metavar="LOC,LOC,..."), "where each layer's bias lives, as --weights"),
+    ("--forward", dict(metavar="METHOD"), "the method giving the network's output (feedforward, forward, loss)"),
+    ("--gradient-method", dict(metavar="METHOD"), "the method giving the gradients (backprop, loss, backward)"),
+    ("--gradient-call", dict(choices=CALLS), "data: METHOD(x, y); targets: forward(X), then METHOD(y); "
+                                                      "none: forward(X), then METHOD()"),
+    ("--targets", dict(choices=TARGETS), "labels (n,), or one-hot rows (one-hot columns one example at a time)"),
+    ("--cost", dict(choices=LOSSES), "the cost the gradients are of: quadratic ||a - y||^2 / 2, softmax "
+                                     "cross_entropy, binary_cross_entropy (network2's CrossEntropyCost)"),
+    ("--reduction", dict(choices=REDUCTIONS), "the cost over the batch: its mean (default) or sum"),
+    ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none"),
+]
+SHARED = ("--layout", "--bias-shape", "--batching")  # the layer conventions' flags, reused
+
+
+def add_network_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "a whole network of your own, with no layer objects (--network)",
+        "Nielsen's network.py, CS231n's TwoLayerNet, or a class with W1, b1, ... and forward/backward. Its "
+        "conventions are found by probing and printed before the table; --layout, --bias-shape, --batching, "
+        "--activation and --output-activation state them too.")
+    group.add_argument("--network", metavar="FILE.py:NAME",
+                       help="NAME a class built for --spec's sizes as NAME([784, 30, 10]) or NAME(784, 30, 10), or a "
+                            "function returning the network (called the same ways, or with no arguments)")
+    for flag, kind, words in NETWORK_FLAGS:
+        group.add_argument(flag, **kind, help=words)
+
+
+def network_flags() -> dict:
+    """discover()'s keyword -> its flag, for errors worded as flags."""
+    flags = {_keyword(flag): flag for flag, _, _ in NETWORK_FLAGS}
+    return {**flags, "activation": "--activation", "output_activation": "--output-activation"}
+
+
+def check_network_file(args, options: dict):
+    """The report of --network: the network built, its flags as conventions, the check's options."""
+    if args.loss or args.optimizer:
+        raise ValueError("--network checks the network's own cost (--cost) and update (--update) against "
+                         "torch.optim.SGD; --loss and --optimizer describe a spec's network")
+    flags = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]
+    conventions = {_keyword(flag): getattr(args, _keyword(flag)) for flag in flags}
+    conventions = {key: value for key, value in conventions.items() if value is not None}
+    for key in ("weights", "biases"):
+        if key in conventions:
+            conventions[key] = [location.strip() for location in conventions[key].split(",")]
+    if args.activation:
+        names = args.activation.split(",")
+        conventions["activation"] = names[0] if len(names) == 1 else names
+    if args.output_activation:
+        conventions["output_activation"] = args.output_activation
+    network = build(load(args.network, "--network", callable, "class or function"),
+                    [int(size) for size in args.spec.split("-")])
+    init = None if args.init == "own" else args.init
+    return check_whole_network(network, init=init, **{key: options[key] for key in
+                                                      ("lr", "batch_size", "seed", "fd_samples") if key in options},
+                               **conventions)
+
+
+def build(maker, sizes):
+    """maker(sizes), maker(*sizes), or maker() for a function of no arguments: the first the signature takes."""
+    try:
+        signature = inspect.signature(maker)
+    except (TypeError, ValueError):
+        signature = None
+    failure = None
+    for arguments in ((sizes,), tuple(sizes), ()):
+        if signature is not None and not _binds(signature, arguments):
+            continue
+        try:
+            return maker(*arguments)
+        except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
+            failure = failure or error
+    name = getattr(maker, "__name__", repr(maker))
+    if failure is not None:
+        raise ValueError(f"building {name} for --spec {'-'.join(map(str, sizes))} raised "
+                         f"{type(failure).__name__}: {failure}")
+    raise ValueError(f"{name} takes neither the sizes as a list, nor as numbers, nor nothing; give a function that "
+                     f"builds the network (--network FILE.py:FUNCTION)")
+
+
+def _binds(signature, arguments) -> bool:
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        return False
+    return True
+
+
+def _keyword(flag) -> str:
+    return flag.removeprefix("--").replace("-", "_")
