@@ -2,8 +2,9 @@
 
 AdaptedLoss subclasses the scratch_nn loss it computes (SoftmaxCrossEntropy, QuadraticLoss or
 ProbabilityCrossEntropy), so that the torch twin is found as for scratch_nn's own and
-``reduction`` says what the twin reduces with. It has scratch_nn's interface: ``forward(output, target) -> scalar`` with integer
-labels or one-hot rows, then ``backward() -> dL/d output``. Underneath it calls the user's loss:
+``reduction`` says what the twin reduces with. It has scratch_nn's interface:
+``forward(output, target) -> scalar`` with integer labels or one-hot rows, then
+``backward() -> dL/d output``. Underneath it calls the user's loss:
 
 - targets as the user's code takes them (labels, or one-hot rows);
 - the value from ``forward``/``loss``/``__call__`` (or a plain function), the gradient from
