@@ -124,6 +124,9 @@ class RunConfig:
             value = getattr(self, name)
             if not (value is None and name == "output_activation") and value not in registry:
                 raise ConfigError(name, value, f"choose one of {', '.join(sorted(registry))}")
+        if self.loss == "probability_cross_entropy" and self.output_activation != "softmax":
+            raise ConfigError("output_activation", self.output_activation, "--loss probability_cross_entropy takes "
+                              "probabilities: give --output-activation softmax (or use --loss cross_entropy on logits)")
         if not (isinstance(self.lr, numbers.Real) and not isinstance(self.lr, bool)
                 and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError("lr", self.lr, "the learning rate must be a finite number above 0")

@@ -23,6 +23,7 @@ CONFIGURED_MODULES = {
     scratch_nn.MaxPool2d: lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride),
     scratch_nn.Flatten: lambda layer: nn.Flatten(),
     scratch_nn.Unflatten: lambda layer: nn.Unflatten(1, layer.unflattened_size),
+    scratch_nn.Softmax: lambda layer: nn.Softmax(dim=1),
 }
 # The scratch layer class each twin name stands for: how a layer written without subclassing a
 # scratch layer says what it computes (a twin= argument, or its own torch_twin attribute).
@@ -47,7 +48,7 @@ def torch_dtype(dtype) -> torch.dtype:
 
 def scratch_class_for(layer, twin=None) -> type | None:
     """The scratch layer class whose torch twin a layer (or a layer class) gets: the one named by
-    twin ("linear", "sigmoid", "relu", "tanh"), else the one it subclasses, else the one named by
+    twin ("linear", "sigmoid", "relu", "tanh", "softmax", ...), else the one it subclasses, else the one named by
     its own torch_twin attribute. None for a twin given as a torch.nn.Module, used as it is."""
     if isinstance(twin, nn.Module):
         return None
@@ -144,25 +145,45 @@ def assert_same_weights(network: scratch_nn.Sequential, model: nn.Module) -> Non
                                  f"(scratch {value.dtype}{value.shape}, torch {other.dtype}{other.shape})")
 
 
-class HalfSquaredError(nn.Module):
+class ReducedLoss(nn.Module):
+    """A loss of a sum over the batch, divided by n for reduction "mean" and not for "sum"."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def divisor(self, output) -> int:
+        return len(output) if self.reduction == "mean" else 1
+
+
+class HalfSquaredError(ReducedLoss):
     """The paper's squared error, L = 1/(2n) sum_i ||t_i - a_i||^2 ('sum' drops the 1/n).
 
     torch.nn.MSELoss would divide by n * classes and drop the 1/2; this is the exact form the
     scratch QuadraticLoss computes.
     """
 
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = reduction
-
     def forward(self, output, target):
-        n = len(output) if self.reduction == "mean" else 1
-        return nn.functional.mse_loss(output, target, reduction="sum") / (2 * n)
+        return nn.functional.mse_loss(output, target, reduction="sum") / (2 * self.divisor(output))
+
+
+class ProbabilityCrossEntropyLoss(ReducedLoss):
+    """The cross-entropy of probabilities, L = -(1/n) sum_i sum_c t_ic log p_ic ('sum' drops the 1/n):
+    for class labels, log p of the label's entry, gathered, as the scratch ProbabilityCrossEntropy
+    picks it. torch has no such loss: NLLLoss takes log-probabilities, and CrossEntropyLoss logits.
+    """
+
+    def forward(self, probs, target):
+        if target.dtype.is_floating_point:
+            picked = (target * torch.log(probs)).sum(dim=1)
+        else:
+            picked = torch.log(probs.gather(1, target[:, None]))
+        return -picked.sum() / self.divisor(probs)
 
 
 def scratch_loss_class_for(loss) -> type:
     """The scratch loss class a loss computes what: the one it subclasses, else the one named by its
-    torch_twin attribute ("cross_entropy", "mse", as in scratch_nn.LOSSES)."""
+    torch_twin attribute ("cross_entropy", "mse", "probability_cross_entropy": scratch_nn.LOSSES's names)."""
     found = next((t for t in scratch_nn.LOSSES.values() if isinstance(loss, t)), None)
     if found is not None:
         return found
@@ -180,8 +201,11 @@ def torch_loss(loss) -> nn.Module:
     """The torch loss that computes what a scratch loss computes, with the same reduction
     (a loss without a reduction attribute takes the mean over the batch)."""
     reduction = getattr(loss, "reduction", "mean")
-    if scratch_loss_class_for(loss) is scratch_nn.SoftmaxCrossEntropy:
+    scratch_type = scratch_loss_class_for(loss)
+    if scratch_type is scratch_nn.SoftmaxCrossEntropy:
         return nn.CrossEntropyLoss(reduction=reduction)
+    if scratch_type is scratch_nn.ProbabilityCrossEntropy:
+        return ProbabilityCrossEntropyLoss(reduction=reduction)
     return HalfSquaredError(reduction=reduction)
 
 

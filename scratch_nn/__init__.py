@@ -3,8 +3,8 @@ built from a short spec. NumPy only; the PyTorch twin lives in the ``reference``
 
 from .conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from .init import INITIALIZERS, paper_uniform, torch_default
-from .layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
-from .losses import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
+from .layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .losses import LOSSES, ProbabilityCrossEntropy, QuadraticLoss, SoftmaxCrossEntropy
 from .network import Sequential, build_network
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
 from .regularization import BatchNorm1d, Dropout
@@ -12,7 +12,8 @@ from .spec import ACTIVATIONS, Spec
 
 __all__ = [
     "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "Conv2d", "Dropout", "Flatten", "INITIALIZERS", "LOSSES",
-    "Layer", "LeakyReLU", "Linear", "MaxPool2d", "OPTIMIZERS", "Optimizer", "QuadraticLoss", "RMSprop", "ReLU",
-    "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Spec", "Tanh", "Unflatten", "build_network",
+    "Layer", "LeakyReLU", "Linear", "MaxPool2d", "OPTIMIZERS", "Optimizer", "ProbabilityCrossEntropy",
+    "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy", "Spec",
+    "Tanh", "Unflatten", "build_network",
     "paper_uniform", "torch_default",
 ]

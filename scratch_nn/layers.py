@@ -12,11 +12,12 @@ Conventions, the same as torch.nn so that the two can be compared number for num
   dL/dx and returns None: a network's first layer needs no input gradient to train (for
   784-128-10 it is a third of the backward pass's arithmetic).
 - What backward will read cannot change under it (torch refuses a backward after such a change;
-  it would compute the gradient at other numbers). Sigmoid and Tanh keep their output and return
-  it read-only, so an in-place change raises NumPy's "read-only" ValueError; Linear and ReLU keep
-  their input as it is if nothing can write to it, else as a read-only copy, so a change to the
-  caller's array leaves backward unaffected. Pass read-only inputs (x.flags.writeable = False)
-  to skip the copy; a sigmoid's or tanh's output is one already.
+  it would compute the gradient at other numbers). Sigmoid, Tanh and Softmax keep their output
+  and return it read-only, so an in-place change raises NumPy's "read-only" ValueError; Linear
+  and ReLU keep their input as it is if nothing can write to it, else as a read-only copy, so a
+  change to the caller's array leaves backward unaffected. Pass read-only inputs
+  (x.flags.writeable = False) to skip the copy; a sigmoid's, tanh's or softmax's output is one
+  already.
 - The dtype of the parameters and of the input decide the arithmetic: nothing is upcast, and an
   input whose dtype differs from the parameters' is refused.
 """
@@ -154,6 +155,42 @@ class ReLU(Layer):
         x = require_cache(self)
         check_grad_output(self, grad_output, x.shape, x.dtype)
         return np.where(x > 0, grad_output, np.zeros((), x.dtype)) if input_grad else None
+
+
+class Softmax(Layer):
+    """softmax(x)_c = e^(x_c - m) / sum_k e^(x_k - m) along each row (axis 1, torch's dim=1),
+    m the row's maximum: softmax is unchanged by the shift, and without it e^1000 overflows to
+    Inf and the output becomes NaN (e^x - m <= 1, so the sum lies in [1, classes]).
+
+    The Jacobian of one row is ds_c/dx_k = s_c ([c = k] - s_k), so with G = dL/ds, per row,
+
+        dL/dx = s * (G - sum_k G_k s_k)
+
+    the Jacobian-vector product, from the cached output, without building the classes x classes
+    matrix (torch's softmax_backward, the same grouping). Its diagonal alone, s * (1 - s) * G,
+    is the classic mistake: it drops the -s_c s_k terms through which every output depends on
+    every input.
+    """
+
+    def forward(self, x):
+        check_batch(self, x)
+        if x.shape[1] == 0:  # the row maximum of nothing: NumPy's error would not say why
+            raise ValueError(f"{self!r} takes a probability over at least one class per row; got input of shape "
+                             f"{x.shape}. Give it the output layer's scores, shape (batch, classes).")
+        e = x - x.max(axis=1, keepdims=True)
+        np.exp(e, out=e)
+        e /= e.sum(axis=1, keepdims=True)
+        self._cache = read_only(e)
+        return self._cache
+
+    def backward(self, grad_output, input_grad=True):
+        s = require_cache(self)
+        check_grad_output(self, grad_output, s.shape, s.dtype)
+        if not input_grad:
+            return None
+        grad_input = grad_output - (grad_output * s).sum(axis=1, keepdims=True)
+        grad_input *= s
+        return grad_input
 
 
 def read_only(array: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ in the output's dtype.
 
 import numpy as np
 
+from .layers import read_only_input
+
 REDUCTIONS = ("mean", "sum")
 
 
@@ -85,7 +87,40 @@ class QuadraticLoss(Loss):
         return residual / residual.dtype.type(self._divisor(len(residual)))
 
 
-LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": QuadraticLoss}
+class ProbabilityCrossEntropy(Loss):
+    """The cross-entropy of probabilities p, e.g. a Softmax layer's output (not of logits):
+
+        L = -(1/n) sum_i sum_c t_ic log p_ic      (t one-hot: -(1/n) sum_i log p_i,y_i)
+        dL/dp = -t / (n p)
+
+    Behind a Softmax layer, whose backward multiplies by its Jacobian, this gives back
+    dL/dz = (softmax(z) - t) / n, what SoftmaxCrossEntropy computes in one step; written as two
+    parts, each is checked alone. Every p must be above 0: log 0 = -inf, and -t/p is not finite
+    (a float64 softmax underflows to 0 only for logits 745 below the row's largest; the logits'
+    loss, which never takes log p, has no such limit). The PyTorch twin computes the same formula
+    (torch.nn.NLLLoss takes log-probabilities, not probabilities).
+    """
+
+    def forward(self, probs, target):
+        check_output(probs)
+        targets = one_hot(target, probs)
+        if not (probs > 0).all():
+            row, col = np.argwhere(~(probs > 0))[0]
+            raise ValueError(f"the cross-entropy of probabilities got output[{row}, {col}] = {probs[row, col]}, "
+                             f"and log p needs p > 0: give it a Softmax's output, or, where the softmax "
+                             f"underflows to 0, drop the Softmax and use cross_entropy on the logits")
+        self._cache = (read_only_input(probs), targets)
+        # every log p is finite (p > 0), so a label's one-hot row picks its own exactly: 0 * log p is 0
+        return -(targets * np.log(probs)).sum() / probs.dtype.type(self._divisor(len(probs)))
+
+    def _gradient(self, probs, targets):
+        gradient = targets / probs
+        gradient /= probs.dtype.type(-self._divisor(len(probs)))
+        return gradient
+
+
+LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": QuadraticLoss,
+          "probability_cross_entropy": ProbabilityCrossEntropy}
 
 
 def is_labels(target) -> bool:

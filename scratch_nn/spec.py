@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .conv import Conv2d, Flatten, MaxPool2d, Unflatten
-from .layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .layers import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .regularization import BatchNorm1d, Dropout
 
-ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU}
+# softmax is meant for the output (output_activation="softmax", before the probability_cross_entropy loss)
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU, "softmax": Softmax}
 
 CONV = re.compile(r"conv(\d+)k(\d+)(?:x(\d+))?(?:s(\d+))?(?:p(\d+))?")
 POOL = re.compile(r"pool(\d+)(?:s(\d+))?")
@@ -77,7 +78,7 @@ class Spec:
     are the hidden layers that take an activation; pools take none.
     A single activation applies to every hidden layer. The output is raw scores (logits, for
     the softmax cross-entropy) unless output_activation is given (e.g. "sigmoid" for the
-    paper's squared error).
+    paper's squared error, "softmax" for the cross-entropy of probabilities).
     """
 
     input_shape: tuple[int, ...]                 # (features,) or (channels, height, width)

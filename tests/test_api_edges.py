@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_nn import LeakyReLU, Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import (LeakyReLU, Linear, QuadraticLoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh,
+                        build_network)
 from scratch_nn.losses import check_output, one_hot
 
 DTYPES = [np.float64, np.float32]
@@ -37,7 +38,7 @@ def test_changing_the_input_in_place_after_forward_leaves_backward_alone(make, d
         np.testing.assert_array_equal(layer.grads["weight"], np.ones((3, 5), dtype) @ batch(dtype))
 
 
-@pytest.mark.parametrize("make", [Sigmoid, Tanh])
+@pytest.mark.parametrize("make", [Sigmoid, Tanh, Softmax])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_changing_a_kept_output_in_place_is_refused(make, dtype):
     output = make().forward(batch(dtype))

@@ -109,9 +109,11 @@ BAD_OPTIONS = [  # (options, a phrase the one-line message must contain); {tmp} 
     ("--spec 1x28x28-conv8k30-10", "smaller than its 30x30 window"), ("--spec 1x28x28-convx-10", "unknown layer"),
     ("--spec 1x28x28-conv8k5-pool2-120-10 --activation relu,relu,relu", "exactly 2 separated by commas"),
     ("--spec 784-128-5", "output size must be at least 10"),
-    ("--activation softplus", "choose from leaky_relu, relu, sigmoid, tanh"),
+    ("--activation softplus", "choose from leaky_relu, relu, sigmoid, softmax, tanh"),
     ("--activation relu,sigmoid", "one activation for all 1 hidden"),
     ("--output-activation softplus", "invalid choice"), ("--loss hinge", "invalid choice"),
+    ("--loss probability_cross_entropy", "--output-activation None: --loss probability_cross_entropy takes "
+                                         "probabilities: give --output-activation softmax"),
     ("--init xavier", "invalid choice"), ("--dtype float16", "invalid choice"), ("--dataset cifar", "invalid choice"),
     ("--preset nope", "invalid choice"), ("--no-such-option", "unrecognized arguments"),
     ("--batch-size 0", "--batch-size 0: must be a whole number of at least 1"), ("--batch-size -32", "at least 1"),

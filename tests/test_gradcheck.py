@@ -105,14 +105,16 @@ class TwinNamedSigmoid(HandSigmoid):
 
 # No false alarms ---------------------------------------------------------------------------------
 
+OUTPUT_ACTIVATION = {"mse": "sigmoid", "probability_cross_entropy": "softmax"}  # the layer each loss follows
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "probability_cross_entropy"])
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
 def test_the_real_network_passes(dtype, activation, loss, seed):
     """12-8-8-4: two hidden layers, one of them square; the paper's initialisation on odd seeds
     (pre-activations of several units: saturated sigmoids, large logits)."""
     network = build_network("12-8-8-4", activation, init="paper" if seed % 2 else "torch", seed=seed, dtype=dtype,
-                            output_activation="sigmoid" if loss == "mse" else None)
+                            output_activation=OUTPUT_ACTIVATION.get(loss))
     report = check(network, loss=loss, seed=seed)
     assert report.ok, report.table()
     assert [p.label for p in report.parts] == [f"layer {i}" for i in range(len(network.layers))] + ["loss", "optimizer"]
@@ -350,6 +352,12 @@ def test_cli_mse_network_in_float32(capsys):
     assert main(["--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size", "5"]) == 0
     out = capsys.readouterr().out
     assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch size 5" in out
+
+
+def test_cli_probability_loss_network_takes_a_softmax_output(capsys):
+    assert main(["--spec", "8-6-4", "--loss", "probability_cross_entropy", "--batch-size", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Linear(8->6), Sigmoid, Linear(6->4), Softmax; ProbabilityCrossEntropy; SGD (float64, batch size 5" in out
 
 
 HAND_WRITTEN = '''

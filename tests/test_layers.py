@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from both_sides import assert_twins_agree
-from scratch_nn import Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
+from scratch_nn import (Linear, ProbabilityCrossEntropy, QuadraticLoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy,
+                        Tanh)
 
 BATCHES = [1, 7, 32]
 SEEDS = [0, 1]
@@ -33,7 +34,7 @@ def test_linear(n_in, n_out, batch, seed, dtype):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("features", [1, 10, 128])
-@pytest.mark.parametrize("activation", [Sigmoid, ReLU, Tanh])
+@pytest.mark.parametrize("activation", [Sigmoid, ReLU, Tanh, Softmax])
 def test_activation(activation, features, batch, seed, dtype):
     x = (4 * np.random.default_rng(seed).standard_normal((batch, features))).astype(dtype)  # both tails, the middle
     assert_twins_agree([activation()], x, upstream="random")
@@ -44,12 +45,14 @@ def test_activation(activation, features, batch, seed, dtype):
 @pytest.mark.parametrize("classes", [2, 10])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("labels", ["integer", "one-hot", "probabilities"])
-@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, QuadraticLoss])
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, QuadraticLoss, ProbabilityCrossEntropy])
 def test_loss(loss, labels, reduction, classes, batch, seed, dtype):
     rng = np.random.default_rng(seed)
     output = (3 * rng.standard_normal((batch, classes))).astype(dtype)
     if loss is QuadraticLoss:
         output = rng.random((batch, classes)).astype(dtype)  # what a sigmoid output layer gives
+    elif loss is ProbabilityCrossEntropy:
+        output = Softmax().forward(output).copy()  # what a softmax output layer gives (writeable, for torch)
     target = rng.integers(0, classes, batch)
     if labels == "one-hot":
         target = np.eye(classes, dtype=dtype)[target]

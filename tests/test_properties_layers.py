@@ -14,9 +14,9 @@ import pytest
 from scipy.special import expit
 
 from reference import tolerances
-from scratch_nn import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from scratch_nn import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 
-ACTIVATIONS = [Sigmoid, ReLU, Tanh]
+ACTIVATIONS = [Sigmoid, ReLU, Tanh, Softmax]
 KINDS = [Linear, *ACTIVATIONS, LeakyReLU]
 DTYPES = [np.float64, np.float32]
 F64 = tolerances.FLOAT64
@@ -116,7 +116,7 @@ def test_a_fresh_layer_has_no_gradients_and_activations_have_no_parameters():
 
 @pytest.mark.parametrize("layer,text", [
     (Linear(np.ones((3, 4)), np.zeros(3)), "Linear(in_features=4, out_features=3)"),
-    (Sigmoid(), "Sigmoid()"), (ReLU(), "ReLU()"), (Tanh(), "Tanh()"),
+    (Sigmoid(), "Sigmoid()"), (ReLU(), "ReLU()"), (Tanh(), "Tanh()"), (Softmax(), "Softmax()"),
 ])
 def test_repr_names_the_layer_and_its_sizes(layer, text):
     assert repr(layer) == text

@@ -11,7 +11,7 @@ import pytest
 from scipy.special import log_softmax, softmax
 
 from reference import tolerances
-from scratch_nn import LOSSES, QuadraticLoss, SoftmaxCrossEntropy
+from scratch_nn import LOSSES, ProbabilityCrossEntropy, QuadraticLoss, Softmax, SoftmaxCrossEntropy
 
 F64 = tolerances.FLOAT64
 
@@ -19,6 +19,11 @@ F64 = tolerances.FLOAT64
 def batch(n=5, classes=4, seed=0):
     rng = np.random.default_rng(seed)
     return 3 * rng.standard_normal((n, classes)), rng.integers(0, classes, n), rng.dirichlet(np.ones(classes), n)
+
+
+def output_for(loss, logits):
+    """What the loss is given: logits, or for the cross-entropy of probabilities their softmax."""
+    return Softmax().forward(logits) if loss is ProbabilityCrossEntropy else logits
 
 
 @pytest.mark.parametrize("reduction,divisor", [("mean", 5), ("sum", 1)])
@@ -68,6 +73,7 @@ def test_backward_differentiates_the_last_forward(loss):
     first, labels, _ = batch(seed=1)
     last, _, _ = batch(seed=2)
     used_twice, fresh = loss(), loss()
+    first, last = output_for(loss, first), output_for(loss, last)
     used_twice.forward(first, labels)
     used_twice.forward(last, labels)
     fresh.forward(last, labels)
@@ -80,7 +86,7 @@ def test_backward_differentiates_the_last_forward(loss):
 def test_loss_and_gradient_keep_the_output_dtype(loss, dtype):
     output, labels, _ = batch()
     instance = loss()
-    value = instance.forward(output.astype(dtype), labels)
+    value = instance.forward(output_for(loss, output.astype(dtype)), labels)
     assert value.dtype == dtype and np.ndim(value) == 0
     assert instance.backward().dtype == dtype
 

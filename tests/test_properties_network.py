@@ -65,8 +65,9 @@ def test_spec_str_is_what_parse_reads(spec, text):
                                "got 4-0-2 sigmoid"),
     ("4-3-3-2", "relu,tanh,sigmoid", None,
      "2 hidden layers need one activation each (or one for all); got ['relu', 'tanh', 'sigmoid']"),
-    ("4-3-2", "softplus", None, "unknown activation 'softplus'; choose from ['leaky_relu', 'relu', 'sigmoid', 'tanh']"),
-    ("4-3-2", "relu", "softmax", "unknown activation 'softmax'; choose from"),
+    ("4-3-2", "softplus", None,
+     "unknown activation 'softplus'; choose from ['leaky_relu', 'relu', 'sigmoid', 'softmax', 'tanh']"),
+    ("4-3-2", "relu", "log_softmax", "unknown activation 'log_softmax'; choose from"),
 ])
 def test_bad_specs_are_refused_with_the_expected_form(sizes, activation, output, words):
     with pytest.raises(ValueError, match="^" + re.escape(words)):

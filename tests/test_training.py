@@ -96,7 +96,7 @@ def test_presets_are_valid_runs(name, synthetic):
 
 @pytest.mark.parametrize("setting, value", [
     ("spec", "784-12.7-10"), ("spec", [784, 10]), ("spec", "10-784"), ("activation", "gelu"), ("loss", "hinge"),
-    ("output_activation", "softmax"), ("init", "xavier"), ("dtype", "float16"), ("dataset", "cifar"),
+    ("output_activation", "softplus"), ("init", "xavier"), ("dtype", "float16"), ("dataset", "cifar"),
     ("batch_size", 0), ("batch_size", 32.0), ("batch_size", True), ("lr", 0.0), ("lr", float("nan")), ("lr", "0.1"),
     ("epochs", 0), ("seed", -1), ("device", "mps"), ("train_limit", 0), ("threads", 0),
     ("optimizer", "lbfgs"), ("momentum", 0.9), ("betas", (0.9, 1.0)), ("betas", 0.9), ("eps", 0.0), ("alpha", 0.5),

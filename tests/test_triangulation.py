@@ -6,10 +6,10 @@ import pytest
 
 from reference import tolerances
 from reference.comparison import compare
-from reference.finite_differences import FINITE_DIFFERENCES_JUDGE, numerical_trace
+from reference.finite_differences import FINITE_DIFFERENCES_JUDGE, KINK_MARGIN, numerical_trace
 from reference.side_by_side import trace_scratch, trace_torch
 from reference.twin import torch_model
-from scratch_nn import QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
+from scratch_nn import ProbabilityCrossEntropy, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
 
 
 def triangulate(network, x, target=None, loss=None, upstream=None):
@@ -38,7 +38,20 @@ def test_network_gradients(spec, activation, loss, seed):
     assert {"0.grad_input", "0.weight.grad", "loss.grad"} <= numerical.keys()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_softmax_output_and_the_cross_entropy_of_probabilities(activation, seed):
+    """A Softmax output layer and the cross-entropy of its probabilities. The differences step p by
+    up to KINK_MARGIN, and the loss refuses p <= 0, so torch's initialisation keeps every p above it."""
+    network = build_network("6-5-3", activation, init="torch", seed=seed, output_activation="softmax")
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
+    assert network.forward(x).min() > KINK_MARGIN
+    numerical = triangulate(network, x, y, ProbabilityCrossEntropy())
+    assert {"0.grad_input", "0.weight.grad", "3.grad_input", "loss.grad"} <= numerical.keys()
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "softmax"])
 def test_layer_gradients_with_random_upstream(activation):
     """A single hidden layer and activation, backpropagating a random upstream gradient."""
     network = build_network("5-4-3", activation, seed=3)

@@ -14,7 +14,8 @@ from both_sides import mnist_like
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck import check_network
 from reference.side_by_side import compare_pass, compare_step, compare_trajectory
-from scratch_nn import SGD, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
+from scratch_nn import (SGD, ProbabilityCrossEntropy, QuadraticLoss, Sequential, Softmax, SoftmaxCrossEntropy,
+                        build_network)
 
 
 def batches(network, dtype, count=1, n=8):
@@ -60,6 +61,14 @@ def large_logits(network, loss, dtype):
         return compare_pass(Sequential(), x=logits, target=np.array([0, 2, 1]), loss=loss)
 
 
+def softmax_at_large_logits(network, loss, dtype):
+    """test_softmax: the network's Softmax layer at logits of +-1000, with a random upstream gradient."""
+    softmax = Sequential(next(layer for layer in network.layers if isinstance(layer, Softmax)))
+    logits = np.array([[1000, -1000, 0], [-1000, 1000, 999], [1000, 1000, -1000]], dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the point
+        return compare_pass(softmax, x=logits, upstream=np.random.default_rng(0).standard_normal((3, 3)).astype(dtype))
+
+
 # The zoo -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -74,9 +83,10 @@ class Specimen:
 
     def build(self, dtype):
         """A network with the variant in place, its loss and its optimizer."""
-        network = build_network(self.spec, self.activation, init="torch", dtype=dtype,
-                                output_activation="sigmoid" if issubclass(self.variant, QuadraticLoss) else None)
-        loss, optimizer = SoftmaxCrossEntropy(), SGD
+        probabilities = issubclass(self.variant, (Softmax, ProbabilityCrossEntropy))
+        output = "sigmoid" if issubclass(self.variant, QuadraticLoss) else "softmax" if probabilities else None
+        network = build_network(self.spec, self.activation, init="torch", dtype=dtype, output_activation=output)
+        loss, optimizer = ProbabilityCrossEntropy() if probabilities else SoftmaxCrossEntropy(), SGD
         if self.part == "loss":
             loss = self.variant()
         elif self.part == "optimizer":
@@ -112,6 +122,13 @@ ZOO = [
     Specimen(zoo.CrossEntropyGradNotDividedByBatch, "loss", "batch size too big", one_pass, True, spec="10-7-4"),
     Specimen(zoo.QuadraticLossFactorTwo, "loss", "factor 2 too big", one_pass, True, spec="10-7-4"),
     Specimen(zoo.QuadraticLossSignFlipped, "loss", "sign flipped", one_pass, True, spec="10-7-4"),
+    Specimen(zoo.SoftmaxJacobianDiagonal, 3, "softmax backward uses only the Jacobian's diagonal", one_pass, True,
+             spec="10-7-4"),
+    Specimen(zoo.SoftmaxLayerWithoutMaxShift, 3, "softmax overflow", softmax_at_large_logits, False, spec="10-7-4"),
+    Specimen(zoo.ProbabilityCrossEntropyGradNotDividedByBatch, "loss", "batch size too big", one_pass, True,
+             spec="10-7-4"),
+    Specimen(zoo.ProbabilityCrossEntropyGradDividedTwice, "loss", "batch size too small", one_pass, True,
+             spec="10-7-4"),
     Specimen(zoo.SGDAscends, "optimizer", "gradient ascent", one_step, False, spec="10-7-4"),
     Specimen(zoo.SGDLearningRateTwice, "optimizer", "learning rate applied twice", one_step, False, spec="10-7-4"),
     Specimen(zoo.SGDSkipsBiases, "optimizer", "not updated", one_step, False, spec="10-7-4"),
@@ -149,14 +166,15 @@ def test_a_single_pass_would_miss_these(specimen, monkeypatch):
 
 
 def test_the_zoo_is_complete():
-    """Every class in tests/zoo.py is a specimen, so a variant added there is tested here: 17 mistakes,
-    the transposed weight gradient twice (on a square layer and on one that is not), 18 specimens."""
+    """Every class in tests/zoo.py is a specimen, so a variant added there is tested here: 21 mistakes,
+    the transposed weight gradient twice (on a square layer and on one that is not), 22 specimens."""
     variants = {value for value in vars(zoo).values() if isinstance(value, type) and value.__module__ == zoo.__name__}
     assert {s.variant for s in ZOO} == variants == {
         zoo.LinearTransposedWeightGrad, zoo.LinearWeightGradDividedByBatch, zoo.LinearBiasGradAveraged,
         zoo.LinearUpdatesBeforeGradInput, zoo.LinearStaleCache, zoo.LinearForwardUntransposed,
         zoo.SigmoidDerivativeAtOutput, zoo.TanhDerivativeWithoutSquare, zoo.ReLUDerivativeOneAtZero,
         zoo.ReLUMaskFromOutput, zoo.SoftmaxWithoutMaxShift, zoo.CrossEntropyGradNotDividedByBatch,
-        zoo.QuadraticLossFactorTwo, zoo.QuadraticLossSignFlipped, zoo.SGDAscends, zoo.SGDLearningRateTwice,
-        zoo.SGDSkipsBiases}
-    assert (len(variants), len(ZOO)) == (17, 18)
+        zoo.QuadraticLossFactorTwo, zoo.QuadraticLossSignFlipped, zoo.SoftmaxJacobianDiagonal,
+        zoo.SoftmaxLayerWithoutMaxShift, zoo.ProbabilityCrossEntropyGradNotDividedByBatch,
+        zoo.ProbabilityCrossEntropyGradDividedTwice, zoo.SGDAscends, zoo.SGDLearningRateTwice, zoo.SGDSkipsBiases}
+    assert (len(variants), len(ZOO)) == (21, 22)

@@ -5,7 +5,8 @@ reference.gradcheck catch every one, and name the right part. Never imported by 
 
 import numpy as np
 
-from scratch_nn import SGD, Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
+from scratch_nn import (SGD, Linear, ProbabilityCrossEntropy, QuadraticLoss, ReLU, Sigmoid, Softmax,
+                        SoftmaxCrossEntropy, Tanh)
 from scratch_nn.layers import require_cache
 from scratch_nn.losses import one_hot
 
@@ -141,6 +142,40 @@ class QuadraticLossSignFlipped(QuadraticLoss):
 
     def _gradient(self, residual):
         return -super()._gradient(residual)
+
+
+# A Softmax layer and the cross-entropy of its probabilities --------------------------------------
+
+class SoftmaxJacobianDiagonal(Softmax):
+    """dL/dx = s (1 - s) G: the Jacobian's diagonal alone, as if each output depended on its own
+    input only (a sigmoid's derivative, carried over)."""
+
+    def backward(self, grad_output):
+        s = require_cache(self)
+        return grad_output * s * (1 - s)
+
+
+class SoftmaxLayerWithoutMaxShift(Softmax):
+    """e^x / sum e^x, with no row maximum subtracted: overflows at large logits."""
+
+    def forward(self, x):
+        e = np.exp(x)
+        self._cache = e / e.sum(axis=1, keepdims=True)
+        return self._cache
+
+
+class ProbabilityCrossEntropyGradNotDividedByBatch(ProbabilityCrossEntropy):
+    """dL/dp = -t/p, without the 1/n of the mean."""
+
+    def _gradient(self, probs, targets):
+        return -targets / probs
+
+
+class ProbabilityCrossEntropyGradDividedTwice(ProbabilityCrossEntropy):
+    """-t/(n p) divided by n once more: the mean taken in the gradient and again on top."""
+
+    def _gradient(self, probs, targets):
+        return super()._gradient(probs, targets) / len(probs)
 
 
 # Optimizers -------------------------------------------------------------------------------------

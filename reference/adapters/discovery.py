@@ -23,7 +23,7 @@ from .probing import (BIAS_NAMES, FAILED, WEIGHT_NAMES, ConventionError, arrays,
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4
 TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
-              "relu": ("relu",), "tanh": ("tanh",)}
+              "relu": ("relu",), "tanh": ("tanh",), "softmax": ("softmax",)}
 TWINS = tuple(TWIN_WORDS)
 INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
 OUTPUT_NAMES = ("output", "out", "outputs", "a", "y")
@@ -35,8 +35,8 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
 
     subject: an instance (deep-copied, never modified), a class, or a functional pair
         (forward_fn, backward_fn[, weight, bias]) as in affine_forward/affine_backward.
-    twin: what it computes: "linear", "sigmoid", "relu", "tanh"; default: the subject's
-        torch_twin attribute, else the class name (Linear/Dense/Affine..., Sigmoid, ReLU, Tanh).
+    twin: what it computes: "linear", "sigmoid", "relu", "tanh", "softmax"; default: the subject's
+        torch_twin attribute, else the class name (Linear/Dense/Affine..., Sigmoid, ReLU, Tanh, Softmax).
     in_features, out_features: sizes to build a class with (default 6 and 4) or, for an
         instance, to tell its layout from its weight's shape.
     lr: the learning rate a constructor takes (cls(in, out, lr)) or backward applies.

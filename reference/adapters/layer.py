@@ -41,7 +41,7 @@ class LayerConventions:
     same name (a command line maps each to a flag: --weight, --layout, --backward, ...)."""
 
     name: str                        # the user's class (or function) name
-    twin: str                        # "linear", "sigmoid", "relu", "tanh"
+    twin: str                        # "linear", "sigmoid", "relu", "tanh", "softmax"
     built: str = ""                  # how the object was built, e.g. "Linear(6, 4, 0.1)"; "" for an instance
     weight: str | None = None        # where the weight lives, e.g. "weights" or "params.W"
     bias: str | None = None

@@ -1,9 +1,10 @@
 """A user's loss, in the user's conventions, presented as a scratch_nn loss.
 
-AdaptedLoss subclasses the scratch_nn loss it computes (SoftmaxCrossEntropy or QuadraticLoss),
-so that the torch twin is found as for scratch_nn's own and ``reduction`` says what the twin
-reduces with. It has scratch_nn's interface: ``forward(output, target) -> scalar`` with integer
-labels or one-hot rows, then ``backward() -> dL/d output``. Underneath it calls the user's loss:
+AdaptedLoss subclasses the scratch_nn loss it computes (SoftmaxCrossEntropy, QuadraticLoss or
+ProbabilityCrossEntropy), so that the torch twin is found as for scratch_nn's own and
+``reduction`` says what the twin reduces with. It has scratch_nn's interface:
+``forward(output, target) -> scalar`` with integer labels or one-hot rows, then
+``backward() -> dL/d output``. Underneath it calls the user's loss:
 
 - targets as the user's code takes them (labels, or one-hot rows);
 - the value from ``forward``/``loss``/``__call__`` (or a plain function), the gradient from
@@ -25,8 +26,10 @@ from scratch_nn.losses import is_labels, one_hot
 from .probing import check_choices
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
-TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss}
-DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2"}
+TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss,
+               "probability_cross_entropy": scratch_nn.ProbabilityCrossEntropy}
+DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2",
+               "probability_cross_entropy": "cross-entropies -log p_y of probabilities p"}
 
 
 @dataclass
@@ -34,7 +37,8 @@ class LossConventions:
     """How a user's loss works; each field can be given to adapt_loss under its name."""
 
     name: str
-    twin: str                      # "cross_entropy" (softmax + cross-entropy on logits) or "mse" (the paper's 1/2n)
+    twin: str                      # "cross_entropy" (softmax + cross-entropy on logits), "mse" (the paper's 1/2n)
+                                   # or "probability_cross_entropy" (on a Softmax layer's probabilities)
     value: str = "forward"         # the method that gives the value; "" for a plain function
     gradient: str = "stateful"     # "stateful": backward(); "stateless": backward(output, target); "returned"
     gradient_method: str = "backward"

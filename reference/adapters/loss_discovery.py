@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 
 import numpy as np
+from scipy.special import softmax
 
 from .. import tolerances
 from ..comparison import diff
@@ -28,8 +29,9 @@ def adapt_loss(subject, twin=None, **explicit):
     """A scratch_nn loss around a user's loss: an object with forward/backward (or loss/gradient...),
     a function returning (loss, grad), or a pair (value_fn, gradient_fn). Deep-copied, never modified.
 
-    twin: "cross_entropy" (softmax cross-entropy on logits) or "mse" (the paper's 1/(2n) sum of
-        squares); default: the subject's torch_twin attribute.
+    twin: "cross_entropy" (softmax cross-entropy on logits), "mse" (the paper's 1/(2n) sum of
+        squares) or "probability_cross_entropy" (-log p_y of a Softmax layer's probabilities);
+        default: the subject's torch_twin attribute.
     explicit: any LossConventions field (targets="one_hot", reduction="none", gradient_of="sum",
         gradient="stateless", value="loss", gradient_method="grad", batching="columns").
     """
@@ -38,14 +40,33 @@ def adapt_loss(subject, twin=None, **explicit):
         raise TypeError(f"adapt_loss got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
     twin = twin or getattr(subject, "torch_twin", None)
     if twin not in TWIN_LOSSES:
-        raise ConventionError(f"say which loss this is: twin='cross_entropy' or 'mse' (got {twin!r})")
+        raise ConventionError(f"say which loss this is: twin= one of {', '.join(map(repr, TWIN_LOSSES))} "
+                              f"(got {twin!r})")
     if isinstance(subject, tuple):
         subject = LossPair(*subject)
     user = copy.deepcopy(subject)
     name = getattr(user, "__name__", type(user).__name__)
     c = LossConventions(name=name, twin=twin, **explicit)
-    discover_loss(user, c, explicit)
+    try:
+        discover_loss(user, c, explicit)
+    except ConventionError:
+        if twin == "cross_entropy" and computes_on_probabilities(user, name, explicit):
+            raise ConventionError(f"{name} is not the cross-entropy of logits, but its values are the cross-entropy "
+                                  f"of probabilities -log p_y: give --loss probability_cross_entropy (twin="
+                                  f"'probability_cross_entropy') and a softmax output layer") from None
+        raise
     return adapted_loss_class(name, twin)(user, c)
+
+
+def computes_on_probabilities(user, name, explicit) -> bool:
+    """Whether the loss's value, probed as the cross-entropy of probabilities, is found: the one
+    mistaken twin that probing can tell (a softmax then a loss on its output is the usual pair)."""
+    try:
+        discover_loss(copy.deepcopy(user), LossConventions(name=name, twin="probability_cross_entropy", **explicit),
+                      explicit)
+    except ConventionError:
+        return False
+    return True
 
 
 class LossPair:
@@ -64,8 +85,7 @@ def discover_loss(user, c, explicit):
     function = callable(user) and not methods_of(user, [name for name in LOSS_VALUE_METHODS + LOSS_GRADIENT_METHODS
                                                         if name != "__call__"])
     rng = np.random.default_rng(5)
-    output = rng.standard_normal((PROBE_BATCH, PROBE_CLASSES)) if c.twin == "cross_entropy" \
-        else rng.random((PROBE_BATCH, PROBE_CLASSES))  # the squared error's output: after a sigmoid
+    output = probe_output(c.twin, rng)
     labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
     per_example, gradient_of_sum = reference(c.twin, output, labels)
     if "value" not in explicit:
@@ -140,9 +160,20 @@ def raw_result(loss, output, labels):
     return loss._value_function()(output, targets)
 
 
+def probe_output(twin, rng) -> np.ndarray:
+    """What the loss is probed on: logits, a sigmoid's output for the squared error, a softmax's
+    probabilities for their cross-entropy."""
+    if twin == "mse":
+        return rng.random((PROBE_BATCH, PROBE_CLASSES))
+    logits = rng.standard_normal((PROBE_BATCH, PROBE_CLASSES))
+    return softmax(logits, axis=1) if twin == "probability_cross_entropy" else logits
+
+
 def reference(twin, output, labels):
     """Per-example losses and the gradient of their sum, computed here in float64."""
     one_hot = np.eye(output.shape[1])[labels]
+    if twin == "probability_cross_entropy":
+        return -np.log(output[np.arange(len(output)), labels]), -one_hot / output
     if twin == "cross_entropy":
         shifted = output - output.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -109,9 +109,9 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
     """Adapt a user's network: a list of layers (instances, or functional pairs), a
     scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
 
-    loss: the user's loss (see adapt_loss), with loss_twin ("cross_entropy" or "mse") and
+    loss: the user's loss (see adapt_loss), with loss_twin ("cross_entropy", "mse", "probability_cross_entropy") and
         loss_conventions (a dict of LossConventions fields) where probing needs them.
-    twins: one per layer ("linear", "sigmoid", "relu", "tanh"); default: each layer's torch_twin
+    twins: one per layer ("linear", "sigmoid", "relu", "tanh", "softmax"); default: each layer's torch_twin
         attribute, or its class name.
     in_features: the network's input width: with it, each linear layer's layout follows from its
         weight's shape (a square weight takes the layout of the same class elsewhere in the network).

@@ -30,7 +30,7 @@ from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_netwo
 from .own_code import PAIR_SETTINGS
 
 DEFAULT_SPEC = "784-32-10"
-NETWORK_ONLY_OUTPUTS = ("none", "softmax")  # output activations a --network may state; a spec's network has neither
+NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,6 +41,9 @@ EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 
           "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
           "constructor raises, an --engine class without backward(), or code whose conventions probing cannot tell (the one line names the flag that "
           "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
+
+# The output activation each loss is taken after, where --output-activation is not given.
+OUTPUT_FOR_LOSS = {"mse": "sigmoid", "probability_cross_entropy": "softmax"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
                               f"{', '.join(scratch_nn.ACTIVATIONS)} (default sigmoid; with --network: found)")
     network.add_argument("--output-activation", choices=[*sorted(scratch_nn.ACTIVATIONS), *NETWORK_ONLY_OUTPUTS],
-                         help="activation on the output (default: sigmoid with --loss mse, none otherwise; with "
-                              "--network: found, and none or softmax may be given)")
+                         help="activation on the output (default: sigmoid with --loss mse, softmax with --loss "
+                              "probability_cross_entropy, none otherwise; with --network: found, and none may be "
+                              "given)")
     network.add_argument("--init", choices=[*sorted(scratch_nn.INITIALIZERS), "own"], default="torch",
                          help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
                               "are not all ~0; own: a --network's own weights)")
@@ -188,7 +192,7 @@ def _check_from(args):
         return check_network_file(args, options)
     given = [flag for flag, _, _ in NETWORK_FLAGS if getattr(args, attribute(flag)) is not None]
     if given or args.init == "own" or args.output_activation in NETWORK_ONLY_OUTPUTS:
-        raise ValueError(f"{given[0] if given else '--init own, --output-activation none/softmax'} describe(s) a "
+        raise ValueError(f"{given[0] if given else '--init own, --output-activation none'} describe(s) a "
                          f"whole network given with --network")
     args.activation, args.loss = args.activation or "sigmoid", args.loss or "cross_entropy"
     conventions = given_conventions(args)
@@ -206,7 +210,7 @@ def _check_from(args):
     if conventions:
         raise ValueError(f"--{next(iter(conventions)).replace('_', '-')} describes your own code, given with --layer "
                          f"or --implementation; scratch_nn's network has its conventions")
-    output_activation = args.output_activation or ("sigmoid" if args.loss == "mse" else None)
+    output_activation = args.output_activation or OUTPUT_FOR_LOSS.get(args.loss)
     network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
                                        dtype=np.dtype(args.dtype), output_activation=output_activation)
     return check_network(network, loss=None if args.loss == "none" else args.loss, **options)

@@ -15,6 +15,7 @@ of the same scalar L_i = sum(G_i * y), y = layer(X_i):
 
 A_i is a decoy: the twin's input to layer i for a second network input. It goes through the
 scratch forward first, so a layer that keeps an earlier batch's cache is caught red-handed.
+A softmax layer is checked again at X_i + 1000, where an unshifted e^x overflows (torch judges).
 Then forward(X_i) and backward(G_i) run again: the gradients this second backward leaves must be
 torch's again, overwritten and not added to the first's (a layer documented to accumulate is
 given zero_grad, called before each backward, and its zeroing is what this checks).
@@ -34,11 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
+import scratch_nn
+
 from .. import tolerances
 from ..comparison import Comparison, compare, layer_repr
 from ..finite_differences import KINK_MARGIN, sampled_diff
 from ..side_by_side import trace_torch
-from ..twin import torch_model
+from ..twin import scratch_loss_class_for, torch_model
 from .report import PartCheck
 from .signatures import LARGE_LOGIT_SHIFT, LARGE_LOGITS_SUFFIX, SECOND_BACKWARD, Case, match_signatures
 
@@ -81,6 +84,11 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
 
     reference = {**reference_at(x), **{f"{index}.{name} after backward": value for name, value in params.items()}}
     reference.update({f"{index}.{name}.grad{SECOND_BACKWARD}": reference[f"{index}.{name}.grad"] for name in params})
+    # A softmax is unchanged by a shift of its input, and an unshifted e^x overflows at x + 1000:
+    # checked there too, torch alone judging (a difference step is lost in the rounding of 1000).
+    large = x + x.dtype.type(LARGE_LOGIT_SHIFT) if isinstance(module, nn.Softmax) else None
+    if large is not None:
+        reference.update(_at_large_logits(reference_at(large), index))
     try:
         ours = copy.deepcopy(layer)
         scratch = _layer_pass(ours, index, x, decoy, upstream, zero_grad)
@@ -88,6 +96,8 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
         # keeps what its update left in .updated.
         params_after = getattr(ours, "updated", None) or {name: value.copy() for name, value in ours.params.items()}
         scratch.update(_second_backward(ours, index, x, upstream, zero_grad))
+        if large is not None:
+            scratch.update(_at_large_logits(_layer_pass(copy.deepcopy(layer), index, large, decoy, upstream), index))
         analytic = _layer_pass(_as_float64(layer), index, *(a.astype(np.float64) for a in (x, decoy, upstream)),
                                zero_grad, note=" (of the float64 copy, for finite differences)")
     except _ScratchError as error:
@@ -101,6 +111,11 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
                 params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None)
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
     return part
+
+
+def _at_large_logits(values: dict, index) -> dict:
+    """A layer's output and input gradient at its input + LARGE_LOGIT_SHIFT, under their keys with the suffix."""
+    return {key + LARGE_LOGITS_SUFFIX: values[key] for key in (f"{index}.output", f"{index}.grad_input")}
 
 
 def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> dict:
@@ -195,9 +210,11 @@ def _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where,
 
 def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     """The loss at the network output z and at z + 1000, against the torch loss; dL/dz against
-    finite differences at z."""
+    finite differences at z. A loss of probabilities is not checked at z + 1000, which are none;
+    its differences keep to entries the stencil keeps above 0 (it refuses p <= 0)."""
     part = PartCheck("loss", None, repr(loss), type(loss).__name__)
-    large = output + output.dtype.type(LARGE_LOGIT_SHIFT)
+    on_probabilities = scratch_loss_class_for(loss) is scratch_nn.ProbabilityCrossEntropy
+    large = None if on_probabilities else output + output.dtype.type(LARGE_LOGIT_SHIFT)
 
     def reference_at(at, params=None):
         trace = trace_torch(nn.Sequential(), at, target, loss)
@@ -206,10 +223,12 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     def at_large_logits(values):
         return {key + LARGE_LOGITS_SUFFIX: value for key, value in values.items()}
 
-    reference = {**reference_at(output), **at_large_logits(reference_at(large))}
+    reference = {**reference_at(output), **(at_large_logits(reference_at(large)) if large is not None else {})}
     try:
         ours = copy.deepcopy(loss)
-        scratch = {**_loss_pass(ours, output, decoy, target), **at_large_logits(_loss_pass(ours, large, decoy, target))}
+        scratch = _loss_pass(ours, output, decoy, target)
+        if large is not None:
+            scratch.update(at_large_logits(_loss_pass(ours, large, decoy, target)))
         probe, output64 = _as_float64(loss), output.astype(np.float64)
         target64 = target.astype(np.float64) if target.dtype.kind == "f" else target
         analytic = _loss_pass(probe, output64, decoy.astype(np.float64), target64,
@@ -223,8 +242,9 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     def objective():
         return float(_run_scratch("the loss's forward (finite differences)", probe.forward, output64, target64))
 
+    allowed = output64.ravel() >= KINK_MARGIN if on_probabilities else None
     part.finite_differences = Comparison(
-        [sampled_diff("loss.grad", analytic["loss.grad"], output64, None, objective, sampler)],
+        [sampled_diff("loss.grad", analytic["loss.grad"], output64, allowed, objective, sampler)],
         context="loss against finite differences")
     case = Case("loss", scratch, reference, len(output), x=output, decoy=decoy, reference_at=reference_at)
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)

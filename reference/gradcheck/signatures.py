@@ -18,7 +18,7 @@ from torch import nn
 from ..comparison import diff
 
 LARGE_LOGIT_SHIFT = 1000.0  # softmax is unchanged by a shift; an unshifted e^z overflows at z + 1000
-LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's tensors at the shifted logits
+LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's (a softmax's) tensors there
 
 
 @dataclass
@@ -150,6 +150,14 @@ def _only_at_zeros(case: Case) -> dict:
             if np.shape(case.scratch[key]) == zero.shape}
 
 
+def _softmax_jacobian_diagonal(case: Case) -> dict:
+    """s * (1 - s) * G: the softmax Jacobian's diagonal, without the -s_c s_k terms off it."""
+    if not isinstance(case.module, nn.Softmax):
+        return {}
+    s = case.reference[case.ending(".output")[0]]
+    return {key: s * (1 - s) * case.upstream for key in case.ending("grad_input")}
+
+
 def _passed_through(case: Case) -> dict:
     return {} if case.params else {key: case.upstream for key in case.ending("grad_input")}
 
@@ -202,6 +210,10 @@ SIGNATURES = [
               "Differs only where the input is exactly 0, at the kink: PyTorch takes ReLU'(0) = 0, the mask "
               "x > 0; x >= 0 lets the gradient through there.",
               _LAYER, predict=_only_at_zeros),
+    Signature("softmax backward uses only the Jacobian's diagonal",
+              "Softmax backward as s * (1 - s) * G, the Jacobian's diagonal alone: every output depends on every "
+              "input of its row (ds_c/dx_k = s_c([c = k] - s_k)), so dL/dx = s * (G - sum_k G_k s_k), per row.",
+              _LAYER, predict=_softmax_jacobian_diagonal),
     Signature("gradient passed through unmasked",
               "The gradient passes through unchanged, as if the derivative were 1 everywhere: for ReLU, a mask "
               "that lets negative inputs through (e.g. output >= 0, which every ReLU output is).",
@@ -218,8 +230,8 @@ SIGNATURES = [
               _LAYER, predict=_accumulated(zeroed=True)),
     Signature("softmax overflow",
               "Not finite at large logits: e^z overflows to Inf (beyond e^709 in float64, e^88 in float32) and "
-              "the loss or its gradient becomes NaN. Subtract each row's maximum before exponentiating.",
-              _LOSS, holds=_overflowed),
+              "the softmax, the loss or a gradient becomes NaN. Subtract each row's maximum before exponentiating.",
+              _LAYER + _LOSS, holds=_overflowed),
     Signature("sign flipped",
               "The sign is flipped: e.g. t - a where a - t belongs.",
               _LAYER + _LOSS, predict=_scaled(lambda case: -1.0), generic=True),
