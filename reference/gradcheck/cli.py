@@ -270,24 +270,21 @@ def _require_writable(path: Path) -> None:
         raise ValueError(f"--json {path} cannot be written (permission denied); write elsewhere")
 
 
-def _positive_int(text) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return value
+def _whole_number(least: int, what: str):
+    """An argparse type: an int of at least `least`, else "must be <what>; got ..."."""
+    def parse(text) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text}")
+        return value
+    return parse
 
 
-def _non_negative_int(text) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text}")
-    return value
+_positive_int = _whole_number(1, "a positive integer")
+_non_negative_int = _whole_number(0, "a whole number, 0 or more")
 
 
 def _probability(text) -> float:
