@@ -37,13 +37,18 @@ def check_engine_file(args, defaults: dict):
     else:
         mlp = getattr(inspect.getmodule(Value), "MLP", None)
         mlp = mlp if inspect.isclass(mlp) else None
-    spec = args.spec or DEFAULT_SPEC
+    sizes = sizes_of(args.spec or DEFAULT_SPEC, "the MLP's sizes")
+    subject = f"{Value.__name__} ({args.engine.rpartition(':')[0]})"
+    return check_engine(Value, mlp=mlp, sizes=sizes, seed=args.seed,
+                        subject=subject + ("" if mlp else "; no MLP beside it (--mlp FILE.py:MLP)"))
+
+
+def sizes_of(spec: str, what: str = "the sizes") -> tuple[int, ...]:
+    """--spec's sizes, NIN-N1-...-NOUT; ValueError in one line where they are not."""
     try:
         sizes = tuple(int(size) for size in spec.split("-"))
     except ValueError:
         sizes = ()
     if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"--spec takes the MLP's sizes as NIN-N1-...-NOUT, e.g. {DEFAULT_SPEC}; got {spec!r}")
-    subject = f"{Value.__name__} ({args.engine.rpartition(':')[0]})"
-    return check_engine(Value, mlp=mlp, sizes=sizes, seed=args.seed,
-                        subject=subject + ("" if mlp else "; no MLP beside it (--mlp FILE.py:MLP)"))
+        raise ValueError(f"--spec takes {what} as NIN-N1-...-NOUT, e.g. {DEFAULT_SPEC}; got {spec!r}")
+    return sizes

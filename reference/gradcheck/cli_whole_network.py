@@ -42,8 +42,23 @@ def add_network_arguments(parser) -> None:
     group.add_argument("--network", metavar="FILE.py:NAME",
                        help="NAME a class built for --spec's sizes as NAME([784, 30, 10]) or NAME(784, 30, 10), or a "
                             "function returning the network (called the same ways, or with no arguments)")
+    add_convention_flags(group)
+
+
+def add_convention_flags(group) -> None:
+    """NETWORK_FLAGS, on the check's parser and on the grader's."""
     for flag, kind, words in NETWORK_FLAGS:
         group.add_argument(flag, **kind, help=words)
+
+
+def conventions_from(args, flags) -> dict:
+    """discover()'s keywords from the flags given among those named (weights and biases as lists)."""
+    conventions = {_keyword(flag): getattr(args, attribute(flag)) for flag in flags}
+    conventions = {key: value for key, value in conventions.items() if value is not None}
+    for key in ("weights", "biases"):
+        if key in conventions:
+            conventions[key] = [location.strip() for location in conventions[key].split(",")]
+    return conventions
 
 
 def network_flags() -> dict:
@@ -59,12 +74,7 @@ def check_network_file(args, options: dict):
                          "torch.optim.SGD; --loss and --optimizer describe a spec's network")
     if args.backward_method:
         raise ValueError("--backward-method names a layer's backward; a --network's is --gradient-method")
-    flags = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]
-    conventions = {_keyword(flag): getattr(args, attribute(flag)) for flag in flags}
-    conventions = {key: value for key, value in conventions.items() if value is not None}
-    for key in ("weights", "biases"):
-        if key in conventions:
-            conventions[key] = [location.strip() for location in conventions[key].split(",")]
+    conventions = conventions_from(args, [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED])
     if args.activation:
         names = args.activation.split(",")
         conventions["activation"] = names[0] if len(names) == 1 else names
