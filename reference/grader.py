@@ -36,8 +36,9 @@ from threadpoolctl import threadpool_limits
 import scratch_nn
 
 from .atomic_file import write_atomically
-from .grading import GradeSettings, PartResult, grade
-from .implementation import ImplementationError, load_builder, load_module
+from .grading import GradeSettings, PartResult
+from .grading_kinds import add_kind_arguments, kind_settings
+from .implementation import ImplementationError
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes raise OSError (File too large)
@@ -106,13 +107,12 @@ def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> No
 
     with threadpool_limits(limits=1):
         try:
-            builder = load_builder(f"{path}:build")
-            conventions = getattr(load_module(path), "CONVENTIONS", None)
+            loaded = settings.load(path)
         except ImplementationError as error:
             send("problem", f"not loaded: {error}")
             return
         try:
-            grade(builder, conventions, settings, send)
+            settings.run(loaded, send)
         except Exception as error:  # every call into the submission is guarded inside: this is the grader's
             send("problem", f"grading stopped: {type(error).__name__}: {error}")
     sys.stdout.flush()
@@ -189,12 +189,12 @@ def finish(r: Running, timeout: float) -> None:
 def table(rows: list[Row], settings: GradeSettings, safe: bool) -> str:
     """One row per submission, one column per part; then, per submission, why each failed part failed."""
     width = max([len(row.name) for row in rows] + [10]) + 2
-    columns = settings.parts
-    lines = [f"{'submission':<{width}}" + "".join(f"{part:>10}" for part in columns) + f"{'score':>8}"]
+    columns = {part: max(10, len(part) + 2) for part in settings.parts}  # part -> its width
+    lines = [f"{'submission':<{width}}" + "".join(f"{part:>{w}}" for part, w in columns.items()) + f"{'score':>8}"]
     for row in rows:
         passed, graded = row.score(settings)
-        cells = [mark(row.parts.get(part)) for part in columns]
-        lines.append(f"{row.name:<{width}}" + "".join(f"{cell:>10}" for cell in cells) + f"{passed:>5}/{graded}")
+        cells = "".join(f"{mark(row.parts.get(part)):>{w}}" for part, w in columns.items())
+        lines.append(f"{row.name:<{width}}" + cells + f"{passed:>5}/{graded}")
     for row in rows:
         failed = [(part, row.parts[part]) for part in columns if part in row.parts and row.parts[part].ok is False]
         if not failed and not row.problem:
@@ -236,11 +236,13 @@ def add_grade_command(commands) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="submissions graded at once; 2 did not help on a busy 2-core machine (see README) "
                              "(default: 1)")
-    parser.add_argument("--activations", default="sigmoid,relu", metavar="NAMES",
-                        help="the activations graded, one column each; the first trains (default: sigmoid,relu)")
+    parser.add_argument("--activations", metavar="NAMES",
+                        help="the activations graded, one column each; the first trains (default: sigmoid,relu; "
+                             "not with --network or --engine)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,
                         help=f"given to build, and the training run's (default: {GradeSettings.lr})")
     parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
+    add_kind_arguments(parser)
 
 
 EXIT_STATUS = """exit status:
@@ -273,8 +275,7 @@ def grade_command(args) -> int:
     progress.done = 0
 
     rows = grade_folder(folder, settings, args.timeout, args.workers, progress)
-    print(f"grade: {total} submission(s) in {folder}; activations {', '.join(settings.activations)}; "
-          f"lr {settings.lr:g}; timeout {args.timeout:g} s each"
+    print(f"grade: {total} submission(s) in {folder}; {settings.describe()}; timeout {args.timeout:g} s each"
           + ("; student-safe: no torch numbers" if args.student_safe else ""))
     print(table(rows, settings, args.student_safe))
     print(f"\ngraded in {time.monotonic() - started:.0f} s")
@@ -284,8 +285,9 @@ def grade_command(args) -> int:
     return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
 
 
-def settings_from(args) -> GradeSettings:
-    activations = tuple(name.strip() for name in args.activations.split(","))
+def settings_from(args):
+    """The settings of the kind of submission graded: build's layers (GradeSettings), or grading_kinds'."""
+    activations = tuple(name.strip() for name in (args.activations or ",".join(GradeSettings.activations)).split(","))
     unknown = [name for name in activations if name not in scratch_nn.ACTIVATIONS]
     if unknown or not activations:
         raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
@@ -295,4 +297,4 @@ def settings_from(args) -> GradeSettings:
         if not (math.isfinite(value) and (value > least if name in ("timeout", "lr") else value >= least)):
             above = "above" if name in ("timeout", "lr") else "at least"
             raise ValueError(f"--{name} {value!r}: must be a finite number {above} {least}")
-    return GradeSettings(activations=activations, lr=args.lr, seed=args.seed)
+    return kind_settings(args) or GradeSettings(activations=activations, lr=args.lr, seed=args.seed)

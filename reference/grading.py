@@ -30,8 +30,9 @@ import scratch_nn
 from scratch_nn.spec import Spec
 
 from . import tolerances
+from .adapters import ConventionError
 from .comparison import compare
-from .implementation import ImplementationError, adapt_layers, adapt_user_loss
+from .implementation import ImplementationError, adapt_layers, adapt_user_loss, load_builder, load_module
 from .side_by_side import torch_step
 from .twin import numpy_state_dict, torch_model
 
@@ -62,6 +63,16 @@ class GradeSettings:
 
     def spec(self, activation: str) -> Spec:
         return Spec.parse([INPUTS, self.hidden, CLASSES], activation)
+
+    def describe(self) -> str:
+        return f"activations {', '.join(self.activations)}; lr {self.lr:g}"
+
+    def load(self, path):
+        """What run grades, from the submission's file (ImplementationError where it cannot be loaded)."""
+        return load_builder(f"{path}:build"), getattr(load_module(path), "CONVENTIONS", None)
+
+    def run(self, loaded, emit) -> None:
+        grade(*loaded, self, emit)
 
 
 @dataclass
@@ -133,6 +144,8 @@ def failure(error: BaseException) -> str:
         return f"called sys.exit({error.code!r})"
     if isinstance(error, ImplementationError):
         return str(error)
+    if isinstance(error, ConventionError):
+        return f"its conventions cannot be found: {error}"
     return f"raised {type(error).__name__}: {error}"
 
 
@@ -149,7 +162,7 @@ def judge(parts) -> PartResult:
     if not failed:
         return PartResult(True)
     first = failed[0]
-    what = f"{first.label} ({first.name})"
+    what = first.label if first.label == first.name else f"{first.label} ({first.name})"  # an engine's operation
     if first.error:
         reason = f"{what}: {first.error}"
     else:

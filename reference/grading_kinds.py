@@ -1,0 +1,154 @@
+"""Grading submissions of the other two kinds: a whole network in one object, and a scalar autograd engine.
+
+    python compare.py grade SUBMISSIONS_DIR --network Network [--spec 784-16-10] [--cost quadratic ...]
+    python compare.py grade SUBMISSIONS_DIR --engine Value
+
+--network NAME: each submission's NAME (Nielsen's Network, CS231n's TwoLayerNet, ...) is built for --spec
+as `compare.py check --network` builds it and checked by check_whole_network; its parts are the check's:
+`forward`, then `layer i` for every layer in backprop's order (its weight and bias gradients), then
+`optimizer` (one step of its update method; n/a where it has none). The conventions flags (--cost, ...)
+apply to every submission; one whose conventions cannot be found is a row that failed, with the reason.
+
+--engine NAME: each submission's class NAME (micrograd's Value) is checked by check_engine; a part per
+operation row of the check (`__add__` ... `log()`, `composite`, `backward()`), an operation the class
+lacks n/a, and `MLP`, the MLP class beside it (micrograd's MLP(nin, nouts)) checked as the check does,
+n/a where there is none.
+
+Each part's verdict is grading.judge's on the check's own parts: its reason names tensors and mistakes,
+never torch's numbers.
+"""
+
+import inspect
+from dataclasses import dataclass, field
+
+from .gradcheck.cli_engine import sizes_of
+from .gradcheck.cli_own_code import attribute
+from .gradcheck.cli_whole_network import NETWORK_FLAGS, add_convention_flags, build, conventions_from
+from .gradcheck.engine import OPERATIONS, check_engine
+from .gradcheck.engine_mlp import check_mlp
+from .gradcheck.whole_network import check_whole_network
+from .grading import CLASSES, INPUTS, GradeSettings, PartResult, failure, judge
+from .implementation import ImplementationError, load_module
+
+NETWORK_SIZES = (INPUTS, GradeSettings.hidden, CLASSES)  # small, as build's networks are graded
+ENGINE_SIZES = (3, 4, 4, 1)  # as compare.py check --engine: every scalar of the MLP is a Python object
+
+
+def defined(path, name: str, accept, what: str):
+    """The submission's module's NAME, where accept() takes it (ImplementationError otherwise)."""
+    value = getattr(load_module(path), name, None)
+    if not accept(value):
+        raise ImplementationError(f"{path} defines no {what} {name}")
+    return value
+
+
+@dataclass(frozen=True)
+class NetworkGradeSettings:
+    """Every submission's NAME graded as a whole network of these sizes, with these conventions."""
+
+    network: str
+    sizes: tuple[int, ...] = NETWORK_SIZES
+    conventions: dict = field(default_factory=dict)   # check_whole_network's keywords, from the flags
+    lr: float = GradeSettings.lr
+    seed: int = 0
+
+    @property
+    def parts(self) -> list[str]:
+        return ["forward", *(f"layer {i}" for i in reversed(range(len(self.sizes) - 1))), "optimizer"]
+
+    def describe(self) -> str:
+        given = "".join(f"; {key} {value}" for key, value in self.conventions.items())
+        return f"--network {self.network} for {'-'.join(map(str, self.sizes))}{given}; lr {self.lr:g}"
+
+    def load(self, path):
+        return defined(path, self.network, callable, "class or function")
+
+    def run(self, maker, emit) -> None:
+        try:
+            report = check_whole_network(build(maker, list(self.sizes)), lr=self.lr, seed=self.seed,
+                                         **self.conventions)
+        except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
+            emit("problem", failure(error))
+            return
+        emit("conventions", report.conventions["summary"])
+        for part in report.parts:
+            emit(part.label, judge([part]))
+        if not any(part.kind == "optimizer" for part in report.parts):
+            emit("optimizer", PartResult(None, "n/a: no update method (update_mini_batch, train_step, step)"))
+
+
+@dataclass(frozen=True)
+class EngineGradeSettings:
+    """Every submission's class NAME graded as a scalar autograd engine, and the MLP beside it."""
+
+    engine: str = "Value"
+    sizes: tuple[int, ...] = ENGINE_SIZES
+    seed: int = 0
+
+    @property
+    def parts(self) -> list[str]:
+        return [operation.name for operation in OPERATIONS] + ["MLP"]
+
+    def describe(self) -> str:
+        return f"--engine {self.engine}, its MLP for {'-'.join(map(str, self.sizes))}"
+
+    def load(self, path):
+        mlp = getattr(load_module(path), "MLP", None)
+        return defined(path, self.engine, inspect.isclass, "class"), mlp if inspect.isclass(mlp) else None
+
+    def run(self, loaded, emit) -> None:
+        Value, mlp = loaded
+        try:
+            report = check_engine(Value, seed=self.seed)
+        except (Exception, SystemExit) as error:  # no backward(), Value(1.0) raises, ...
+            emit("problem", failure(error))
+            return
+        for part in report.parts:
+            emit(part.name, judge([part]))
+        for reason in report.settings["not_supported"]:  # "sigmoid() (Value has no sigmoid)"
+            emit(reason.partition(" ")[0], PartResult(None, f"n/a: not supported: {reason}"))
+        if mlp is None:
+            emit("MLP", PartResult(None, f"n/a: no class MLP beside {Value.__name__}"))
+            return
+        try:
+            emit("MLP", judge(check_mlp(mlp, self.sizes, self.seed)[0]))
+        except (Exception, SystemExit) as error:
+            emit("MLP", PartResult(False, failure(error)))
+
+
+def add_kind_arguments(parser) -> None:
+    """--network and --engine, --spec, and the whole network's conventions flags, on compare.py grade's parser."""
+    group = parser.add_argument_group(
+        "whole networks and scalar autograd engines (instead of build's layers)",
+        "The parts are the check's rows (compare.py check --network / --engine); the conventions flags apply to "
+        "every submission.")
+    group.add_argument("--network", metavar="NAME", help="grade each submission's NAME (a class or function) as a "
+                                                         "whole network, as compare.py check --network checks it")
+    group.add_argument("--engine", metavar="NAME", help="grade each submission's class NAME (micrograd's Value) as "
+                                                        "a scalar autograd engine, and the MLP class beside it")
+    group.add_argument("--spec", help=f"the sizes, NIN-...-NOUT (default: --network "
+                                      f"{'-'.join(map(str, NETWORK_SIZES))}, --engine's MLP "
+                                      f"{'-'.join(map(str, ENGINE_SIZES))})")
+    add_convention_flags(group)
+
+
+def kind_settings(args):
+    """The settings of --network or --engine; None for build's layers. ValueError for options that do not fit."""
+    conventions = conventions_from(args, [flag for flag, _, _ in NETWORK_FLAGS])
+    if args.network and args.engine:
+        raise ValueError("--network grades a whole network and --engine a scalar autograd engine; give one of them")
+    if not (args.network or args.engine):
+        given = [flag for flag in ("--spec", *(f for f, _, _ in NETWORK_FLAGS)) if getattr(args, attribute(flag))]
+        if given:
+            raise ValueError(f"{given[0]} applies to --network (or --spec to --engine); build's networks are "
+                             f"{'-'.join(map(str, NETWORK_SIZES))}, one per --activations")
+        return None
+    kind = "--network" if args.network else "--engine"
+    if args.activations:
+        raise ValueError(f"--activations applies to build's layers; {kind} finds what the network computes")
+    if args.engine and conventions:
+        raise ValueError("the conventions flags (--cost, ...) apply to --network, not to --engine")
+    sizes = {"sizes": sizes_of(args.spec)} if args.spec else {}
+    if args.engine:
+        return EngineGradeSettings(args.engine, seed=args.seed, **sizes)
+    return NetworkGradeSettings(args.network, conventions=conventions, lr=args.lr, seed=args.seed, **sizes)
