@@ -6,8 +6,9 @@
 --network NAME: each submission's NAME (Nielsen's Network, CS231n's TwoLayerNet, ...) is built for --spec
 as `compare.py check --network` builds it and checked by check_whole_network; its parts are the check's:
 `forward`, then `layer i` for every layer in backprop's order (its weight and bias gradients), then
-`optimizer` (one step of its update method; n/a where it has none). The conventions flags (--cost, ...)
-apply to every submission; one whose conventions cannot be found is a row that failed, with the reason.
+`optimizer` (one step of its update method; n/a where it has none). The conventions flags (--cost,
+--layout, ...: compare.py check's) apply to every submission; one whose conventions cannot be found
+is a row that failed, with the reason (naming the flag that settles it).
 
 --engine NAME: each submission's class NAME (micrograd's Value) is checked by check_engine; a part per
 operation row of the check (`__add__` ... `log()`, `composite`, `backward()`), an operation the class
@@ -22,8 +23,10 @@ import inspect
 from dataclasses import dataclass, field
 
 from .gradcheck.cli_engine import sizes_of
-from .gradcheck.cli_own_code import attribute
-from .gradcheck.cli_whole_network import NETWORK_FLAGS, add_convention_flags, build, conventions_from
+from .adapters import ConventionError
+from .gradcheck.cli_own_code import CONVENTION_FLAGS, as_flags, attribute
+from .gradcheck.cli_whole_network import (NETWORK_FLAGS, SHARED, add_convention_flags, build, conventions_from,
+                                          network_flags)
 from .gradcheck.engine import OPERATIONS, check_engine
 from .gradcheck.engine_mlp import check_mlp
 from .gradcheck.whole_network import check_whole_network
@@ -32,6 +35,7 @@ from .implementation import ImplementationError, load_module
 
 NETWORK_SIZES = (INPUTS, GradeSettings.hidden, CLASSES)  # small, as build's networks are graded
 ENGINE_SIZES = (3, 4, 4, 1)  # as compare.py check --engine: every scalar of the MLP is a Python object
+FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 
 
 def defined(path, name: str, accept, what: str):
@@ -68,7 +72,8 @@ class NetworkGradeSettings:
             report = check_whole_network(build(maker, list(self.sizes)), lr=self.lr, seed=self.seed,
                                          **self.conventions)
         except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
-            emit("problem", failure(error))
+            emit("problem", as_flags(failure(error), network_flags()) if isinstance(error, ConventionError)
+                 else failure(error))
             return
         emit("conventions", report.conventions["summary"])
         for part in report.parts:
@@ -130,15 +135,18 @@ def add_kind_arguments(parser) -> None:
                                       f"{'-'.join(map(str, NETWORK_SIZES))}, --engine's MLP "
                                       f"{'-'.join(map(str, ENGINE_SIZES))})")
     add_convention_flags(group)
+    for flag, kind, words in CONVENTION_FLAGS:
+        if flag in SHARED:
+            group.add_argument(flag, **kind, help=words)
 
 
 def kind_settings(args):
     """The settings of --network or --engine; None for build's layers. ValueError for options that do not fit."""
-    conventions = conventions_from(args, [flag for flag, _, _ in NETWORK_FLAGS])
+    conventions = conventions_from(args, FLAGS)
     if args.network and args.engine:
         raise ValueError("--network grades a whole network and --engine a scalar autograd engine; give one of them")
     if not (args.network or args.engine):
-        given = [flag for flag in ("--spec", *(f for f, _, _ in NETWORK_FLAGS)) if getattr(args, attribute(flag))]
+        given = [flag for flag in ("--spec", *FLAGS) if getattr(args, attribute(flag))]
         if given:
             raise ValueError(f"{given[0]} applies to --network (or --spec to --engine); build's networks are "
                              f"{'-'.join(map(str, NETWORK_SIZES))}, one per --activations")
