@@ -65,14 +65,17 @@ def _adam(*, corrected=True, eps_inside=False, reset=False, coupled=False):
     return rule
 
 
-def _rmsprop_eps_inside(p, g, state, case):
-    """RMSprop (not centered, no momentum) with sqrt(v + eps)."""
-    h = case.hyper
-    if case.twin != "RMSprop" or h["centered"] or h["momentum"]:
-        return None
-    g = g + h["weight_decay"] * p
-    v = h["alpha"] * state.get("square_avg", 0.0) + (1 - h["alpha"]) * g * g
-    return p - h["lr"] * g / np.sqrt(v + h["eps"]), {"step": float(state.get("step", 0) + 1), "square_avg": v}
+def _rmsprop(*, eps_inside=False, reset=False):
+    """RMSprop (not centered, no momentum) with sqrt(v + eps), or with v started afresh every step."""
+    def rule(p, g, state, case):
+        h = case.hyper
+        if case.twin != "RMSprop" or h["centered"] or h["momentum"]:
+            return None
+        g = g + h["weight_decay"] * p
+        v = h["alpha"] * (0.0 if reset else state.get("square_avg", 0.0)) + (1 - h["alpha"]) * g * g
+        denominator = np.sqrt(v + h["eps"]) if eps_inside else np.sqrt(v) + h["eps"]
+        return p - h["lr"] * g / denominator, {"step": float(state.get("step", 0) + 1), "square_avg": v}
+    return rule
 
 
 def _momentum_applies(case, *settings) -> bool:
@@ -131,11 +134,13 @@ OPTIMIZER_SIGNATURES = [
               "sqrt(v + eps) instead of sqrt(v) + eps: epsilon belongs outside the root (after the bias correction, "
               "for Adam), as torch adds it. Only gradients with v ~ eps show it.",
               _OPTIMIZER, predict=lambda case: {**_predicted(_adam(eps_inside=True))(case),
-                                                **_predicted(_rmsprop_eps_inside)(case)}),
+                                                **_predicted(_rmsprop(eps_inside=True))(case)}),
     Signature("state reset every step",
-              "Every step is a first step: the moments and the step count start afresh each time (kept in a local, "
-              "or cleared). Keep them in the optimizer's state from one step to the next.",
-              _OPTIMIZER, predict=_predicted(_adam(reset=True))),
+              "Every step is a first step: the moments (RMSprop's squared average) and the step count start afresh "
+              "each time (kept in a local, cleared, or not returned in an update rule's config). Keep them in the "
+              "optimizer's state from one step to the next.",
+              _OPTIMIZER, predict=lambda case: {**_predicted(_adam(reset=True))(case),
+                                                **_predicted(_rmsprop(reset=True))(case)}),
     Signature("AdamW decay coupled",
               "AdamW's weight decay added to the gradient (Adam's L2 penalty), so it goes through m and v: AdamW "
               "shrinks the parameters instead, p <- p (1 - lr weight_decay), before the Adam step on g alone.",

@@ -81,7 +81,7 @@ class CheckReport:
     """Every part's check, in forward order: the layers, then the loss, then the optimizer's steps."""
 
     parts: list[PartCheck]
-    settings: dict             # the check's; "reading" and "also" may reword the table's lines for a check of another shape
+    settings: dict             # the check's; "reading", "also" and "all_agree" may reword the table's lines for a check of another shape
     conventions: dict | None = None  # code in its own conventions: what the adapters found (own_code.conventions_of)
 
     @property
@@ -122,7 +122,8 @@ class CheckReport:
             lines += [f"Not supported, so not checked: {'; '.join(s['not_supported'])}.", ""]
         first = self.first_failure
         if first is None:
-            lines.append(f"Every part agrees with torch and with finite differences ({len(self.parts)} checked).")
+            lines.append(s.get("all_agree") or f"Every part agrees with torch and with finite differences "
+                                               f"({len(self.parts)} checked).")
             return "\n".join(lines)
         lines.append("FIRST DISAGREEMENT: " + first.summary())
         others = [f"{p.label} ({', '.join(p.failing) or 'raised'})" for p in self.failures[1:]]
