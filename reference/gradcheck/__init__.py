@@ -8,6 +8,7 @@ where it has one.
     report = check_layer(my_layer, twin="linear")
     report = check_whole_network(Network([784, 30, 10]))   # one object, no layers: whole_network.py
     report = check_engine(Value, mlp=MLP)   # a micrograd-style scalar autograd engine: engine.py
+    report = check_update_rule(adam, "adam")  # CS231n's optim.py rules, or a class: update_rule.py
     print(report.table()); report.ok; report.first_failure
 
     python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
@@ -45,10 +46,11 @@ from .engine import check_engine
 from .optimizer import check_optimizer_part, validate_optimizer
 from .parts import check_layer_part, check_loss_part, torch_model_from_twins
 from .report import CheckReport, PartCheck
+from .update_rule import check_update_rule
 from .whole_network import check_whole_network
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
-           "CheckReport", "PartCheck"]
+           "check_update_rule", "CheckReport", "PartCheck"]
 
 FD_SAMPLES = 20          # entries of each tensor checked by finite differences
 OPTIMIZER_STEPS = 5      # consecutive optimizer steps checked: enough for state (momentum, moments) to matter
