@@ -26,8 +26,10 @@ from .cli_engine import DEFAULT_SPEC as ENGINE_SPEC
 from .cli_engine import add_engine_arguments, check_engine_file
 from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation,
                            given_conventions, load_layer)
+from .cli_update_rule import add_update_rule_arguments, check_update_rule_file
 from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
 from .own_code import PAIR_SETTINGS
+from .update_rule import TWINS as UPDATE_RULE_TWINS
 
 DEFAULT_SPEC = "784-32-10"
 NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
@@ -76,9 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "pair path/to/layers.py:affine_forward,affine_backward; built as scratch_nn builds its "
                             "layers (CLASS(weight, bias), CLASS()) or else as the adapters find: CLASS(in, out), "
                             "CLASS(in, out, lr), --factory (default: none, check a network)")
-    layer.add_argument("--twin", choices=list(LAYERS_BY_TWIN_NAME),
+    layer.add_argument("--twin", choices=[*LAYERS_BY_TWIN_NAME, *UPDATE_RULE_TWINS],
                        help="what the layer computes, when it does not subclass a scratch_nn layer (default: "
-                            "from its class, or its torch_twin attribute)")
+                            "from its class, or its torch_twin attribute); for --update-rule, its torch.optim twin "
+                            f"({', '.join(UPDATE_RULE_TWINS)})")
     layer.add_argument("--in", dest="in_features", type=_positive_int, metavar="N",
                        help=f"input features (default {DEFAULT_SIZES[0]})")
     layer.add_argument("--out", dest="out_features", type=_positive_int, metavar="N",
@@ -125,6 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_convention_arguments(parser)
     add_network_arguments(parser)
     add_engine_arguments(parser)
+    add_update_rule_arguments(parser)
     parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # --engine refuses the options given
 
 
@@ -176,11 +180,16 @@ def _cannot_run(prog, message) -> int:
 def _check_from(args):
     """The report the options ask for: of one layer of your own (--layer), of your own network
     (--implementation), or of scratch_nn's network from a spec."""
-    if sum(map(bool, (args.layer, args.implementation, args.network, args.engine))) > 1:
+    if sum(map(bool, (args.layer, args.implementation, args.network, args.engine, args.update_rule))) > 1:
         raise ValueError("--layer checks one layer, --implementation a network of layers, --network a whole "
-                         "network object and --engine a scalar autograd engine; give one of them")
+                         "network object, --engine a scalar autograd engine and --update-rule an optimizer of "
+                         "your own; give one of them")
     if args.engine:
         return check_engine_file(args, args.option_defaults)
+    if args.update_rule:
+        return check_update_rule_file(args, args.option_defaults)
+    if args.twin in UPDATE_RULE_TWINS:
+        raise ValueError(f"--twin {args.twin} is the torch.optim twin of an optimizer given with --update-rule")
     if args.mlp:
         raise ValueError("--mlp is the MLP of a scalar autograd engine given with --engine")
     args.spec = args.spec or DEFAULT_SPEC
