@@ -3,7 +3,7 @@ the Value class loaded, the MLP beside it (or --mlp's) built for --spec, and che
 
 import inspect
 
-from .cli_own_code import load
+from .cli_own_code import load, refuse_options_not_for
 from .engine import check_engine
 
 DEFAULT_SPEC = "3-4-4-1"  # small: every scalar of the MLP is a Python object
@@ -26,11 +26,7 @@ def add_engine_arguments(parser) -> None:
 
 def check_engine_file(args, defaults: dict):
     """The report of --engine; defaults: every option's default, to refuse those given that do not apply."""
-    given = [key for key, value in vars(args).items() if key in defaults and key not in APPLY
-             and value != defaults[key]]
-    if given:
-        raise ValueError(f"--{given[0].replace('_', '-')} does not apply to --engine, which takes --mlp, --spec, "
-                         f"--seed and --json")
+    refuse_options_not_for(args, defaults, APPLY, "--engine", "--mlp, --spec, --seed and --json")
     Value = load(args.engine, "--engine", inspect.isclass, "class")
     if args.mlp:
         mlp = load(args.mlp, "--mlp", inspect.isclass, "class")

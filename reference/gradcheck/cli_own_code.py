@@ -163,3 +163,12 @@ def import_module(module_name: str):
         del sys.modules[spec.name]
         raise
     return module
+
+
+def refuse_options_not_for(args, defaults: dict, applying: tuple, option: str, takes: str) -> None:
+    """A ValueError naming the first option given (not at its default) that `option`'s check does not
+    take: applying lists the ones it does, takes says them to the user."""
+    given = [key for key, value in vars(args).items() if key in defaults and key not in applying
+             and value != defaults[key]]
+    if given:
+        raise ValueError(f"--{given[0].replace('_', '-')} does not apply to {option}, which takes {takes}")

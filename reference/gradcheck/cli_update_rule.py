@@ -2,7 +2,7 @@
 the function or class loaded, its twin from --twin (or its name), and check_update_rule run with the
 hyperparameter flags given."""
 
-from .cli_own_code import load
+from .cli_own_code import load, refuse_options_not_for
 from .update_rule import TWINS, check_update_rule
 
 # The options that apply to an update rule's check; any other given is refused in one line.
@@ -23,11 +23,8 @@ def add_update_rule_arguments(parser) -> None:
 
 def check_update_rule_file(args, defaults: dict):
     """The report of --update-rule; defaults: every option's default, to refuse those given that do not apply."""
-    given = [key for key, value in vars(args).items() if key in defaults and key not in APPLY
-             and value != defaults[key]]
-    if given:
-        raise ValueError(f"--{given[0].replace('_', '-')} does not apply to --update-rule, which takes "
-                         f"{', '.join('--' + key.replace('_', '-') for key in APPLY[1:])}")
+    refuse_options_not_for(args, defaults, APPLY, "--update-rule",
+                           ", ".join("--" + key.replace("_", "-") for key in APPLY[1:]))
     if args.twin is not None and args.twin not in TWINS:
         raise ValueError(f"--twin {args.twin} is a layer; an --update-rule's twin is one of {list(TWINS)}")
     rule = load(args.update_rule, "--update-rule", callable, "function or class")
