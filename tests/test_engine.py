@@ -91,10 +91,28 @@ def test_an_operation_the_class_lacks_is_not_supported_and_does_not_fail(tmp_pat
     status, out, report = run(capsys, tmp_path, path)
     assert status == 0 and report["settings"]["not_supported"][:2] == [
         "__radd__ (Value has no __radd__)",
-        "__rsub__ (2-x raised TypeError: unsupported operand type(s) for +: 'float' and 'Value')"], out
+        "__rsub__ (2-x needs __radd__, which Value has not (2-x raised TypeError: unsupported operand type(s) for +: "
+        "'float' and 'Value'))"], out
     assert "Not supported, so not checked: __radd__ (Value has no __radd__); __rsub__" in out
     assert "Traceback" not in out
 
+
+
+@pytest.mark.parametrize("replacements, rows, raised", [
+    # a typo inside a method the class has: tanh() and the composite through it fail, never "not supported"
+    ([("    def tanh(self):\n        x = self.data", "    def tanh(self):\n        x = self.dat")],
+     {"tanh()", "composite"}, "AttributeError: 'Value' object has no attribute 'dat'"),
+    # a reflected method that exists and raises TypeError though every method it uses is there
+    ([("        return other * self**-1", "        return other * self**-1 + None")],
+     {"__rtruediv__"}, "TypeError"),
+])
+def test_a_method_the_class_has_that_raises_fails_its_row(replacements, rows, raised, tmp_path, capsys):
+    status, out, report = run(capsys, tmp_path, engine_file(tmp_path, *replacements))
+    failing = {p["name"]: p for p in report["parts"] if p["kind"] == "operation" and not p["ok"]}
+    assert status == 1 and set(failing) == rows, out
+    assert all(raised in p["error"] for p in failing.values()), failing
+    assert report["settings"]["not_supported"] == ["sigmoid() (Value has no sigmoid)", "log() (Value has no log)"]
+    assert "Traceback" not in out
 
 @pytest.mark.parametrize("replacements, argv, message", [
     ([("    def backward(self):", "    def backward_pass(self):")], [],

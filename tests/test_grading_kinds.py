@@ -35,6 +35,8 @@ ENGINES = {  # name: (source, expected marks in OPERATIONS' order, then MLP, sco
                       "FAIL FAIL ok ok FAIL FAIL ok ok ok ok ok ok ok n/a n/a FAIL FAIL FAIL 9/16"),
     "no_radd.py": (MICROGRAD.replace(RADD, ""),  # 2 + x raises TypeError, and so does 2 - x: other + (-self)
                    "ok ok ok ok ok ok n/a ok n/a ok ok ok ok n/a n/a ok ok ok 14/14"),
+    "typo.py": (MICROGRAD.replace("    def tanh(self):\n        x = self.data", "    def tanh(self):\n        x = self.dat"),
+                "ok ok ok ok ok ok ok ok ok ok FAIL ok ok n/a n/a FAIL ok ok 14/16"),  # raised: a failure, not n/a
 }
 
 
@@ -124,6 +126,8 @@ def test_each_engine_failure_says_why_and_student_safe_holds_no_torch_number(eng
     rows = {s["name"]: s for s in record["submissions"]}
     assert "gradient overwritten, not accumulated" in rows["overwrites.py"]["parts"]["__add__"]["reason"]
     assert "has no __radd__" in rows["no_radd.py"]["parts"]["__radd__"]["reason"]
+    assert "needs __radd__" in rows["no_radd.py"]["parts"]["__rsub__"]["reason"]
+    assert "AttributeError" in rows["typo.py"]["parts"]["tanh()"]["reason"]
     assert "n/a: no class" not in json.dumps(rows) and rows["micrograd.py"]["parts"]["MLP"]["ok"] is True
     safe_out = out + json.dumps(record)
     assert "gradient overwritten" in out and '"detail"' not in safe_out

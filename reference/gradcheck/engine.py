@@ -8,9 +8,10 @@ the same operation on a value used twice, x*x, x+x), each run forward and backwa
 user's Value and with torch autograd on float64 scalars. The output's .data and every leaf's
 .grad are compared with torch, and the grads also with central finite differences of the user's
 own forward, so a misconception shared by the backward and the way torch is driven still shows.
-An operation the class lacks (no sigmoid; no __radd__, so 2 + x raises TypeError) is "not
-supported": listed, not checked, and no failure. Two rows cross operations: a composite
-(x*y + x).tanh(), and a shared node (a = x*y; a*z + a*y) whose gradient is right only when
+An operation the class lacks (no sigmoid; no __radd__) is "not supported": listed, not checked,
+and no failure; so is a reflected one whose forward needs a method the class lacks (2 - x as
+other + (-self) without __radd__). A method that exists and raises fails its row. Two rows cross
+operations: a composite (x*y + x).tanh(), and a shared node (a = x*y; a*z + a*y) whose gradient is right only when
 backward() calls every _backward in topological order.
 
 Mistakes are named where recognisable: a derivative of a known wrong shape (tanh's t or 1 - t,
@@ -21,6 +22,7 @@ backward() by the shared node failing while its operations agree.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -216,20 +218,47 @@ def check_engine(Value, *, mlp=None, sizes=(3, 4, 4, 1), seed: int = 0, subject:
 
 
 def _unsupported(Value, operation: Operation) -> str:
-    """Why the class does not support the operation ("" where it does): a method it lacks, or the first
-    expression's forward raising TypeError or AttributeError (2 - x where __rsub__ relies on a missing
-    __radd__). What else raises, and anything backward raises, is a failure of the row instead."""
+    """Why the class does not support the operation ("" where it does): a method it lacks, or for a
+    reflected operation (2 - x) a method its forward needs that the class lacks, as Python's TypeError
+    names it (2 - x where __rsub__ is other + (-self) and there is no __radd__). A method that exists
+    and raises, whatever it raises, is a failure of the row instead (a typo self.dat in tanh)."""
     missing = [name for name in operation.needs if not hasattr(Value, name)]
     if missing:
         return f"{Value.__name__} has no {', '.join(missing)}"
+    if operation.name not in REFLECTED.values():
+        return ""
     e = operation.expressions[0]
     try:
         e.f(*[Value(float(operation.signs.get(leaf, 1))) for leaf in e.leaves])
-    except (TypeError, AttributeError) as error:
-        return f"{e.text} raised {type(error).__name__}: {error}"
+    except TypeError as error:
+        lacking = _lacking(Value, error)
+        if lacking:
+            return f"{e.text} needs {', '.join(lacking)}, which {Value.__name__} has not ({e.text} raised " \
+                   f"TypeError: {error})"
     except Exception:  # noqa: BLE001 - supported, and wrong: the row's check reports it
         pass
     return ""
+
+
+# An operator's methods, as Python's "unsupported operand type(s) for -" names the operator.
+FORWARD = {"+": "__add__", "-": "__sub__", "*": "__mul__", "/": "__truediv__", "** or pow()": "__pow__"}
+REFLECTED = {"+": "__radd__", "-": "__rsub__", "*": "__rmul__", "/": "__rtruediv__", "** or pow()": "__rpow__"}
+UNARY = {"-": "__neg__", "+": "__pos__"}
+
+
+def _lacking(Value, error: TypeError) -> list[str]:
+    """The methods of Value whose absence the TypeError of Python's operator dispatch reports: for
+    "unsupported operand type(s) for +: 'float' and 'Value'", __radd__ if Value has none; [] for any
+    other TypeError, or one whose methods Value has (they returned NotImplemented, or raised it)."""
+    name = re.escape(Value.__name__)
+    binary = re.fullmatch(r"unsupported operand type\(s\) for (.+?): '([^']*)' and '([^']*)'", str(error))
+    if binary and binary[1] in FORWARD:
+        candidates = ([FORWARD[binary[1]]] if re.fullmatch(name, binary[2]) else []) + \
+                     ([REFLECTED[binary[1]]] if re.fullmatch(name, binary[3]) else [])
+    else:
+        unary = re.fullmatch(r"bad operand type for unary (.): '([^']*)'", str(error))
+        candidates = [UNARY[unary[1]]] if unary and unary[1] in UNARY and re.fullmatch(name, unary[2]) else []
+    return [method for method in candidates if not hasattr(Value, method)]
 
 
 def _require_engine(Value) -> None:
