@@ -149,3 +149,27 @@ def test_flags_of_other_checks_are_refused(capsys):
     assert status == 2 and "--cost" in err
     status, _, err = run(capsys, "--spec", "12-7-5", "--cost", "quadratic")
     assert status == 2 and "--network" in err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--weight", "W"], "--weight"),
+    (["--backward", "grad"], "--backward"),
+    (["--dtype", "float32"], "--dtype"),  # the check is float64 throughout
+    (["--optimizer-steps", "3"], "--optimizer-steps"),  # one step of the network's own update
+    (["--momentum", "0.9"], "--momentum"),
+    (["--betas", "0.8", "0.9"], "--betas"),
+    (["--in", "5"], "--in"),
+    (["--dropout-p", "0.5"], "--dropout-p"),
+    (["--kernel", "3"], "--kernel"),
+])
+def test_options_a_network_does_not_take_are_refused_in_one_line(argv, flag, capsys):
+    status, out, err = run(capsys, "--network", f"{FOLDER / 'nielsen.py'}:Network", "--spec", "12-7-5", *argv)
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert f"{flag} does not apply to --network, which takes --spec" in err and "--batch-size" in err, err
+
+
+def test_the_options_a_network_takes_are_taken(capsys):
+    status, out, err = run(capsys, "--network", f"{FOLDER / 'nielsen.py'}:Network", "--spec", "12-7-5",
+                           "--batch-size", "4", "--lr", "0.5", "--seed", "3", "--fd-samples", "5", "--init", "paper",
+                           "--forward", "feedforward", "--layout", "out_in", "--update", "update_mini_batch")
+    assert status == 0 and "batch size 4" in out and "eta=0.5" in out, out + err

@@ -129,7 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_engine_arguments(parser)
     add_update_rule_arguments(parser)
-    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # --engine refuses the options given
+    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # --engine, --network refuse the options given
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,12 +193,12 @@ def _check_from(args):
     if args.mlp:
         raise ValueError("--mlp is the MLP of a scalar autograd engine given with --engine")
     args.spec = args.spec or DEFAULT_SPEC
+    if args.network:
+        return check_network_file(args, args.option_defaults)
     options = dict(dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
                    fd_samples=args.fd_samples, **_optimizer_options(args))
     if args.lr is not None:
         options["lr"] = args.lr
-    if args.network:
-        return check_network_file(args, options)
     given = [flag for flag, _, _ in NETWORK_FLAGS if getattr(args, attribute(flag)) is not None]
     if given or args.init == "own" or args.output_activation in NETWORK_ONLY_OUTPUTS:
         raise ValueError(f"{given[0] if given else '--init own, --output-activation none'} describe(s) a "

@@ -171,4 +171,8 @@ def refuse_options_not_for(args, defaults: dict, applying: tuple, option: str, t
     given = [key for key, value in vars(args).items() if key in defaults and key not in applying
              and value != defaults[key]]
     if given:
-        raise ValueError(f"--{given[0].replace('_', '-')} does not apply to {option}, which takes {takes}")
+        flag = FLAGS_OF_DESTS.get(given[0], f"--{given[0].replace('_', '-')}")
+        raise ValueError(f"{flag} does not apply to {option}, which takes {takes}")
+
+
+FLAGS_OF_DESTS = {"in_features": "--in", "out_features": "--out", "p": "--dropout-p"}  # where dest is not the flag

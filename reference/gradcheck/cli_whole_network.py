@@ -12,7 +12,7 @@ import inspect
 
 from ..adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
 from ..adapters.whole_network_discovery import CALLS
-from .cli_own_code import attribute, load
+from .cli_own_code import attribute, load, refuse_options_not_for
 from .whole_network import check_whole_network
 
 NETWORK_FLAGS = [
@@ -31,6 +31,13 @@ NETWORK_FLAGS = [
 # The layer conventions' flags, reused: the same values mean the same here; discover()'s keyword where it differs.
 SHARED = ("--layout", "--bias-shape", "--batching", "--forward-method")
 KEYWORDS = {"forward_method": "forward"}
+# The options a --network's check takes; any other given is refused in one line (--loss, --optimizer and
+# --backward-method first with a word on what a --network has instead).
+OPTIONS = ("--spec", "--init", "--activation", "--output-activation", "--batch-size", "--seed", "--lr",
+           "--fd-samples", "--json")
+APPLY = ("network", "loss", "optimizer", "backward_method",
+         *map(attribute, [*OPTIONS, *(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]))
+TAKES = f"{', '.join(OPTIONS)} and its conventions' flags ({', '.join([*SHARED, *(f for f, _, _ in NETWORK_FLAGS)])})"
 
 
 def add_network_arguments(parser) -> None:
@@ -67,13 +74,18 @@ def network_flags() -> dict:
     return {**flags, "activation": "--activation", "output_activation": "--output-activation"}
 
 
-def check_network_file(args, options: dict):
-    """The report of --network: the network built, its flags as conventions, the check's options."""
+def check_network_file(args, defaults: dict):
+    """The report of --network: the network built, its flags as conventions, the check's options;
+    defaults: every option's default, to refuse those given that do not apply."""
     if args.loss or args.optimizer:
         raise ValueError("--network checks the network's own cost (--cost) and update (--update) against "
                          "torch.optim.SGD; --loss and --optimizer describe a spec's network")
     if args.backward_method:
         raise ValueError("--backward-method names a layer's backward; a --network's is --gradient-method")
+    refuse_options_not_for(args, defaults, APPLY, "--network", TAKES)
+    options = dict(batch_size=args.batch_size, seed=args.seed, fd_samples=args.fd_samples)
+    if args.lr is not None:
+        options["lr"] = args.lr
     conventions = conventions_from(args, [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED])
     if args.activation:
         names = args.activation.split(",")
@@ -83,9 +95,7 @@ def check_network_file(args, options: dict):
     network = build(load(args.network, "--network", callable, "class or function"),
                     [int(size) for size in args.spec.split("-")])
     init = None if args.init == "own" else args.init
-    return check_whole_network(network, init=init, **{key: options[key] for key in
-                                                      ("lr", "batch_size", "seed", "fd_samples") if key in options},
-                               **conventions)
+    return check_whole_network(network, init=init, **options, **conventions)
 
 
 def build(maker, sizes):
