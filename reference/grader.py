@@ -243,6 +243,7 @@ def add_grade_command(commands) -> None:
                         help=f"given to build, and the training run's (default: {GradeSettings.lr})")
     parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
     add_kind_arguments(parser)
+    parser.set_defaults(option_defaults=vars(parser.parse_args(["SUBMISSIONS_DIR"])))  # --engine refuses the rest
 
 
 EXIT_STATUS = """exit status:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .gradcheck.cli_engine import sizes_of
 from .adapters import ConventionError
-from .gradcheck.cli_own_code import CONVENTION_FLAGS, as_flags, attribute
+from .gradcheck.cli_own_code import CONVENTION_FLAGS, as_flags, attribute, refuse_options_not_for
 from .gradcheck.cli_whole_network import (NETWORK_FLAGS, SHARED, add_convention_flags, build, conventions_from,
                                           network_flags)
 from .gradcheck.engine import OPERATIONS, check_engine
@@ -36,6 +36,11 @@ from .implementation import ImplementationError, load_module
 NETWORK_SIZES = (INPUTS, GradeSettings.hidden, CLASSES)  # small, as build's networks are graded
 ENGINE_SIZES = (3, 4, 4, 1)  # as compare.py check --engine: every scalar of the MLP is a Python object
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
+# The options of compare.py grade that --engine and --network take; any other given is refused in one line.
+COMMON = ("--spec", "--seed", "--timeout", "--workers", "--json", "--student-safe")
+TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-1]}"),
+         "--network": ("network", (*COMMON, "--lr", *FLAGS), f"{', '.join(COMMON)}, --lr and the conventions flags "
+                                                           f"({', '.join(FLAGS)})")}
 
 
 def defined(path, name: str, accept, what: str):
@@ -156,6 +161,8 @@ def kind_settings(args):
         raise ValueError(f"--activations applies to build's layers; {kind} finds what the network computes")
     if args.engine and conventions:
         raise ValueError("the conventions flags (--cost, ...) apply to --network, not to --engine")
+    name, flags, takes = TAKES[kind]
+    refuse_options_not_for(args, args.option_defaults, ("folder", name, *map(attribute, flags)), kind, takes)
     sizes = {"sizes": sizes_of(args.spec)} if args.spec else {}
     if args.engine:
         return EngineGradeSettings(args.engine, seed=args.seed, **sizes)

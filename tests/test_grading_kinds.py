@@ -141,6 +141,8 @@ def test_each_engine_failure_says_why_and_student_safe_holds_no_torch_number(eng
     (["--spec", "3-4-1"], "--spec applies to --network"),
     (["--layout", "in_out"], "--layout applies to --network"),
     (["--engine", "Value", "--cost", "quadratic"], "apply to --network, not to --engine"),
+    (["--engine", "Value", "--lr", "0.5"], "--lr does not apply to --engine, which takes --spec, --seed"),
+    (["--engine", "Value", "--workers", "1", "--lr", "0.01"], "--lr does not apply to --engine"),
     (["--network", "Network", "--spec", "784-x"], "--spec takes the sizes"),
 ])
 def test_options_that_do_not_fit_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
