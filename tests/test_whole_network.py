@@ -173,3 +173,22 @@ def test_the_options_a_network_takes_are_taken(capsys):
                            "--batch-size", "4", "--lr", "0.5", "--seed", "3", "--fd-samples", "5", "--init", "paper",
                            "--forward", "feedforward", "--layout", "out_in", "--update", "update_mini_batch")
     assert status == 0 and "batch size 4" in out and "eta=0.5" in out, out + err
+
+
+class CalledMLP:
+    """student_network's MLP whose forward is __call__: net(X), then backward(y)."""
+    __init__ = student_network.MLP.__init__
+    __call__ = student_network.MLP.forward
+    backward = student_network.MLP.backward
+    step = student_network.MLP.step
+
+
+def test_a_network_whose_forward_is_call_is_found(tmp_path, capsys):
+    report = check_whole_network(CalledMLP(*SIZES), cost="quadratic")
+    assert report.ok and report.conventions["forward"] == "__call__", report.table()
+    assert report.conventions["gradients"] == "backward"
+    path = tmp_path / "called.py"
+    path.write_text("from implementations.student_network import MLP\n\n\nclass CalledMLP:\n"
+                    "    __init__, __call__, backward, step = MLP.__init__, MLP.forward, MLP.backward, MLP.step\n")
+    status, out, err = run(capsys, "--network", f"{path}:CalledMLP", "--spec", "12-7-5", "--cost", "quadratic")
+    assert status == 0 and "__call__" in out, out + err

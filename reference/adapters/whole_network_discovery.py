@@ -37,7 +37,7 @@ from . import whole_network as wn
 from .methods import require_method
 from .probing import FAILED, LR_NAMES, ConventionError, attempt
 
-FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba")
+FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
 GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradients")
 UPDATE_NAMES = ("update_mini_batch", "train_step", "step")
 CALLS = ("data", "targets", "none")  # gradient_call: method(x, y); forward(X), method(y); forward(X), method()
