@@ -182,3 +182,12 @@ def test_the_adapters_do_not_import_the_checker():
 def test_a_list_of_layers_takes_a_list_of_twins():
     with pytest.raises(TypeError, match="give the twins as a list"):
         check(textbook.network((12, 7, 5))[0], twin="linear")
+
+
+@pytest.mark.parametrize("layer, call", [("textbook.py:Linear", "x"), ("textbook.py:Linear", "output"),
+                                         ("functional.py:affine_forward,affine_backward", "x")])
+def test_an_activations_derivative_call_is_refused_for_a_linear_layer(layer, call, capsys):
+    status, out = run(capsys, "--layer", f"{FOLDER / layer}", "--backward", call)
+    assert status == 2 and out.count("\n") == 1, out
+    assert f"--backward '{call}' calls an activation's derivative" in out, out
+    assert "applies to sigmoid, relu, tanh, softmax layers, not to" in out and "a linear layer" in out, out

@@ -14,7 +14,7 @@ import numpy as np
 import scratch_nn
 
 from .functional import FunctionalLayer
-from .layer import LayerConventions, adapted_class, call_backward, columns, to_canonical
+from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, call_backward, columns, to_canonical
 from .layer_methods import accepts, backward_call, find_backward, find_forward
 from .methods import require_method
 from .probing import (BIAS_NAMES, FAILED, WEIGHT_NAMES, ConventionError, arrays, attempt, by_name, changed, get,
@@ -25,6 +25,7 @@ PROBE_BATCH = 3        # neither 6 nor 4
 TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
               "relu": ("relu",), "tanh": ("tanh",), "softmax": ("softmax",)}
 TWINS = tuple(TWIN_WORDS)
+DERIVATIVE_CALLS = ("x", "output")  # BACKWARD_CALLS of an activation's derivative method only
 INPUT_GRADIENT_NAMES = ("dinputs", "dinput", "dx", "grad_input", "dX", "delta")
 OUTPUT_NAMES = ("output", "out", "outputs", "a", "y")
 
@@ -148,6 +149,11 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
     """The conventions of one layer instance, found by experiment where not given."""
     name = user.name if isinstance(user, FunctionalLayer) else type(user).__name__
     c = LayerConventions(name=name, twin=twin, **explicit)
+    if twin == "linear" and c.backward in DERIVATIVE_CALLS:
+        raise ValueError(f"backward={c.backward!r} calls an activation's derivative (f'(x) at the input, or f' from "
+                         f"the output), times grad; it applies to {', '.join(t for t in TWINS if t != 'linear')} "
+                         f"layers, not to {name}, a linear layer: give backward= one of "
+                         f"{', '.join(b for b in BACKWARD_CALLS if b not in DERIVATIVE_CALLS)}")
     if twin == "linear":
         find_parameters(user, c, in_features, explicit)
     width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
