@@ -35,7 +35,7 @@ ENGINES = {  # name: (source, expected marks in OPERATIONS' order, then MLP, sco
                       "FAIL FAIL ok ok FAIL FAIL ok ok ok ok ok ok ok n/a n/a FAIL FAIL FAIL 9/16"),
     "no_radd.py": (MICROGRAD.replace(RADD, ""),  # 2 + x raises TypeError, and so does 2 - x: other + (-self)
                    "ok ok ok ok ok ok n/a ok n/a ok ok ok ok n/a n/a ok ok ok 14/14"),
-    "typo.py": (MICROGRAD.replace("    def tanh(self):\n        x = self.data", "    def tanh(self):\n        x = self.dat"),
+    "typo.py": (MICROGRAD.replace("def tanh(self):\n        x = self.data", "def tanh(self):\n        x = self.dat"),
                 "ok ok ok ok ok ok ok ok ok ok FAIL ok ok n/a n/a FAIL ok ok 14/16"),  # raised: a failure, not n/a
 }
 
