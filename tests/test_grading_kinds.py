@@ -68,10 +68,14 @@ def engines(tmp_path_factory):
 def test_whole_networks_are_graded_by_the_check_s_parts(name, networks):
     code, out, record = networks
     assert code == 1 and record["parts"] == ["forward", "layer 1", "layer 0", "optimizer"]
+    assert_graded(out, record, name, NETWORKS[name][1])
+
+
+def assert_graded(out, record, name, expected) -> None:
+    """The submission's marks are `expected` ("ok FAIL n/a ... 3/4") in the JSON and in its table row."""
     submission = next(s for s in record["submissions"] if s["name"] == name)
-    assert marks(submission) == NETWORKS[name][1], submission
-    assert re.search(rf"^{re.escape(name)}\s+" + r"\s+".join(map(re.escape, NETWORKS[name][1].split())) + "$",
-                     out, re.M)
+    assert marks(submission) == expected, submission
+    assert re.search(rf"^{re.escape(name)}\s+" + r"\s+".join(map(re.escape, expected.split())) + "$", out, re.M)
 
 
 def test_each_network_failure_says_why(networks):
@@ -115,10 +119,7 @@ def test_unfound_conventions_fail_one_row_and_the_flags_apply_to_every_submissio
 def test_engines_are_graded_by_the_check_s_rows_and_lacking_operations_are_n_a(name, engines):
     code, out, record = engines
     assert code == 1 and record["parts"] == EngineGradeSettings().parts and record["parts"][-1] == "MLP"
-    submission = next(s for s in record["submissions"] if s["name"] == name)
-    assert marks(submission) == ENGINES[name][1], submission
-    assert re.search(rf"^{re.escape(name)}\s+" + r"\s+".join(map(re.escape, ENGINES[name][1].split())) + "$",
-                     out, re.M)
+    assert_graded(out, record, name, ENGINES[name][1])
 
 
 def test_each_engine_failure_says_why_and_student_safe_holds_no_torch_number(engines):
