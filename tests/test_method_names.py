@@ -40,8 +40,9 @@ def test_a_layer_in_each_naming_agrees_and_says_what_was_found(layer, twin, foun
     assert status == 0 and found in out.splitlines()[1], out
 
 
-def test_the_brief_s_dense_by_its_class_name(capsys):
-    """Twin from the name Dense, built as Dense(784, 32): the example that used to exit 2 ("no forward")."""
+def test_a_dense_layer_called_with_call_is_built_and_twinned_from_its_class_name(capsys):
+    """Twin from the name Dense, built as Dense(784, 32): a layer whose forward is __call__ used to exit 2
+    ("no forward")."""
     status, out = run(capsys, "--layer", f"{FILE}:Dense", "--in", 784, "--out", 32)
     assert status == 0 and "built as Dense(784, 32)" in out, out
 

@@ -50,46 +50,58 @@ def check_optimizer_part(network, twins, optimizer, lr, seed, steps, twin=None, 
     theirs = _twin(step, ours, list(model.parameters()), lr, twin, options)
     part = PartCheck("optimizer", None, f"{_settings(step, lr)}, {steps} steps against torch.optim."
                                         f"{type(theirs).__name__}", type(step).__name__)
+    stateful = isinstance(step, scratch_nn.Optimizer)
+
+    def step_ours(before, grads, number):
+        for key, layer, name in ours.named_parameters():
+            layer.grads[name] = grads[key].copy()
+        _run_scratch(f"the optimizer's step {number}", step.step)
+        state = _run_scratch("the optimizer's state_dict", step.state_dict) if stateful else NO_STATE
+        return ours.param_dict(), state
+
     try:
-        case = _steps(part, ours, step, theirs, seed, steps)
+        case = steps_beside_torch(part, ours.param_dict(), step_ours, theirs, np.random.default_rng([seed, 2]), steps,
+                                  tolerances.for_dtype(ours.dtype), ours.layers, stateful)
     except _ScratchError as error:
         part.error = str(error)
         return part
-    own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
-    part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
+    name_mistake(part, case)
     return part
 
 
-def _steps(part, ours, step, theirs, seed, steps) -> Case:
+def steps_beside_torch(part, params, step_ours, theirs, rng, steps, tolerance, layers=(), stateful=False) -> Case:
     """Step both sides until one step disagrees (or all agree), setting part.step and part.torch;
-    the Case of the step shown, for the signatures."""
-    stateful = isinstance(step, scratch_nn.Optimizer)
-    keys = [key for key, _, _ in ours.named_parameters()]
-    params = [p for group in theirs.param_groups for p in group["params"]]
-    tolerance = tolerances.for_dtype(ours.dtype)
-    rng = np.random.default_rng([seed, 2])
+    the Case of the step shown, for the signatures. params: ours before the first step, {key: array}
+    in the twin's parameter order; step_ours(before, grads, step) -> (params after, state_dict)
+    takes our step; stateful: compare the state too (else the parameters and updates only)."""
+    keys = list(params)
+    tensors = [p for group in theirs.param_groups for p in group["params"]]
     state_before = {}  # torch's state before the step, from which signatures predict (compared or not)
     for part.step in range(1, steps + 1):
-        before = ours.param_dict()
+        before = {key: value.copy() for key, value in params.items()}
         grads = {key: random_gradient(rng, value) for key, value in before.items()}
-        for (key, layer, name), param in zip(ours.named_parameters(), params):
-            layer.grads[name] = grads[key].copy()
-            param.grad = torch.from_numpy(grads[key].copy())
-        _run_scratch(f"the optimizer's step {part.step}", step.step)
-        state = _run_scratch("the optimizer's state_dict", step.state_dict) if stateful else NO_STATE
+        for key, tensor in zip(keys, tensors):
+            tensor.grad = torch.from_numpy(grads[key].copy())
+        params, state = step_ours(before, grads, part.step)
         theirs.step()
-        scratch = snapshot(keys, ours.param_dict().values(), state, before)
-        reference = snapshot(keys, params, scratch_state_dict(theirs), before)
+        ours = snapshot(keys, params.values(), state, before)
+        reference = snapshot(keys, tensors, scratch_state_dict(theirs), before)
         torch_state = {key: value for key, value in reference.items() if key not in before and ".update" not in key}
-        reference = reference if stateful else {key: value for key, value in reference.items() if key in scratch}
-        part.torch = compared(scratch, reference, tolerance, ours.layers,
+        reference = reference if stateful else {key: value for key, value in reference.items() if key in ours}
+        part.torch = compared(ours, reference, tolerance, layers,
                               f"step {part.step} of {steps} against torch.optim.{type(theirs).__name__}")
         if not part.torch.ok:
             break
         state_before = torch_state
     group = dict(theirs.param_groups[0])
-    return Case("optimizer", scratch, reference, batch_size=0, params=before, grads=grads, lr=group["lr"],
+    return Case("optimizer", ours, reference, batch_size=0, params=before, grads=grads, lr=group["lr"],
                 step=part.step, state=state_before, hyper=group, twin=type(theirs).__name__)
+
+
+def name_mistake(part, case) -> None:
+    """part.matches: the known optimizer mistakes whose prediction fits the failing tensors of case."""
+    own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
+    part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
 
 
 def validate_optimizer(optimizer, twin, options) -> None:

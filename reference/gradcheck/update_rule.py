@@ -25,12 +25,9 @@ import numpy as np
 import torch
 
 from .. import tolerances
-from ..optimizers import compared, random_gradient, scratch_state_dict, snapshot
-from .optimizer import NO_STATE
-from .optimizer_signatures import OPTIMIZER_SIGNATURES
+from .optimizer import NO_STATE, name_mistake, steps_beside_torch
 from .parts import _run_scratch, _ScratchError
 from .report import CheckReport, PartCheck
-from .signatures import Case, match_signatures
 
 SHAPES = {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}  # a few shapes, none square
 # twin -> (torch.optim class, the hyperparameters it takes besides lr, with torch's defaults)
@@ -87,37 +84,14 @@ def check_update_rule(rule, twin=None, *, lr=None, steps=5, seed=0, **given) -> 
                                         f"{torch_class.__name__}", stepper.name)
     try:
         stepper.start(params)
-        case = _steps(part, stepper, params, theirs, rng, steps)
+        case = steps_beside_torch(part, params, lambda before, grads, step: (stepper.step(before, grads, step),
+                                                                             NO_STATE),
+                                  theirs, rng, steps, tolerances.FLOAT64)
     except _ScratchError as error:
         part.error = str(error)
         return _report(part, stepper, seed, theirs)
-    own_tolerance = {d.name: d.tolerance for d in part.torch.diffs}.get
-    part.matches = match_signatures(case, [d.name for d in part.torch.failures], own_tolerance, OPTIMIZER_SIGNATURES)
+    name_mistake(part, case)
     return _report(part, stepper, seed, theirs)
-
-
-def _steps(part, stepper, params, theirs, rng, steps) -> Case:
-    """Step both sides until one step disagrees (or all agree), setting part.step and part.torch."""
-    keys, tensors = list(params), theirs.param_groups[0]["params"]
-    state_before = {}
-    for part.step in range(1, steps + 1):
-        before = {key: value.copy() for key, value in params.items()}
-        grads = {key: random_gradient(rng, value) for key, value in before.items()}
-        for tensor, key in zip(tensors, keys):
-            tensor.grad = torch.from_numpy(grads[key].copy())
-        params = stepper.step(before, grads, part.step)
-        theirs.step()
-        ours = snapshot(keys, params.values(), NO_STATE, before)
-        reference = snapshot(keys, tensors, scratch_state_dict(theirs), before)
-        torch_state = {key: value for key, value in reference.items() if key not in before and ".update" not in key}
-        part.torch = compared(ours, {key: reference[key] for key in ours}, tolerances.FLOAT64, (),
-                              f"step {part.step} of {steps} against torch.optim.{type(theirs).__name__}")
-        if not part.torch.ok:
-            break
-        state_before = torch_state
-    group = dict(theirs.param_groups[0])
-    return Case("optimizer", ours, reference, batch_size=0, params=before, grads=grads, lr=group["lr"],
-                step=part.step, state=state_before, hyper=group, twin=type(theirs).__name__)
 
 
 def _torch_options(hyper) -> dict:
