@@ -1,8 +1,8 @@
-"""What capturing the torch side's step as a CUDA graph gains on a GPU (reference.cuda_graph).
+"""What capturing the torch side's step as a CUDA graph gains on a GPU (reference.training.cuda_graph).
 
     python benchmarks/cuda_graph.py [--examples 50000] [--rounds 3]
 
-One epoch of the torch side as compare.py trains it (reference.sides.TorchSide: 784-128-10
+One epoch of the torch side as compare.py trains it (reference.training.sides.TorchSide: 784-128-10
 sigmoid, softmax cross-entropy, SGD, synthetic data of MNIST's shape on the GPU), at batch 32,
 128 and 512 in float32 and float64, every step eager or replayed from the graph; the best of
 --rounds epochs, the two alternating. Prints both times and eager / graphed. Without a GPU it
@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reference.optimizers import torch_optimizer  # noqa: E402
-from reference.sides import TorchSide, epoch_batches  # noqa: E402
+from reference.training.sides import TorchSide, epoch_batches  # noqa: E402
 from reference.twin import configure_determinism, torch_model  # noqa: E402
 from scratch_nn import SGD, build_network  # noqa: E402
 

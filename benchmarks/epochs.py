@@ -1,4 +1,4 @@
-"""One training epoch of each side, written the way reference/training.py trains them, for the
+"""One training epoch of each side, written the way reference/training/run.py trains them, for the
 benchmarks: synthetic data of MNIST's shape (the speed does not depend on the pixel values),
 784-128-10 sigmoid, softmax cross-entropy, SGD, the examples in a shuffled order.
 

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 
 from implementations.submissions import write  # noqa: E402
 
-from reference.grader import grade_folder  # noqa: E402
-from reference.grading import GradeSettings  # noqa: E402
+from reference.grading.folder import grade_folder  # noqa: E402
+from reference.grading.submission import GradeSettings  # noqa: E402
 
 
 def main():

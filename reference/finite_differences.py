@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.differentiate import jacobian
 
-from . import tolerances
-from .comparison import TensorDiff, Tolerance, diff
+from reference import tolerances
+from reference.comparison import TensorDiff, Tolerance, diff
 
 # Central differences of order 8, starting at step 1e-2 and halving: small enough that a ReLU
 # kink is rarely inside the stencil, large enough that rounding does not dominate.

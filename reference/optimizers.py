@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 import scratch_nn
-
-from . import tolerances
-from .comparison import Comparison, TensorDiff, as_numpy, compare
-from .twin import model_device, torch_loss, torch_target
+from reference import tolerances
+from reference.comparison import Comparison, TensorDiff, as_numpy, compare
+from reference.twin import model_device, torch_loss, torch_target
 
 # Most derived first: AdamW is an Adam.
 TORCH_OPTIMIZERS = [(scratch_nn.AdamW, torch.optim.AdamW), (scratch_nn.Adam, torch.optim.Adam),

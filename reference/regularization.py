@@ -14,10 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from reference import tolerances
+from reference.comparison import TensorDiff, layer_label
 from scratch_nn.regularization import BatchNorm1d, Dropout, keep_mask
-
-from . import tolerances
-from .comparison import TensorDiff, layer_label
 
 
 class MaskedDropout(nn.Module):

@@ -16,12 +16,18 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from . import tolerances
-from .comparison import Comparison, compare
-from .optimizers import torch_optimizer
-from .regularization import cancelled_gradients
-from .twin import copy_to_torch, model_device, numpy_state_dict, torch_loss, torch_model, torch_target
+from reference import tolerances
+from reference.comparison import Comparison, compare
+from reference.optimizers import torch_optimizer
+from reference.regularization import cancelled_gradients
+from reference.twin import (
+    copy_to_torch,
+    model_device,
+    numpy_state_dict,
+    torch_loss,
+    torch_model,
+    torch_target,
+)
 
 
 def trace_scratch(network, x, target=None, loss=None, upstream=None) -> dict:

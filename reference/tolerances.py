@@ -25,7 +25,7 @@ Exact ties (the zeros after a ReLU) are not this regime: both sides pick the fir
 
 import numpy as np
 
-from .comparison import Tolerance
+from reference.comparison import Tolerance
 
 FLOAT64 = Tolerance(
     rtol=1e-12, atol=1e-12,

@@ -10,9 +10,8 @@ import torch
 from torch import nn
 
 import scratch_nn
-
-from .regularization import TWINS as REGULARIZATION_TWINS
-from .regularization import regularization_twin
+from reference.regularization import TWINS as REGULARIZATION_TWINS
+from reference.regularization import regularization_twin
 
 TORCH_MODULES = {scratch_nn.Sigmoid: nn.Sigmoid, scratch_nn.ReLU: nn.ReLU, scratch_nn.Tanh: nn.Tanh}
 # Layers with settings: the twin is built from the scratch layer's attributes, which carry torch's names.

@@ -5,8 +5,9 @@ import sys
 
 import numpy as np
 
-import compare
-from reference.data import Dataset, Split
+from reference.cli import main as cli
+from reference.cli import train as train_cli
+from reference.training.data import Dataset, Split
 
 
 def tiny_dataset(name, root, dtype, download) -> Dataset:
@@ -19,5 +20,5 @@ def tiny_dataset(name, root, dtype, download) -> Dataset:
 
 
 if __name__ == "__main__":
-    compare.load_dataset = tiny_dataset
-    sys.exit(compare.main())
+    train_cli.load_dataset = tiny_dataset
+    sys.exit(cli.main())

@@ -6,9 +6,8 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from reference.data import DATA_ROOT_ENV, Dataset, Split
+from reference.training.data import DATA_ROOT_ENV, Dataset, Split
 from reference.twin import configure_determinism
-
 
 DTYPES = (np.float64, np.float32)  # every comparison runs in both; float64 is the tight one
 

@@ -9,7 +9,13 @@ import pytest
 from implementations import columns, functional, textbook
 from implementations.ambiguous import Projection, Squash, StepLinear, UnnamedReLU
 
-from reference.adapters import ConventionError, InBackwardUpdate, adapt_layer, adapt_loss, adapt_network
+from reference.adapters import (
+    ConventionError,
+    InBackwardUpdate,
+    adapt_layer,
+    adapt_loss,
+    adapt_network,
+)
 from reference.asserts import assert_layer_matches_torch, assert_network_matches_torch
 
 

@@ -14,8 +14,8 @@ import pytest
 from reference import tolerances
 from reference.adapters import adapt_network
 from reference.comparison import compare
-from reference.data import Split, load_dataset
 from reference.side_by_side import torch_step
+from reference.training.data import Split, load_dataset
 from reference.twin import numpy_state_dict, torch_model
 
 IMPLEMENTATIONS = ["textbook", "attributes", "functional", "columns", "scratch"]

@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_nn import (LeakyReLU, Linear, QuadraticLoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh,
-                        build_network)
+from scratch_nn import (
+    LeakyReLU,
+    Linear,
+    QuadraticLoss,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+    build_network,
+)
 from scratch_nn.losses import check_output, one_hot
 
 DTYPES = [np.float64, np.float32]

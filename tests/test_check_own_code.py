@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from implementations import textbook
 
-import compare
+from reference.cli import main as cli
 from reference.gradcheck import check
 
 FOLDER = Path(__file__).parent / "implementations"
@@ -44,7 +44,7 @@ def location(name, obj) -> str:
 
 def run(capsys, *argv):
     """compare.py check's exit status and what it printed (stdout and stderr together)."""
-    status = compare.main(["check", *map(str, argv)])
+    status = cli.main(["check", *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out + err
 

@@ -5,18 +5,19 @@ import json
 import pytest
 import torch
 
-import compare
-from reference import training
+from reference.cli import main as cli
+from reference.cli import train as train_cli
+from reference.training import run as training
 
 
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
     """compare.py on a small synthetic dataset instead of MNIST, so the CLI tests take seconds."""
-    monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
 def test_list_presets(capsys):
-    assert compare.main(["--list-presets"]) == 0
+    assert cli.main(["--list-presets"]) == 0
     out = capsys.readouterr().out
     for name in ("paper-512-20", "paper-512-50", "paper-512-256", "paper-512-256-128", "paper-512-256-128-lr0.2",
                  "paper-128-lr1", "paper-128-lr1-75", "paper-512-20-relu", "paper-512-256-128-mixed-lr0.2",
@@ -26,7 +27,7 @@ def test_list_presets(capsys):
 
 def test_report_json_and_plot(tiny_data, tmp_path, capsys):
     json_path, plot_path = tmp_path / "run.json", tmp_path / "run.png"
-    code = compare.main(["--spec", "784-16-10", "--epochs", "2", "--dtype", "float64", "--no-progress",
+    code = cli.main(["--spec", "784-16-10", "--epochs", "2", "--dtype", "float64", "--no-progress",
                          "--json", str(json_path), "--plot", str(plot_path)])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -54,32 +55,32 @@ def test_report_json_and_plot(tiny_data, tmp_path, capsys):
 
 def test_diverging_run_exits_3_and_keeps_what_it_has(tiny_data, tmp_path, capsys):
     json_path = tmp_path / "run.json"
-    code = compare.main(["--spec", "784-256-128-64-10", "--activation", "relu", "--lr", "0.5", "--epochs", "3",
+    code = cli.main(["--spec", "784-256-128-64-10", "--activation", "relu", "--lr", "0.5", "--epochs", "3",
                          "--no-progress", "--json", str(json_path)])
-    assert code == compare.EXIT_DIVERGED
+    assert code == train_cli.EXIT_DIVERGED
     assert "training diverged" in capsys.readouterr().err
     run = json.loads(json_path.read_text())
     assert run["status"] == "diverged" and "Try a smaller learning rate" in run["error"]
 
 
 def test_missing_data_is_one_clear_message(tmp_path, capsys):
-    code = compare.main(["--data-root", str(tmp_path), "--no-progress"])
+    code = cli.main(["--data-root", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == compare.EXIT_BAD_INPUT
+    assert code == train_cli.EXIT_BAD_INPUT
     assert "train-images-idx3-ubyte is missing" in err and str(tmp_path / "MNIST" / "raw") in err
     assert "--download" in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_without_gpu_is_refused(capsys):
-    assert compare.main(["--device", "cuda"]) == compare.EXIT_BAD_INPUT
+    assert cli.main(["--device", "cuda"]) == train_cli.EXIT_BAD_INPUT
     assert "torch sees no GPU here" in capsys.readouterr().err
 
 
 def exit_status(argv) -> int:
-    """compare.main's exit status, whether it returns it or argparse exits with it."""
+    """cli.main's exit status, whether it returns it or argparse exits with it."""
     try:
-        return compare.main(argv)
+        return cli.main(argv)
     except SystemExit as exit_:
         return exit_.code
 
@@ -89,14 +90,14 @@ def no_data(monkeypatch):
     def load_dataset(*args, **kwargs):
         pytest.fail("the data was loaded before the options were checked")
 
-    monkeypatch.setattr(compare, "load_dataset", load_dataset)
+    monkeypatch.setattr(train_cli, "load_dataset", load_dataset)
 
 
 @pytest.fixture
 def saved_run(tiny_data, tmp_path):
     """A checkpoint of a one-epoch run of 784-16-10 in float64."""
     path = tmp_path / "saved.npz"
-    assert compare.main(["--spec", "784-16-10", "--dtype", "float64", "--epochs", "1", "--no-progress",
+    assert cli.main(["--spec", "784-16-10", "--dtype", "float64", "--epochs", "1", "--no-progress",
                          "--save", str(path)]) == 0
     return path
 
@@ -154,7 +155,7 @@ BAD_OPTIONS = [  # (options, a phrase the one-line message must contain); {tmp} 
 @pytest.mark.parametrize("options, phrase", BAD_OPTIONS)
 def test_bad_option_is_one_line_and_exit_2_before_any_data(options, phrase, no_data, tmp_path, capsys):
     (tmp_path / "not.npz").write_text("not a checkpoint")
-    assert exit_status(options.format(tmp=tmp_path).split()) == compare.EXIT_BAD_INPUT
+    assert exit_status(options.format(tmp=tmp_path).split()) == train_cli.EXIT_BAD_INPUT
     out, err = capsys.readouterr()
     assert out == ""  # not even the table's header
     assert err.count("\n") == 1 and phrase in err and "Traceback" not in err, err
@@ -162,16 +163,16 @@ def test_bad_option_is_one_line_and_exit_2_before_any_data(options, phrase, no_d
 
 def test_resume_refuses_other_settings_naming_them(saved_run, no_data, capsys):
     argv = ["--resume", str(saved_run), "--epochs", "2", "--lr", "0.1", "--batch-size", "16"]
-    assert exit_status(argv) == compare.EXIT_BAD_INPUT
+    assert exit_status(argv) == train_cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "--lr 0.1 (saved: 0.5)" in err and "--batch-size 16 (saved: 32)" in err and err.count("\n") == 1
-    assert exit_status(["--resume", str(saved_run), "--epochs", "1"]) == compare.EXIT_BAD_INPUT
+    assert exit_status(["--resume", str(saved_run), "--epochs", "1"]) == train_cli.EXIT_BAD_INPUT
     assert "has already trained 1 epoch(s)" in capsys.readouterr().err
 
 
 def test_resume_goes_on_with_the_saved_settings_and_epochs(saved_run, tmp_path, capsys):
     json_path = tmp_path / "run.json"
-    assert compare.main(["--resume", str(saved_run), "--epochs", "2", "--no-progress", "--json", str(json_path)]) == 0
+    assert cli.main(["--resume", str(saved_run), "--epochs", "2", "--no-progress", "--json", str(json_path)]) == 0
     run = json.loads(json_path.read_text())
     assert run["status"] == "finished" and [e["epoch"] for e in run["epochs"]] == [1, 2]
     assert run["config"]["spec"] == "784-16-10" and run["config"]["epochs"] == 2
@@ -188,8 +189,8 @@ def test_a_failure_is_recorded_as_failed_with_exit_4(tiny_data, monkeypatch, tmp
 
     monkeypatch.setattr(training, "evaluate", evaluate)
     json_path = tmp_path / "run.json"
-    code = compare.main(["--spec", "784-16-10", "--epochs", "3", "--no-progress", "--json", str(json_path)])
-    assert code == compare.EXIT_FAILED
+    code = cli.main(["--spec", "784-16-10", "--epochs", "3", "--no-progress", "--json", str(json_path)])
+    assert code == train_cli.EXIT_FAILED
     run = json.loads(json_path.read_text())
     assert (run["status"], run["error"], run["error_type"]) == ("failed", "out of cheese", "RuntimeError")
     assert [e["epoch"] for e in run["epochs"]] == [1]
@@ -199,12 +200,12 @@ def test_a_plot_that_fails_keeps_the_json_and_the_verdict_and_exits_4(tiny_data,
     def plot(run, path):
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(compare.report, "plot", plot)
+    monkeypatch.setattr(train_cli.report, "plot", plot)
     json_path = tmp_path / "run.json"
-    code = compare.main(["--spec", "784-16-10", "--epochs", "1", "--dtype", "float64", "--no-progress",
+    code = cli.main(["--spec", "784-16-10", "--epochs", "1", "--dtype", "float64", "--no-progress",
                          "--json", str(json_path), "--plot", str(tmp_path / "run.png")])
     out, err = capsys.readouterr()
-    assert code == compare.EXIT_FAILED and "AGREE" in out and f"JSON written to {json_path}" in out
+    assert code == train_cli.EXIT_FAILED and "AGREE" in out and f"JSON written to {json_path}" in out
     assert "the plot could not be written to" in err and "(RuntimeError: no fonts)" in err
     assert json.loads(json_path.read_text())["status"] == "finished"
 
@@ -213,13 +214,13 @@ def test_help_lists_the_commands_and_exit_statuses(capsys):
     assert exit_status(["--help"]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "check" in out
-    for code in (compare.EXIT_AGREE, compare.EXIT_DISAGREE, compare.EXIT_BAD_INPUT, compare.EXIT_DIVERGED,
-                 compare.EXIT_FAILED, compare.EXIT_INTERRUPTED, compare.EXIT_TERMINATED):
+    for code in (train_cli.EXIT_AGREE, train_cli.EXIT_DISAGREE, train_cli.EXIT_BAD_INPUT, train_cli.EXIT_DIVERGED,
+                 train_cli.EXIT_FAILED, train_cli.EXIT_INTERRUPTED, train_cli.EXIT_TERMINATED):
         assert f"\n  {code} " in out
 
 
 def test_train_is_the_default_command(capsys):
-    assert compare.main(["train", "--list-presets"]) == compare.main(["--list-presets"]) == 0
+    assert cli.main(["train", "--list-presets"]) == cli.main(["--list-presets"]) == 0
 
 
 @pytest.mark.parametrize("argv,status", [

@@ -13,15 +13,24 @@ import re
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 import zoo_conv
-from reference.side_by_side import compare_pass, compare_step, compare_trajectory
-from reference.twin import copy_to_scratch, torch_model
-from scratch_nn import (Conv2d, Flatten, LeakyReLU, MaxPool2d, Sequential, SoftmaxCrossEntropy, Spec, Unflatten,
-                        build_network)
 from test_network import batches_of, mnist_like
 from test_triangulation import triangulate
+from torch import nn
+
+from reference.side_by_side import compare_pass, compare_step, compare_trajectory
+from reference.twin import copy_to_scratch, torch_model
+from scratch_nn import (
+    Conv2d,
+    Flatten,
+    LeakyReLU,
+    MaxPool2d,
+    Sequential,
+    SoftmaxCrossEntropy,
+    Spec,
+    Unflatten,
+    build_network,
+)
 
 DTYPES = [np.float64, np.float32]
 # A small CNN with every kind of layer: padding 2 keeps 28x28, pool to 14x14, a 3x2 kernel at
@@ -298,8 +307,8 @@ def test_small_cnn_trains_alike_on_mnist(mnist_root):
     drifts 4.0e-15 (TRAINING_RUN_FLOAT64 holds) and agrees on 100%. Plain SGD does not reach 99%:
     best 98.98% (lr 0.1, epoch 5), 98.77% (lr 0.05, 5 epochs), 98.82% (lr 0.02, epoch 9).
     """
-    from reference.data import load_dataset
-    from reference.training import RunConfig, train_twins
+    from reference.training.data import load_dataset
+    from reference.training.run import RunConfig, train_twins
 
     data = load_dataset("mnist", mnist_root, dtype=np.float32)
     config = RunConfig(spec=PRESET_CNN, activation="relu", init="torch", dtype="float32", lr=0.05, epochs=2,

@@ -7,16 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-
-import compare
 from implementations import cs231n_layers
+
+from reference.cli import main as cli
 from reference.gradcheck import check
 
 FILE = Path(__file__).parent / "implementations" / "cs231n_layers.py"
 
 
 def run(capsys, *argv):
-    status = compare.main(["check", *map(str, argv)])
+    status = cli.main(["check", *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out, err
 

@@ -1,4 +1,4 @@
-"""The torch side's step captured as a CUDA graph (reference.cuda_graph): which runs it is used for,
+"""The torch side's step captured as a CUDA graph (reference.training.cuda_graph): which runs it is used for,
 on any machine, and, on a GPU, that the replayed steps compute what the eager ones do, to the bit."""
 
 from types import SimpleNamespace
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from reference.optimizers import torch_optimizer
-from reference.cuda_graph import GraphedStep
-from reference.sides import TorchSide, epoch_batches
+from reference.training.cuda_graph import GraphedStep
+from reference.training.sides import TorchSide, epoch_batches
 from reference.twin import configure_determinism, torch_model
 from scratch_nn import SGD, Adam, build_network
 

@@ -22,8 +22,13 @@ import pytest
 import torch
 import torchvision
 
-from reference import data
-from reference.data import DataError, DataWarning, load_dataset, resolve_data_root
+from reference.training import data
+from reference.training.data import (
+    DataError,
+    DataWarning,
+    load_dataset,
+    resolve_data_root,
+)
 
 N_TRAIN, N_TEST, N_VALIDATION = 12, 5, 4
 DTYPES = [np.float32, np.float64]

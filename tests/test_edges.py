@@ -4,11 +4,20 @@ import re
 
 import numpy as np
 import pytest
+from both_sides import assert_twins_agree
 from scipy.special import logsumexp, softmax
 
-from both_sides import assert_twins_agree
 from reference import tolerances
-from scratch_nn import SGD, Linear, QuadraticLoss, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import (
+    SGD,
+    Linear,
+    QuadraticLoss,
+    ReLU,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    build_network,
+)
 
 
 def test_logits_of_1000_give_finite_loss_and_gradient(dtype):

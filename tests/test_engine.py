@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from implementations import micrograd
 
-import compare
+from reference.cli import main as cli
 from reference.gradcheck import check_engine
 from reference.gradcheck.engine import OPERATIONS, ORDER, OVERWRITTEN, REUSE
 
@@ -31,7 +31,7 @@ def engine_file(tmp_path, *replacements) -> Path:
 def run(capsys, tmp_path, path, *argv):
     """Exit status, what was printed, and the JSON report (None when none was written)."""
     report = tmp_path / "report.json"
-    status = compare.main(["check", "--engine", f"{path}:Value", "--json", str(report), *map(str, argv)])
+    status = cli.main(["check", "--engine", f"{path}:Value", "--json", str(report), *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out + err, json.loads(report.read_text()) if report.exists() else None
 

@@ -5,7 +5,16 @@ torch (test_layers, test_network, test_edges) hold them to the measured toleranc
 import numpy as np
 import pytest
 
-from scratch_nn import Linear, QuadraticLoss, ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import (
+    Linear,
+    QuadraticLoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    build_network,
+)
 
 DTYPES = [np.float64, np.float32]
 SPECS = [("784-16-10", "sigmoid"), ("20-8-6-4", "relu,tanh"), ("5-3", "sigmoid")]

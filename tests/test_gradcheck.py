@@ -8,15 +8,21 @@ import json
 import numpy as np
 import pytest
 import torch
+import zoo
 from torch import nn
 
 import scratch_nn
-import zoo
+from reference.cli.check import main
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck import check, check_layer, check_layer_class, check_network
-from reference.gradcheck.cli import main
 from reference.side_by_side import compare_pass
-from scratch_nn import SGD, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
+from scratch_nn import (
+    SGD,
+    QuadraticLoss,
+    Sequential,
+    SoftmaxCrossEntropy,
+    build_network,
+)
 
 
 class HandLinear:

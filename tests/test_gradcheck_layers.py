@@ -12,9 +12,9 @@ import copy
 import inspect
 
 import pytest
-
 import zoo_conv
 import zoo_regularization
+
 from reference.gradcheck import check
 from scratch_nn import build_network
 

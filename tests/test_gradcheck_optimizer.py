@@ -6,13 +6,13 @@ own optimizers with a named twin, and correct layers without false alarms; clear
 import numpy as np
 import pytest
 import torch
-
-import scratch_nn
 import zoo_optimizers as zoo
-from reference.gradcheck import check
-from scratch_nn import SGD, Adam, Linear, build_network
 from test_optimizers import CASE_IDS, CASES, small_network
 from test_zoo_optimizers import ZOO
+
+import scratch_nn
+from reference.gradcheck import check
+from scratch_nn import SGD, Adam, Linear, build_network
 
 SIGNATURES = {
     zoo.AdamWithoutBiasCorrection: "Adam without bias correction",

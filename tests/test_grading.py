@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from implementations.submissions import source, write
 from threadpoolctl import threadpool_limits
 
-import compare
-from implementations.submissions import source, write
-from reference import grader, grading
-from reference.implementation import load_builder
+from reference.adapters.loader import load_builder
+from reference.cli import main as cli
+from reference.grading import folder as grader
+from reference.grading import submission as grading
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 8  # seconds per submission: a correct one takes about 1 s on 2 busy cores; the hanging one costs this
@@ -174,6 +175,6 @@ def one_thread():
 def test_bad_options_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
     if "holds no" not in phrase:
         (tmp_path / "a.py").write_text("")
-    assert compare.main(["grade", *[a.format(tmp=tmp_path) for a in argv]]) == 2
+    assert cli.main(["grade", *[a.format(tmp=tmp_path) for a in argv]]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and phrase in err, err

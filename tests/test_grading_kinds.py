@@ -1,4 +1,4 @@
-"""compare.py grade --network NAME and --engine NAME (reference/grading_kinds.py): folders of whole
+"""compare.py grade --network NAME and --engine NAME (reference/grading/kinds.py): folders of whole
 networks (tests/implementations/nielsen.py, cs231n.py, student_network.py) and of micrograd engines
 (micrograd.py and its mutants), each row's parts and score as the checks' verdicts give them, a
 submission whose conventions cannot be found one failed row, the conventions flags applied to every
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from test_grading import TIMEOUT, marks, one_thread
 
-import compare
-from reference import grader
-from reference.grading_kinds import EngineGradeSettings, NetworkGradeSettings
+from reference.cli import main as cli
+from reference.grading import folder as grader
+from reference.grading.kinds import EngineGradeSettings, NetworkGradeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
@@ -148,6 +148,6 @@ def test_each_engine_failure_says_why_and_student_safe_holds_no_torch_number(eng
 ])
 def test_options_that_do_not_fit_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
     (tmp_path / "a.py").write_text("")
-    assert compare.main(["grade", str(tmp_path), *argv]) == 2
+    assert cli.main(["grade", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and phrase in err, err

@@ -7,13 +7,14 @@ import pickle
 
 import numpy as np
 import pytest
-
-import compare
-import scratch_nn
 from implementations.submissions import source, write
-from reference.run_config import RunConfig
-from reference.implementation import build_loss
-from reference.training import TwinTraining
+
+import scratch_nn
+from reference.cli import main as cli
+from reference.cli import train as train_cli
+from reference.training.implementation import build_loss
+from reference.training.run import TwinTraining
+from reference.training.run_config import RunConfig
 
 SETTINGS = dict(spec="784-32-10", activation="relu", init="torch", dtype="float64", lr=0.1, epochs=1)
 
@@ -58,23 +59,23 @@ def test_a_mistake_drifts_and_fails_the_step_check(tmp_path, synthetic):
 
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
-    monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
 LAYERS_ONLY = "\ndef layers_only(sizes, activations, lr, seed):\n    return build(sizes, activations, lr, seed)[0]\n"
 
 
 @pytest.mark.parametrize("changes, target, status", [
-    ("", "build", compare.EXIT_AGREE),
-    ("Linear = LinearBiasAveraged", "build", compare.EXIT_DISAGREE),
-    (LAYERS_ONLY, "layers_only", compare.EXIT_AGREE),  # no loss of its own: scratch_nn's --loss
+    ("", "build", train_cli.EXIT_AGREE),
+    ("Linear = LinearBiasAveraged", "build", train_cli.EXIT_DISAGREE),
+    (LAYERS_ONLY, "layers_only", train_cli.EXIT_AGREE),  # no loss of its own: scratch_nn's --loss
 ])
 def test_command_line_run_prints_the_conventions_and_writes_the_json(changes, target, status, tiny_data, tmp_path,
                                                                      capsys):
     path = tmp_path / "net.py"
     path.write_text(source("textbook", changes))
     options = [f"--{key.replace('_', '-')}={value}" for key, value in SETTINGS.items()]
-    code = compare.main([*options, "--implementation", f"{path}:{target}", "--no-progress",
+    code = cli.main([*options, "--implementation", f"{path}:{target}", "--no-progress",
                          "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == status, out
@@ -100,10 +101,10 @@ BAD = [  # (file name, its text, the target after the folder, a phrase of the on
 @pytest.mark.parametrize("name, text, target, phrase", BAD, ids=[b[3] for b in BAD])
 def test_an_implementation_that_cannot_be_used_is_one_line_and_exit_2(name, text, target, phrase, tmp_path,
                                                                      monkeypatch, capsys):
-    monkeypatch.setattr(compare, "load_dataset", lambda *a, **k: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(train_cli, "load_dataset", lambda *a, **k: pytest.fail("the data was loaded"))
     if name:
         (tmp_path / name).write_text(text)
     options = [f"--{key.replace('_', '-')}={value}" for key, value in SETTINGS.items()]
-    assert compare.main([*options, "--implementation", str(tmp_path / target)]) == compare.EXIT_BAD_INPUT
+    assert cli.main([*options, "--implementation", str(tmp_path / target)]) == train_cli.EXIT_BAD_INPUT
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and phrase in err and "Traceback" not in err, err

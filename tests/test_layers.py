@@ -8,10 +8,18 @@ vectors of zeros.
 
 import numpy as np
 import pytest
-
 from both_sides import assert_twins_agree
-from scratch_nn import (Linear, ProbabilityCrossEntropy, QuadraticLoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy,
-                        Tanh)
+
+from scratch_nn import (
+    Linear,
+    ProbabilityCrossEntropy,
+    QuadraticLoss,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
 
 BATCHES = [1, 7, 32]
 SEEDS = [0, 1]

@@ -7,14 +7,15 @@ import signal
 
 import numpy as np
 import pytest
-
-import compare
 import zoo
-from reference import training
-from reference.concurrent import ScratchProcess
-from reference.run_config import ConfigError
-from reference.sides import ScratchSide
-from reference.training import DivergedError, RunConfig, TwinTraining
+
+from reference.cli import main as cli
+from reference.cli import train as train_cli
+from reference.training import run as training
+from reference.training.concurrent import ScratchProcess
+from reference.training.run import DivergedError, RunConfig, TwinTraining
+from reference.training.run_config import ConfigError
+from reference.training.sides import ScratchSide
 from scratch_nn import SGD, Linear
 
 CONFIG = RunConfig(spec="784-16-16-10", lr=0.5, epochs=2, batch_size=32, dtype="float64")
@@ -150,7 +151,7 @@ def test_lockstep_needs_the_sides_in_one_process():
 
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
-    monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
 ARGS = ["--spec", "784-16-16-10", "--dtype", "float64", "--epochs", "2", "--no-progress"]
@@ -158,7 +159,7 @@ ARGS = ["--spec", "784-16-16-10", "--dtype", "float64", "--epochs", "2", "--no-p
 
 def test_compare_py_lockstep_proves_every_step(tiny_data, tmp_path, capsys):
     path = tmp_path / "run.json"
-    assert compare.main([*ARGS, "--lockstep", "--json", str(path)]) == compare.EXIT_AGREE
+    assert cli.main([*ARGS, "--lockstep", "--json", str(path)]) == train_cli.EXIT_AGREE
     out = capsys.readouterr().out
     assert "every step checked in lockstep" in out and "the sides taking turns" in out
     assert "Lockstep: 14 of 14 steps, each from identical weights, agreed" in out
@@ -178,7 +179,7 @@ def test_compare_py_locates_a_broken_layer_in_a_free_running_run(tiny_data, monk
 
     monkeypatch.setattr(training, "build_networks", broken)
     path = tmp_path / "run.json"
-    assert compare.main([*ARGS, "--json", str(path)]) == compare.EXIT_DISAGREE
+    assert cli.main([*ARGS, "--json", str(path)]) == train_cli.EXIT_DISAGREE
     out = capsys.readouterr().out
     assert "replaying the scratch side with a lockstep check" in out
     assert ("First divergence (replay): step 10 (epoch 2, step 3 of 7): layer 2 (TransposedFromStep10): "
@@ -188,5 +189,5 @@ def test_compare_py_locates_a_broken_layer_in_a_free_running_run(tiny_data, monk
 
 
 def test_compare_py_refuses_lockstep_in_two_processes(capsys):
-    assert compare.main(["--lockstep", "--concurrency", "process"]) == compare.EXIT_BAD_INPUT
+    assert cli.main(["--lockstep", "--concurrency", "process"]) == train_cli.EXIT_BAD_INPUT
     assert "--concurrency 'process': --lockstep checks every scratch step" in capsys.readouterr().err

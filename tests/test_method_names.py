@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from implementations import method_names as m
 
-import compare
 from reference.adapters import ConventionError, adapt_layer, adapt_loss, adapt_network
 from reference.adapters.methods import choose, methods_of
+from reference.cli import main as cli
 from reference.gradcheck import check
 
 FILE = m.__file__
@@ -22,7 +22,7 @@ NETWORKS = {"call": ("call_network", "relu"), "fprop": ("fprop_network", "sigmoi
 
 
 def run(capsys, *argv):
-    status = compare.main(["check", *map(str, argv)])
+    status = cli.main(["check", *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out + err
 

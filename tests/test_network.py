@@ -4,8 +4,8 @@ with the parameters compared after every step."""
 import numpy as np
 import pytest
 import torch
-
 from both_sides import assert_twins_agree, mnist_like
+
 from reference import tolerances
 from reference.side_by_side import compare_trajectory, drift_table
 from scratch_nn import QuadraticLoss, SoftmaxCrossEntropy, build_network

@@ -12,13 +12,29 @@ computes no gradient, so there is no derivative to approximate; torch.optim is t
 import numpy as np
 import pytest
 import torch
-
 import zoo_optimizers as zoo
-from reference.optimizers import (TORCH_OPTIMIZERS, compare_optimizer_steps, compare_repeated_backward,
-                                  compare_training, scratch_state_dict, torch_optimizer, torch_state_dict)
+
+from reference.optimizers import (
+    TORCH_OPTIMIZERS,
+    compare_optimizer_steps,
+    compare_repeated_backward,
+    compare_training,
+    scratch_state_dict,
+    torch_optimizer,
+    torch_state_dict,
+)
 from reference.twin import torch_model
-from scratch_nn import (OPTIMIZERS, SGD, Adam, AdamW, RMSprop, Sequential, SoftmaxCrossEntropy, Tanh,
-                        build_network)
+from scratch_nn import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    AdamW,
+    RMSprop,
+    Sequential,
+    SoftmaxCrossEntropy,
+    Tanh,
+    build_network,
+)
 
 DTYPES = [np.float64, np.float32]
 

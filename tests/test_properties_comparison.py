@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-from reference.comparison import Comparison, TensorDiff, Tolerance, as_numpy, compare, diff, layer_label
+from reference.comparison import (
+    Comparison,
+    TensorDiff,
+    Tolerance,
+    as_numpy,
+    compare,
+    diff,
+    layer_label,
+)
 from scratch_nn import Linear, build_network
 
 TOL = Tolerance(rtol=0.01, atol=0.001, why="for these tests")

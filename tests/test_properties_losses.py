@@ -11,7 +11,13 @@ import pytest
 from scipy.special import log_softmax, softmax
 
 from reference import tolerances
-from scratch_nn import LOSSES, ProbabilityCrossEntropy, QuadraticLoss, Softmax, SoftmaxCrossEntropy
+from scratch_nn import (
+    LOSSES,
+    ProbabilityCrossEntropy,
+    QuadraticLoss,
+    Softmax,
+    SoftmaxCrossEntropy,
+)
 
 F64 = tolerances.FLOAT64
 

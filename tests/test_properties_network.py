@@ -11,8 +11,21 @@ import numpy as np
 import pytest
 import torch
 
-from scratch_nn import (SGD, INITIALIZERS, Linear, QuadraticLoss, ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy,
-                        Spec, Tanh, build_network, paper_uniform, torch_default)
+from scratch_nn import (
+    INITIALIZERS,
+    SGD,
+    Linear,
+    QuadraticLoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Spec,
+    Tanh,
+    build_network,
+    paper_uniform,
+    torch_default,
+)
 
 
 def trained_once(network, seed=0):

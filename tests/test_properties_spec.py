@@ -10,8 +10,21 @@ import re
 import numpy as np
 import pytest
 
-from scratch_nn import (BatchNorm1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid, Spec, Tanh, Unflatten,
-                        build_network, paper_uniform)
+from scratch_nn import (
+    BatchNorm1d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Spec,
+    Tanh,
+    Unflatten,
+    build_network,
+    paper_uniform,
+)
 from scratch_nn.spec import Conv, Pool, parse_layer
 
 

@@ -18,9 +18,23 @@ from reference import tolerances
 from reference.comparison import Comparison, compare
 from reference.finite_differences import numerical_trace
 from reference.regularization import MaskedDropout, cancelled_gradients
-from reference.side_by_side import compare_pass, compare_step, trace_scratch, trace_torch
+from reference.side_by_side import (
+    compare_pass,
+    compare_step,
+    trace_scratch,
+    trace_torch,
+)
 from reference.twin import assert_same_weights, copy_to_torch, torch_model
-from scratch_nn import SGD, BatchNorm1d, Dropout, Linear, Sequential, SoftmaxCrossEntropy, Tanh, build_network
+from scratch_nn import (
+    SGD,
+    BatchNorm1d,
+    Dropout,
+    Linear,
+    Sequential,
+    SoftmaxCrossEntropy,
+    Tanh,
+    build_network,
+)
 
 DTYPES = [np.float64, np.float32]
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}

@@ -8,12 +8,13 @@ import json
 
 import pytest
 import torch
-
-import compare
 import zoo_optimizers
+
+from reference.cli import main as cli
+from reference.cli import train as train_cli
 from reference.regularization import generator_states
-from reference.run_config import ConfigError
-from reference.training import RunConfig, TwinTraining
+from reference.training.run import RunConfig, TwinTraining
+from reference.training.run_config import ConfigError
 from scratch_nn import OPTIMIZERS
 
 # Small relu network, torch init: what the Adam preset trains, shrunk to seconds.
@@ -34,7 +35,7 @@ MASKS = dataclasses.replace(CONFIG, epochs=3, dropout=0.3, batch_norm=True, opti
 
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
-    monkeypatch.setattr(compare, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
 
 
 def compare_py(tmp_path, *options) -> dict:
@@ -42,7 +43,7 @@ def compare_py(tmp_path, *options) -> dict:
     path = tmp_path / "run.json"
     argv = ["--spec", CONFIG.spec, "--activation", "relu", "--init", "torch", "--dtype", "float64", "--epochs", "2",
             "--no-progress", "--json", str(path), *options]
-    assert compare.main(argv) == compare.EXIT_AGREE
+    assert cli.main(argv) == train_cli.EXIT_AGREE
     return json.loads(path.read_text())
 
 
@@ -65,8 +66,8 @@ def test_every_optimizer_keeps_the_twins_together(name, concurrency, tiny_data, 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_both_sides_get_the_same_hyperparameters(name):
-    args = compare.build_parser().parse_args(["train", "--optimizer", name, "--lr", str(LR[name]), *SETTINGS[name]])
-    run = TwinTraining(compare.config_from(args, None).validate())
+    args = cli.build_parser().parse_args(["train", "--optimizer", name, "--lr", str(LR[name]), *SETTINGS[name]])
+    run = TwinTraining(train_cli.config_from(args, None).validate())
     ours, theirs = run.optimizer.param_group(), run.twin_optimizer.param_groups[0]
     assert len(SETTINGS[name]) > 1
     for key, value in ours.items():

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import compare
-from reference import checkpoint
 from reference.atomic_file import write_atomically
+from reference.cli import train as train_cli
+from reference.training import checkpoint
 
 RUNNER = Path(__file__).with_name("compare_on_tiny_data.py")
 REPOSITORY = RUNNER.parent.parent
@@ -111,8 +111,8 @@ def stopped_record(process, tmp_path, code):
     return run, out, err
 
 
-@pytest.mark.parametrize("signal_, code, status", [(signal.SIGINT, compare.EXIT_INTERRUPTED, "interrupted"),
-                                                   (signal.SIGTERM, compare.EXIT_TERMINATED, "terminated")])
+@pytest.mark.parametrize("signal_, code, status", [(signal.SIGINT, train_cli.EXIT_INTERRUPTED, "interrupted"),
+                                                   (signal.SIGTERM, train_cli.EXIT_TERMINATED, "terminated")])
 def test_a_stopped_run_keeps_its_epochs_and_says_why(tmp_path, signal_, code, status):
     process = start_run(tmp_path, "--save", str(tmp_path / "run.npz"))
     process.send_signal(signal_)
@@ -129,7 +129,7 @@ def test_a_second_ctrl_c_waits_for_the_files(tmp_path):
     process.send_signal(signal.SIGINT)
     time.sleep(0.1)
     process.send_signal(signal.SIGINT)
-    run, _, err = stopped_record(process, tmp_path, compare.EXIT_INTERRUPTED)
+    run, _, err = stopped_record(process, tmp_path, train_cli.EXIT_INTERRUPTED)
     assert run["status"] == "interrupted" and "stopping: writing what was measured first" in err
     assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_only(tmp_path, "run.json", "run.png")

@@ -16,13 +16,20 @@ import re
 
 import numpy as np
 import pytest
+from both_sides import assert_twins_agree, mnist_like
 from scipy.special import softmax
 
-from both_sides import assert_twins_agree, mnist_like
 from reference import tolerances
 from reference.comparison import compare
 from reference.side_by_side import compare_trajectory, trace_scratch
-from scratch_nn import ACTIVATIONS, LOSSES, ProbabilityCrossEntropy, Softmax, SoftmaxCrossEntropy, build_network
+from scratch_nn import (
+    ACTIVATIONS,
+    LOSSES,
+    ProbabilityCrossEntropy,
+    Softmax,
+    SoftmaxCrossEntropy,
+    build_network,
+)
 
 
 def test_a_784_32_10_network_trains_in_step_with_torch(dtype):

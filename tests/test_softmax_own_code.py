@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from implementations import probabilities
 
-import compare
 from reference.adapters import adapt_layer, adapt_loss
+from reference.cli import main as cli
 from reference.gradcheck import check
 
 FOLDER = Path(__file__).parent / "implementations"
@@ -20,7 +20,7 @@ PROBABILITIES = ["--loss", "probability_cross_entropy"]
 
 def run(capsys, *argv):
     """compare.py check's exit status and what it printed (stdout and stderr together)."""
-    status = compare.main(["check", *map(str, argv)])
+    status = cli.main(["check", *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out + err
 

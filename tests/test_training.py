@@ -8,12 +8,19 @@ import pytest
 import torch
 
 from reference import tolerances
-from reference.data import load_dataset
-from reference.presets import PRESETS
-from reference import checkpoint, sides
-from reference.concurrent import ScratchProcess
-from reference.run_config import ConfigError
-from reference.training import DivergedError, RunConfig, TwinTraining, build_networks, epoch_batches, train_twins
+from reference.training import checkpoint, sides
+from reference.training.concurrent import ScratchProcess
+from reference.training.data import load_dataset
+from reference.training.presets import PRESETS
+from reference.training.run import (
+    DivergedError,
+    RunConfig,
+    TwinTraining,
+    build_networks,
+    epoch_batches,
+    train_twins,
+)
+from reference.training.run_config import ConfigError
 from reference.twin import numpy_state_dict
 
 

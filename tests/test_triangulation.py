@@ -6,10 +6,20 @@ import pytest
 
 from reference import tolerances
 from reference.comparison import compare
-from reference.finite_differences import FINITE_DIFFERENCES_JUDGE, KINK_MARGIN, numerical_trace
+from reference.finite_differences import (
+    FINITE_DIFFERENCES_JUDGE,
+    KINK_MARGIN,
+    numerical_trace,
+)
 from reference.side_by_side import trace_scratch, trace_torch
 from reference.twin import torch_model
-from scratch_nn import ProbabilityCrossEntropy, QuadraticLoss, Sequential, SoftmaxCrossEntropy, build_network
+from scratch_nn import (
+    ProbabilityCrossEntropy,
+    QuadraticLoss,
+    Sequential,
+    SoftmaxCrossEntropy,
+    build_network,
+)
 
 
 def triangulate(network, x, target=None, loss=None, upstream=None):

@@ -6,10 +6,10 @@ class-style optimizer is found and checked; what cannot run exits 2 in one line 
 from pathlib import Path
 
 import pytest
-
-import compare
 from implementations import cs231n_optim as optim
 from implementations import cs231n_optim_mistakes as mistakes
+
+from reference.cli import main as cli
 from reference.gradcheck import check_update_rule
 
 HERE = Path(__file__).parent / "implementations"
@@ -53,9 +53,9 @@ def test_a_class_is_found_and_checked(cls, how):
 
 
 def test_the_command_line_agrees_and_disagrees(capsys):
-    assert compare.main(["check", "--update-rule", f"{RULES}:adam"]) == 0
+    assert cli.main(["check", "--update-rule", f"{RULES}:adam"]) == 0
     assert "Every step agrees with torch.optim.Adam (5 checked)." in capsys.readouterr().out
-    assert compare.main(["check", "--update-rule", f"{MISTAKES}:rmsprop_cache_not_returned", "--twin", "rmsprop",
+    assert cli.main(["check", "--update-rule", f"{MISTAKES}:rmsprop_cache_not_returned", "--twin", "rmsprop",
                          "--optimizer-steps", "3"]) == 1
     out = capsys.readouterr().out
     assert "first disagrees at step 2 (step 1 agrees)" in out and "Looks like: state reset every step" in out
@@ -70,6 +70,6 @@ def test_the_command_line_agrees_and_disagrees(capsys):
     ([f"{HERE / 'micrograd.py'}:Value", "--twin", "sgd"], "--update-rule Value"),  # no convention of an optimizer
 ])
 def test_what_cannot_run_exits_2_in_one_line_naming_the_flag(argv, flag, capsys):
-    assert compare.main(["check", "--update-rule", *argv]) == 2
+    assert cli.main(["check", "--update-rule", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag in err, err

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from implementations import cs231n, nielsen, student_network
 
-import compare
 from reference.adapters.probing import ConventionError
+from reference.cli import main as cli
 from reference.gradcheck import check_whole_network
 
 FOLDER = Path(__file__).parent / "implementations"
@@ -25,7 +25,7 @@ def build(cls):
 
 
 def run(capsys, *argv):
-    status = compare.main(["check", *map(str, argv)])
+    status = cli.main(["check", *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out, err
 

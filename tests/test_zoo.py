@@ -7,15 +7,22 @@ from typing import Callable
 
 import numpy as np
 import pytest
-
-import scratch_nn
 import zoo
 from both_sides import mnist_like
+
+import scratch_nn
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck import check_network
 from reference.side_by_side import compare_pass, compare_step, compare_trajectory
-from scratch_nn import (SGD, ProbabilityCrossEntropy, QuadraticLoss, Sequential, Softmax, SoftmaxCrossEntropy,
-                        build_network)
+from scratch_nn import (
+    SGD,
+    ProbabilityCrossEntropy,
+    QuadraticLoss,
+    Sequential,
+    Softmax,
+    SoftmaxCrossEntropy,
+    build_network,
+)
 
 
 def batches(network, dtype, count=1, n=8):

@@ -5,10 +5,10 @@ differ only in the state: a one-step check of the parameters would pass them."""
 
 import numpy as np
 import pytest
-
 import zoo_optimizers as zoo
-from reference.optimizers import compare_optimizer_steps
 from test_optimizers import DTYPES, small_network
+
+from reference.optimizers import compare_optimizer_steps
 
 # (mistake, its options, the first step that fails, tensors (by suffix) failing there, whether that
 # first failing step's parameters still agree: only the state shows the mistake yet)

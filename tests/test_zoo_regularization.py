@@ -8,8 +8,8 @@ import copy
 
 import numpy as np
 import pytest
-
 import zoo_regularization as zoo
+
 from reference.side_by_side import compare_pass, compare_step
 from reference.twin import copy_to_torch, torch_model
 from scratch_nn import SoftmaxCrossEntropy, build_network

@@ -5,11 +5,19 @@ reference.gradcheck catch every one, and name the right part. Never imported by 
 
 import numpy as np
 
-from scratch_nn import (SGD, Linear, ProbabilityCrossEntropy, QuadraticLoss, ReLU, Sigmoid, Softmax,
-                        SoftmaxCrossEntropy, Tanh)
+from scratch_nn import (
+    SGD,
+    Linear,
+    ProbabilityCrossEntropy,
+    QuadraticLoss,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+)
 from scratch_nn.layers import require_cache
 from scratch_nn.losses import one_hot
-
 
 # Linear -----------------------------------------------------------------------------------------
 

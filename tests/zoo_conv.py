@@ -11,7 +11,6 @@ from scratch_nn import Conv2d, LeakyReLU, MaxPool2d
 from scratch_nn.conv import at_offset
 from scratch_nn.layers import require_cache
 
-
 # Conv2d -----------------------------------------------------------------------------------------
 
 @contextmanager

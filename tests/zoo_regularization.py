@@ -10,7 +10,6 @@ from scratch_nn import BatchNorm1d, Dropout
 from scratch_nn.layers import require_cache
 from scratch_nn.regularization import keep_mask
 
-
 # Dropout ----------------------------------------------------------------------------------------
 
 class DropoutWithoutScaling(Dropout):

@@ -13,13 +13,13 @@ functional_params.py (CS231n's pairs with a settings dict: conv, max-pool, batch
 layer.py and loss.py hold the adapted objects, network.py the network, the update and the block.
 """
 
-from .discovery import adapt_layer
-from .functional import FunctionalLayer
-from .layer import AdaptedLayer, LayerConventions
-from .loss import AdaptedLoss, LossConventions
-from .loss_discovery import adapt_loss
-from .network import Adapted, InBackwardUpdate, adapt_network
-from .probing import ConventionError
+from reference.adapters.discovery import adapt_layer
+from reference.adapters.functional import FunctionalLayer
+from reference.adapters.layer import AdaptedLayer, LayerConventions
+from reference.adapters.loss import AdaptedLoss, LossConventions
+from reference.adapters.loss_discovery import adapt_loss
+from reference.adapters.network import Adapted, InBackwardUpdate, adapt_network
+from reference.adapters.probing import ConventionError
 
 __all__ = ["Adapted", "AdaptedLayer", "AdaptedLoss", "ConventionError", "FunctionalLayer", "InBackwardUpdate",
            "LayerConventions", "LossConventions", "adapt_layer", "adapt_loss", "adapt_network"]

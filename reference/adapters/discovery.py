@@ -12,13 +12,37 @@ import copy
 import numpy as np
 
 import scratch_nn
-
-from .functional import FunctionalLayer
-from .layer import BACKWARD_CALLS, LayerConventions, adapted_class, call_backward, columns, to_canonical
-from .layer_methods import accepts, backward_call, find_backward, find_forward
-from .methods import require_method
-from .probing import (BIAS_NAMES, FAILED, WEIGHT_NAMES, ConventionError, arrays, attempt, by_name, changed, get,
-                      learning_rate, looks_like_gradient, snapshot, works)
+from reference.adapters.functional import FunctionalLayer
+from reference.adapters.layer import (
+    BACKWARD_CALLS,
+    LayerConventions,
+    adapted_class,
+    call_backward,
+    columns,
+    to_canonical,
+)
+from reference.adapters.layer_methods import (
+    accepts,
+    backward_call,
+    find_backward,
+    find_forward,
+)
+from reference.adapters.methods import require_method
+from reference.adapters.probing import (
+    BIAS_NAMES,
+    FAILED,
+    WEIGHT_NAMES,
+    ConventionError,
+    arrays,
+    attempt,
+    by_name,
+    changed,
+    get,
+    learning_rate,
+    looks_like_gradient,
+    snapshot,
+    works,
+)
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
 PROBE_BATCH = 3        # neither 6 nor 4

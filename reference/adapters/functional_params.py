@@ -34,10 +34,9 @@ import copy
 
 import numpy as np
 
+from reference.adapters.probing import ConventionError, required_arguments
 from scratch_nn import BatchNorm1d, Conv2d, Dropout, MaxPool2d
 from scratch_nn.layers import require_cache
-
-from .probing import ConventionError, required_arguments
 
 PARAM_ARGUMENTS = {"conv_param": "conv2d", "pool_param": "maxpool2d", "bn_param": "batchnorm1d",
                    "dropout_param": "dropout"}

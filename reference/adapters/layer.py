@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .probing import check_choices, get, put
+from reference.adapters.probing import check_choices, get, put
 
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")

@@ -14,9 +14,23 @@ import dataclasses
 
 import numpy as np
 
-from .layer import BACKWARD_CALLS, call_backward, columns
-from .methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS, choose, methods_of
-from .probing import FAILED, GRADIENT_ARGUMENT, ConventionError, attempt, required_arguments, snapshot, works
+from reference.adapters.layer import BACKWARD_CALLS, call_backward, columns
+from reference.adapters.methods import (
+    BACKWARD_METHODS,
+    DERIVATIVE_METHODS,
+    FORWARD_METHODS,
+    choose,
+    methods_of,
+)
+from reference.adapters.probing import (
+    FAILED,
+    GRADIENT_ARGUMENT,
+    ConventionError,
+    attempt,
+    required_arguments,
+    snapshot,
+    works,
+)
 
 # The argument of an activation's derivative method: the input x, or the output it was computed from.
 DERIVATIVE_ARGUMENTS = {"x": ("x", "z", "X", "Z", "input", "inputs", "inp", "pre_activation", "net"),

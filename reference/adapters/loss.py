@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
+from reference.adapters.probing import check_choices
 from scratch_nn.losses import is_labels, one_hot
-
-from .probing import check_choices
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
 TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss,

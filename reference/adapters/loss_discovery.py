@@ -15,11 +15,28 @@ import itertools
 import numpy as np
 from scipy.special import softmax
 
-from .. import tolerances
-from ..comparison import diff
-from .loss import DEFINITIONS, TWIN_LOSSES, LossConventions, adapted_loss_class, user_targets
-from .methods import LOSS_GRADIENT_METHODS, LOSS_VALUE_METHODS, choose, methods_of, require_method
-from .probing import FAILED, ConventionError, attempt, required_arguments
+from reference import tolerances
+from reference.adapters.loss import (
+    DEFINITIONS,
+    TWIN_LOSSES,
+    LossConventions,
+    adapted_loss_class,
+    user_targets,
+)
+from reference.adapters.methods import (
+    LOSS_GRADIENT_METHODS,
+    LOSS_VALUE_METHODS,
+    choose,
+    methods_of,
+    require_method,
+)
+from reference.adapters.probing import (
+    FAILED,
+    ConventionError,
+    attempt,
+    required_arguments,
+)
+from reference.comparison import diff
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")

@@ -13,7 +13,7 @@ import inspect
 
 import numpy as np
 
-from .probing import FAILED, ConventionError, attempt
+from reference.adapters.probing import FAILED, ConventionError, attempt
 
 FORWARD_METHODS = ("forward", "__call__", "fprop", "forward_pass", "feedforward", "fwd", "activate")
 BACKWARD_METHODS = ("backward", "backprop", "bprop", "backward_pass", "bwd", "grad", "gradient")

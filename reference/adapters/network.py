@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import scratch_nn
-
-from .discovery import adapt_layer, twin_of
-from .layer import AdaptedLayer
-from .loss import AdaptedLoss
-from .loss_discovery import adapt_loss
-from .methods import has_forward
-from .probing import ConventionError
+from reference.adapters.discovery import adapt_layer, twin_of
+from reference.adapters.layer import AdaptedLayer
+from reference.adapters.loss import AdaptedLoss
+from reference.adapters.loss_discovery import adapt_loss
+from reference.adapters.methods import has_forward
+from reference.adapters.probing import ConventionError
 
 
 class InBackwardUpdate(scratch_nn.SGD):
@@ -75,7 +74,9 @@ class Adapted:
     def check(self, **options):
         """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch_size,
         seed, ...); the report carries the conventions (report.conventions, printed before its table)."""
-        from reference.gradcheck import check  # at call time: the checker imports the adapters, never the reverse
+        from reference.gradcheck import (
+            check,  # at call time: the checker imports the adapters, never the reverse
+        )
 
         return check(self, **options)
 

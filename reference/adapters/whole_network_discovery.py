@@ -33,9 +33,9 @@ import re
 import numpy as np
 import torch
 
-from . import whole_network as wn
-from .methods import require_method
-from .probing import FAILED, LR_NAMES, ConventionError, attempt
+from reference.adapters import whole_network as wn
+from reference.adapters.methods import require_method
+from reference.adapters.probing import FAILED, LR_NAMES, ConventionError, attempt
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
 GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradients")

@@ -36,18 +36,21 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from .. import tolerances
-from ..adapters import Adapted
-from ..comparison import sized_name
-from ..finite_differences import EntrySampler
-from . import own_code
-from .engine import check_engine
-from .optimizer import check_optimizer_part, validate_optimizer
-from .parts import check_layer_part, check_loss_part, torch_model_from_twins
-from .report import CheckReport, PartCheck
-from .update_rule import check_update_rule
-from .whole_network import check_whole_network
+from reference import tolerances
+from reference.adapters import Adapted
+from reference.comparison import sized_name
+from reference.finite_differences import EntrySampler
+from reference.gradcheck import own_code
+from reference.gradcheck.engine import check_engine
+from reference.gradcheck.optimizer import check_optimizer_part, validate_optimizer
+from reference.gradcheck.parts import (
+    check_layer_part,
+    check_loss_part,
+    torch_model_from_twins,
+)
+from reference.gradcheck.report import CheckReport, PartCheck
+from reference.gradcheck.update_rule import check_update_rule
+from reference.gradcheck.whole_network import check_whole_network
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
            "check_update_rule", "CheckReport", "PartCheck"]

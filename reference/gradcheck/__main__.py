@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from reference.cli.check import main
 
 sys.exit(main())

@@ -29,12 +29,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import tolerances
-from ..comparison import compare
-from ..finite_differences import FINITE_DIFFERENCES_JUDGE, numerical_gradient_and_error, widened_tolerance
-from .engine_mlp import check_mlp
-from .report import CheckReport, PartCheck
-from .signatures import Case, Match, Signature, match_signatures
+from reference import tolerances
+from reference.comparison import compare
+from reference.finite_differences import (
+    FINITE_DIFFERENCES_JUDGE,
+    numerical_gradient_and_error,
+    widened_tolerance,
+)
+from reference.gradcheck.engine_mlp import check_mlp
+from reference.gradcheck.report import CheckReport, PartCheck
+from reference.gradcheck.signatures import Case, Match, Signature, match_signatures
 
 ONCE, REUSE, ORDER = "once", "reuse", "order"  # every value used once; a value used twice; a node shared
 LOW, HIGH = 0.5, 1.5  # leaves' magnitudes: away from 0 (relu's kink, a divisor) and from saturation

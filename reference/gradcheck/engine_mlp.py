@@ -16,9 +16,9 @@ import itertools
 import numpy as np
 import torch
 
-from .. import tolerances
-from ..comparison import compare, diff
-from .report import PartCheck
+from reference import tolerances
+from reference.comparison import compare, diff
+from reference.gradcheck.report import PartCheck
 
 EXAMPLES = 4  # inputs of the loss: few, since every scalar is a Python object
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "none": lambda z: z}

@@ -17,8 +17,8 @@ prediction, and not the correct one, is named with the mistake.
 import numpy as np
 import torch
 
-from ..adapters.whole_network_discovery import twin_model, twin_loss
-from .signatures import SIGNATURES, Signature
+from reference.adapters.whole_network_discovery import twin_loss, twin_model
+from reference.gradcheck.signatures import SIGNATURES, Signature
 
 # The layer signatures of signatures.py that read only what a whole network's check has (the
 # gradients, the batch size, the layer's upstream gradient): transposed, bias averaged, the scales.

@@ -24,13 +24,22 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from .. import tolerances
-from ..optimizers import compared, random_gradient, scratch_state_dict, snapshot, torch_optimizer
-from .optimizer_signatures import OPTIMIZER_SIGNATURES
-from .parts import _run_scratch, _ScratchError, torch_model_from_twins
-from .report import PartCheck
-from .signatures import Case, match_signatures
+from reference import tolerances
+from reference.gradcheck.optimizer_signatures import OPTIMIZER_SIGNATURES
+from reference.gradcheck.parts import (
+    _run_scratch,
+    _ScratchError,
+    torch_model_from_twins,
+)
+from reference.gradcheck.report import PartCheck
+from reference.gradcheck.signatures import Case, match_signatures
+from reference.optimizers import (
+    compared,
+    random_gradient,
+    scratch_state_dict,
+    snapshot,
+    torch_optimizer,
+)
 
 NO_STATE = {"state": {}}  # what a user's optimizer (not a scratch_nn one) is compared with: no state
 

@@ -10,7 +10,7 @@ predicted at step 1 only, where there is no state; Adam's, RMSprop's and momentu
 
 import numpy as np
 
-from .signatures import Case, Signature
+from reference.gradcheck.signatures import Case, Signature
 
 _OPTIMIZER = ("optimizer",)
 

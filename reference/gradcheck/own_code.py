@@ -18,13 +18,25 @@ import numpy as np
 import torch
 
 import scratch_nn
+from reference.adapters import (
+    Adapted,
+    AdaptedLoss,
+    LayerConventions,
+    adapt_layer,
+    adapt_loss,
+    adapt_network,
+    functional_params,
+)
+from reference.adapters.discovery import TWINS
+from reference.adapters.methods import (
+    BACKWARD_METHODS,
+    DERIVATIVE_METHODS,
+    FORWARD_METHODS,
+    has_forward,
+    methods_of,
+)
+from reference.twin import scratch_class_for
 from scratch_nn.losses import Loss
-
-from ..adapters import Adapted, AdaptedLoss, LayerConventions, adapt_layer, adapt_loss, adapt_network
-from ..adapters import functional_params
-from ..adapters.discovery import TWINS
-from ..adapters.methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS, has_forward, methods_of
-from ..twin import scratch_class_for
 
 # The adapters' keywords that describe the subject, not the check: any of them routes a subject
 # through the adapters even where it has scratch_nn's interface.

@@ -36,14 +36,19 @@ import torch
 from torch import nn
 
 import scratch_nn
-
-from .. import tolerances
-from ..comparison import Comparison, compare, layer_repr
-from ..finite_differences import KINK_MARGIN, sampled_diff
-from ..side_by_side import trace_torch
-from ..twin import scratch_loss_class_for, torch_model
-from .report import PartCheck
-from .signatures import LARGE_LOGIT_SHIFT, LARGE_LOGITS_SUFFIX, SECOND_BACKWARD, Case, match_signatures
+from reference import tolerances
+from reference.comparison import Comparison, compare, layer_repr
+from reference.finite_differences import KINK_MARGIN, sampled_diff
+from reference.gradcheck.report import PartCheck
+from reference.gradcheck.signatures import (
+    LARGE_LOGIT_SHIFT,
+    LARGE_LOGITS_SUFFIX,
+    SECOND_BACKWARD,
+    Case,
+    match_signatures,
+)
+from reference.side_by_side import trace_torch
+from reference.twin import scratch_loss_class_for, torch_model
 
 
 class _ScratchError(Exception):

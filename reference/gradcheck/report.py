@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..comparison import Comparison, TensorDiff
-from ..finite_differences import FINITE_DIFFERENCES_JUDGE
-from .signatures import Match
+from reference.comparison import Comparison, TensorDiff
+from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
+from reference.gradcheck.signatures import Match
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from torch import nn
 
-from ..comparison import diff
+from reference.comparison import diff
 
 LARGE_LOGIT_SHIFT = 1000.0  # softmax is unchanged by a shift; an unshifted e^z overflows at z + 1000
 LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's (a softmax's) tensors there

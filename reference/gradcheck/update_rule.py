@@ -24,10 +24,10 @@ import inspect
 import numpy as np
 import torch
 
-from .. import tolerances
-from .optimizer import NO_STATE, name_mistake, steps_beside_torch
-from .parts import _run_scratch, _ScratchError
-from .report import CheckReport, PartCheck
+from reference import tolerances
+from reference.gradcheck.optimizer import NO_STATE, name_mistake, steps_beside_torch
+from reference.gradcheck.parts import _run_scratch, _ScratchError
+from reference.gradcheck.report import CheckReport, PartCheck
 
 SHAPES = {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}  # a few shapes, none square
 # twin -> (torch.optim class, the hyperparameters it takes besides lr, with torch's defaults)

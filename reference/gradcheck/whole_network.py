@@ -31,15 +31,18 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from .. import tolerances
-from ..adapters import whole_network as wn
-from ..adapters.whole_network_discovery import discover, twin_loss, twin_model
-from ..comparison import Comparison, compare
-from ..finite_differences import EntrySampler, sampled_diff
-from .network_signatures import UPDATE_SIGNATURES, network_signatures, twin_pass
-from .report import CheckReport, PartCheck
-from .signatures import Case, match_signatures
+from reference import tolerances
+from reference.adapters import whole_network as wn
+from reference.adapters.whole_network_discovery import discover, twin_loss, twin_model
+from reference.comparison import Comparison, compare
+from reference.finite_differences import EntrySampler, sampled_diff
+from reference.gradcheck.network_signatures import (
+    UPDATE_SIGNATURES,
+    network_signatures,
+    twin_pass,
+)
+from reference.gradcheck.report import CheckReport, PartCheck
+from reference.gradcheck.signatures import Case, match_signatures
 
 FD_SAMPLES = 20
 READING = "Checked whole, layers in backprop's order (a mistake spreads to the layers listed after it)."

@@ -13,7 +13,6 @@ maps a mistake to (role, replacement, the part it is caught at, its signature).
 
 import numpy as np
 
-
 # The call style --------------------------------------------------------------------------------
 
 class Dense:

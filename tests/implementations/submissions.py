@@ -1,6 +1,6 @@
-"""Submissions as reference.grader and compare.py --implementation take them: the source of one of
+"""Submissions as reference.grading.folder and compare.py --implementation take them: the source of one of
 these implementations, followed by a build(sizes, activations, lr, seed) in its own style
-(reference.implementation's contract). write(folder, name, style, changes) writes one; changes are
+(reference.adapters.loader's contract). write(folder, name, style, changes) writes one; changes are
 lines of Python put between the implementation and build, e.g. "ReLU = ReLUOpenAtZero" to make the
 submission one of the style's MUTANTS, or anything a student might write."""
 

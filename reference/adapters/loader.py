@@ -38,12 +38,9 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
+from reference.adapters import Adapted, ConventionError, adapt_loss, adapt_network
+from reference.adapters.methods import has_forward
 from scratch_nn.spec import Spec
-
-from .adapters import Adapted, ConventionError, adapt_loss, adapt_network
-from .adapters.methods import has_forward
-from .run_config import ConfigError, RunConfig
-from .twin import torch_model
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
 DEFAULT_BUILDER = "build"
@@ -102,14 +99,6 @@ def load_builder(target: str):
         raise ImplementationError(f"{name} requires {', '.join(unknown)}, which it is not given: name its "
                                   f"parameters from {', '.join(BUILD_ARGUMENTS)}")
     return builder
-
-
-def check_target(target: str) -> None:
-    """RunConfig.validate's check of --implementation: a ConfigError with one line if it cannot be used."""
-    try:
-        load_builder(target)
-    except ImplementationError as error:
-        raise ConfigError("implementation", target, str(error)) from None
 
 
 def call_build(builder, **settings):
@@ -184,37 +173,3 @@ def adapt_user_loss(user_loss, loss: str, conventions=None):
 def twin_name(layer) -> str:
     """A scratch_nn layer's twin by name: Linear -> "linear", Sigmoid -> "sigmoid", ..."""
     return type(layer).__name__.lower()
-
-
-def adapt_config(config: RunConfig) -> Adapted:
-    """The implementation a run names (config.implementation), adapted, holding the run's initial weights."""
-    builder = load_builder(config.implementation)
-    conventions = getattr(load_module(split_target(config.implementation)[0]), "CONVENTIONS", None)
-    spec = Spec.parse(config.spec, config.activation, config.output_activation)
-    try:
-        adapted = adapt_built(builder, spec, lr=config.lr, seed=config.seed, init=config.init, dtype=config.dtype,
-                              loss=config.loss, conventions=conventions)
-    except ImplementationError as error:
-        raise ConfigError("implementation", config.implementation, str(error)) from None
-    if adapted.lr is not None and not np.isclose(adapted.lr, config.lr, rtol=1e-12, atol=0):
-        raise ConfigError("implementation", config.implementation,
-                          f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "
-                          f"{config.lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr build is given")
-    return adapted
-
-
-def build_networks(config: RunConfig):
-    """training.build_networks for an implementation: the adapted network and its torch twin."""
-    adapted = adapt_config(config)
-    return adapted.network, torch_model(adapted.network, device=config.device, twins=adapted.twins)
-
-
-def build_loss(config: RunConfig):
-    """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
-    run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
-    return adapt_config(config).loss if config.implementation else scratch_nn.LOSSES[config.loss]()
-
-
-def describe(config: RunConfig) -> str:
-    """The conventions found in the implementation, as the block adapt_network prints."""
-    return adapt_config(config).describe()

@@ -3,8 +3,8 @@ the Value class loaded, the MLP beside it (or --mlp's) built for --spec, and che
 
 import inspect
 
-from .cli_own_code import load, refuse_options_not_for
-from .engine import check_engine
+from reference.cli.check_own_code import load, refuse_options_not_for
+from reference.gradcheck.engine import check_engine
 
 DEFAULT_SPEC = "3-4-4-1"  # small: every scalar of the MLP is a Python object
 # The options that apply to an engine's check; any other given is refused in one line.

@@ -2,8 +2,8 @@
 the function or class loaded, its twin from --twin (or its name), and check_update_rule run with the
 hyperparameter flags given."""
 
-from .cli_own_code import load, refuse_options_not_for
-from .update_rule import TWINS, check_update_rule
+from reference.cli.check_own_code import load, refuse_options_not_for
+from reference.gradcheck.update_rule import TWINS, check_update_rule
 
 # The options that apply to an update rule's check; any other given is refused in one line.
 APPLY = ("update_rule", "twin", "lr", "momentum", "betas", "eps", "alpha", "optimizer_steps", "seed", "json")

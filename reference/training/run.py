@@ -7,9 +7,9 @@ epoch each side is evaluated on its own, and the two are compared: how far apart
 parameters have drifted, how often they predict the same class, and how different their losses
 are. A run that blows up stops at the step where it happened, saying which side and what to try.
 The sides run concurrently (the scratch side in a process of its own) or in turn; with lockstep,
-every step is also judged on its own (reference.lockstep). The networks train in training mode
-and predict in evaluation mode, on both sides (reference.sides). What an epoch measured, and the
-step check, are in reference.evaluation.
+every step is also judged on its own (reference.training.lockstep). The networks train in training mode
+and predict in evaluation mode, on both sides (reference.training.sides). What an epoch measured, and the
+step check, are in reference.training.evaluation.
 """
 
 import copy
@@ -21,19 +21,32 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import scratch_nn
-
-from . import implementation
-from .checkpoint import Checkpoint, CheckpointError
-from .concurrent import ScratchProcess
-from .data import Split
-from .evaluation import EpochRecord, evaluate
-from .lockstep import FirstDivergence, Lockstep, replay
-from .optimizers import optimizer_copy, scratch_state_dict, torch_optimizer, torch_state_dict
-from .regularization import generator_states, set_generator_states
-from .run_config import ConfigError, RunConfig, check_last_batch
-from .sides import (ScratchSide, TorchSide, epoch_batches, evaluation_chunks, join_chunks, predict_scratch,
-                    predict_torch, predict_torch_chunks, train_alone)
-from .twin import numpy_state_dict, torch_model
+from reference.optimizers import (
+    optimizer_copy,
+    scratch_state_dict,
+    torch_optimizer,
+    torch_state_dict,
+)
+from reference.regularization import generator_states, set_generator_states
+from reference.training import implementation
+from reference.training.checkpoint import Checkpoint, CheckpointError
+from reference.training.concurrent import ScratchProcess
+from reference.training.data import Split
+from reference.training.evaluation import EpochRecord, evaluate
+from reference.training.lockstep import FirstDivergence, Lockstep, replay
+from reference.training.run_config import ConfigError, RunConfig, check_last_batch
+from reference.training.sides import (
+    ScratchSide,
+    TorchSide,
+    epoch_batches,
+    evaluation_chunks,
+    join_chunks,
+    predict_scratch,
+    predict_torch,
+    predict_torch_chunks,
+    train_alone,
+)
+from reference.twin import numpy_state_dict, torch_model
 
 CONCURRENCY = ("process", "sequential")
 
@@ -66,7 +79,7 @@ class DivergedError(RuntimeError):
 def build_networks(config: RunConfig):
     """The scratch network from the config, and the torch model holding the same weights (and, for
     dropout, generators in the same state)."""
-    if config.implementation:  # the user's own code, adapted, from the same weights (reference.implementation)
+    if config.implementation:  # the user's own code, adapted, from the same weights (reference.adapters.loader)
         return implementation.build_networks(config)
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation,
@@ -77,7 +90,7 @@ def build_networks(config: RunConfig):
 def train_twins(config: RunConfig, data, progress=None):
     """Train both sides; an iterator over the EpochRecords, one after every epoch.
 
-    The config is validated first (ConfigError). data: a reference.data.Dataset in config.dtype.
+    The config is validated first (ConfigError). data: a reference.training.data.Dataset in config.dtype.
     progress: called as progress(epoch, batches), it returns an iterable over the batches (e.g. a
     tqdm bar); by default plain iteration. To save or continue a run, use TwinTraining.
     """
@@ -92,11 +105,11 @@ class TwinTraining:
     continues one where checkpoint() left it, step for step as if it had never stopped.
 
     concurrency: how the sides run. "process" (the default): the scratch side in a process of its
-    own (reference.concurrent), training and evaluating beside the torch side, so a comparison
+    own (reference.training.concurrent), training and evaluating beside the torch side, so a comparison
     takes about as long as the torch side alone. "sequential": in this process, the two taking
     turns every step. Both give the same numbers, bit for bit; only the wall time differs.
     lockstep: after every step, the twin's step from the scratch side's weights before it, judged
-    by the one-step tolerance (reference.lockstep); needs "sequential" (the default with it).
+    by the one-step tolerance (reference.training.lockstep); needs "sequential" (the default with it).
     """
 
     def __init__(self, config: RunConfig, resume: Checkpoint | None = None, *, concurrency: str | None = None,
@@ -233,7 +246,7 @@ class TwinTraining:
 
     def _concurrent_epoch(self, worker, scratch, twin, batches, steps, epoch, splits) -> dict:
         """The scratch side trains and evaluates in its process while the torch side trains here; the
-        torch side's evaluation is shared between the two (reference.concurrent). Then the parent's
+        torch side's evaluation is shared between the two (reference.training.concurrent). Then the parent's
         copies of the scratch network and its optimizer's state become the child's."""
         worker.start_epoch(batches)
         torch_bad = train_alone(twin, steps)

@@ -11,11 +11,13 @@ on the step it would take now, not on a first step from empty state.
 import copy
 from dataclasses import asdict, dataclass
 
-from . import implementation, tolerances
-from .comparison import compare
-from .optimizers import optimizer_copy
-from .side_by_side import compare_step
-from .twin import numpy_state_dict, torch_model
+from reference import tolerances
+from reference.comparison import compare
+from reference.optimizers import optimizer_copy
+from reference.side_by_side import compare_step
+from reference.training import implementation
+from reference.twin import numpy_state_dict, torch_model
+
 
 @dataclass
 class SideMetrics:

@@ -1,5 +1,5 @@
 """One training step, and the predictions, of each side of a run: what every way of running the
-two sides (in turn, or concurrently in two processes; reference.training) has in common.
+two sides (in turn, or concurrently in two processes; reference.training.run) has in common.
 
 Each side keeps its own clock and its epoch's loss: `seconds` adds up the time of its training
 steps only, so it means the same whether the other side ran in between or beside it;
@@ -18,17 +18,16 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from .cuda_graph import GraphedStep, graphed_step
-from .twin import torch_loss, torch_target
+from reference.training.cuda_graph import GraphedStep, graphed_step
+from reference.twin import torch_loss, torch_target
 
 EVAL_CHUNK = 5_000  # examples per forward pass when evaluating: bounds memory on deep networks, and makes
-# 14 pieces of MNIST's 70,000 evaluation images, shared 7 and 7 between two processes (reference.concurrent)
+# 14 pieces of MNIST's 70,000 evaluation images, shared 7 and 7 between two processes (reference.training.concurrent)
 
 
 def as_loss(loss):
     """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
-    own, adapted: reference.implementation.build_loss)."""
+    own, adapted: reference.training.implementation.build_loss)."""
     return scratch_nn.LOSSES[loss]() if isinstance(loss, str) else loss
 
 
@@ -73,7 +72,7 @@ class TorchSide(Side):
     optimizer's twin, reference.optimizers.torch_optimizer), on its own copy of the images on its device.
 
     On a GPU the step is captured as a CUDA graph at the second step and replayed from then on,
-    where it can be (reference.cuda_graph); cuda_graph=False keeps every step eager."""
+    where it can be (reference.training.cuda_graph); cuda_graph=False keeps every step eager."""
 
     name = "torch"
 
@@ -93,7 +92,7 @@ class TorchSide(Side):
             self.graph, self._capture = graphed_step(self, index), False
         if self.graph and len(index) == len(self.graph.index):
             value = self.graph(index)
-        else:  # eager: the same work as the graph's, reference.cuda_graph.GraphedStep._work
+        else:  # eager: the same work as the graph's, reference.training.cuda_graph.GraphedStep._work
             index_t = torch.from_numpy(index).to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
             output = self.model(self.images[index_t])

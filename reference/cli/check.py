@@ -19,17 +19,37 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
-
-from ..twin import LAYERS_BY_TWIN_NAME, configure_determinism
-from . import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS, check, check_network
-from .cli_engine import DEFAULT_SPEC as ENGINE_SPEC
-from .cli_engine import add_engine_arguments, check_engine_file
-from .cli_own_code import (PAIR_FLAGS, add_convention_arguments, as_flags, attribute, check_implementation,
-                           given_conventions, load_layer)
-from .cli_update_rule import add_update_rule_arguments, check_update_rule_file
-from .cli_whole_network import NETWORK_FLAGS, add_network_arguments, check_network_file, network_flags
-from .own_code import PAIR_SETTINGS
-from .update_rule import TWINS as UPDATE_RULE_TWINS
+from reference.cli.check_engine import DEFAULT_SPEC as ENGINE_SPEC
+from reference.cli.check_engine import add_engine_arguments, check_engine_file
+from reference.cli.check_own_code import (
+    PAIR_FLAGS,
+    add_convention_arguments,
+    as_flags,
+    attribute,
+    check_implementation,
+    given_conventions,
+    load_layer,
+)
+from reference.cli.check_update_rule import (
+    add_update_rule_arguments,
+    check_update_rule_file,
+)
+from reference.cli.check_whole_network import (
+    NETWORK_FLAGS,
+    add_network_arguments,
+    check_network_file,
+    network_flags,
+)
+from reference.gradcheck import (
+    DEFAULT_SIZES,
+    FD_SAMPLES,
+    OPTIMIZER_STEPS,
+    check,
+    check_network,
+)
+from reference.gradcheck.own_code import PAIR_SETTINGS
+from reference.gradcheck.update_rule import TWINS as UPDATE_RULE_TWINS
+from reference.twin import LAYERS_BY_TWIN_NAME, configure_determinism
 
 DEFAULT_SPEC = "784-32-10"
 NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
@@ -71,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     network.add_argument("--implementation", metavar="FILE.py[:build]",
                          help="your own network instead of scratch_nn's: build(sizes, activations, lr, seed, ...) "
                               "in FILE.py returns its layers (and loss), in your conventions; called with --spec's "
-                              "sizes, --activation, --lr and --seed (the contract: reference/implementation.py)")
+                              "sizes, --activation, --lr and --seed (the contract: reference/adapters/loader.py)")
     layer = parser.add_argument_group("one layer class of your own (instead of a network)")
     layer.add_argument("--layer", metavar="MODULE:CLASS",
                        help="e.g. my_layers:MyLinear (importable), path/to/my_layers.py:MyLinear, or a functional "

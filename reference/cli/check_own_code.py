@@ -11,12 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
+from reference.adapters import loader
+from reference.adapters.layer import (
+    BACKWARD_CALLS,
+    BATCHINGS,
+    BIAS_SHAPES,
+    GRADIENT_SOURCES,
+    LAYOUTS,
+)
+from reference.adapters.methods import (
+    BACKWARD_METHODS,
+    DERIVATIVE_METHODS,
+    FORWARD_METHODS,
+)
+from reference.gradcheck import check
 from scratch_nn.spec import Spec
-
-from .. import implementation
-from ..adapters.layer import BACKWARD_CALLS, BATCHINGS, BIAS_SHAPES, GRADIENT_SOURCES, LAYOUTS
-from ..adapters.methods import BACKWARD_METHODS, DERIVATIVE_METHODS, FORWARD_METHODS
-from . import check
 
 # The adapters' conventions of a layer as options: (flag, add_argument's settings, what it is). Each
 # flag is the keyword argument of reference.adapters.adapt_layer (and LayerConventions' field) of the
@@ -96,12 +105,12 @@ def add_convention_arguments(parser) -> None:
 def check_implementation(args, conventions, options):
     """build from the user's file, called for --spec and --activation; its layers and loss adapted
     (the file's CONVENTIONS, then the flags) and started from --init's weights; every part checked."""
-    builder = implementation.load_builder(args.implementation)
-    module = implementation.load_module(implementation.split_target(args.implementation)[0])
+    builder = loader.load_builder(args.implementation)
+    module = loader.load_module(loader.split_target(args.implementation)[0])
     given = {**(getattr(module, "CONVENTIONS", None) or {}), **conventions}
     spec = Spec.parse(args.spec, args.activation, args.output_activation)
     loss = "cross_entropy" if args.loss == "none" else args.loss
-    adapted = implementation.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
+    adapted = loader.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
                                          dtype=np.dtype(args.dtype), loss=loss, conventions=given)
     if args.loss == "none":
         options["loss"] = None

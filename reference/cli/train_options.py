@@ -1,16 +1,15 @@
 """The options of `compare.py train`, declared plainly: one add_argument each, with its help, its
 default (the default preset's value) and what it accepts. Values are checked together, before
-any data loads, by RunConfig.validate (reference.run_config); argparse only parses them.
+any data loads, by RunConfig.validate (reference.training.run_config); argparse only parses them.
 """
 
 import argparse
 
 import scratch_nn
-
-from .data import DATASETS
-from .presets import PRESETS
-from .run_config import DTYPES, option
-from .training import CONCURRENCY
+from reference.training.data import DATASETS
+from reference.training.presets import PRESETS
+from reference.training.run import CONCURRENCY
+from reference.training.run_config import DTYPES, option
 
 DEFAULT = PRESETS["default"][1]
 

@@ -15,7 +15,7 @@ Issue 7 measured it drifting to 1.2 of the scale in 6.bias within 2 epochs, with
 agreement, while the per-epoch step checks pass: run it with --lockstep to see every step agree.
 """
 
-from .run_config import RunConfig
+from reference.training.run_config import RunConfig
 
 
 def paper(spec, lr, epochs, activation="sigmoid", note="", dtype="float32"):

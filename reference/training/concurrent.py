@@ -18,7 +18,7 @@ and saves exactly what trained, as a sequential run does.
 
 The torch side's evaluation is shared: the scratch side trains faster, so its process waits
 while the torch side finishes. Given the torch model's weights after the epoch, it predicts with
-its own (forked) copy of the model on part of the evaluation pieces (reference.sides
+its own (forked) copy of the model on part of the evaluation pieces (reference.training.sides
 .evaluation_chunks) while the parent predicts the rest: the same pieces either way, so the same
 predictions as one process makes. On a GPU the parent keeps it all (CUDA cannot be used again in
 a forked process), as a GPU makes the evaluation short.
@@ -34,8 +34,13 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from .sides import ScratchSide, predict_scratch, predict_torch_chunks, train_alone
-from .twin import numpy_state_dict
+from reference.training.sides import (
+    ScratchSide,
+    predict_scratch,
+    predict_torch_chunks,
+    train_alone,
+)
+from reference.twin import numpy_state_dict
 
 
 @dataclass

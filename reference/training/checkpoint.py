@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .atomic_file import write_atomically
-from .run_config import RunConfig
+from reference.atomic_file import write_atomically
+from reference.training.run_config import RunConfig
 
 FORMAT = "scratch-nn checkpoint 2"  # 2: optimizer states and dropout generators
 SIDES = ("scratch", "torch")

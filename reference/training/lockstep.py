@@ -26,15 +26,14 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-
-from . import tolerances
-from .comparison import compare
-from .implementation import build_loss
-from .optimizers import optimizer_copy, torch_optimizer, torch_state_dict
-from .regularization import generator_states, set_generator_states
-from .sides import ScratchSide, as_loss, epoch_batches
-from .side_by_side import torch_step
-from .twin import model_device, torch_model
+from reference import tolerances
+from reference.comparison import compare
+from reference.optimizers import optimizer_copy, torch_optimizer, torch_state_dict
+from reference.regularization import generator_states, set_generator_states
+from reference.side_by_side import torch_step
+from reference.training.implementation import build_loss
+from reference.training.sides import ScratchSide, as_loss, epoch_batches
+from reference.twin import model_device, torch_model
 
 
 @dataclass
@@ -112,7 +111,9 @@ class Lockstep:
     def _locate(self, network, x, target, epoch, step_in_epoch, ratio, tensors) -> FirstDivergence:
         """gradcheck on the state before the failing step, with its batch: every layer, the loss and
         the run's own optimizer (from its state then, over several steps)."""
-        from .gradcheck import check  # imported here: gradcheck imports much that a run without a failure never needs
+        from reference.gradcheck import (
+            check,  # imported here: gradcheck imports much that a run without a failure never needs
+        )
 
         probe = copy.deepcopy(network)
         probe.load_state_dict(self._before)

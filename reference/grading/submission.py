@@ -1,7 +1,7 @@
-"""Grading one submission, part by part, for partial credit (reference.grader runs each in a process of its own).
+"""Grading one submission, part by part, for partial credit (reference.grading.folder runs each in a process of its own).
 
 A submission is a file whose build function returns its network (the contract of
-reference.implementation: build(sizes, activations, lr, seed) -> layers or (layers, loss)). It is
+reference.adapters.loader: build(sizes, activations, lr, seed) -> layers or (layers, loss)). It is
 graded on these parts, each pass or fail on its own:
 
     linear        every linear layer of every network below agrees with torch (the checker's verdict:
@@ -27,14 +27,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import scratch_nn
+from reference import tolerances
+from reference.adapters import ConventionError
+from reference.adapters.loader import (
+    ImplementationError,
+    adapt_layers,
+    adapt_user_loss,
+    load_builder,
+    load_module,
+)
+from reference.comparison import compare
+from reference.side_by_side import torch_step
+from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
-
-from . import tolerances
-from .adapters import ConventionError
-from .comparison import compare
-from .implementation import ImplementationError, adapt_layers, adapt_user_loss, load_builder, load_module
-from .side_by_side import torch_step
-from .twin import numpy_state_dict, torch_model
 
 CLASSES = 10
 INPUTS = 784
@@ -49,7 +54,7 @@ DEAD_FRACTION = 0.9
 
 @dataclass(frozen=True)
 class GradeSettings:
-    """What every submission is graded on; reference.grader's command line sets them."""
+    """What every submission is graded on; reference.grading.folder's command line sets them."""
 
     activations: tuple[str, ...] = ("sigmoid", "relu")
     hidden: int = 16        # units of the one hidden layer: small, so that a check takes a fraction of a second

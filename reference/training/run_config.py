@@ -2,7 +2,7 @@
 
 RunConfig.validate() raises a ConfigError naming the setting (by its compare.py option), the
 value and what is allowed. The allowed names come from the registries (scratch_nn.ACTIVATIONS,
-LOSSES, INITIALIZERS, OPTIMIZERS, reference.data.DATASETS), so a new activation is allowed as soon
+LOSSES, INITIALIZERS, OPTIMIZERS, reference.training.data.DATASETS), so a new activation is allowed as soon
 as it is registered. train_twins validates too, so the Python API refuses what the command line refuses.
 
 An optimizer's hyperparameters (momentum, betas, ...) are None unless given: None is the
@@ -19,16 +19,14 @@ from dataclasses import dataclass
 import torch
 
 import scratch_nn
-
+from reference.training.data import DATASETS
 from scratch_nn.regularization import check_drop_probability
 
-from .data import DATASETS
-
-# What every dataset in reference.data gives the network: 28x28 images flattened, ten classes.
+# What every dataset in reference.training.data gives the network: 28x28 images flattened, ten classes.
 INPUT_SIZE = 28 * 28
 IMAGE_SHAPE = (1, 28, 28)  # the same pixels as a CNN reads them: channels x height x width
 NUM_CLASSES = 10
-TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.data)
+TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.training.data)
 DTYPES = ("float32", "float64")
 
 # The hyperparameters (RunConfig fields, compare.py options) that each optimizer in
@@ -113,7 +111,7 @@ class RunConfig:
         makes its torch twin, with the same hyperparameters and state)."""
         return scratch_nn.OPTIMIZERS[self.optimizer](network, lr=self.lr, **self.optimizer_settings())
     implementation: str | None = None  # "my_net.py:build": the user's own network on the scratch side
-                                       # (reference.implementation); None: scratch_nn's
+                                       # (reference.adapters.loader); None: scratch_nn's
 
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
@@ -149,8 +147,14 @@ class RunConfig:
             if getattr(self, name) not in (None, False, 0, "sgd"):
                 raise ConfigError(name, getattr(self, name), "--implementation trains your own network as it is, "
                                                              "with plain SGD: leave this option out")
-        from .implementation import check_target  # imports the user's file: only when one is named
-        check_target(self.implementation)
+        from reference.adapters.loader import (  # the user's file: only when named
+            ImplementationError,
+            load_builder,
+        )
+        try:
+            load_builder(self.implementation)
+        except ImplementationError as error:
+            raise ConfigError("implementation", self.implementation, str(error)) from None
 
     def _check_optimizer(self) -> None:
         """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value

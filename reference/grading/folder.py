@@ -3,8 +3,8 @@
     python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--timeout 20]
 
 A submission is a `.py` file in the folder, or a sub-folder holding a package (`__init__.py`) or a
-`submission.py`; it defines build, as reference.implementation describes (and optionally
-CONVENTIONS). reference.grading grades the parts; this module keeps the grader standing whatever a
+`submission.py`; it defines build, as reference.adapters.loader describes (and optionally
+CONVENTIONS). reference.grading.submission grades the parts; this module keeps the grader standing whatever a
 submission does. Each runs in a child process forked from the grader (so torch is imported once,
 not once per submission), with one CPU thread, stdin closed, and its stdout and stderr, Python's
 and the C library's, captured into a file of its own. The child sends each part's grade as soon as
@@ -15,10 +15,8 @@ fault: what a submission prints is kept (the JSON's `output`) and does not reach
 Fork is POSIX-only; the grader runs on Linux and macOS.
 """
 
-import argparse
 import dataclasses
 import json
-import math
 import multiprocessing
 import os
 import resource
@@ -33,12 +31,9 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
-import scratch_nn
-
-from .atomic_file import write_atomically
-from .grading import GradeSettings, PartResult
-from .grading_kinds import add_kind_arguments, kind_settings
-from .implementation import ImplementationError
+from reference.adapters.loader import ImplementationError
+from reference.atomic_file import write_atomically
+from reference.grading.submission import GradeSettings, PartResult
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes raise OSError (File too large)
@@ -216,86 +211,3 @@ def write_json(rows, settings: GradeSettings, path, safe: bool, timeout: float) 
               "parts": settings.parts, "submissions": [row.to_dict(settings, safe) for row in rows]}
     text = json.dumps(record, indent=2) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))
-
-
-def add_grade_command(commands) -> None:
-    """`compare.py grade`: its parser, registered beside train and check."""
-    parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each isolated "
-                                               "(grade --help)", description=__doc__, epilog=EXIT_STATUS,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(handler=grade_command)
-    parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py files, or of folders with an "
-                                                                  "__init__.py or a submission.py")
-    parser.add_argument("--student-safe", action="store_true",
-                        help="print and write no number torch computed (no checker tables, no detail in the "
-                             "JSON), so that the output can be handed to students (default: the teacher's view)")
-    parser.add_argument("--json", metavar="PATH", help="per submission and part: ok (true, false, null for n/a) "
-                                                       "and the reason (default: none)")
-    parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
-                        help="per submission; one still running then is killed (default: 20)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="submissions graded at once; 2 did not help on a busy 2-core machine (see README) "
-                             "(default: 1)")
-    parser.add_argument("--activations", metavar="NAMES",
-                        help="the activations graded, one column each; the first trains (default: sigmoid,relu; "
-                             "not with --network or --engine)")
-    parser.add_argument("--lr", type=float, default=GradeSettings.lr,
-                        help=f"given to build, and the training run's (default: {GradeSettings.lr})")
-    parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
-    add_kind_arguments(parser)
-    parser.set_defaults(option_defaults=vars(parser.parse_args(["SUBMISSIONS_DIR"])))  # --engine refuses the rest
-
-
-EXIT_STATUS = """exit status:
-  0  every submission passed every part it was graded on
-  1  some part of some submission failed (the table says which)
-  2  bad options, or no submission in the folder; nothing was graded"""
-
-
-def grade_command(args) -> int:
-    prog = "compare.py grade"
-    try:
-        folder, settings = Path(args.folder), settings_from(args)
-        if not folder.is_dir():
-            raise ValueError(f"{folder} is not a folder: give the folder that holds the submissions")
-        total = len(find_submissions(folder))
-        if not total:
-            raise ValueError(f"{folder} holds no submission: no .py file, and no folder with __init__.py or "
-                             f"submission.py")
-        json_folder = Path(args.json or ".").resolve().parent
-        if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
-            raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
-    except ValueError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-
-    def progress(row):
-        progress.done += 1
-        print(f"graded {row.name} ({progress.done}/{total})", file=sys.stderr)
-    progress.done = 0
-
-    rows = grade_folder(folder, settings, args.timeout, args.workers, progress)
-    print(f"grade: {total} submission(s) in {folder}; {settings.describe()}; timeout {args.timeout:g} s each"
-          + ("; student-safe: no torch numbers" if args.student_safe else ""))
-    print(table(rows, settings, args.student_safe))
-    print(f"\ngraded in {time.monotonic() - started:.0f} s")
-    if args.json:
-        write_json(rows, settings, args.json, args.student_safe, args.timeout)
-        print(f"JSON written to {args.json}")
-    return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
-
-
-def settings_from(args):
-    """The settings of the kind of submission graded: build's layers (GradeSettings), or grading_kinds'."""
-    activations = tuple(name.strip() for name in (args.activations or ",".join(GradeSettings.activations)).split(","))
-    unknown = [name for name in activations if name not in scratch_nn.ACTIVATIONS]
-    if unknown or not activations:
-        raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
-                         f"separated by commas")
-    for name, value, least in (("timeout", args.timeout, 0), ("lr", args.lr, 0), ("workers", args.workers, 1),
-                               ("seed", args.seed, 0)):
-        if not (math.isfinite(value) and (value > least if name in ("timeout", "lr") else value >= least)):
-            above = "above" if name in ("timeout", "lr") else "at least"
-            raise ValueError(f"--{name} {value!r}: must be a finite number {above} {least}")
-    return kind_settings(args) or GradeSettings(activations=activations, lr=args.lr, seed=args.seed)

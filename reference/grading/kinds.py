@@ -22,26 +22,24 @@ never torch's numbers.
 import inspect
 from dataclasses import dataclass, field
 
-from .gradcheck.cli_engine import sizes_of
-from .adapters import ConventionError
-from .gradcheck.cli_own_code import CONVENTION_FLAGS, as_flags, attribute, refuse_options_not_for
-from .gradcheck.cli_whole_network import (NETWORK_FLAGS, SHARED, add_convention_flags, build, conventions_from,
-                                          network_flags)
-from .gradcheck.engine import OPERATIONS, check_engine
-from .gradcheck.engine_mlp import check_mlp
-from .gradcheck.whole_network import check_whole_network
-from .grading import CLASSES, INPUTS, GradeSettings, PartResult, failure, judge
-from .implementation import ImplementationError, load_module
+from reference.adapters import ConventionError
+from reference.adapters.loader import ImplementationError, load_module
+from reference.cli.check_own_code import as_flags
+from reference.cli.check_whole_network import build, network_flags
+from reference.gradcheck.engine import OPERATIONS, check_engine
+from reference.gradcheck.engine_mlp import check_mlp
+from reference.gradcheck.whole_network import check_whole_network
+from reference.grading.submission import (
+    CLASSES,
+    INPUTS,
+    GradeSettings,
+    PartResult,
+    failure,
+    judge,
+)
 
 NETWORK_SIZES = (INPUTS, GradeSettings.hidden, CLASSES)  # small, as build's networks are graded
 ENGINE_SIZES = (3, 4, 4, 1)  # as compare.py check --engine: every scalar of the MLP is a Python object
-FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
-# The options of compare.py grade that --engine and --network take; any other given is refused in one line.
-COMMON = ("--spec", "--seed", "--timeout", "--workers", "--json", "--student-safe")
-TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-1]}"),
-         "--network": ("network", (*COMMON, "--lr", *FLAGS), f"{', '.join(COMMON)}, --lr and the conventions flags "
-                                                           f"({', '.join(FLAGS)})")}
-
 
 def defined(path, name: str, accept, what: str):
     """The submission's module's NAME, where accept() takes it (ImplementationError otherwise)."""
@@ -124,46 +122,3 @@ class EngineGradeSettings:
             emit("MLP", judge(check_mlp(mlp, self.sizes, self.seed)[0]))
         except (Exception, SystemExit) as error:
             emit("MLP", PartResult(False, failure(error)))
-
-
-def add_kind_arguments(parser) -> None:
-    """--network and --engine, --spec, and the whole network's conventions flags, on compare.py grade's parser."""
-    group = parser.add_argument_group(
-        "whole networks and scalar autograd engines (instead of build's layers)",
-        "The parts are the check's rows (compare.py check --network / --engine); the conventions flags apply to "
-        "every submission.")
-    group.add_argument("--network", metavar="NAME", help="grade each submission's NAME (a class or function) as a "
-                                                         "whole network, as compare.py check --network checks it")
-    group.add_argument("--engine", metavar="NAME", help="grade each submission's class NAME (micrograd's Value) as "
-                                                        "a scalar autograd engine, and the MLP class beside it")
-    group.add_argument("--spec", help=f"the sizes, NIN-...-NOUT (default: --network "
-                                      f"{'-'.join(map(str, NETWORK_SIZES))}, --engine's MLP "
-                                      f"{'-'.join(map(str, ENGINE_SIZES))})")
-    add_convention_flags(group)
-    for flag, kind, words in CONVENTION_FLAGS:
-        if flag in SHARED:
-            group.add_argument(flag, **kind, help=words)
-
-
-def kind_settings(args):
-    """The settings of --network or --engine; None for build's layers. ValueError for options that do not fit."""
-    conventions = conventions_from(args, FLAGS)
-    if args.network and args.engine:
-        raise ValueError("--network grades a whole network and --engine a scalar autograd engine; give one of them")
-    if not (args.network or args.engine):
-        given = [flag for flag in ("--spec", *FLAGS) if getattr(args, attribute(flag))]
-        if given:
-            raise ValueError(f"{given[0]} applies to --network (or --spec to --engine); build's networks are "
-                             f"{'-'.join(map(str, NETWORK_SIZES))}, one per --activations")
-        return None
-    kind = "--network" if args.network else "--engine"
-    if args.activations:
-        raise ValueError(f"--activations applies to build's layers; {kind} finds what the network computes")
-    if args.engine and conventions:
-        raise ValueError("the conventions flags (--cost, ...) apply to --network, not to --engine")
-    name, flags, takes = TAKES[kind]
-    refuse_options_not_for(args, args.option_defaults, ("folder", name, *map(attribute, flags)), kind, takes)
-    sizes = {"sizes": sizes_of(args.spec)} if args.spec else {}
-    if args.engine:
-        return EngineGradeSettings(args.engine, seed=args.seed, **sizes)
-    return NetworkGradeSettings(args.network, conventions=conventions, lr=args.lr, seed=args.seed, **sizes)

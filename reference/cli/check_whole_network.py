@@ -10,10 +10,10 @@ instead of building it.
 
 import inspect
 
-from ..adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
-from ..adapters.whole_network_discovery import CALLS
-from .cli_own_code import attribute, load, refuse_options_not_for
-from .whole_network import check_whole_network
+from reference.adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
+from reference.adapters.whole_network_discovery import CALLS
+from reference.cli.check_own_code import attribute, load, refuse_options_not_for
+from reference.gradcheck.whole_network import check_whole_network
 
 NETWORK_FLAGS = [
     ("--weights", dict(metavar="LOC,LOC,..."), "where each layer's weight lives: weights[0],weights[1] (list "

@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 import scratch_nn
-
-from . import tolerances
-from .atomic_file import write_atomically
+from reference import tolerances
+from reference.atomic_file import write_atomically
 
 SIDES_RUN = {"process": "the sides training at once in two processes", "sequential": "the sides taking turns"}
 

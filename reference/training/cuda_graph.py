@@ -20,8 +20,8 @@ import warnings
 
 import torch
 
-from .regularization import MaskedDropout
-from .twin import torch_target
+from reference.regularization import MaskedDropout
+from reference.twin import torch_target
 
 WARMUP_STEPS = 3  # as in torch's CUDA graph examples: lazy state and cuBLAS workspaces made before capture
 

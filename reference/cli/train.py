@@ -1,0 +1,216 @@
+"""`compare.py train`: train the scratch network and its torch twin side by side and report."""
+
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from reference.atomic_file import stop_signals_held
+from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, Terminated
+from reference.cli.train_options import add_train_arguments
+from reference.training import checkpoint, implementation
+from reference.training import summary as report
+from reference.training.checkpoint import CheckpointError
+from reference.training.data import DataError, load_dataset, resolve_data_root
+from reference.training.presets import PRESETS
+from reference.training.run import DivergedError, EpochRecord, Run, TwinTraining
+from reference.training.run_config import ConfigError, RunConfig, option
+from reference.twin import configure_determinism
+
+EXIT_AGREE = 0
+EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
+EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
+EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
+EXIT_TERMINATED = 143  # SIGTERM (a closed terminal, a scheduler's time limit): 128 + 15
+
+EXIT_STATUS = f"""exit status:
+  {EXIT_AGREE}    the twins agree (JSON status "finished")
+  {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
+  {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
+  {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
+  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
+       or a finished run's JSON, --save file or plot could not be written
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
+  {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
+Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
+
+STATUS_EXIT = {"diverged": EXIT_DIVERGED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED,
+               "terminated": EXIT_TERMINATED}
+
+
+
+
+def add_train_command(commands, description: str) -> None:
+    """`train`: every option of compare.py train (reference.cli.train_options)."""
+    train = commands.add_parser("train", help="train both sides side by side and report (the default)",
+                                description=description, epilog=EXIT_STATUS, formatter_class=HelpFormatter)
+    add_train_arguments(train, train_command)
+
+
+def train_command(args) -> int:
+    prog = "compare.py train"
+    if args.list_presets:
+        for name, (description, _) in PRESETS.items():
+            print(f"{name:<26} {description}")
+        return EXIT_AGREE
+    try:  # every setting, path and the checkpoint, before any data loads
+        resumed = load_checkpoint(args.resume) if args.resume else None
+        config = config_from(args, resumed).validate()
+        check_outputs(args)
+        training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
+    except (ConfigError, CheckpointError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    configure_determinism()
+    try:
+        data = load_dataset(config.dataset, resolve_data_root(args.data_root), np.dtype(config.dtype), args.download)
+    except DataError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def progress(epoch, batches):
+        return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
+                    disable=args.no_progress, file=sys.stderr)
+
+    print(report.describe_run(config, training.concurrency, training.lockstep))
+    if config.implementation:
+        print(implementation.describe(config))
+    print(report.HEADER)
+    run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [],
+              training.concurrency, training.lockstep)
+    for record in run.epochs:
+        print(report.format_epoch(record))
+    last_state, status, error = None, "finished", None
+    try:
+        for record in training.epochs(data, progress):
+            with stop_signals_held():  # the table, the JSON and the saved state all end at the same epoch
+                run.epochs.append(record)
+                tqdm.write(report.format_epoch(record), file=sys.stdout)
+                if args.json:
+                    report.write_json(run, args.json, "running")
+                if args.save:
+                    last_state = training.checkpoint(run.epochs)
+                    if args.save_every and record.epoch % args.save_every == 0:
+                        checkpoint.save(last_state, args.save)
+        run.first_divergence = locate_first_divergence(training, run, data)
+    except DivergedError as stop:
+        status, error = "diverged", stop
+    except KeyboardInterrupt as stop:
+        status, error = "interrupted", stop
+    except Terminated as stop:
+        status, error = "terminated", stop
+    except Exception as stop:  # a bug or a full disk: record it, then show where it happened
+        traceback.print_exc()
+        status, error = "failed", stop
+    with stop_signals_deferred():
+        return finish(args, run, status, error, last_state)
+
+
+def locate_first_divergence(training, run, data):
+    """With --lockstep, what it found (every step judged); after a free-running run that did not agree,
+    a replay of the scratch side with the lockstep check, up to the first step that disagrees."""
+    if not training.lockstep:
+        if report.verdict(run)[0]:
+            return None
+        print("\nLocating the first step that disagrees: replaying the scratch side with a lockstep check ...",
+              flush=True)
+    return training.first_divergence(data)
+
+
+def finish(args, run, status, error, last_state) -> int:
+    """Write what was measured (JSON, --save, plot), say how the run ended, and return its exit status.
+    An output that cannot be written is reported after the verdict, and makes the status EXIT_FAILED."""
+    outputs = [("JSON", args.json, lambda: report.write_json(run, args.json, status, error)),
+               (f"weights after epoch {last_state.epoch if last_state else 0}", last_state and args.save,
+                lambda: checkpoint.save(last_state, args.save)),
+               ("plot", run.epochs and args.plot, lambda: report.plot(run, args.plot))]
+    written, problems = [], []
+    for what, path, write in outputs:
+        if path:
+            try:
+                write()
+                written.append(f"{what} written to {path}")
+            except Exception as problem:  # never lose the verdict, or the other files, to one that fails
+                problems.append(f"compare.py train: error: the {what} could not be written to {path} "
+                                f"({type(problem).__name__}: {problem})")
+    if status == "finished":
+        agree, text = report.verdict(run)
+        print("\n" + text)
+        code = EXIT_AGREE if agree else EXIT_DISAGREE
+    else:
+        signalled = {"interrupted": "interrupted by Ctrl-C", "terminated": "terminated by SIGTERM"}.get(status)
+        print(f"\n{signalled} after {len(run.epochs)} epoch(s)" if signalled else f"\n{error}", file=sys.stderr)
+        code = STATUS_EXIT[status]
+    for line in written:
+        print(line)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return EXIT_FAILED if problems and code in (EXIT_AGREE, EXIT_DISAGREE) else code
+
+
+def load_checkpoint(path) -> checkpoint.Checkpoint:
+    try:
+        return checkpoint.load(path)
+    except CheckpointError as error:
+        raise ConfigError("resume", path, str(error)) from None
+
+
+def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
+    """The preset (or the resumed run's settings), with the options given on the command line."""
+    names = [field.name for field in dataclasses.fields(RunConfig)]
+    base = resumed.config if resumed and not args.preset else PRESETS[args.preset or "default"][1]
+    config = dataclasses.replace(base, **{name: getattr(args, name) for name in names
+                                          if getattr(args, name) is not None})
+    if resumed:
+        saved = resumed.config
+        differing = [f"{option(name)} {getattr(config, name)!r} (saved: {getattr(saved, name)!r})"
+                     for name in names if name != "epochs" and getattr(config, name) != getattr(saved, name)]
+        if differing:
+            raise CheckpointError(f"--resume {args.resume}: the run was saved with other settings: "
+                                  f"{', '.join(differing)}; leave these out to continue it as saved")
+        if config.epochs <= resumed.epoch:
+            raise ConfigError("epochs", config.epochs, f"{args.resume} has already trained {resumed.epoch} "
+                                                       f"epoch(s): ask for more to continue it")
+    return config
+
+
+def check_outputs(args) -> None:
+    """Every output can be written, so that a run never ends by losing what it measured."""
+    for name, suffix in (("json", None), ("plot", ".png"), ("save", ".npz")):
+        path = getattr(args, name)
+        if path is None:
+            continue
+        path = Path(path)
+        if suffix and path.suffix.lower() != suffix:
+            raise ConfigError(name, str(path), f"give a file name ending in {suffix}")
+        if path.is_dir():
+            raise ConfigError(name, str(path), "is a folder: give a file name in it")
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConfigError(name, str(path), f"the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(name, str(path), f"cannot write in the folder {folder}")
+    if args.save_every is not None and (args.save_every < 1 or not args.save):
+        raise ConfigError("save_every", args.save_every, "a whole number of at least 1, with --save PATH.npz")
+
+
+@contextlib.contextmanager
+def stop_signals_deferred():
+    """While the results are written, a second Ctrl-C or SIGTERM waits: the files are written whole."""
+    def wait(signum, frame):
+        print("\nstopping: writing what was measured first", file=sys.stderr)
+
+    previous = {number: signal.signal(number, wait) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
