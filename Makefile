@@ -1,6 +1,7 @@
 # The commands README.md gives. Each target sets up the virtual environment first (once), from
-# the pinned versions in constraints.txt, with the `test` extra: the network's NumPy, the torch
-# extra (the twin, data, report, plot) and pytest; see pyproject.toml. .ci/run calls `make test`.
+# the pinned versions in constraints.txt, with the `test` and `docs` extras: the network's NumPy,
+# the torch extra (the twin, data, report, plot), pytest and MkDocs; see pyproject.toml. .ci/run
+# calls `make test` and `make docs`.
 PYTHON ?= python3
 VENV ?= .venv
 # Where MNIST lives in torchvision's layout (<root>/MNIST/raw/...); override on the command line
@@ -8,14 +9,14 @@ VENV ?= .venv
 SCRATCH_NN_DATA_ROOT ?= ../shared/datasets
 export SCRATCH_NN_DATA_ROOT
 
-.PHONY: setup compare test test-fast
+.PHONY: setup compare test test-fast docs
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test]'
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,docs]'
 	touch $@
 
 # The main job: train both sides on MNIST and print the side-by-side report.
@@ -30,6 +31,11 @@ test: setup
 # The fast tier only (a couple of minutes): what to run while working.
 test-fast: setup
 	$(VENV)/bin/pytest
+
+# The documentation site (mkdocs.yml, docs/) into site/; a warning (a broken link, a page
+# missing from the nav) fails the build. The examples in it are run by tests/test_docs.py.
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
 
 # Mutation testing of scratch_nn/ and reference/comparison.py (tools/mutation.py; mutmut's
 # settings in setup.cfg, reviewed equivalent mutants in tools/equivalent_mutants.toml).

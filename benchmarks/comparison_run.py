@@ -9,7 +9,7 @@ evaluation); the same with its evaluation on the three splits after every epoch;
 comparison with the sides in two processes (compare.py's default: training, evaluation, drift
 and step check of both sides); the same in turn in one process (--concurrency sequential); and,
 with --lockstep, the sequential run checking every step.
-Prints each time and the ratios against torch alone; the goal (issue 11) is a comparison of at
+Prints each time and the ratios against torch alone; the goal is a comparison of at
 most 1.15x torch alone. Times on a shared machine vary: --rounds N repeats the list and keeps
 each one's best. Where other work holds the cores, the two processes cannot run at once and the
 wall time says little; the CPU seconds of the busier process (this one, or the scratch process)

@@ -1,5 +1,5 @@
 """How fast is the scratch network next to PyTorch? Whole training epochs of both sides in the
-same process, one thread each, as compare.py trains them; the goals of issue 11 beside them.
+same process, one thread each, as compare.py trains them; the goals beside them.
 
     python benchmarks/speed.py [--examples 50000] [--rounds 3] [--no-memory]
 
@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from epochs import SIDES, SPEC, bare_numpy_side, epoch_order, synthetic_mnist
 
-GOALS = {32: 0.5, 128: 0.75, 512: 0.9}  # scratch/torch time per epoch, issue 11
+GOALS = {32: 0.5, 128: 0.75, 512: 0.9}  # scratch/torch time per epoch
 GEMM_BOUND_GOAL = 0.6
 GEMM_SIZE = 1024
 

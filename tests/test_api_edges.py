@@ -1,4 +1,4 @@
-"""API edges (issue 8, item 8): what a user can do to the scratch network between forward and
+"""API edges: what a user can do to the scratch network between forward and
 backward, and values the constructors and the loss must refuse with a clear message."""
 
 import re

@@ -1,4 +1,4 @@
-"""The scratch side's fast paths (issue 11) compute exactly what the plain formulas compute:
+"""The scratch side's fast paths compute exactly what the plain formulas compute:
 bit for bit, in float32 and float64, so that no tolerance had to move. The comparisons with
 torch (test_layers, test_network, test_edges) hold them to the measured tolerances as well."""
 

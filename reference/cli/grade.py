@@ -54,7 +54,7 @@ def add_grade_command(commands) -> None:
     parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
                         help="per submission; one still running then is killed (default: 20)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="submissions graded at once; 2 did not help on a busy 2-core machine (see README) "
+                        help="submissions graded at once; more help only where cores are free (benchmarks/grading.py) "
                              "(default: 1)")
     parser.add_argument("--activations", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu; "

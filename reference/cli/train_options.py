@@ -49,9 +49,10 @@ def add_train_arguments(parser, handler) -> None:
     setting("device", "where the torch side runs: cpu, cuda, cuda:1 ...")
     setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
             metavar="N")
-    setting("threads", "CPU threads for each side (1: see the README)", type=int, metavar="N")
+    setting("threads", "CPU threads for each side (1: two thread pools on few cores slow each other)",
+            type=int, metavar="N")
     setting("implementation", "your own network on the scratch side: a file and the function in it that builds "
-                              "it, my_net.py:build (the contract: README, 'Training your own implementation')",
+                              "it, my_net.py:build (the contract: docs/train.md, 'Training your own implementation')",
             metavar="FILE.py:build")
 
     optimizer = parser.add_argument_group(

@@ -1,8 +1,8 @@
 """The torch side's training step captured once as a CUDA graph and replayed, on a GPU.
 
 At batch 32 a GPU step is a few dozen tiny kernels, and launching them from Python takes longer
-than running them (issue 11 measured 2.1 s per MNIST epoch on a GPU against about 1 s for the
-scratch side on one CPU core). A CUDA graph records the kernels of one whole step (forward,
+than running them (an MNIST epoch on a GPU can take longer than the scratch side's on one CPU
+core). A CUDA graph records the kernels of one whole step (forward,
 loss, backward, optimizer step) and replays them with one launch. The replayed kernels are
 the eager step's, on the same tensors, so the numbers are the same to the bit
 (tests/test_cuda_graph.py, on a GPU); `python benchmarks/cuda_graph.py` measures the gain.

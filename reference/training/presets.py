@@ -1,12 +1,12 @@
-"""The paper's experiments, and issue 10's optimizer and CNN runs, as named presets, run on both sides.
+"""The paper's experiments, and runs with other optimizers and a CNN, as named presets, run on both sides.
 
 The paper's use its setting: batch size 32, weights and biases uniform in [-1, 1], plain SGD,
 softmax cross-entropy. Any option given on the command line overrides the preset's value.
 adam-128 is the usual first run with Adam: 784-128-10 ReLU, torch's initialisation, Adam at
 torch's default learning rate 1e-3, in float64, where the sides agree; its description gives the
-agreement measured on MNIST (README, "Optimizers, dropout and batch norm in a run").
+agreement measured on MNIST (docs/train.md, "Optimizers, dropout and batch norm in a run").
 cnn-small is the small CNN with plain SGD at the rate and epochs the convolution work measured
-(README, "Convolutional networks"), which stays below 99% test accuracy; cnn-small-adam trains the
+(docs/network.md, "Convolutional networks"), which stays below 99% test accuracy; cnn-small-adam trains the
 same network with Adam in float64 (its description gives what was measured).
 
 paper-512-256-128-mixed-lr0.2 is the paper's deep network as its builder makes it: Linear layers
@@ -30,7 +30,7 @@ ADAM_128 = ("784-128-10 relu, torch init, adam lr 0.001, 5 epochs, float64: agre
 
 CNN = "1x28x28-conv8k5-pool2-conv16k5-pool2-120-10"
 CNN_SMALL = (f"{CNN} relu, torch init, lr 0.05, 5 epochs: test 98.77% / 98.73% (scratch / torch, float32; the "
-             f"layers' measurement, README 'Convolutional networks'); drifts 0.1-0.3 of the scale, every step agreeing")
+             f"layers' measurement); drifts 0.1-0.3 of the scale, every step agreeing")
 CNN_SMALL_ADAM = (f"{CNN} relu, torch init, adam lr 0.001, 5 epochs, float64: test 99.04% on both sides, agreeing "
                   f"(drift at most 1.2e-13 of the scale, 100% agreement); float32: 99.08% / 99.09%, drifting, "
                   f"every step agreeing")

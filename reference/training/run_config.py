@@ -41,7 +41,7 @@ OPTIMIZER_SETTINGS = {
     "rmsprop": ("alpha", "eps", "momentum", "centered", "weight_decay"),
 }
 
-# Why batch norm is refused with these (measured in the README, "Optimizers in a run"): the bias
+# Why batch norm is refused with these (docs/train.md, "Optimizers, dropout and batch norm"): the bias
 # of a Linear before a batch norm has a gradient of exactly 0 in exact arithmetic (the batch norm
 # subtracts the batch mean), so each side computes its own rounding noise, ~1e-17. SGD moves the
 # bias by lr times that, nothing; Adam and RMSprop divide the gradient by its own running size,
