@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
-from reference.adapters.probing import check_choices
+from reference.adapters.probing import check_choices, get
 from scratch_nn.losses import is_labels, one_hot
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
@@ -45,6 +45,11 @@ class LossConventions:
     reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
     gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
     batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+    gradient_attribute: str = ""   # where backward leaves the gradient when it returns nothing ("dinputs");
+                                   # "": backward returns it
+    backward_from: str = ""        # what a stateless backward is handed: "" the output the loss was given, or
+                                   # the attribute where forward left its softmax ("output": a fused softmax +
+                                   # cross-entropy whose backward takes the probabilities, not the logits)
 
     def __post_init__(self):
         check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
@@ -62,8 +67,11 @@ class LossConventions:
         parts = [f"{call}(output, {target}) returns {values}"]
         if self.batching == "columns":
             parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
-        parts.append({"stateful": f"{self.gradient_method}() returns the gradient",
-                      "stateless": f"{self.gradient_method}(output, target) returns the gradient",
+        given = f"its `.{self.backward_from}` (the softmax forward computed)" if self.backward_from else "output"
+        gives = f"leaves the gradient in `.{self.gradient_attribute}`" if self.gradient_attribute \
+            else "returns the gradient"
+        parts.append({"stateful": f"{self.gradient_method}() {gives}",
+                      "stateless": f"{self.gradient_method}({given}, target) {gives}",
                       "returned": "the same call returns (loss, gradient)"}[self.gradient])
         if self.reduction == "none":
             parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
@@ -112,7 +120,8 @@ class AdaptedLoss:
                 grad = [self._gradient_at(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
                         for z, t in zip(output, targets)]
             return np.concatenate([np.asarray(g).reshape(1, -1) for g in grad]).astype(output.dtype)
-        return np.asarray(grad if c.gradient == "returned" else self._gradient_at(output, targets))
+        grad = grad if c.gradient == "returned" else self._gradient_at(output, targets)
+        return grad if grad is None else np.asarray(grad)  # None: the checker says what backward gave
 
     def _gradient_at(self, output, targets):
         c = self.conventions
@@ -120,8 +129,10 @@ class AdaptedLoss:
         if c.gradient == "stateful":
             if c.batching == "columns":  # a stateful backward answers for the last call: make it this example's
                 self._value_function()(output, targets)
-            return function()
-        return function(output, targets)
+            result = function()
+        else:
+            result = function(get(self.user, c.backward_from) if c.backward_from else output, targets)
+        return get(self.user, c.gradient_attribute) if c.gradient_attribute else result
 
     def __reduce__(self):
         """Pickled by name and twin, as AdaptedLayer is (adapted_loss_class makes the class)."""

@@ -33,10 +33,15 @@ from reference.adapters.methods import (
 from reference.adapters.probing import (
     FAILED,
     ConventionError,
+    arrays,
     attempt,
+    changed,
+    get,
+    looks_like_gradient,
     required_arguments,
+    snapshot,
 )
-from reference.comparison import diff
+from reference.comparison import diff, numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
@@ -109,17 +114,102 @@ def discover_loss(user, c, explicit):
         c.value = "" if function else choose(
             user, LOSS_VALUE_METHODS, lambda name: find_call(user, dataclasses.replace(c, value=name), explicit,
                                                              function, output, labels, per_example), "loss value",
-            "value")
+            "value", agree=same_loss)
     find_call(user, c, explicit, function, output, labels, per_example)
+    if c.reduction == "none" and not function and "value" not in explicit:
+        # Per-example values, and another method (calculate) reduces them: that method says what the
+        # loss is, so its gradient must be of that reduction, not of whichever the gradient happens to be.
+        c.value = reducing_method(user, c, explicit, output, labels, per_example) or c.value
+        find_call(user, c, explicit, function, output, labels, per_example)
     if c.gradient != "returned" and "gradient" not in explicit:
         if "gradient_method" not in explicit:
             c.gradient_method = choose(user, LOSS_GRADIENT_METHODS,
                                        lambda name: gradient_at(user, gradient_call(user, c, name), output, labels),
                                        "loss gradient", "gradient_method")
         c.gradient = gradient_call(user, c, c.gradient_method).gradient
+    if c.gradient != "returned" and c.batching == "rows":
+        if "backward_from" not in explicit and c.gradient == "stateless":
+            c.backward_from = backward_from(user, c, output, labels, gradient_of_sum)
+        if "gradient_attribute" not in explicit:
+            c.gradient_attribute = gradient_attribute(user, c, output, labels)
     if c.reduction == "none" and "gradient_of" not in explicit:
         c.gradient_of = ("sum" if c.batching == "columns"
                          else gradient_reduction(user, c, output, labels, gradient_of_sum))
+
+
+def gradient_attribute(user, c, output, labels) -> str:
+    """Where backward leaves the gradient when it returns nothing (a textbook's self.dinputs): the one
+    array of the output's shape that backward set; "" where it returns the gradient (or sets none:
+    the check then says what backward gave)."""
+    probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
+    probe.forward(output, labels)
+    before = snapshot(probe.user)
+    if attempt(probe.backward) is not None:
+        return ""
+    candidates = [location for location in changed(before, probe.user)
+                  if get(probe.user, location).shape == output.shape]
+    if len(candidates) > 1:
+        candidates = [location for location in candidates if looks_like_gradient(location)] or candidates
+    if len(candidates) > 1:
+        raise ConventionError(f"{c.name}.{c.gradient_method} returns nothing and sets {', '.join(candidates)}: "
+                              f"say which is the gradient with gradient_attribute=")
+    return candidates[0] if candidates else ""
+
+
+def backward_from(user, c, output, labels, gradient_of_sum) -> str:
+    """What a stateless backward is handed: "" (the output the loss was given), or the attribute in which
+    forward left the softmax of that output, as a fused softmax + cross-entropy's backward(probabilities,
+    y) takes it. Only where forward leaves one is it a question; then the answer is the argument with
+    which the gradient is the loss's up to a constant factor (a missing 1/n, a sign: mistakes the check
+    names), and where both or neither are, it is asked for."""
+    probe = copy.deepcopy(user)
+    attempt(raw_result, adapted_loss_class(c.name, c.twin)(probe, c), output, labels)
+    probabilities = softmax(output, axis=1)
+    stored = [location for location, value in arrays(probe).items()
+              if value.shape == output.shape and agrees(value, probabilities)]
+    if c.twin != "cross_entropy" or not stored:
+        return ""
+    fits = [given for given in ["", *stored]
+            if proportional(user, dataclasses.replace(c, backward_from=given, gradient_attribute=""), output, labels,
+                            gradient_of_sum)]
+    if len(fits) == 1:
+        return fits[0]
+    options = " or ".join(repr(given) for given in ["", *stored])
+    raise ConventionError(f"{c.name}'s forward leaves the softmax of its input in .{stored[0]}, and it cannot be "
+                          f"told whether {c.gradient_method} takes the network output (the logits) or those "
+                          f"probabilities: say which with backward_from= {options} ('' for the logits)")
+
+
+def proportional(user, c, output, labels, gradient_of_sum) -> bool:
+    """The gradient in the conventions c (returned, or the one array backward set) is a nonzero
+    multiple of the loss's gradient, to float64 rounding."""
+    try:
+        grad = gradient_at(user, dataclasses.replace(c, gradient_attribute=gradient_attribute(user, c, output, labels)),
+                           output, labels)
+    except Exception:  # noqa: BLE001 - the user's backward: any failure means "not handed this"
+        return False
+    grad = numbers(grad)
+    if grad is None or grad.shape != gradient_of_sum.shape:
+        return False
+    factor = float(np.sum(grad * gradient_of_sum) / np.sum(gradient_of_sum ** 2))
+    return factor != 0 and agrees(grad, factor * gradient_of_sum)
+
+
+def reducing_method(user, c, explicit, output, labels, per_example) -> str:
+    """Another value method of the loss whose value is the mean or the sum of the per-example losses, or ""."""
+    for name in methods_of(user, LOSS_VALUE_METHODS):
+        trial = dataclasses.replace(c, value=name)
+        if name != c.value and attempt(find_call, user, trial, explicit, False, output, labels,
+                                       per_example) is not FAILED and trial.reduction != "none":
+            return name
+    return ""
+
+
+def same_loss(a, b) -> bool:
+    """Two value methods that find_call accepts both give the loss (its value is the mean, the sum
+    or the list of the per-example losses): the same, where they are called alike. A textbook's
+    forward returns the per-example values and its calculate their mean."""
+    return a[:2] == b[:2]  # find_call's (batching, targets, reduction, gradient)
 
 
 def gradient_call(user, c, name) -> LossConventions:
@@ -145,9 +235,11 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         if "gradient" not in explicit:
             c.gradient = "returned" if function else "stateful"
         probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
-        result = attempt(raw_result, probe, output, labels)
-        if result is FAILED:
-            tried.append(f"{batching}, {targets}: raised")
+        try:
+            with np.errstate(all="ignore"):
+                result = raw_result(probe, output, labels)
+        except Exception as error:  # noqa: BLE001 - the user's code: this call does not fit; say what it raised
+            tried.append(f"{batching}, {targets}: raised {type(error).__name__}: {error}")
             continue
         results = result if batching == "columns" else [result]
         if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):

@@ -37,7 +37,7 @@ from torch import nn
 
 import scratch_nn
 from reference import tolerances
-from reference.comparison import Comparison, compare, layer_repr
+from reference.comparison import Comparison, compare, describe_value, layer_repr, numbers
 from reference.finite_differences import KINK_MARGIN, sampled_diff
 from reference.gradcheck.report import PartCheck
 from reference.gradcheck.signatures import (
@@ -62,6 +62,15 @@ def _run_scratch(what: str, function, *args):
             return function(*args)
     except Exception as error:
         raise _ScratchError(f"{what} raised {type(error).__name__}: {error}") from error
+
+
+def _numbers(what: str, value):
+    """What the code under check gave, as an array of numbers; anything else is that part's failure,
+    said in words (the judges measure only numbers)."""
+    array = numbers(value)
+    if array is None:
+        raise _ScratchError(f"{what} gave {describe_value(value)}, not an array of numbers")
+    return array
 
 
 def torch_model_from_twins(network, twins) -> nn.Sequential:
@@ -130,7 +139,8 @@ def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> di
     if zero_grad is not None:
         _run_scratch(f"zero_grad{note}", zero_grad, layer)
     grad_input = _run_scratch(f"backward{note}", layer.backward, upstream)
-    return {f"{index}.output": output, f"{index}.grad_input": grad_input,
+    return {f"{index}.output": _numbers(f"forward{note}", output),
+            f"{index}.grad_input": _numbers(f"backward{note}", grad_input),
             **{f"{index}.{name}.grad": value for name, value in _gradients(layer, f"backward{note}").items()},
             **{f"{index}.{name} after backward": value.copy() for name, value in layer.params.items()},
             **{f"{index}.{name} after the batches": np.array(value, copy=True)
@@ -260,7 +270,9 @@ def _loss_pass(loss, output, decoy, target, note="") -> dict:
     """The scratch side for a loss: forward(decoy), forward(z), backward()."""
     _run_scratch(f"the loss's forward on the decoy batch{note}", loss.forward, decoy, target)
     value = _run_scratch(f"the loss's forward{note}", loss.forward, output, target)
-    return {"loss": np.asarray(value), "loss.grad": _run_scratch(f"the loss's backward{note}", loss.backward)}
+    grad = _run_scratch(f"the loss's backward{note}", loss.backward)
+    return {"loss": _numbers(f"the loss's forward{note}", value),
+            "loss.grad": _numbers(f"the loss's backward{note}", grad)}
 
 
 def _compared(scratch, reference, tolerance, where: str, context) -> Comparison:

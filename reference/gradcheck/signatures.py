@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from torch import nn
 
-from reference.comparison import diff
+from reference.comparison import diff, numbers
 
 LARGE_LOGIT_SHIFT = 1000.0  # softmax is unchanged by a shift; an unshifted e^z overflows at z + 1000
 LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's (a softmax's) tensors there
@@ -90,8 +90,10 @@ def _explains(predicted, case: Case, key: str, tolerance) -> bool:
     if key not in case.scratch or key not in case.reference:
         return False
     tolerance = tolerance(key) if callable(tolerance) else tolerance
-    correct = case.reference[key]
-    predicted = np.asarray(predicted).astype(correct.dtype)
+    correct, predicted = numbers(case.reference[key]), numbers(predicted)
+    if correct is None or predicted is None or numbers(case.scratch[key]) is None:
+        return False  # not numbers (a user's None, say): no mistake predicts it; the comparison says what it is
+    predicted = predicted.astype(correct.dtype)
     return not diff(key, predicted, correct, tolerance).ok and diff(key, case.scratch[key], predicted, tolerance).ok
 
 
@@ -173,8 +175,9 @@ def _accumulated(zeroed: bool):
 
 
 def _overflowed(case: Case, key: str) -> bool:
-    return (key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all()
-            and np.isfinite(case.reference[key]).all())
+    ours, theirs = numbers(case.scratch.get(key)), numbers(case.reference.get(key))
+    return (key.endswith(LARGE_LOGITS_SUFFIX) and ours is not None and theirs is not None
+            and not np.isfinite(ours).all() and np.isfinite(theirs).all())
 
 
 _LAYER, _LOSS = ("layer",), ("loss",)
