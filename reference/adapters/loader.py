@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted, ConventionError, adapt_loss, adapt_network
+from reference.adapters import Adapted, ConventionError, UnreadableLoss, adapt_network, read_loss
 from reference.adapters.methods import has_forward
 from scratch_nn.spec import Spec
 
@@ -159,15 +159,15 @@ def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None
 
 
 def adapt_user_loss(user_loss, loss: str, conventions=None):
-    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin); without one, scratch_nn's."""
+    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin), or an UnreadableLoss
+    saying why it cannot be (checked, it fails alone; a run refuses it); without one, scratch_nn's."""
     if user_loss is None:
         return scratch_nn.LOSSES[loss]()
     conventions = conventions or {}
-    try:
-        return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
-    except (ConventionError, TypeError, ValueError) as error:
-        where = " (in the file's CONVENTIONS = {'loss_conventions': {...}})" if isinstance(error, ConventionError) else ""
-        raise ImplementationError(f"the loss build returned cannot be read: {error}{where}") from None
+    read = read_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
+    if isinstance(read, UnreadableLoss) and read.asks:  # the probe's question names a keyword
+        read.reason += " (in the file's CONVENTIONS = {'loss_conventions': {...}})"
+    return read
 
 
 def twin_name(layer) -> str:

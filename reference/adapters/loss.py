@@ -156,6 +156,19 @@ def user_targets(target, output, form):
     return target.argmax(axis=1)
 
 
+@dataclass
+class UnreadableLoss:
+    """A user's loss that could not be read (adapt_loss refused it, or probing it raised): checked, it is
+    the loss part, failed with the reason, beside layers checked as usual; a training run refuses it."""
+
+    name: str
+    reason: str
+    asks: bool = False  # the reason is the probe's question, which a keyword (a flag) answers
+
+    def describe(self) -> str:
+        return f"{self.name} cannot be read: {self.reason}"
+
+
 _CLASSES: dict[tuple, type] = {}
 
 

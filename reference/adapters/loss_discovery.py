@@ -20,6 +20,7 @@ from reference.adapters.loss import (
     DEFINITIONS,
     TWIN_LOSSES,
     LossConventions,
+    UnreadableLoss,
     adapted_loss_class,
     user_targets,
 )
@@ -78,6 +79,18 @@ def adapt_loss(subject, twin=None, **explicit):
                                   f"'probability_cross_entropy') and a softmax output layer") from None
         raise
     return adapted_loss_class(name, twin)(user, c)
+
+
+def read_loss(subject, twin=None, **explicit):
+    """adapt_loss(subject, twin, **explicit), or, where the loss cannot be read, an UnreadableLoss with
+    the reason: the probe's question (ConventionError), or what the user's code raised, type and message."""
+    name = getattr(subject, "__name__", type(subject).__name__)
+    try:
+        return adapt_loss(subject, twin, **explicit)
+    except ConventionError as error:
+        return UnreadableLoss(name, str(error), asks=True)
+    except Exception as error:  # noqa: BLE001 - the user's loss, probed: whatever it raises is the reason
+        return UnreadableLoss(name, f"probing it raised {type(error).__name__}: {error}")
 
 
 def computes_on_probabilities(user, name, explicit) -> bool:

@@ -112,6 +112,8 @@ def check_implementation(args, conventions, options):
     loss = "cross_entropy" if args.loss == "none" else args.loss
     adapted = loader.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
                                          dtype=np.dtype(args.dtype), loss=loss, conventions=given)
+    if isinstance(adapted.loss, loader.UnreadableLoss) and adapted.loss.asks:  # a flag settles it: refused, exit 2
+        raise loader.ImplementationError(f"the loss build returned cannot be read: {adapted.loss.reason}")
     if args.loss == "none":
         options["loss"] = None
     return check(adapted, **options)

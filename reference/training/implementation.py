@@ -4,7 +4,7 @@ beside its torch twin, with its loss and the conventions found."""
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted
+from reference.adapters import Adapted, UnreadableLoss
 from reference.adapters.loader import (
     ImplementationError,
     adapt_built,
@@ -27,6 +27,9 @@ def adapt_config(config: RunConfig) -> Adapted:
                               loss=config.loss, conventions=conventions)
     except ImplementationError as error:
         raise ConfigError("implementation", config.implementation, str(error)) from None
+    if isinstance(adapted.loss, UnreadableLoss):  # nothing to train with (check --implementation fails it alone)
+        raise ConfigError("implementation", config.implementation,
+                          f"the loss build returned cannot be read: {adapted.loss.reason}")
     if adapted.lr is not None and not np.isclose(adapted.lr, config.lr, rtol=1e-12, atol=0):
         raise ConfigError("implementation", config.implementation,
                           f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "

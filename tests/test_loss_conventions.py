@@ -1,0 +1,90 @@
+"""Losses in the textbook conventions (tests/implementations/nnfs_style.py): the gradient left in
+.dinputs, per-example values beside a calculate() that means them, a fused softmax + cross-entropy
+whose backward is handed the probabilities; a loss that cannot be read fails alone, saying what was
+raised; and no value a user's code returns crashes a judge."""
+
+import numpy as np
+import pytest
+from implementations import nnfs_style, textbook
+
+from reference.adapters import UnreadableLoss, adapt_loss, adapt_network, read_loss
+from reference.comparison import diff
+from reference.gradcheck.signatures import Case, match_signatures
+from reference.tolerances import FLOAT64
+
+SIZES = (12, 7, 5)
+
+
+def checked(loss, **options):
+    layers, _ = nnfs_style.network(SIZES)
+    return adapt_network(layers, loss, in_features=SIZES[0], **options)
+
+
+def test_the_fused_loss_is_handed_its_probabilities_and_leaves_the_gradient_in_dinputs():
+    adapted = checked(nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy(), loss_twin="cross_entropy")
+    assert ("backward(its `.output` (the softmax forward computed), target) leaves the gradient in `.dinputs`"
+            in adapted.describe())
+    assert adapted.check().ok
+
+
+def test_per_example_values_are_held_to_the_reduction_calculate_gives():
+    """forward returns one loss per example, calculate their mean: the gradient must be of the mean, so a
+    backward without the 1/n is the mistake it is, not a loss "of the sum"."""
+    loss = adapt_loss(nnfs_style.Loss_CategoricalCrossentropy(), "probability_cross_entropy")
+    assert loss.conventions.value == "calculate" and loss.conventions.reduction == "mean"
+
+    class NotNormalized(nnfs_style.Loss_CategoricalCrossentropy):
+        def backward(self, dvalues, y_true):
+            super().backward(dvalues, y_true)
+            self.dinputs *= len(dvalues)
+
+    layers, _ = nnfs_style.network(SIZES)
+    adapted = adapt_network([*layers, nnfs_style.Activation_Softmax()], NotNormalized(), twins=[None] * 3 + ["softmax"],
+                            loss_twin="probability_cross_entropy", in_features=SIZES[0])
+    first = adapted.check().first_failure
+    assert first.kind == "loss" and "batch size too big" in first.signatures
+
+
+def test_a_backward_that_returns_nothing_and_sets_nothing_is_said_not_crashed_on():
+    class Forgetful(nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy):
+        def backward(self, dvalues, y_true):
+            self.forgotten = None
+
+    report = checked(Forgetful(), loss_twin="cross_entropy", loss_conventions={"backward_from": "output"}).check()
+    assert [p.kind for p in report.failures] == ["loss"], report.table()
+    assert "the loss's backward gave None, not an array of numbers" in report.failures[0].error
+
+
+def test_a_loss_that_raises_when_probed_fails_alone_saying_what_was_raised():
+    class Broken(nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy):
+        def forward(self, inputs, y_true):
+            raise KeyError("probs")
+
+    adapted = checked(Broken(), loss_twin="cross_entropy")
+    assert isinstance(adapted.loss, UnreadableLoss)
+    report = adapted.check()
+    assert [p.kind for p in report.parts] == ["layer"] * 3 + ["loss", "optimizer"]
+    assert [p.kind for p in report.failures] == ["loss"], report.table()
+    assert "raised KeyError: 'probs'" in report.failures[0].error
+
+
+def test_a_refused_loss_says_what_each_call_raised():
+    def loss(logits, labels):
+        raise ValueError("shapes (5,3) and (4,) not aligned")
+
+    read = read_loss(loss, "cross_entropy")
+    assert read.asks and "raised ValueError: shapes (5,3) and (4,) not aligned" in read.reason
+
+
+@pytest.mark.parametrize("value", [None, "loss", [[1.0], [2.0, 3.0]], np.array([None, None]), {"dx": 1.0}])
+def test_the_judges_take_only_arrays_of_numbers_and_say_what_else_they_got(value):
+    result = diff("loss.grad", value, np.zeros(2), FLOAT64)
+    assert not result.ok and "not an array of numbers" in result.problem
+    case = Case("loss", {"loss.grad": value}, {"loss.grad": np.ones(2)}, 2, x=np.ones(2))
+    assert match_signatures(case, ["loss.grad"], FLOAT64) == []
+
+
+def test_the_textbook_loss_style_still_reads_as_before():
+    """A stateless backward(logits, one_hot) returning the gradient: nothing new is asked of it."""
+    loss = adapt_loss(textbook.CrossEntropy(), "cross_entropy")
+    assert loss.conventions.backward_from == "" and loss.conventions.gradient_attribute == ""
