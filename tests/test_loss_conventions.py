@@ -3,6 +3,8 @@
 whose backward is handed the probabilities; a loss that cannot be read fails alone, saying what was
 raised; and no value a user's code returns crashes a judge."""
 
+import sys
+
 import numpy as np
 import pytest
 from implementations import nnfs_style, textbook
@@ -88,3 +90,51 @@ def test_the_textbook_loss_style_still_reads_as_before():
     """A stateless backward(logits, one_hot) returning the gradient: nothing new is asked of it."""
     loss = adapt_loss(textbook.CrossEntropy(), "cross_entropy")
     assert loss.conventions.backward_from == "" and loss.conventions.gradient_attribute == ""
+
+
+def test_a_layer_file_that_imports_its_sibling_is_checked(tmp_path, capsys):
+    """--layer (and --network, --engine, which load alike) put the file's folder on sys.path while it is imported."""
+    from reference.cli import main as cli
+
+    (tmp_path / "activations_helper.py").write_text("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n")
+    (tmp_path / "my_layers.py").write_text(
+        "from activations_helper import relu\n\n\nclass ReLU:\n    def forward(self, x):\n        self.x = x\n"
+        "        return relu(x)\n\n    def backward(self, grad):\n        return grad * (self.x > 0)\n")
+    status = cli.main(["check", "--layer", f"{tmp_path / 'my_layers.py'}:ReLU"])
+    out, err = capsys.readouterr()
+    assert status == 0 and str(tmp_path) not in sys.path, out + err
+
+
+MODEL = '''
+from implementations import keras_like
+
+
+def build(sizes, seed):
+    return keras_like.model(sizes, seed{loss})
+'''
+
+
+@pytest.mark.parametrize("loss, status", [("", 0), (", loss=keras_like.SparseCategoricalCrossentropySummed", 1)])
+def test_the_loss_a_returned_model_holds_is_the_one_checked(loss, status, tmp_path, capsys):
+    """build returns a Keras-like Model holding its loss (model.loss, called loss(y_true, y_pred)): that loss
+    is checked, so its missing 1/n fails (it was replaced by scratch_nn's, and passed)."""
+    from reference.cli import main as cli
+
+    path = tmp_path / "model.py"
+    path.write_text(MODEL.format(loss=loss))
+    code = cli.main(["check", "--implementation", str(path), "--spec", "12-7-5", "--activation", "relu"])
+    out = capsys.readouterr().out
+    assert code == status, out
+    assert ".__call__(integer labels, output) returns the batch mean; gradient(target, output) returns" in out, out
+    assert status == 0 or ("FIRST DISAGREEMENT: loss" in out and "batch size too big" in out), out
+
+
+def test_where_the_tool_uses_its_own_loss_the_block_says_so(tmp_path, capsys):
+    from reference.cli import main as cli
+
+    path = tmp_path / "layers.py"
+    path.write_text("from implementations import keras_like\n\n\ndef build(sizes, seed):\n"
+                    "    return keras_like.network(sizes, seed)[0]\n")
+    assert cli.main(["check", "--implementation", str(path), "--spec", "12-7-5", "--activation", "relu"]) == 0
+    assert ("loss: none in what build returns: scratch_nn's SoftmaxCrossEntropy (--loss cross_entropy) is used"
+            in capsys.readouterr().out)

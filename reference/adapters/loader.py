@@ -32,6 +32,7 @@ run's structure (linear layers of the spec's sizes, the activations named) or th
 import functools
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters import Adapted, ConventionError, UnreadableLoss, adapt_network, read_loss
-from reference.adapters.methods import has_forward
+from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
@@ -114,7 +115,23 @@ def call_build(builder, **settings):
         raise ImplementationError(f"{builder.__name__}({arguments}) raised {type(error).__name__}: {error}") from None
     if isinstance(result, tuple) and len(result) == 2 and holds_layers(result[0]):
         return result
-    return result, None
+    return result, own_loss(result)
+
+
+LOSS_ATTRIBUTE = re.compile(r"loss|cost|criterion|objective", re.IGNORECASE)
+
+
+def own_loss(network):
+    """The loss a network object holds (model.loss, net.cost, self.criterion: a function or an object
+    with a loss method, under such a name, not one of its layers), or None: the user's own loss is the
+    one checked, never silently replaced by scratch_nn's."""
+    attributes = getattr(network, "__dict__", {}) if not isinstance(network, (list, scratch_nn.Sequential)) else {}
+    layers = {id(v) for value in attributes.values() if isinstance(value, list) for v in value}
+    for name, value in attributes.items():
+        if LOSS_ATTRIBUTE.search(name) and id(value) not in layers and not isinstance(value, type) and (
+                inspect.isroutine(value) or methods_of(value, LOSS_VALUE_METHODS)):
+            return value
+    return None
 
 
 def holds_layers(value) -> bool:
@@ -133,6 +150,9 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
     adapted, user_loss = adapt_layers(builder, spec, lr=lr, seed=seed, init=init, dtype=dtype,
                                       conventions=conventions)
     adapted.loss = adapt_user_loss(user_loss, loss, conventions)
+    if user_loss is None:
+        adapted.loss_note = (f"none in what {builder.__name__} returns: scratch_nn's {type(adapted.loss).__name__} "
+                             f"(--loss {loss}) is used")
     return adapted
 
 

@@ -25,6 +25,7 @@ from reference.adapters.probing import check_choices, get
 from scratch_nn.losses import is_labels, one_hot
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
+ARGUMENT_ORDERS = ("output, target", "target, output")
 TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss,
                "probability_cross_entropy": scratch_nn.ProbabilityCrossEntropy}
 DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2",
@@ -45,6 +46,7 @@ class LossConventions:
     reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
     gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
     batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+    arguments: str = "output, target"  # or "target, output": Keras's loss(y_true, y_pred), values and gradient
     gradient_attribute: str = ""   # where backward leaves the gradient when it returns nothing ("dinputs");
                                    # "": backward returns it
     backward_from: str = ""        # what a stateless backward is handed: "" the output the loss was given, or
@@ -54,7 +56,7 @@ class LossConventions:
     def __post_init__(self):
         check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
                              "reduction": ("mean", "sum", "none"), "gradient_of": ("mean", "sum"),
-                             "batching": ("rows", "columns")})
+                             "batching": ("rows", "columns"), "arguments": ARGUMENT_ORDERS})
 
     @property
     def twin_reduction(self) -> str:
@@ -64,14 +66,16 @@ class LossConventions:
         call = f"{self.name}.{self.value}" if self.value else self.name
         values = {"mean": "the batch mean", "sum": "the batch sum", "none": "one value per example"}[self.reduction]
         target = "integer labels" if self.targets == "labels" else "one-hot targets"
-        parts = [f"{call}(output, {target}) returns {values}"]
+        given = f"output, {target}" if self.arguments == ARGUMENT_ORDERS[0] else f"{target}, output"
+        parts = [f"{call}({given}) returns {values}"]
         if self.batching == "columns":
             parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
-        given = f"its `.{self.backward_from}` (the softmax forward computed)" if self.backward_from else "output"
+        handed = f"its `.{self.backward_from}` (the softmax forward computed)" if self.backward_from else "output"
+        handed = f"{handed}, target" if self.arguments == ARGUMENT_ORDERS[0] else f"target, {handed}"
         gives = f"leaves the gradient in `.{self.gradient_attribute}`" if self.gradient_attribute \
             else "returns the gradient"
         parts.append({"stateful": f"{self.gradient_method}() {gives}",
-                      "stateless": f"{self.gradient_method}({given}, target) {gives}",
+                      "stateless": f"{self.gradient_method}({handed}) {gives}",
                       "returned": "the same call returns (loss, gradient)"}[self.gradient])
         if self.reduction == "none":
             parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
@@ -103,8 +107,13 @@ class AdaptedLoss:
         return values.reshape(()).astype(output.dtype)[()]
 
     def _value(self, output, targets):
-        result = self._value_function()(output, targets)
+        result = self.call(self._value_function(), output, targets)
         return result if self.conventions.gradient == "returned" else (result, None)
+
+    def call(self, function, output, targets):
+        """function(output, targets), in the order the user's loss takes them."""
+        return function(output, targets) if self.conventions.arguments == ARGUMENT_ORDERS[0] else function(targets,
+                                                                                                           output)
 
     def _value_function(self):
         c = self.conventions
@@ -128,10 +137,10 @@ class AdaptedLoss:
         function = getattr(self.user, c.gradient_method)
         if c.gradient == "stateful":
             if c.batching == "columns":  # a stateful backward answers for the last call: make it this example's
-                self._value_function()(output, targets)
+                self.call(self._value_function(), output, targets)
             result = function()
         else:
-            result = function(get(self.user, c.backward_from) if c.backward_from else output, targets)
+            result = self.call(function, get(self.user, c.backward_from) if c.backward_from else output, targets)
         return get(self.user, c.gradient_attribute) if c.gradient_attribute else result
 
     def __reduce__(self):

@@ -17,6 +17,7 @@ from scipy.special import softmax
 
 from reference import tolerances
 from reference.adapters.loss import (
+    ARGUMENT_ORDERS,
     DEFINITIONS,
     TWIN_LOSSES,
     LossConventions,
@@ -222,7 +223,7 @@ def same_loss(a, b) -> bool:
     """Two value methods that find_call accepts both give the loss (its value is the mean, the sum
     or the list of the per-example losses): the same, where they are called alike. A textbook's
     forward returns the per-example values and its calculate their mean."""
-    return a[:2] == b[:2]  # find_call's (batching, targets, reduction, gradient)
+    return a[:2] + a[4:] == b[:2] + b[4:]  # find_call's (batching, targets, reduction, gradient, arguments)
 
 
 def gradient_call(user, c, name) -> LossConventions:
@@ -242,9 +243,11 @@ def find_call(user, c, explicit, function, output, labels, per_example):
     """How the value is called (batching, target form), whether the call returns the gradient too,
     and the value's reduction: the first combination whose value is the loss (set in c, and returned)."""
     tried = []
-    for batching, targets in itertools.product([explicit["batching"]] if "batching" in explicit else BATCHINGS,
-                                               [explicit["targets"]] if "targets" in explicit else TARGETS):
-        c.batching, c.targets = batching, targets
+    for order, batching, targets in itertools.product(
+            [explicit["arguments"]] if "arguments" in explicit else ARGUMENT_ORDERS,  # (output, target) first
+            [explicit["batching"]] if "batching" in explicit else BATCHINGS,
+            [explicit["targets"]] if "targets" in explicit else TARGETS):
+        c.arguments, c.batching, c.targets = order, batching, targets
         if "gradient" not in explicit:
             c.gradient = "returned" if function else "stateful"
         probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
@@ -252,7 +255,7 @@ def find_call(user, c, explicit, function, output, labels, per_example):
             with np.errstate(all="ignore"):
                 result = raw_result(probe, output, labels)
         except Exception as error:  # noqa: BLE001 - the user's code: this call does not fit; say what it raised
-            tried.append(f"{batching}, {targets}: raised {type(error).__name__}: {error}")
+            tried.append(f"({order}) {batching}, {targets}: raised {type(error).__name__}: {error}")
             continue
         results = result if batching == "columns" else [result]
         if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):
@@ -265,11 +268,11 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         if found is not None:
             if "reduction" not in explicit:
                 c.reduction = "none" if batching == "columns" else found
-            return c.batching, c.targets, c.reduction, c.gradient
-        tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+            return c.batching, c.targets, c.reduction, c.gradient, c.arguments
+        tried.append(f"({order}) {batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
     raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
                           f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
-                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=, arguments=")
 
 
 def raw_result(loss, output, labels):
@@ -277,9 +280,9 @@ def raw_result(loss, output, labels):
     c = loss.conventions
     targets = user_targets(labels, output, c.targets)
     if c.batching == "columns":
-        return [loss._value_function()(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
+        return [loss.call(loss._value_function(), z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
                 for z, t in zip(output, targets)]
-    return loss._value_function()(output, targets)
+    return loss.call(loss._value_function(), output, targets)
 
 
 def probe_output(twin, rng) -> np.ndarray:

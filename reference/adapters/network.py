@@ -49,6 +49,7 @@ class Adapted:
 
     network: scratch_nn.Sequential
     loss: AdaptedLoss | UnreadableLoss | None  # (or a scratch_nn loss, where the user has none)
+    loss_note: str = ""  # where the loss checked is not the user's: which is used instead, said in the block
 
     @property
     def twins(self) -> list[str]:
@@ -96,6 +97,8 @@ class Adapted:
                 for line, at in lines.items()]
         if isinstance(self.loss, AdaptedLoss):  # not scratch_nn's own, used where the user has none
             rows.append(f"  loss: {self.loss.conventions.describe()}")
+        elif self.loss_note:
+            rows.append(f"  loss: {self.loss_note}")
         elif isinstance(self.loss, UnreadableLoss):
             rows.append(f"  loss: {self.loss.describe()}; checked as a failed part, the layers with torch's "
                         f"loss gradient")

@@ -168,11 +168,15 @@ def import_module(module_name: str):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # as running the file would: it can import the files beside it
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[spec.name]
         raise
+    finally:
+        sys.path.remove(folder)
     return module
 
 
