@@ -269,7 +269,8 @@ def match_signatures(case: Case, failing: list[str], tolerance, signatures=None)
     """The signatures (default SIGNATURES) that explain the failing tensors; generic ones only where
     no specific one does."""
     signatures = SIGNATURES if signatures is None else signatures
-    failing = [key for key in failing if numbers(case.scratch.get(key)) is not None]  # None, a str: no mistake's
+    # a value the scratch side gave that is no array of numbers (None, a str) is no mistake's prediction
+    failing = [key for key in failing if key not in case.scratch or numbers(case.scratch[key]) is not None]
     found = [(s, key) for s in signatures for key in s.matching(case, failing, tolerance)] if failing else []
     explained = {key for s, key in found if not s.generic}
     return [Match(key, s.name, s.words) for s, key in found if not (s.generic and key in explained)]
