@@ -39,7 +39,13 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted, ConventionError, UnreadableLoss, adapt_network, read_loss
+from reference.adapters import (
+    Adapted,
+    ConventionError,
+    UnreadableLoss,
+    adapt_network,
+    read_loss,
+)
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from scratch_nn.spec import Spec
 

@@ -37,7 +37,13 @@ from torch import nn
 
 import scratch_nn
 from reference import tolerances
-from reference.comparison import Comparison, compare, describe_value, layer_repr, numbers
+from reference.comparison import (
+    Comparison,
+    compare,
+    describe_value,
+    layer_repr,
+    numbers,
+)
 from reference.finite_differences import KINK_MARGIN, sampled_diff
 from reference.gradcheck.report import PartCheck
 from reference.gradcheck.signatures import (
