@@ -138,3 +138,36 @@ def test_where_the_tool_uses_its_own_loss_the_block_says_so(tmp_path, capsys):
     assert cli.main(["check", "--implementation", str(path), "--spec", "12-7-5", "--activation", "relu"]) == 0
     assert ("loss: none in what build returns: scratch_nn's SoftmaxCrossEntropy (--loss cross_entropy) is used"
             in capsys.readouterr().out)
+
+
+def test_the_transposed_gradient_hint_shows_the_fix_for_the_users_layout(capsys):
+    """An (in, out) layer whose dW is G^T x (its mistake): the hint gives x^T G for its layout, and never
+    G^T x as the (in, out) layer's gradient."""
+    from pathlib import Path
+
+    from reference.cli import main as cli
+
+    layer = Path(__file__).parent / "implementations" / "attributes.py"
+    status = cli.main(["check", "--layer", f"{layer}:DenseTransposedGradient", "--in", "5", "--out", "5",
+                       "--layout", "in_out"])
+    out = capsys.readouterr().out
+    assert status == 1 and "stored (in, out) and used as x @ W has dL/dW = x^T G" in out, out
+
+
+@pytest.mark.parametrize("loss, marks", [
+    (nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy, {"linear": True, "relu": True, "loss": True,
+                                                                  "update": None, "training": True}),
+    (nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropyNotNormalized, {"linear": True, "relu": True,
+                                                                               "loss": False, "update": None,
+                                                                               "training": False}),
+])
+def test_grade_marks_textbook_style_code_part_by_part(loss, marks):
+    """Correct code in this style gets every mark (it got none: the loss crashed the checker); a loss
+    without the 1/n fails the loss, and the layers keep theirs."""
+    from reference.grading.submission import GradeSettings, grade
+
+    results = {}
+    grade(lambda sizes, seed: nnfs_style.network(sizes, seed, loss=loss), None, GradeSettings(activations=("relu",)),
+          lambda part, result: results.setdefault(part, result))
+    assert {part: results[part].ok for part in marks} == marks, results
+    assert marks["loss"] or "batch size too big" in results["loss"].reason

@@ -199,8 +199,9 @@ SIGNATURES = [
               "The output is x W + b instead of x W^T + b: the weight is stored (out, in), as torch stores it.",
               _LAYER, predict=_forward_untransposed),
     Signature("transposed weight gradient",
-              "The weight gradient is transposed: dL/dW = G^T x has the weight's shape (out, in); x^T G is its "
-              "transpose (for a square layer the shapes agree and only the values give it away).",
+              "The weight gradient is transposed: it must be laid out as the weight is. A weight stored (in, out) "
+              "and used as x @ W has dL/dW = x^T G; one stored (out, in) and used as x @ W^T (torch's) has "
+              "dL/dW = G^T x (for a square layer the shapes agree and only the values give it away).",
               _LAYER, predict=_transposed),
     Signature("bias gradient averaged",
               "The bias gradient is averaged over the batch instead of summed: the loss's 1/n is already in G, so "
