@@ -171,3 +171,55 @@ def test_grade_marks_textbook_style_code_part_by_part(loss, marks):
           lambda part, result: results.setdefault(part, result))
     assert {part: results[part].ok for part in marks} == marks, results
     assert marks["loss"] or "batch size too big" in results["loss"].reason
+
+
+# A loss that takes the model and adds an L2 penalty (tests/implementations/functional_l2.py) ----------
+
+def test_a_loss_taking_the_model_is_checked_with_torchs_loss_plus_the_same_penalty():
+    from implementations import functional_l2
+
+    model, loss = functional_l2.network(SIZES, reg=0.05)
+    adapted = adapt_network(model, loss, loss_twin="cross_entropy", in_features=SIZES[0])
+    assert ("loss(model, output, integer labels) returns the batch mean; the same call returns (loss, gradient); "
+            "takes the model first and adds 0.025 * sum W^2 over its weights" in adapted.describe())
+    report = adapted.check()
+    assert report.ok, report.table()
+    loss_part = next(part for part in report.parts if part.kind == "loss")
+    assert loss_part.torch.diffs[0].name == "loss" and loss_part.torch.diffs[0].ok
+
+
+def test_a_penalty_over_the_biases_too_is_no_l2_penalty_and_fails_the_loss_alone():
+    from implementations import functional_l2
+
+    def loss_with_biases(model, scores, y):
+        value, dscores = functional_l2.softmax_loss(scores, y)
+        return value + 0.5 * model.reg * sum(np.sum(p * p) for p in model.params.values()), dscores
+
+    model, _ = functional_l2.network(SIZES, reg=0.05)
+    report = adapt_network(model, loss_with_biases, loss_twin="cross_entropy", in_features=SIZES[0]).check()
+    assert [p.kind for p in report.failures] == ["loss"], report.table()
+    assert "which is no L2 penalty lambda * sum W^2 over the model's weights" in report.failures[0].error
+
+
+def test_a_loss_taking_the_model_without_one_asks_for_it():
+    from implementations import functional_l2
+
+    read = read_loss(functional_l2.loss, "cross_entropy")
+    assert read.asks and "takes the model first: give model=" in read.reason
+
+
+@pytest.mark.parametrize("reg, status", [(0.0, 0), (0.05, 2)])
+def test_a_run_trains_the_loss_taking_the_model_and_refuses_its_penalty(reg, status, tmp_path, monkeypatch,
+                                                                        synthetic, capsys):
+    from reference.cli import main as cli
+    from reference.cli import train as train_cli
+
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    path = tmp_path / "net.py"
+    path.write_text(f"from implementations import functional_l2\n\n\ndef build(sizes, seed):\n"
+                    f"    return functional_l2.network(sizes, seed, reg={reg})\n")
+    code = cli.main(["--spec", "784-32-10", "--activation", "relu", "--init", "torch", "--dtype", "float64",
+                     "--lr", "0.1", "--epochs", "1", "--implementation", str(path), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == status, out + err
+    assert status == 0 or "its loss adds an L2 penalty 0.025 * sum W^2" in err

@@ -155,7 +155,7 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
     is given; layers that hold another and update with it keep theirs (Adapted.lr says which)."""
     adapted, user_loss = adapt_layers(builder, spec, lr=lr, seed=seed, init=init, dtype=dtype,
                                       conventions=conventions)
-    adapted.loss = adapt_user_loss(user_loss, loss, conventions)
+    adapted.loss = adapt_user_loss(user_loss, loss, conventions, model=adapted.source)
     if user_loss is None:
         adapted.loss_note = (f"none in what {builder.__name__} returns: scratch_nn's {type(adapted.loss).__name__} "
                              f"(--loss {loss}) is used")
@@ -181,16 +181,18 @@ def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None
     except ValueError as error:
         raise ImplementationError(f"the layers {builder.__name__} returned do not have the sizes {spec}: "
                                   f"{error}") from None
+    adapted.source = layers
     return adapted, user_loss
 
 
-def adapt_user_loss(user_loss, loss: str, conventions=None):
+def adapt_user_loss(user_loss, loss: str, conventions=None, model=None):
     """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin), or an UnreadableLoss
     saying why it cannot be (checked, it fails alone; a run refuses it); without one, scratch_nn's."""
     if user_loss is None:
         return scratch_nn.LOSSES[loss]()
     conventions = conventions or {}
-    read = read_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
+    read = read_loss(user_loss, conventions.get("loss_twin", loss), model=model,
+                     **conventions.get("loss_conventions", {}))
     if isinstance(read, UnreadableLoss) and read.asks:  # the probe's question names a keyword
         read.reason += " (in the file's CONVENTIONS = {'loss_conventions': {...}})"
     return read

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
+from reference.adapters.loss_penalty import weight_locations
 from reference.adapters.probing import check_choices, get
 from scratch_nn.losses import is_labels, one_hot
 
@@ -46,6 +47,8 @@ class LossConventions:
     reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
     gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
     batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+    takes_model: bool = False      # called loss(model, output, target): the model bound (loss_penalty.py)
+    penalty: float = 0.0           # lambda of the L2 penalty lambda * sum W^2 it adds over the model's weights
     arguments: str = "output, target"  # or "target, output": Keras's loss(y_true, y_pred), values and gradient
     gradient_attribute: str = ""   # where backward leaves the gradient when it returns nothing ("dinputs");
                                    # "": backward returns it
@@ -66,7 +69,8 @@ class LossConventions:
         call = f"{self.name}.{self.value}" if self.value else self.name
         values = {"mean": "the batch mean", "sum": "the batch sum", "none": "one value per example"}[self.reduction]
         target = "integer labels" if self.targets == "labels" else "one-hot targets"
-        given = f"output, {target}" if self.arguments == ARGUMENT_ORDERS[0] else f"{target}, output"
+        given = ("model, " if self.takes_model else "") + (
+            f"output, {target}" if self.arguments == ARGUMENT_ORDERS[0] else f"{target}, output")
         parts = [f"{call}({given}) returns {values}"]
         if self.batching == "columns":
             parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
@@ -77,6 +81,9 @@ class LossConventions:
         parts.append({"stateful": f"{self.gradient_method}() {gives}",
                       "stateless": f"{self.gradient_method}({handed}) {gives}",
                       "returned": "the same call returns (loss, gradient)"}[self.gradient])
+        if self.takes_model:
+            parts.append(f"takes the model first and adds {self.penalty:.6g} * sum W^2 over its weights, checked "
+                         f"against torch's loss plus the same penalty")
         if self.reduction == "none":
             parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
                          f"{self.gradient_of}")
@@ -109,6 +116,15 @@ class AdaptedLoss:
     def _value(self, output, targets):
         result = self.call(self._value_function(), output, targets)
         return result if self.conventions.gradient == "returned" else (result, None)
+
+    @property
+    def penalty(self) -> tuple[float, list] | None:
+        """(lambda, the weight matrices) of the L2 penalty the value includes, or None: what the checker
+        adds to torch's loss."""
+        if not self.conventions.takes_model:
+            return None
+        model = self.user.model
+        return self.conventions.penalty, [get(model, location) for location in weight_locations(model)]
 
     def call(self, function, output, targets):
         """function(output, targets), in the order the user's loss takes them."""

@@ -25,6 +25,7 @@ from reference.adapters.loss import (
     adapted_loss_class,
     user_targets,
 )
+from reference.adapters.loss_penalty import ModelLoss, bind_model, moved, penalty_factor
 from reference.adapters.methods import (
     LOSS_GRADIENT_METHODS,
     LOSS_VALUE_METHODS,
@@ -47,9 +48,10 @@ from reference.comparison import diff, numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
+PROBE_SEED = 5
 
 
-def adapt_loss(subject, twin=None, **explicit):
+def adapt_loss(subject, twin=None, model=None, **explicit):
     """A scratch_nn loss around a user's loss: an object with forward/backward (or loss/gradient...),
     a function returning (loss, grad), or a pair (value_fn, gradient_fn). Deep-copied, never modified.
 
@@ -58,6 +60,8 @@ def adapt_loss(subject, twin=None, **explicit):
         default: the subject's torch_twin attribute.
     explicit: any LossConventions field (targets="one_hot", reduction="none", gradient_of="sum",
         gradient="stateless", value="loss", gradient_method="grad", batching="columns").
+    model: what a loss(model, scores, y) is called with (the object holding the layers); its L2
+        penalty over the model's weights is found (loss_penalty.py).
     """
     known = set(LossConventions.__dataclass_fields__) - {"name", "twin"}
     if set(explicit) - known:
@@ -68,11 +72,17 @@ def adapt_loss(subject, twin=None, **explicit):
                               f"(got {twin!r})")
     if isinstance(subject, tuple):
         subject = LossPair(*subject)
-    user = copy.deepcopy(subject)
+    user = copy.deepcopy(bind_model(subject, model))
     name = getattr(user, "__name__", type(user).__name__)
     c = LossConventions(name=name, twin=twin, **explicit)
     try:
-        discover_loss(user, c, explicit)
+        if isinstance(user, ModelLoss):  # found with the penalty at zero, then the penalty
+            c.takes_model = True
+            discover_loss(moved(user, np.zeros_like, np.zeros_like), c, explicit)
+            if "penalty" not in explicit:
+                c.penalty = penalty_factor(user, lambda probe: probe_value(probe, c))
+        else:
+            discover_loss(user, c, explicit)
     except ConventionError:
         if twin == "cross_entropy" and computes_on_probabilities(user, name, explicit):
             raise ConventionError(f"{name} is not the cross-entropy of logits, but its values are the cross-entropy "
@@ -80,6 +90,16 @@ def adapt_loss(subject, twin=None, **explicit):
                                   f"'probability_cross_entropy') and a softmax output layer") from None
         raise
     return adapted_loss_class(name, twin)(user, c)
+
+
+def probe_value(user, c) -> float:
+    """The loss's value on discover_loss's probe batch, in the conventions c (on a copy)."""
+    output = probe_output(c.twin, np.random.default_rng(PROBE_SEED))
+    return float(adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c).forward(output, probe_labels()))
+
+
+def probe_labels() -> np.ndarray:
+    return np.arange(PROBE_BATCH) % PROBE_CLASSES
 
 
 def read_loss(subject, twin=None, **explicit):
@@ -120,9 +140,8 @@ def discover_loss(user, c, explicit):
     # A function, or an object whose one method is __call__ (returning (loss, grad)): called itself.
     function = callable(user) and not methods_of(user, [name for name in LOSS_VALUE_METHODS + LOSS_GRADIENT_METHODS
                                                         if name != "__call__"])
-    rng = np.random.default_rng(5)
-    output = probe_output(c.twin, rng)
-    labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
+    output = probe_output(c.twin, np.random.default_rng(PROBE_SEED))
+    labels = probe_labels()
     per_example, gradient_of_sum = reference(c.twin, output, labels)
     if "value" not in explicit:
         c.value = "" if function else choose(

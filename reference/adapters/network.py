@@ -49,6 +49,7 @@ class Adapted:
 
     network: scratch_nn.Sequential
     loss: AdaptedLoss | UnreadableLoss | None  # (or a scratch_nn loss, where the user has none)
+    source: object = None  # what the user gave or build returned: the model a loss(model, scores, y) is given
     loss_note: str = ""  # where the loss checked is not the user's: which is used instead, said in the block
 
     @property
@@ -144,8 +145,14 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
             width = wrapped.params["weight"].shape[0]
         adapted.append(wrapped)
     if loss is not None and not isinstance(loss, (AdaptedLoss, UnreadableLoss)):
-        loss = read_loss(loss, loss_twin, **(loss_conventions or {}))
-    return Adapted(scratch_nn.Sequential(*adapted), loss)
+        loss = read_loss(loss, loss_twin, model=model_of(subject), **(loss_conventions or {}))
+    return Adapted(scratch_nn.Sequential(*adapted), loss, source=subject)
+
+
+def model_of(subject):
+    """What a loss(model, scores, y) is called with: the object holding the layers (a list has no weights of
+    its own to penalise)."""
+    return None if isinstance(subject, (list, tuple, scratch_nn.Sequential)) else subject
 
 
 def layers_of(subject) -> list:

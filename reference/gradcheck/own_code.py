@@ -29,6 +29,7 @@ from reference.adapters import (
     read_loss,
 )
 from reference.adapters.discovery import TWINS
+from reference.adapters.network import model_of
 from reference.adapters.methods import (
     BACKWARD_METHODS,
     DERIVATIVE_METHODS,
@@ -142,7 +143,7 @@ def adapt_layers(subject, loss, twins, *, in_features, dtype, seed, lr, conventi
     adapted = adapt_network(subject, None, twins=twins, in_features=in_features, lr=lr, dtype=dtype, seed=seed,
                             **conventions)
     if is_users_loss(loss):
-        adapted.loss = read_loss(loss, loss_twin, **(loss_conventions or {}))
+        adapted.loss = read_loss(loss, loss_twin, model=model_of(subject), **(loss_conventions or {}))
     elif loss is not None:
         adapted.loss = loss
     return adapted

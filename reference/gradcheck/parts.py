@@ -239,7 +239,7 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
 
     def reference_at(at, params=None):
         trace = trace_torch(nn.Sequential(), at, target, loss)
-        return {"loss": trace["loss"], "loss.grad": trace["loss.grad"]}
+        return {"loss": trace["loss"] + _penalty(loss), "loss.grad": trace["loss.grad"]}
 
     def at_large_logits(values):
         return {key + LARGE_LOGITS_SUFFIX: value for key, value in values.items()}
@@ -270,6 +270,17 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     case = Case("loss", scratch, reference, len(output), x=output, decoy=decoy, reference_at=reference_at)
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
     return part
+
+
+def _penalty(loss):
+    """The L2 penalty lambda * sum W^2 a loss(model, scores, y) adds (see reference.adapters.loss_penalty),
+    computed by torch from the same weights; 0 for any other loss."""
+    found = getattr(loss, "penalty", None)
+    if found is None:
+        return 0.0
+    factor, weights = found
+    with torch.no_grad():
+        return factor * float(sum(torch.sum(torch.from_numpy(np.asarray(w, dtype=np.float64)) ** 2) for w in weights))
 
 
 def _loss_pass(loss, output, decoy, target, note="") -> dict:

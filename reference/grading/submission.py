@@ -38,6 +38,7 @@ from reference.adapters.loader import (
     load_module,
 )
 from reference.comparison import compare
+from reference.training.implementation import penalised
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
@@ -137,7 +138,7 @@ def build(builder, conventions, settings, activation):
     loss, not every layer; a submission without a loss gets n/a for it."""
     adapted, user_loss = adapt_layers(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed,
                                       init="torch", dtype=np.float64, conventions=conventions)
-    adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions)
+    adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions, model=adapted.source)
     if isinstance(adapted.loss, UnreadableLoss):
         reason = f"the loss build returned cannot be read: {adapted.loss.reason}"
         adapted.loss = scratch_nn.SoftmaxCrossEntropy()  # the layers are checked with torch's loss gradient
@@ -192,6 +193,8 @@ def train(builder, conventions, settings) -> PartResult:
     adapted, loss_grade = build(builder, conventions, settings, settings.activations[0])
     if loss_grade is not None and loss_grade.ok is False:  # no loss to train with: skipped, the loss part failed
         return PartResult(None, f"skipped: {loss_grade.reason}")
+    if penalised(adapted):
+        return PartResult(None, f"skipped: {penalised(adapted)}")
     network, loss = adapted.network, adapted.loss
     # A loss summed over the batch (one example at a time, say) as a mean, and, unless the layers hold
     # their own lr, the step the same size as with the mean: lr 0.2 on a sum of 32 saturates a sigmoid.
