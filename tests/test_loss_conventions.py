@@ -67,7 +67,7 @@ def test_a_loss_that_raises_when_probed_fails_alone_saying_what_was_raised():
     report = adapted.check()
     assert [p.kind for p in report.parts] == ["layer"] * 3 + ["loss", "optimizer"]
     assert [p.kind for p in report.failures] == ["loss"], report.table()
-    assert "raised KeyError: 'probs'" in report.failures[0].error
+    assert "every way of calling it: raised KeyError: 'probs'" in report.failures[0].error
 
 
 def test_a_refused_loss_says_what_each_call_raised():
@@ -223,3 +223,14 @@ def test_a_run_trains_the_loss_taking_the_model_and_refuses_its_penalty(reg, sta
     out, err = capsys.readouterr()
     assert code == status, out + err
     assert status == 0 or "its loss adds an L2 penalty 0.025 * sum W^2" in err
+
+
+def test_the_summary_line_of_a_part_that_raised_says_what_it_raised():
+    class Broken(nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy):
+        def forward(self, inputs, y_true):
+            raise KeyError("probs")
+
+    layers, _ = nnfs_style.network(SIZES, dense=nnfs_style.Layer_DenseBiasesNotSummed)
+    table = adapt_network(layers, Broken(), loss_twin="cross_entropy", in_features=SIZES[0]).check().table()
+    also = table.splitlines()[-1]
+    assert also.startswith("Also disagreeing") and "every way of calling it: raised KeyError: 'probs'" in also, also

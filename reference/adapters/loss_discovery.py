@@ -221,9 +221,13 @@ def find_call(user, c, explicit, function, output, labels, per_example):
                 c.reduction = "none" if batching == "columns" else found
             return c.batching, c.targets, c.reduction, c.gradient, c.arguments
         tried.append(f"({order}) {batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+    outcomes = {entry.partition(": ")[2] for entry in tried}
+    if len(outcomes) == 1 and len(tried) > 1:  # the same everywhere (a forward that always raises): said once
+        tried = [f"every way of calling it: {outcomes.pop()}"]
     raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
                           f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
-                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=, arguments=")
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=, "
+                          f"arguments=")
 
 
 def probe_output(twin, rng) -> np.ndarray:
