@@ -234,3 +234,31 @@ def test_the_summary_line_of_a_part_that_raised_says_what_it_raised():
     table = adapt_network(layers, Broken(), loss_twin="cross_entropy", in_features=SIZES[0]).check().table()
     also = table.splitlines()[-1]
     assert also.startswith("Also disagreeing") and "every way of calling it: raised KeyError: 'probs'" in also, also
+
+
+def test_a_loss_leaving_its_value_and_gradient_in_attributes():
+    """forward(y_pred, y_true) returns nothing, leaving the mean in .output; backward(dvalues, y_true) leaves
+    the gradient in .dinputs: both read from there, and a missing 1/n still fails."""
+    class AttributeLoss:
+        def forward(self, y_pred, y_true):
+            shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            self.output = -log_probs[np.arange(len(y_true)), y_true].mean()
+
+        def backward(self, dvalues, y_true):
+            probs = np.exp(dvalues - dvalues.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            probs[np.arange(len(y_true)), y_true] -= 1
+            self.dinputs = probs / len(y_true) if self.averaged else probs
+
+    class Correct(AttributeLoss):
+        averaged = True
+
+    class NotAveraged(AttributeLoss):
+        averaged = False
+
+    adapted = checked(Correct(), loss_twin="cross_entropy")
+    assert "forward(output, integer labels) leaves the batch mean (in `.output`)" in adapted.describe()
+    assert adapted.check().ok
+    first = checked(NotAveraged(), loss_twin="cross_entropy").check().first_failure
+    assert first.kind == "loss" and "batch size too big" in first.signatures

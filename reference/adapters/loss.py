@@ -50,6 +50,7 @@ class LossConventions:
     takes_model: bool = False      # called loss(model, output, target): the model bound (loss_penalty.py)
     penalty: float = 0.0           # lambda of the L2 penalty lambda * sum W^2 it adds over the model's weights
     arguments: str = "output, target"  # or "target, output": Keras's loss(y_true, y_pred), values and gradient
+    value_attribute: str = ""      # where the value call leaves the value when it returns nothing ("output")
     gradient_attribute: str = ""   # where backward leaves the gradient when it returns nothing ("dinputs");
                                    # "": backward returns it
     backward_from: str = ""        # what a stateless backward is handed: "" the output the loss was given, or
@@ -67,11 +68,12 @@ class LossConventions:
 
     def describe(self) -> str:
         call = f"{self.name}.{self.value}" if self.value else self.name
+        values_in = f" (in `.{self.value_attribute}`)" if self.value_attribute else ""
         values = {"mean": "the batch mean", "sum": "the batch sum", "none": "one value per example"}[self.reduction]
         target = "integer labels" if self.targets == "labels" else "one-hot targets"
         given = ("model, " if self.takes_model else "") + (
             f"output, {target}" if self.arguments == ARGUMENT_ORDERS[0] else f"{target}, output")
-        parts = [f"{call}({given}) returns {values}"]
+        parts = [f"{call}({given}) {'leaves' if self.value_attribute else 'returns'} {values}{values_in}"]
         if self.batching == "columns":
             parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
         handed = f"its `.{self.backward_from}` (the softmax forward computed)" if self.backward_from else "output"
@@ -114,8 +116,13 @@ class AdaptedLoss:
         return values.reshape(()).astype(output.dtype)[()]
 
     def _value(self, output, targets):
-        result = self.call(self._value_function(), output, targets)
+        result = self.value_call(output, targets)
         return result if self.conventions.gradient == "returned" else (result, None)
+
+    def value_call(self, output, targets):
+        """What the user's value call gives: what it returns, or what it leaves in value_attribute."""
+        result = self.call(self._value_function(), output, targets)
+        return get(self.user, self.conventions.value_attribute) if self.conventions.value_attribute else result
 
     @property
     def penalty(self) -> tuple[float, list] | None:

@@ -48,6 +48,7 @@ from reference.adapters.probing import (
     ConventionError,
     attempt,
 )
+from reference.comparison import numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
@@ -190,6 +191,16 @@ def same_loss(a, b) -> bool:
     return a[:2] + a[4:] == b[:2] + b[4:]  # find_call's (batching, targets, reduction, gradient, arguments)
 
 
+def value_attribute(user, per_example) -> str:
+    """The attribute in which a value call that returned nothing left the loss (its mean, its sum, or the
+    per-example values), or ""."""
+    for name, value in vars(user).items():
+        array = numbers(value)
+        if array is not None and array.ndim <= 1 and reduction_of(array.astype(float), per_example) is not None:
+            return name
+    return ""
+
+
 def find_call(user, c, explicit, function, output, labels, per_example):
     """How the value is called (batching, target form), whether the call returns the gradient too,
     and the value's reduction: the first combination whose value is the loss (set in c, and returned)."""
@@ -199,6 +210,7 @@ def find_call(user, c, explicit, function, output, labels, per_example):
             [explicit["batching"]] if "batching" in explicit else BATCHINGS,
             [explicit["targets"]] if "targets" in explicit else TARGETS):
         c.arguments, c.batching, c.targets = order, batching, targets
+        c.value_attribute = explicit.get("value_attribute", "")
         if "gradient" not in explicit:
             c.gradient = "returned" if function else "stateful"
         probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
@@ -208,6 +220,9 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         except Exception as error:  # noqa: BLE001 - the user's code: this call does not fit; say what it raised
             tried.append(f"({order}) {batching}, {targets}: raised {type(error).__name__}: {error}")
             continue
+        if result is None and batching == "rows" and not function and "value_attribute" not in explicit:
+            c.value_attribute = value_attribute(probe.user, per_example)  # a forward that returns nothing
+            result = getattr(probe.user, c.value_attribute) if c.value_attribute else None
         results = result if batching == "columns" else [result]
         if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):
             c.gradient = "returned"

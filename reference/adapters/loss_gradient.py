@@ -111,9 +111,8 @@ def raw_result(loss, output, labels):
     c = loss.conventions
     targets = user_targets(labels, output, c.targets)
     if c.batching == "columns":
-        return [loss.call(loss._value_function(), z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
-                for z, t in zip(output, targets)]
-    return loss.call(loss._value_function(), output, targets)
+        return [loss.value_call(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t) for z, t in zip(output, targets)]
+    return loss.value_call(output, targets)
 
 
 def agrees(value, expected) -> bool:

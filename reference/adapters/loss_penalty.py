@@ -15,7 +15,13 @@ import inspect
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError, arrays, get, put, required_arguments
+from reference.adapters.probing import (
+    ConventionError,
+    arrays,
+    get,
+    put,
+    required_arguments,
+)
 
 # Two losses that differ by 1e-3 of a loss near 2 lose about 3 digits to cancellation: 1e-10
 # relative to the penalty is far above that rounding, and far below any other dependence on the weights.
