@@ -84,11 +84,14 @@ def diff(name: str, scratch, torch_value, tolerance: Tolerance, where: str = "",
     judge names the other side in messages, where it is not torch (e.g. "finite differences").
     """
     theirs = as_numpy(torch_value)
-    ours = np.asarray(scratch)
     base = dict(name=name, where=where, shape=tuple(theirs.shape), tolerance=tolerance, judge=judge)
 
     def broken(problem):
         return TensorDiff(**base, problem=problem, max_abs=np.inf, max_rel=np.inf, rel_norm=np.inf, ratio=np.inf)
+
+    ours = numbers(scratch)
+    if ours is None:  # None, a string, a ragged list, an object array: nothing to measure
+        return broken(f"the scratch side gave {describe_value(scratch)}, not an array of numbers")
 
     if ours.shape != theirs.shape:
         hint = " (transposed?)" if ours.shape == theirs.shape[::-1] and ours.ndim == 2 else ""
@@ -121,6 +124,25 @@ def diff(name: str, scratch, torch_value, tolerance: Tolerance, where: str = "",
         rel_norm=float(rel_norm), scale=float(scale), ratio=float(ratios.max()),
         mismatched=int((ratios > 1).sum()),
     )
+
+
+def numbers(value) -> np.ndarray | None:
+    """value as an array of numbers (bool, int or float), or None where it is not one: what every
+    judge measures; anything else a user's code returns is reported, never measured."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # a ragged list, or an object numpy cannot take
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def describe_value(value) -> str:
+    """What a user's call returned, in a few words: "None", "a str", "an object array of shape (2,)"."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype} of shape {value.shape}"
+    return f"a {type(value).__name__}"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""reference.adapters on five from-scratch MLPs written in other people's conventions
+"""reference.adapters on eight from-scratch MLPs written in other people's conventions
 (tests/implementations): the conventions are found, every correct implementation passes every
 check and trains to torch's numbers, and every mistake is caught at the right part with the
 right signature. Then the probes themselves: ambiguity is an error naming the option that
@@ -18,7 +18,8 @@ from reference.side_by_side import torch_step
 from reference.training.data import Split, load_dataset
 from reference.twin import numpy_state_dict, torch_model
 
-IMPLEMENTATIONS = ["textbook", "attributes", "functional", "columns", "scratch"]
+IMPLEMENTATIONS = ["textbook", "attributes", "functional", "columns", "scratch", "nnfs_style", "keras_like",
+                   "functional_l2"]
 SIZES = (784, 32, 10)
 
 

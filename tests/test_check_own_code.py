@@ -17,9 +17,9 @@ from reference.cli import main as cli
 from reference.gradcheck import check
 
 FOLDER = Path(__file__).parent / "implementations"
-STYLES = ["textbook", "attributes", "functional", "columns", "scratch"]
+STYLES = ["textbook", "attributes", "functional", "columns", "scratch", "nnfs_style", "functional_l2"]
 ACTIVATION = {"textbook": "relu", "attributes": "tanh", "functional": "relu", "columns": "sigmoid",
-              "scratch": "sigmoid"}  # what each style's network() puts between its linear layers
+              "scratch": "sigmoid", "nnfs_style": "relu", "functional_l2": "relu"}  # what each style's network() puts between its linear layers
 SPEC = "12-7-5"  # no square layer, and a batch (8) of neither width
 LAYERS = {  # each style's layers as --layer names them (a functional pair as FORWARD,BACKWARD)
     "textbook": ["Linear", "Sigmoid", "ReLU"],
@@ -27,6 +27,8 @@ LAYERS = {  # each style's layers as --layer names them (a functional pair as FO
     "functional": ["affine_forward,affine_backward", "relu_forward,relu_backward", "sigmoid_forward,sigmoid_backward"],
     "columns": ["FullyConnected", "Sigmoid"],
     "scratch": ["Linear", "Sigmoid", "ReLU", "Tanh"],
+    "nnfs_style": ["Layer_Dense", "Activation_ReLU"],
+    "functional_l2": ["affine_forward,affine_backward", "relu_forward,relu_backward"],
 }
 
 

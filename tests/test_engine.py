@@ -78,6 +78,16 @@ def test_the_mlp_names_the_layer_a_wrong_gradient_starts_in(tmp_path, capsys):
     assert not layers[1]["ok"] and all(key.startswith("1.neuron ") for key in layers[1]["failing"]), out
 
 
+def test_relu_derivative_1_at_0_fails_at_the_kink_in_the_operation_and_in_the_mlp(tmp_path, capsys):
+    """The operation's row at z = 0 (names it), and the MLP's first layer, whose first neuron the check
+    feeds exactly 0 (an engine open at 0 agrees everywhere else)."""
+    old, new, _, _ = micrograd.MUTANTS["relu open at zero"]
+    status, out, report = run(capsys, tmp_path, engine_file(tmp_path, (old, new)))
+    failing = {p["name"] if p["kind"] == "operation" else (p["kind"], p["index"]): p["failing"]
+               for p in report["parts"] if not p["ok"]}
+    assert status == 1 and failing == {"relu()": ["z.relu() at z = 0: z.grad"], ("layer", 0): ["0.neuron 0"]}, out
+
+
 @pytest.mark.parametrize("every_layer, found", [(False, "tanh, linear last layer"), (True, "tanh, on every layer")])
 def test_the_mlps_nonlinearity_and_last_layer_are_found(every_layer, found, tmp_path, capsys):
     replacements = [("return act.relu() if self.nonlin else act", "return act.tanh() if self.nonlin else act")]

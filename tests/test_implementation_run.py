@@ -79,7 +79,8 @@ def test_command_line_run_prints_the_conventions_and_writes_the_json(changes, ta
                          "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == status, out
-    assert "Conventions found" in out and "stored (in, out)" in out and ("loss: " in out) == (target == "build")
+    assert "Conventions found" in out and "stored (in, out)" in out and "loss: " in out
+    assert ("scratch_nn's SoftmaxCrossEntropy (--loss cross_entropy) is used" in out) == (target != "build"), out
     assert json.loads((tmp_path / "r.json").read_text())["config"]["implementation"] == f"{path}:{target}"
 
 

@@ -16,10 +16,11 @@ layer.py and loss.py hold the adapted objects, network.py the network, the updat
 from reference.adapters.discovery import adapt_layer
 from reference.adapters.functional import FunctionalLayer
 from reference.adapters.layer import AdaptedLayer, LayerConventions
-from reference.adapters.loss import AdaptedLoss, LossConventions
-from reference.adapters.loss_discovery import adapt_loss
+from reference.adapters.loss import AdaptedLoss, LossConventions, UnreadableLoss
+from reference.adapters.loss_discovery import adapt_loss, read_loss
 from reference.adapters.network import Adapted, InBackwardUpdate, adapt_network
 from reference.adapters.probing import ConventionError
 
 __all__ = ["Adapted", "AdaptedLayer", "AdaptedLoss", "ConventionError", "FunctionalLayer", "InBackwardUpdate",
-           "LayerConventions", "LossConventions", "adapt_layer", "adapt_loss", "adapt_network"]
+           "LayerConventions", "LossConventions", "UnreadableLoss", "adapt_layer", "adapt_loss", "adapt_network",
+           "read_loss"]

@@ -32,14 +32,21 @@ run's structure (linear layers of the spec's sizes, the activations named) or th
 import functools
 import importlib.util
 import inspect
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted, ConventionError, adapt_loss, adapt_network
-from reference.adapters.methods import has_forward
+from reference.adapters import (
+    Adapted,
+    ConventionError,
+    UnreadableLoss,
+    adapt_network,
+    read_loss,
+)
+from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
@@ -114,7 +121,23 @@ def call_build(builder, **settings):
         raise ImplementationError(f"{builder.__name__}({arguments}) raised {type(error).__name__}: {error}") from None
     if isinstance(result, tuple) and len(result) == 2 and holds_layers(result[0]):
         return result
-    return result, None
+    return result, own_loss(result)
+
+
+LOSS_ATTRIBUTE = re.compile(r"loss|cost|criterion|objective", re.IGNORECASE)
+
+
+def own_loss(network):
+    """The loss a network object holds (model.loss, net.cost, self.criterion: a function or an object
+    with a loss method, under such a name, not one of its layers), or None: the user's own loss is the
+    one checked, never silently replaced by scratch_nn's."""
+    attributes = getattr(network, "__dict__", {}) if not isinstance(network, (list, scratch_nn.Sequential)) else {}
+    layers = {id(v) for value in attributes.values() if isinstance(value, list) for v in value}
+    for name, value in attributes.items():
+        if LOSS_ATTRIBUTE.search(name) and id(value) not in layers and not isinstance(value, type) and (
+                inspect.isroutine(value) or methods_of(value, LOSS_VALUE_METHODS)):
+            return value
+    return None
 
 
 def holds_layers(value) -> bool:
@@ -132,7 +155,10 @@ def adapt_built(builder, spec: Spec, *, lr, seed, init, dtype, loss, conventions
     is given; layers that hold another and update with it keep theirs (Adapted.lr says which)."""
     adapted, user_loss = adapt_layers(builder, spec, lr=lr, seed=seed, init=init, dtype=dtype,
                                       conventions=conventions)
-    adapted.loss = adapt_user_loss(user_loss, loss, conventions)
+    adapted.loss = adapt_user_loss(user_loss, loss, conventions, model=adapted.source)
+    if user_loss is None:
+        adapted.loss_note = (f"none in what {builder.__name__} returns: scratch_nn's {type(adapted.loss).__name__} "
+                             f"(--loss {loss}) is used")
     return adapted
 
 
@@ -155,19 +181,21 @@ def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None
     except ValueError as error:
         raise ImplementationError(f"the layers {builder.__name__} returned do not have the sizes {spec}: "
                                   f"{error}") from None
+    adapted.source = layers
     return adapted, user_loss
 
 
-def adapt_user_loss(user_loss, loss: str, conventions=None):
-    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin); without one, scratch_nn's."""
+def adapt_user_loss(user_loss, loss: str, conventions=None, model=None):
+    """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin), or an UnreadableLoss
+    saying why it cannot be (checked, it fails alone; a run refuses it); without one, scratch_nn's."""
     if user_loss is None:
         return scratch_nn.LOSSES[loss]()
     conventions = conventions or {}
-    try:
-        return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
-    except (ConventionError, TypeError, ValueError) as error:
-        where = " (in the file's CONVENTIONS = {'loss_conventions': {...}})" if isinstance(error, ConventionError) else ""
-        raise ImplementationError(f"the loss build returned cannot be read: {error}{where}") from None
+    read = read_loss(user_loss, conventions.get("loss_twin", loss), model=model,
+                     **conventions.get("loss_conventions", {}))
+    if isinstance(read, UnreadableLoss) and read.asks:  # the probe's question names a keyword
+        read.reason += " (in the file's CONVENTIONS = {'loss_conventions': {...}})"
+    return read
 
 
 def twin_name(layer) -> str:

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
-from reference.adapters.probing import check_choices
+from reference.adapters.loss_penalty import weight_locations
+from reference.adapters.probing import check_choices, get
 from scratch_nn.losses import is_labels, one_hot
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
+ARGUMENT_ORDERS = ("output, target", "target, output")
 TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss,
                "probability_cross_entropy": scratch_nn.ProbabilityCrossEntropy}
 DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2",
@@ -45,11 +47,20 @@ class LossConventions:
     reduction: str = "mean"        # the value: "mean", "sum", or "none" (one value per example)
     gradient_of: str = "mean"      # for per-example values: the gradient is of their "mean" or their "sum"
     batching: str = "rows"         # "rows" (n, classes), or "columns": one example (classes, 1) at a time
+    takes_model: bool = False      # called loss(model, output, target): the model bound (loss_penalty.py)
+    penalty: float = 0.0           # lambda of the L2 penalty lambda * sum W^2 it adds over the model's weights
+    arguments: str = "output, target"  # or "target, output": Keras's loss(y_true, y_pred), values and gradient
+    value_attribute: str = ""      # where the value call leaves the value when it returns nothing ("output")
+    gradient_attribute: str = ""   # where backward leaves the gradient when it returns nothing ("dinputs");
+                                   # "": backward returns it
+    backward_from: str = ""        # what a stateless backward is handed: "" the output the loss was given, or
+                                   # the attribute where forward left its softmax ("output": a fused softmax +
+                                   # cross-entropy whose backward takes the probabilities, not the logits)
 
     def __post_init__(self):
         check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
                              "reduction": ("mean", "sum", "none"), "gradient_of": ("mean", "sum"),
-                             "batching": ("rows", "columns")})
+                             "batching": ("rows", "columns"), "arguments": ARGUMENT_ORDERS})
 
     @property
     def twin_reduction(self) -> str:
@@ -57,14 +68,24 @@ class LossConventions:
 
     def describe(self) -> str:
         call = f"{self.name}.{self.value}" if self.value else self.name
+        values_in = f" (in `.{self.value_attribute}`)" if self.value_attribute else ""
         values = {"mean": "the batch mean", "sum": "the batch sum", "none": "one value per example"}[self.reduction]
         target = "integer labels" if self.targets == "labels" else "one-hot targets"
-        parts = [f"{call}(output, {target}) returns {values}"]
+        given = ("model, " if self.takes_model else "") + (
+            f"output, {target}" if self.arguments == ARGUMENT_ORDERS[0] else f"{target}, output")
+        parts = [f"{call}({given}) {'leaves' if self.value_attribute else 'returns'} {values}{values_in}"]
         if self.batching == "columns":
             parts = [f"{call}(column, {target} column) takes one example at a time; values and gradients summed"]
-        parts.append({"stateful": f"{self.gradient_method}() returns the gradient",
-                      "stateless": f"{self.gradient_method}(output, target) returns the gradient",
+        handed = f"its `.{self.backward_from}` (the softmax forward computed)" if self.backward_from else "output"
+        handed = f"{handed}, target" if self.arguments == ARGUMENT_ORDERS[0] else f"target, {handed}"
+        gives = f"leaves the gradient in `.{self.gradient_attribute}`" if self.gradient_attribute \
+            else "returns the gradient"
+        parts.append({"stateful": f"{self.gradient_method}() {gives}",
+                      "stateless": f"{self.gradient_method}({handed}) {gives}",
                       "returned": "the same call returns (loss, gradient)"}[self.gradient])
+        if self.takes_model:
+            parts.append(f"takes the model first and adds {self.penalty:.6g} * sum W^2 over its weights, checked "
+                         f"against torch's loss plus the same penalty")
         if self.reduction == "none":
             parts.append(f"the gradient is of their {self.gradient_of}, so they are compared as their "
                          f"{self.gradient_of}")
@@ -95,8 +116,27 @@ class AdaptedLoss:
         return values.reshape(()).astype(output.dtype)[()]
 
     def _value(self, output, targets):
-        result = self._value_function()(output, targets)
+        result = self.value_call(output, targets)
         return result if self.conventions.gradient == "returned" else (result, None)
+
+    def value_call(self, output, targets):
+        """What the user's value call gives: what it returns, or what it leaves in value_attribute."""
+        result = self.call(self._value_function(), output, targets)
+        return get(self.user, self.conventions.value_attribute) if self.conventions.value_attribute else result
+
+    @property
+    def penalty(self) -> tuple[float, list] | None:
+        """(lambda, the weight matrices) of the L2 penalty the value includes, or None: what the checker
+        adds to torch's loss."""
+        if not self.conventions.takes_model:
+            return None
+        model = self.user.model
+        return self.conventions.penalty, [get(model, location) for location in weight_locations(model)]
+
+    def call(self, function, output, targets):
+        """function(output, targets), in the order the user's loss takes them."""
+        return function(output, targets) if self.conventions.arguments == ARGUMENT_ORDERS[0] else function(targets,
+                                                                                                           output)
 
     def _value_function(self):
         c = self.conventions
@@ -112,16 +152,19 @@ class AdaptedLoss:
                 grad = [self._gradient_at(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
                         for z, t in zip(output, targets)]
             return np.concatenate([np.asarray(g).reshape(1, -1) for g in grad]).astype(output.dtype)
-        return np.asarray(grad if c.gradient == "returned" else self._gradient_at(output, targets))
+        grad = grad if c.gradient == "returned" else self._gradient_at(output, targets)
+        return grad if grad is None else np.asarray(grad)  # None: the checker says what backward gave
 
     def _gradient_at(self, output, targets):
         c = self.conventions
         function = getattr(self.user, c.gradient_method)
         if c.gradient == "stateful":
             if c.batching == "columns":  # a stateful backward answers for the last call: make it this example's
-                self._value_function()(output, targets)
-            return function()
-        return function(output, targets)
+                self.call(self._value_function(), output, targets)
+            result = function()
+        else:
+            result = self.call(function, get(self.user, c.backward_from) if c.backward_from else output, targets)
+        return get(self.user, c.gradient_attribute) if c.gradient_attribute else result
 
     def __reduce__(self):
         """Pickled by name and twin, as AdaptedLayer is (adapted_loss_class makes the class)."""
@@ -143,6 +186,19 @@ def user_targets(target, output, form):
         raise ValueError("this loss takes integer labels, so targets must be labels or one-hot rows; "
                          "got per-class targets that are not one-hot")
     return target.argmax(axis=1)
+
+
+@dataclass
+class UnreadableLoss:
+    """A user's loss that could not be read (adapt_loss refused it, or probing it raised): checked, it is
+    the loss part, failed with the reason, beside layers checked as usual; a training run refuses it."""
+
+    name: str
+    reason: str
+    asks: bool = False  # the reason is the probe's question, which a keyword (a flag) answers
+
+    def describe(self) -> str:
+        return f"{self.name} cannot be read: {self.reason}"
 
 
 _CLASSES: dict[tuple, type] = {}

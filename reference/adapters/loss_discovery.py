@@ -4,8 +4,11 @@ The probe is a batch of 5 examples over 3 classes (n differs from the number of 
 labels and rows cannot be confused). The user's value is compared with the mean, the sum and the
 list of the per-example losses computed here in float64; the gradient is then held to that
 reduction, so a gradient off by the batch size is reported by the checker, not explained away.
-Only per-example values leave open what the gradient is of (their mean or their sum): there the
-gradient is compared with both, and neither is an error asking for gradient_of=.
+Per-example values are held to the reduction another value method gives (a textbook's calculate()
+means its forward's values); only where none reduces them is what the gradient is of (their mean
+or their sum) left open: there the gradient is compared with both, and neither is an error asking
+for gradient_of=. How the gradient is had is found in loss_gradient.py; a loss that takes the
+model and adds an L2 penalty in loss_penalty.py.
 """
 
 import copy
@@ -15,14 +18,24 @@ import itertools
 import numpy as np
 from scipy.special import softmax
 
-from reference import tolerances
 from reference.adapters.loss import (
+    ARGUMENT_ORDERS,
     DEFINITIONS,
     TWIN_LOSSES,
     LossConventions,
+    UnreadableLoss,
     adapted_loss_class,
-    user_targets,
 )
+from reference.adapters.loss_gradient import (
+    agrees,
+    backward_from,
+    gradient_at,
+    gradient_attribute,
+    gradient_call,
+    gradient_reduction,
+    raw_result,
+)
+from reference.adapters.loss_penalty import ModelLoss, bind_model, moved, penalty_factor
 from reference.adapters.methods import (
     LOSS_GRADIENT_METHODS,
     LOSS_VALUE_METHODS,
@@ -34,15 +47,15 @@ from reference.adapters.probing import (
     FAILED,
     ConventionError,
     attempt,
-    required_arguments,
 )
-from reference.comparison import diff
+from reference.comparison import numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
 BATCHINGS, TARGETS = ("rows", "columns"), ("labels", "one_hot")
+PROBE_SEED = 5
 
 
-def adapt_loss(subject, twin=None, **explicit):
+def adapt_loss(subject, twin=None, model=None, **explicit):
     """A scratch_nn loss around a user's loss: an object with forward/backward (or loss/gradient...),
     a function returning (loss, grad), or a pair (value_fn, gradient_fn). Deep-copied, never modified.
 
@@ -51,6 +64,8 @@ def adapt_loss(subject, twin=None, **explicit):
         default: the subject's torch_twin attribute.
     explicit: any LossConventions field (targets="one_hot", reduction="none", gradient_of="sum",
         gradient="stateless", value="loss", gradient_method="grad", batching="columns").
+    model: what a loss(model, scores, y) is called with (the object holding the layers); its L2
+        penalty over the model's weights is found (loss_penalty.py).
     """
     known = set(LossConventions.__dataclass_fields__) - {"name", "twin"}
     if set(explicit) - known:
@@ -61,11 +76,17 @@ def adapt_loss(subject, twin=None, **explicit):
                               f"(got {twin!r})")
     if isinstance(subject, tuple):
         subject = LossPair(*subject)
-    user = copy.deepcopy(subject)
+    user = copy.deepcopy(bind_model(subject, model))
     name = getattr(user, "__name__", type(user).__name__)
     c = LossConventions(name=name, twin=twin, **explicit)
     try:
-        discover_loss(user, c, explicit)
+        if isinstance(user, ModelLoss):  # found with the penalty at zero, then the penalty
+            c.takes_model = True
+            discover_loss(moved(user, np.zeros_like, np.zeros_like), c, explicit)
+            if "penalty" not in explicit:
+                c.penalty = penalty_factor(user, lambda probe: probe_value(probe, c))
+        else:
+            discover_loss(user, c, explicit)
     except ConventionError:
         if twin == "cross_entropy" and computes_on_probabilities(user, name, explicit):
             raise ConventionError(f"{name} is not the cross-entropy of logits, but its values are the cross-entropy "
@@ -73,6 +94,28 @@ def adapt_loss(subject, twin=None, **explicit):
                                   f"'probability_cross_entropy') and a softmax output layer") from None
         raise
     return adapted_loss_class(name, twin)(user, c)
+
+
+def probe_value(user, c) -> float:
+    """The loss's value on discover_loss's probe batch, in the conventions c (on a copy)."""
+    output = probe_output(c.twin, np.random.default_rng(PROBE_SEED))
+    return float(adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c).forward(output, probe_labels()))
+
+
+def probe_labels() -> np.ndarray:
+    return np.arange(PROBE_BATCH) % PROBE_CLASSES
+
+
+def read_loss(subject, twin=None, **explicit):
+    """adapt_loss(subject, twin, **explicit), or, where the loss cannot be read, an UnreadableLoss with
+    the reason: the probe's question (ConventionError), or what the user's code raised, type and message."""
+    name = getattr(subject, "__name__", type(subject).__name__)
+    try:
+        return adapt_loss(subject, twin, **explicit)
+    except ConventionError as error:
+        return UnreadableLoss(name, str(error), asks=True)
+    except Exception as error:  # noqa: BLE001 - the user's loss, probed: whatever it raises is the reason
+        return UnreadableLoss(name, f"probing it raised {type(error).__name__}: {error}")
 
 
 def computes_on_probabilities(user, name, explicit) -> bool:
@@ -101,54 +144,85 @@ def discover_loss(user, c, explicit):
     # A function, or an object whose one method is __call__ (returning (loss, grad)): called itself.
     function = callable(user) and not methods_of(user, [name for name in LOSS_VALUE_METHODS + LOSS_GRADIENT_METHODS
                                                         if name != "__call__"])
-    rng = np.random.default_rng(5)
-    output = probe_output(c.twin, rng)
-    labels = np.arange(PROBE_BATCH) % PROBE_CLASSES
+    output = probe_output(c.twin, np.random.default_rng(PROBE_SEED))
+    labels = probe_labels()
     per_example, gradient_of_sum = reference(c.twin, output, labels)
     if "value" not in explicit:
         c.value = "" if function else choose(
             user, LOSS_VALUE_METHODS, lambda name: find_call(user, dataclasses.replace(c, value=name), explicit,
                                                              function, output, labels, per_example), "loss value",
-            "value")
+            "value", agree=same_loss)
     find_call(user, c, explicit, function, output, labels, per_example)
+    if c.reduction == "none" and not function and "value" not in explicit:
+        # Per-example values, and another method (calculate) reduces them: that method says what the
+        # loss is, so its gradient must be of that reduction, not of whichever the gradient happens to be.
+        c.value = reducing_method(user, c, explicit, output, labels, per_example) or c.value
+        find_call(user, c, explicit, function, output, labels, per_example)
     if c.gradient != "returned" and "gradient" not in explicit:
         if "gradient_method" not in explicit:
             c.gradient_method = choose(user, LOSS_GRADIENT_METHODS,
                                        lambda name: gradient_at(user, gradient_call(user, c, name), output, labels),
                                        "loss gradient", "gradient_method")
         c.gradient = gradient_call(user, c, c.gradient_method).gradient
+    if c.gradient != "returned" and c.batching == "rows":
+        if "backward_from" not in explicit and c.gradient == "stateless":
+            c.backward_from = backward_from(user, c, output, labels, gradient_of_sum)
+        if "gradient_attribute" not in explicit:
+            c.gradient_attribute = gradient_attribute(user, c, output, labels)
     if c.reduction == "none" and "gradient_of" not in explicit:
         c.gradient_of = ("sum" if c.batching == "columns"
                          else gradient_reduction(user, c, output, labels, gradient_of_sum))
 
 
-def gradient_call(user, c, name) -> LossConventions:
-    """c with the gradient from the method name: backward(output, target) where it takes arguments, else backward()."""
-    return dataclasses.replace(c, gradient_method=name,
-                               gradient="stateless" if required_arguments(getattr(user, name)) else "stateful")
+def reducing_method(user, c, explicit, output, labels, per_example) -> str:
+    """Another value method of the loss whose value is the mean or the sum of the per-example losses, or ""."""
+    for name in methods_of(user, LOSS_VALUE_METHODS):
+        trial = dataclasses.replace(c, value=name)
+        if name != c.value and attempt(find_call, user, trial, explicit, False, output, labels,
+                                       per_example) is not FAILED and trial.reduction != "none":
+            return name
+    return ""
 
 
-def gradient_at(user, c, output, labels):
-    """The gradient the loss gives at (output, labels) in the conventions c, on a copy."""
-    probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
-    probe.forward(output, labels)
-    return probe.backward()
+def same_loss(a, b) -> bool:
+    """Two value methods that find_call accepts both give the loss (its value is the mean, the sum
+    or the list of the per-example losses): the same, where they are called alike. A textbook's
+    forward returns the per-example values and its calculate their mean."""
+    return a[:2] + a[4:] == b[:2] + b[4:]  # find_call's (batching, targets, reduction, gradient, arguments)
+
+
+def value_attribute(user, per_example) -> str:
+    """The attribute in which a value call that returned nothing left the loss (its mean, its sum, or the
+    per-example values), or ""."""
+    for name, value in vars(user).items():
+        array = numbers(value)
+        if array is not None and array.ndim <= 1 and reduction_of(array.astype(float), per_example) is not None:
+            return name
+    return ""
 
 
 def find_call(user, c, explicit, function, output, labels, per_example):
     """How the value is called (batching, target form), whether the call returns the gradient too,
     and the value's reduction: the first combination whose value is the loss (set in c, and returned)."""
     tried = []
-    for batching, targets in itertools.product([explicit["batching"]] if "batching" in explicit else BATCHINGS,
-                                               [explicit["targets"]] if "targets" in explicit else TARGETS):
-        c.batching, c.targets = batching, targets
+    for order, batching, targets in itertools.product(
+            [explicit["arguments"]] if "arguments" in explicit else ARGUMENT_ORDERS,  # (output, target) first
+            [explicit["batching"]] if "batching" in explicit else BATCHINGS,
+            [explicit["targets"]] if "targets" in explicit else TARGETS):
+        c.arguments, c.batching, c.targets = order, batching, targets
+        c.value_attribute = explicit.get("value_attribute", "")
         if "gradient" not in explicit:
             c.gradient = "returned" if function else "stateful"
         probe = adapted_loss_class(c.name, c.twin)(copy.deepcopy(user), c)
-        result = attempt(raw_result, probe, output, labels)
-        if result is FAILED:
-            tried.append(f"{batching}, {targets}: raised")
+        try:
+            with np.errstate(all="ignore"):
+                result = raw_result(probe, output, labels)
+        except Exception as error:  # noqa: BLE001 - the user's code: this call does not fit; say what it raised
+            tried.append(f"({order}) {batching}, {targets}: raised {type(error).__name__}: {error}")
             continue
+        if result is None and batching == "rows" and not function and "value_attribute" not in explicit:
+            c.value_attribute = value_attribute(probe.user, per_example)  # a forward that returns nothing
+            result = getattr(probe.user, c.value_attribute) if c.value_attribute else None
         results = result if batching == "columns" else [result]
         if "gradient" not in explicit and all(isinstance(r, tuple) and len(r) == 2 for r in results):
             c.gradient = "returned"
@@ -160,21 +234,15 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         if found is not None:
             if "reduction" not in explicit:
                 c.reduction = "none" if batching == "columns" else found
-            return c.batching, c.targets, c.reduction, c.gradient
-        tried.append(f"{batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+            return c.batching, c.targets, c.reduction, c.gradient, c.arguments
+        tried.append(f"({order}) {batching}, {targets}: value {np.ravel(value)[:3]} is not the loss")
+    outcomes = {entry.partition(": ")[2] for entry in tried}
+    if len(outcomes) == 1 and len(tried) > 1:  # the same everywhere (a forward that always raises): said once
+        tried = [f"every way of calling it: {outcomes.pop()}"]
     raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
                           f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
-                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=")
-
-
-def raw_result(loss, output, labels):
-    """What the user's value call returns, as it returns it (per example, a list, for columns)."""
-    c = loss.conventions
-    targets = user_targets(labels, output, c.targets)
-    if c.batching == "columns":
-        return [loss._value_function()(z.reshape(-1, 1), t.reshape(-1, 1) if t.ndim else t)
-                for z, t in zip(output, targets)]
-    return loss._value_function()(output, targets)
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=, "
+                          f"arguments=")
 
 
 def probe_output(twin, rng) -> np.ndarray:
@@ -198,13 +266,6 @@ def reference(twin, output, labels):
     return 0.5 * ((output - one_hot) ** 2).sum(axis=1), output - one_hot
 
 
-def agrees(value, expected) -> bool:
-    """Equal to float64 rounding (the project's one-pass tolerance): a right reduction agrees to
-    rounding, a wrong one is off by a factor of the batch size."""
-    return diff("probe", np.asarray(value, dtype=np.float64), np.asarray(expected, dtype=np.float64),
-                tolerances.FLOAT64).ok
-
-
 def reduction_of(value, per_example):
     if value.size == per_example.size and agrees(value.ravel(), per_example):
         return "none"
@@ -214,10 +275,3 @@ def reduction_of(value, per_example):
     return None
 
 
-def gradient_reduction(user, c, output, labels, gradient_of_sum) -> str:
-    grad = np.asarray(gradient_at(user, c, output, labels), dtype=float)
-    for name, expected in (("sum", gradient_of_sum), ("mean", gradient_of_sum / len(output))):
-        if agrees(grad, expected):
-            return name
-    raise ConventionError(f"{c.name} returns one loss per example, and its gradient is neither that of their "
-                          f"sum nor of their mean; say which it is meant to be with gradient_of='sum' or 'mean'")

@@ -50,9 +50,11 @@ def require_method(obj, name: str, keyword: str) -> str:
                           f"{', '.join(available) or 'none'}")
 
 
-def choose(obj, names, run, what: str, keyword: str) -> str:
+def choose(obj, names, run, what: str, keyword: str, agree=None) -> str:
     """The method of obj among names that run(name) accepts (run raises where it does not); where
-    several do, the first, provided every other gives the same result; else a ConventionError."""
+    several do, the first, provided every other gives the same result (agree(a, b), default same);
+    else a ConventionError."""
+    agree = agree or same
     present = methods_of(obj, names)
     if not present:
         raise ConventionError(f"{type(obj).__name__} has no {what} method (looked for {', '.join(names)}); give "
@@ -65,7 +67,7 @@ def choose(obj, names, run, what: str, keyword: str) -> str:
         return present[0]
     first = working[0]
     for other in working[1:]:
-        if not same(results[first], results[other]):
+        if not agree(results[first], results[other]):
             raise ConventionError(f"the {what} could be {type(obj).__name__}.{first} or .{other}: both accept the "
                                   f"probe and give different results; give {keyword}= the one to check")
     return first

@@ -16,8 +16,8 @@ import numpy as np
 import scratch_nn
 from reference.adapters.discovery import adapt_layer, twin_of
 from reference.adapters.layer import AdaptedLayer
-from reference.adapters.loss import AdaptedLoss
-from reference.adapters.loss_discovery import adapt_loss
+from reference.adapters.loss import AdaptedLoss, UnreadableLoss
+from reference.adapters.loss_discovery import read_loss
 from reference.adapters.methods import has_forward
 from reference.adapters.probing import ConventionError
 
@@ -48,7 +48,9 @@ class Adapted:
     """What adapt_network returns: everything the checker and a training loop need."""
 
     network: scratch_nn.Sequential
-    loss: AdaptedLoss | None
+    loss: AdaptedLoss | UnreadableLoss | None  # (or a scratch_nn loss, where the user has none)
+    source: object = None  # what the user gave or build returned: the model a loss(model, scores, y) is given
+    loss_note: str = ""  # where the loss checked is not the user's: which is used instead, said in the block
 
     @property
     def twins(self) -> list[str]:
@@ -83,7 +85,8 @@ class Adapted:
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""
         return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
-                "loss": asdict(self.loss.conventions) if isinstance(self.loss, AdaptedLoss) else None,
+                "loss": asdict(self.loss.conventions) if isinstance(self.loss, AdaptedLoss) else
+                asdict(self.loss) if isinstance(self.loss, UnreadableLoss) else None,
                 "update": {"inside_backward": self.updates_in_backward, "lr": self.lr}}
 
     def describe(self) -> str:
@@ -95,6 +98,11 @@ class Adapted:
                 for line, at in lines.items()]
         if isinstance(self.loss, AdaptedLoss):  # not scratch_nn's own, used where the user has none
             rows.append(f"  loss: {self.loss.conventions.describe()}")
+        elif self.loss_note:
+            rows.append(f"  loss: {self.loss_note}")
+        elif isinstance(self.loss, UnreadableLoss):
+            rows.append(f"  loss: {self.loss.describe()}; checked as a failed part, the layers with torch's "
+                        f"loss gradient")
         if self.updates_in_backward:
             rows.append(f"  update: inside backward, lr {self.lr:g}; checked and trained as W - lr dW")
         return "Conventions found (each can be given explicitly):\n" + "\n".join(rows)
@@ -110,7 +118,7 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
     """Adapt a user's network: a list of layers (instances, or functional pairs), a
     scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
 
-    loss: the user's loss (see adapt_loss), with loss_twin ("cross_entropy", "mse", "probability_cross_entropy") and
+    loss: the user's loss (see adapt_loss; one that cannot be read is an UnreadableLoss), with loss_twin ("cross_entropy", "mse", "probability_cross_entropy") and
         loss_conventions (a dict of LossConventions fields) where probing needs them.
     twins: one per layer ("linear", "sigmoid", "relu", "tanh", "softmax"); default: each layer's torch_twin
         attribute, or its class name.
@@ -136,9 +144,15 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
             layouts.setdefault(type(layer), wrapped.conventions.layout)
             width = wrapped.params["weight"].shape[0]
         adapted.append(wrapped)
-    if loss is not None and not isinstance(loss, AdaptedLoss):
-        loss = adapt_loss(loss, loss_twin, **(loss_conventions or {}))
-    return Adapted(scratch_nn.Sequential(*adapted), loss)
+    if loss is not None and not isinstance(loss, (AdaptedLoss, UnreadableLoss)):
+        loss = read_loss(loss, loss_twin, model=model_of(subject), **(loss_conventions or {}))
+    return Adapted(scratch_nn.Sequential(*adapted), loss, source=subject)
+
+
+def model_of(subject):
+    """What a loss(model, scores, y) is called with: the object holding the layers (a list has no weights of
+    its own to penalise)."""
+    return None if isinstance(subject, (list, tuple, scratch_nn.Sequential)) else subject
 
 
 def layers_of(subject) -> list:

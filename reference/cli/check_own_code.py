@@ -112,6 +112,8 @@ def check_implementation(args, conventions, options):
     loss = "cross_entropy" if args.loss == "none" else args.loss
     adapted = loader.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
                                          dtype=np.dtype(args.dtype), loss=loss, conventions=given)
+    if isinstance(adapted.loss, loader.UnreadableLoss) and adapted.loss.asks:  # a flag settles it: refused, exit 2
+        raise loader.ImplementationError(f"the loss build returned cannot be read: {adapted.loss.reason}")
     if args.loss == "none":
         options["loss"] = None
     return check(adapted, **options)
@@ -166,11 +168,15 @@ def import_module(module_name: str):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # as running the file would: it can import the files beside it
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[spec.name]
         raise
+    finally:
+        sys.path.remove(folder)
     return module
 
 

@@ -37,7 +37,7 @@ import torch
 
 import scratch_nn
 from reference import tolerances
-from reference.adapters import Adapted
+from reference.adapters import Adapted, UnreadableLoss
 from reference.comparison import sized_name
 from reference.finite_differences import EntrySampler
 from reference.gradcheck import own_code
@@ -243,7 +243,9 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
             evaluating.training = False
             parts.append(check_layer_part(i, evaluating, copy.deepcopy(module).eval(), x_i, decoys[i], upstream,
                                           sampler, zero_grad, mode=" in evaluation mode"))
-    if loss is not None:
+    if isinstance(loss, UnreadableLoss):  # the layers were checked on their own; the loss fails alone
+        parts.append(PartCheck("loss", None, loss.name, loss.name, error=f"cannot be read: {loss.reason}"))
+    elif loss is not None:
         output = inputs[-1]
         if target is None:
             target = rng.integers(0, output.shape[1], len(output))
@@ -317,7 +319,7 @@ def _with_zeros(x, rng) -> np.ndarray:
 def _subject_summary(network, loss, optimizer: str | None) -> str:
     """The report's first line: "Linear(784->32), Sigmoid, Linear(32->10); SoftmaxCrossEntropy; SGD"."""
     parts = [", ".join(sized_name(layer) for layer in network.layers)]
-    parts += [type(loss).__name__] if loss is not None else []
+    parts += [loss.name if isinstance(loss, UnreadableLoss) else type(loss).__name__] if loss is not None else []
     parts += [optimizer] if optimizer is not None else []
     return "; ".join(parts)
 

@@ -22,6 +22,7 @@ backward() by the shared node failing while its operations agree.
 """
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -50,6 +51,7 @@ class Expression:
     f: Callable        # the expression, on the user's Values or on torch tensors alike
     role: str = ONCE
     uses: tuple = ()   # the other operations it goes through, for naming what a failure comes from
+    at: tuple = ()     # the leaves' values where fixed: at a kink, where the derivative is a convention
 
     @property
     def leaves(self) -> list[str]:
@@ -91,8 +93,9 @@ OPERATIONS = [
     Operation("__rtruediv__", (Expression("2/x", lambda x: 2.0 / x),)),
     Operation("tanh()", (Expression("x.tanh()", lambda x: x.tanh()),)),
     Operation("exp()", (Expression("x.exp()", lambda x: x.exp()),)),
-    Operation("relu()", (Expression("x.relu()", lambda x: x.relu()), Expression("y.relu()", lambda y: y.relu())),
-              {"x": 1, "y": -1}),
+    # and at its kink, 0: torch takes relu'(0) = 0 (no finite difference there: the two sides' slopes differ)
+    Operation("relu()", (Expression("x.relu()", lambda x: x.relu()), Expression("y.relu()", lambda y: y.relu()),
+                         Expression("z.relu() at z = 0", lambda z: z.relu(), at=(0.0,))), {"x": 1, "y": -1}),
     Operation("sigmoid()", (Expression("x.sigmoid()", lambda x: x.sigmoid()),)),
     Operation("log()", (Expression("x.log()", lambda x: x.log()),), {"x": 1}),
     Operation("composite", (Expression("(x*y + x).tanh()", lambda x, y: (x * y + x).tanh(), REUSE,
@@ -131,6 +134,9 @@ MISTAKES = [
     Signature("relu gradient not masked", "relu's backward lets the gradient through where the input is "
               "negative: self.grad += (out.data > 0) * out.grad.", ("operation",),
               _grad("y.relu()", "y", lambda y: 1.0)),
+    Signature("relu derivative 1 at 0", "relu's backward lets the gradient through at exactly 0 (a mask "
+              "self.data >= 0); PyTorch takes relu'(0) = 0, the mask out.data > 0: self.grad += (out.data > 0) * "
+              "out.grad.", ("operation",), _grad("z.relu() at z = 0", "z", lambda z: 1.0)),
     Signature("sigmoid derivative as s", "sigmoid's backward multiplies by s, its output; d s/dx = s * (1 - s).",
               ("operation",), _grad("x.sigmoid()", "x", lambda x: 1 / (1 + math.exp(-x)))),
 ]
@@ -152,11 +158,12 @@ def check_operation(Value, operation: Operation, rng) -> PartCheck:
     for e in operation.expressions:
         values = {leaf: float(operation.signs.get(leaf, rng.choice([-1, 1])) * rng.uniform(LOW, HIGH))
                   for leaf in e.leaves}
+        values.update(zip(e.leaves, e.at))
         leaves[e.text] = values
         try:
             ours = _user_pass(Value, e, values)
-            gradients, error = numerical_gradient_and_error(lambda at: _user_forward(Value, e, at),
-                                                            np.array(list(values.values())))
+            gradients, error = ([], []) if e.at else numerical_gradient_and_error(
+                lambda at: _user_forward(Value, e, at), np.array(list(values.values())))
         except Exception as exception:  # noqa: BLE001 - whatever the user's code raises is the row's finding
             part.error = f"{e.text} raised {type(exception).__name__}: {exception}"
             return part
@@ -178,8 +185,15 @@ def _user_pass(Value, e: Expression, values: dict) -> dict:
     leaves = [Value(v) for v in values.values()]
     out = e.f(*leaves)
     out.backward()
-    return {e.text: np.float64(out.data), **{f"{e.text}: {name}.grad": np.float64(leaf.grad)
-                                             for name, leaf in zip(values, leaves)}}
+    return {e.text: _number(out.data), **{f"{e.text}: {name}.grad": _number(leaf.grad)
+                                          for name, leaf in zip(values, leaves)}}
+
+
+def _number(value) -> np.float64:
+    """A Value's .data or .grad as a float64; anything else (None, a str) a TypeError saying what it is."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"expected a number in .data and .grad; got {value!r}")
+    return np.float64(value)
 
 
 def _user_forward(Value, e: Expression, at: np.ndarray) -> float:

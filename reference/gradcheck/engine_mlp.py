@@ -31,9 +31,13 @@ def check_mlp(MLP, sizes, seed: int) -> tuple[list[PartCheck], str]:
     params = _parameters(mlp, sizes)
     rng = np.random.default_rng(seed)
     values = rng.uniform(-1, 1, len(params))
+    xs, ys = rng.uniform(-1, 1, (EXAMPLES, sizes[0])), rng.uniform(-1, 1, (EXAMPLES, sizes[-1]))
+    # At the kink: the first example all zeros and the first neuron's bias 0 (its last and its first
+    # parameter, whichever order parameters() lists them in), so that neuron's input is exactly 0 in
+    # any order of summation, where relu'(0) = 0 is torch's convention.
+    xs[0], values[[0, sizes[0]]] = 0.0, 0.0
     for p, v in zip(params, values):
         p.data, p.grad = float(v), 0.0
-    xs, ys = rng.uniform(-1, 1, (EXAMPLES, sizes[0])), rng.uniform(-1, 1, (EXAMPLES, sizes[-1]))
     outputs = [_as_list(mlp([float(v) for v in x])) for x in xs]
     found = _found(values, sizes, xs, np.array([[o.data for o in out] for out in outputs], dtype=np.float64))
     terms = [(o - float(y)) ** 2 for out, target in zip(outputs, ys) for o, y in zip(out, target)]

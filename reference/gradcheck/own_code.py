@@ -22,12 +22,14 @@ from reference.adapters import (
     Adapted,
     AdaptedLoss,
     LayerConventions,
+    UnreadableLoss,
     adapt_layer,
-    adapt_loss,
     adapt_network,
     functional_params,
+    read_loss,
 )
 from reference.adapters.discovery import TWINS
+from reference.adapters.network import model_of
 from reference.adapters.methods import (
     BACKWARD_METHODS,
     DERIVATIVE_METHODS,
@@ -141,7 +143,7 @@ def adapt_layers(subject, loss, twins, *, in_features, dtype, seed, lr, conventi
     adapted = adapt_network(subject, None, twins=twins, in_features=in_features, lr=lr, dtype=dtype, seed=seed,
                             **conventions)
     if is_users_loss(loss):
-        adapted.loss = adapt_loss(loss, loss_twin, **(loss_conventions or {}))
+        adapted.loss = read_loss(loss, loss_twin, model=model_of(subject), **(loss_conventions or {}))
     elif loss is not None:
         adapted.loss = loss
     return adapted
@@ -149,7 +151,7 @@ def adapt_layers(subject, loss, twins, *, in_features, dtype, seed, lr, conventi
 
 def is_users_loss(loss) -> bool:
     """Neither a scratch_nn loss nor a name of one: the user's, to be adapted."""
-    return loss is not None and not isinstance(loss, (str, Loss, AdaptedLoss))
+    return loss is not None and not isinstance(loss, (str, Loss, AdaptedLoss, UnreadableLoss))
 
 
 def checker_options(adapted: Adapted, options: dict) -> dict:

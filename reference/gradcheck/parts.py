@@ -37,7 +37,13 @@ from torch import nn
 
 import scratch_nn
 from reference import tolerances
-from reference.comparison import Comparison, compare, layer_repr
+from reference.comparison import (
+    Comparison,
+    compare,
+    describe_value,
+    layer_repr,
+    numbers,
+)
 from reference.finite_differences import KINK_MARGIN, sampled_diff
 from reference.gradcheck.report import PartCheck
 from reference.gradcheck.signatures import (
@@ -62,6 +68,15 @@ def _run_scratch(what: str, function, *args):
             return function(*args)
     except Exception as error:
         raise _ScratchError(f"{what} raised {type(error).__name__}: {error}") from error
+
+
+def _numbers(what: str, value):
+    """What the code under check gave, as an array of numbers; anything else is that part's failure,
+    said in words (the judges measure only numbers)."""
+    array = numbers(value)
+    if array is None:
+        raise _ScratchError(f"{what} gave {describe_value(value)}, not an array of numbers")
+    return array
 
 
 def torch_model_from_twins(network, twins) -> nn.Sequential:
@@ -130,7 +145,8 @@ def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> di
     if zero_grad is not None:
         _run_scratch(f"zero_grad{note}", zero_grad, layer)
     grad_input = _run_scratch(f"backward{note}", layer.backward, upstream)
-    return {f"{index}.output": output, f"{index}.grad_input": grad_input,
+    return {f"{index}.output": _numbers(f"forward{note}", output),
+            f"{index}.grad_input": _numbers(f"backward{note}", grad_input),
             **{f"{index}.{name}.grad": value for name, value in _gradients(layer, f"backward{note}").items()},
             **{f"{index}.{name} after backward": value.copy() for name, value in layer.params.items()},
             **{f"{index}.{name} after the batches": np.array(value, copy=True)
@@ -223,7 +239,7 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
 
     def reference_at(at, params=None):
         trace = trace_torch(nn.Sequential(), at, target, loss)
-        return {"loss": trace["loss"], "loss.grad": trace["loss.grad"]}
+        return {"loss": trace["loss"] + _penalty(loss), "loss.grad": trace["loss.grad"]}
 
     def at_large_logits(values):
         return {key + LARGE_LOGITS_SUFFIX: value for key, value in values.items()}
@@ -256,11 +272,24 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     return part
 
 
+def _penalty(loss):
+    """The L2 penalty lambda * sum W^2 a loss(model, scores, y) adds (see reference.adapters.loss_penalty),
+    computed by torch from the same weights; 0 for any other loss."""
+    found = getattr(loss, "penalty", None)
+    if found is None:
+        return 0.0
+    factor, weights = found
+    with torch.no_grad():
+        return factor * float(sum(torch.sum(torch.from_numpy(np.asarray(w, dtype=np.float64)) ** 2) for w in weights))
+
+
 def _loss_pass(loss, output, decoy, target, note="") -> dict:
     """The scratch side for a loss: forward(decoy), forward(z), backward()."""
     _run_scratch(f"the loss's forward on the decoy batch{note}", loss.forward, decoy, target)
     value = _run_scratch(f"the loss's forward{note}", loss.forward, output, target)
-    return {"loss": np.asarray(value), "loss.grad": _run_scratch(f"the loss's backward{note}", loss.backward)}
+    grad = _run_scratch(f"the loss's backward{note}", loss.backward)
+    return {"loss": _numbers(f"the loss's forward{note}", value),
+            "loss.grad": _numbers(f"the loss's backward{note}", grad)}
 
 
 def _compared(scratch, reference, tolerance, where: str, context) -> Comparison:

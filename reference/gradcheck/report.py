@@ -126,7 +126,7 @@ class CheckReport:
                                                f"({len(self.parts)} checked).")
             return "\n".join(lines)
         lines.append("FIRST DISAGREEMENT: " + first.summary())
-        others = [f"{p.label} ({', '.join(p.failing) or 'raised'})" for p in self.failures[1:]]
+        others = [f"{p.label} ({', '.join(p.failing) or p.error})" for p in self.failures[1:]]  # the error says what
         if others:
             lines.append(s.get("also", "Also disagreeing, each a mistake of its own (every part is checked on "
                                        "correct inputs)") + ": " + "; ".join(others))

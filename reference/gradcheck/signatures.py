@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from torch import nn
 
-from reference.comparison import diff
+from reference.comparison import diff, numbers
 
 LARGE_LOGIT_SHIFT = 1000.0  # softmax is unchanged by a shift; an unshifted e^z overflows at z + 1000
 LARGE_LOGITS_SUFFIX = f" at logits + {LARGE_LOGIT_SHIFT:g}"  # the loss's (a softmax's) tensors there
@@ -90,8 +90,10 @@ def _explains(predicted, case: Case, key: str, tolerance) -> bool:
     if key not in case.scratch or key not in case.reference:
         return False
     tolerance = tolerance(key) if callable(tolerance) else tolerance
-    correct = case.reference[key]
-    predicted = np.asarray(predicted).astype(correct.dtype)
+    correct, predicted = numbers(case.reference[key]), numbers(predicted)
+    if correct is None or predicted is None or numbers(case.scratch[key]) is None:
+        return False  # not numbers (a user's None, say): no mistake predicts it; the comparison says what it is
+    predicted = predicted.astype(correct.dtype)
     return not diff(key, predicted, correct, tolerance).ok and diff(key, case.scratch[key], predicted, tolerance).ok
 
 
@@ -173,8 +175,9 @@ def _accumulated(zeroed: bool):
 
 
 def _overflowed(case: Case, key: str) -> bool:
-    return (key.endswith(LARGE_LOGITS_SUFFIX) and not np.isfinite(case.scratch[key]).all()
-            and np.isfinite(case.reference[key]).all())
+    ours, theirs = numbers(case.scratch.get(key)), numbers(case.reference.get(key))
+    return (key.endswith(LARGE_LOGITS_SUFFIX) and ours is not None and theirs is not None
+            and not np.isfinite(ours).all() and np.isfinite(theirs).all())
 
 
 _LAYER, _LOSS = ("layer",), ("loss",)
@@ -196,8 +199,9 @@ SIGNATURES = [
               "The output is x W + b instead of x W^T + b: the weight is stored (out, in), as torch stores it.",
               _LAYER, predict=_forward_untransposed),
     Signature("transposed weight gradient",
-              "The weight gradient is transposed: dL/dW = G^T x has the weight's shape (out, in); x^T G is its "
-              "transpose (for a square layer the shapes agree and only the values give it away).",
+              "The weight gradient is transposed: it must be laid out as the weight is. A weight stored (in, out) "
+              "and used as x @ W has dL/dW = x^T G; one stored (out, in) and used as x @ W^T (torch's) has "
+              "dL/dW = G^T x (for a square layer the shapes agree and only the values give it away).",
               _LAYER, predict=_transposed),
     Signature("bias gradient averaged",
               "The bias gradient is averaged over the batch instead of summed: the loss's 1/n is already in G, so "
@@ -266,6 +270,8 @@ def match_signatures(case: Case, failing: list[str], tolerance, signatures=None)
     """The signatures (default SIGNATURES) that explain the failing tensors; generic ones only where
     no specific one does."""
     signatures = SIGNATURES if signatures is None else signatures
+    # a value the scratch side gave that is no array of numbers (None, a str) is no mistake's prediction
+    failing = [key for key in failing if key not in case.scratch or numbers(case.scratch[key]) is not None]
     found = [(s, key) for s in signatures for key in s.matching(case, failing, tolerance)] if failing else []
     explained = {key for s, key in found if not s.generic}
     return [Match(key, s.name, s.words) for s, key in found if not (s.generic and key in explained)]

@@ -14,7 +14,8 @@ graded on these parts, each pass or fail on its own:
     training      STEPS steps of SGD on synthetic MNIST-shaped data, beside the torch twin from the
                   same weights: fails as "dead" when every gradient was zero or the loss stayed near
                   ln(10), as "diverged" on NaN/Inf, and when the parameters end outside the whole-run
-                  tolerance (tolerances.TRAINING_RUN_FLOAT64)
+                  tolerance (tolerances.TRAINING_RUN_FLOAT64); skipped (n/a, saying why) where the loss
+                  cannot be read: there is nothing to train with
 
 Everything runs in float64. A part's `reason` names what failed in words (the tensors, the
 checker's signature, the error raised) and never carries a number computed by torch, so it can be
@@ -28,7 +29,7 @@ import numpy as np
 
 import scratch_nn
 from reference import tolerances
-from reference.adapters import ConventionError
+from reference.adapters import ConventionError, UnreadableLoss
 from reference.adapters.loader import (
     ImplementationError,
     adapt_layers,
@@ -37,6 +38,7 @@ from reference.adapters.loader import (
     load_module,
 )
 from reference.comparison import compare
+from reference.training.implementation import penalised
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
@@ -136,11 +138,11 @@ def build(builder, conventions, settings, activation):
     loss, not every layer; a submission without a loss gets n/a for it."""
     adapted, user_loss = adapt_layers(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed,
                                       init="torch", dtype=np.float64, conventions=conventions)
-    try:
-        adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions)
-    except ImplementationError as error:
-        adapted.loss = scratch_nn.SoftmaxCrossEntropy()
-        return adapted, PartResult(False, str(error))
+    adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions, model=adapted.source)
+    if isinstance(adapted.loss, UnreadableLoss):
+        reason = f"the loss build returned cannot be read: {adapted.loss.reason}"
+        adapted.loss = scratch_nn.SoftmaxCrossEntropy()  # the layers are checked with torch's loss gradient
+        return adapted, PartResult(False, reason)
     return adapted, PartResult(None, "n/a: build returns no loss") if user_loss is None else None
 
 
@@ -189,8 +191,10 @@ def training_data(settings: GradeSettings):
 def train(builder, conventions, settings) -> PartResult:
     """The training run: the submission's network (first activation) and its torch twin, the same batches."""
     adapted, loss_grade = build(builder, conventions, settings, settings.activations[0])
-    if loss_grade is not None and loss_grade.ok is False:
-        return loss_grade
+    if loss_grade is not None and loss_grade.ok is False:  # no loss to train with: skipped, the loss part failed
+        return PartResult(None, f"skipped: {loss_grade.reason}")
+    if penalised(adapted):
+        return PartResult(None, f"skipped: {penalised(adapted)}")
     network, loss = adapted.network, adapted.loss
     # A loss summed over the batch (one example at a time, say) as a mean, and, unless the layers hold
     # their own lr, the step the same size as with the mean: lr 0.2 on a sum of 32 saturates a sigmoid.

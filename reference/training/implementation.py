@@ -4,7 +4,7 @@ beside its torch twin, with its loss and the conventions found."""
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted
+from reference.adapters import Adapted, UnreadableLoss
 from reference.adapters.loader import (
     ImplementationError,
     adapt_built,
@@ -27,11 +27,27 @@ def adapt_config(config: RunConfig) -> Adapted:
                               loss=config.loss, conventions=conventions)
     except ImplementationError as error:
         raise ConfigError("implementation", config.implementation, str(error)) from None
+    if isinstance(adapted.loss, UnreadableLoss):  # nothing to train with (check --implementation fails it alone)
+        raise ConfigError("implementation", config.implementation,
+                          f"the loss build returned cannot be read: {adapted.loss.reason}")
+    if penalised(adapted):
+        raise ConfigError("implementation", config.implementation, penalised(adapted))
     if adapted.lr is not None and not np.isclose(adapted.lr, config.lr, rtol=1e-12, atol=0):
         raise ConfigError("implementation", config.implementation,
                           f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "
                           f"{config.lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr build is given")
     return adapted
+
+
+def penalised(adapted: Adapted) -> str:
+    """Why the run cannot train this loss ("" where it can): one that adds an L2 penalty over the model's
+    weights returns no gradient of it, and the torch twin trains on the data loss alone."""
+    conventions = getattr(adapted.loss, "conventions", None)
+    if conventions is None or not conventions.penalty:
+        return ""
+    return (f"its loss adds an L2 penalty {conventions.penalty:.6g} * sum W^2, whose gradient it does not return: "
+            f"a run trains the data loss alone, so build the model without it (reg=0); check --implementation "
+            f"checks the penalty")
 
 
 def build_networks(config: RunConfig):

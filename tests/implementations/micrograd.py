@@ -219,6 +219,8 @@ MUTANTS = {
                                  "self.grad += (self.data**(other - 1)) * out.grad", "__pow__", "exponent left out"),
     "exp derivative at the input": ("self.grad += out.data * out.grad", "self.grad += x * out.grad", "exp()",
                                     "exp derivative at the input"),
+    "relu open at zero": ("self.grad += (out.data > 0) * out.grad", "self.grad += (self.data >= 0) * out.grad",
+                          "relu()", "relu derivative 1 at 0"),
     "relu open below zero": ("self.grad += (out.data > 0) * out.grad", "self.grad += out.grad", "relu()",
                              "relu gradient not masked"),
     "division without the divisor's term": ("        return self * other**-1\n", DIVISION_WITHOUT_THE_DIVISOR,
