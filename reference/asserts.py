@@ -83,8 +83,8 @@ def failure_message(report) -> str:
     others = [f"{p.label} ({', '.join(p.failing) or 'raised'})" for p in report.failures[1:]]
     lines += [f"Also disagreeing: {'; '.join(others)}"] if others else []
     batch = f", batch size {s['batch_size']}" if "batch_size" in s else ""
-    lines += ["", f"Checked: {s['subject']} ({s['dtype']}{batch}, seed {s['seed']}); print(reference.check(...)) "
-                  f"for the full table."]
+    lines += ["", (f"Checked: {s['subject']} ({s['dtype']}{batch}, seed {s['seed']}); print(reference.check(...)) "
+                   f"for the full table.")]
     if report.conventions:
         lines += ["", report.conventions["summary"]]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from implementations.learner import DENSE_BUGGY
 from implementations.submissions import source
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -17,26 +18,6 @@ from reference.cli import main as cli
 from reference.grading.folder import find_submissions, what_was_taken
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# A layer in its author's conventions (W stored (in, out), gradients in .dW/.db) with a classic
-# mistake: the weight gradient divided by the batch size although the loss already averaged.
-DENSE_BUGGY = '''import numpy as np
-
-
-class DenseBuggy:
-    def __init__(self, n_in, n_out):
-        self.W = 0.1 * np.random.default_rng(0).standard_normal((n_in, n_out))
-        self.b = np.zeros(n_out)
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.W + self.b
-
-    def backward(self, grad):
-        self.dW = self.x.T @ grad / len(self.x)
-        self.db = grad.sum(axis=0)
-        return grad @ self.W.T
-'''
 
 
 def write_notebook(path: Path, *cells: str) -> Path:

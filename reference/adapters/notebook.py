@@ -51,7 +51,7 @@ def notebook_source(path: Path) -> tuple[str, list[Skipped]]:
 
     try:
         notebook = nbformat.read(path, as_version=4)
-    except Exception as error:  # nbformat raises JSON, schema and key errors alike for a broken file
+    except Exception as error:  # noqa: BLE001 - nbformat raises JSON, schema and key errors alike for a broken file
         raise ValueError(f"{path} is not a readable notebook ({type(error).__name__}: {error}); "
                          f"save it again from Jupyter, or export its code to a .py file") from None
     lines, skipped = [], []
