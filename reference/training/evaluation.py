@@ -9,7 +9,7 @@ on the step it would take now, not on a first step from empty state.
 """
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from reference import tolerances
 from reference.comparison import compare
@@ -28,6 +28,7 @@ class SideMetrics:
     validation_accuracy: float
     test_accuracy: float
     seconds: float  # training time of this side alone, evaluation excluded
+    step_losses: list = field(default_factory=list)  # each training step's loss on its batch, in order
 
 
 @dataclass
@@ -77,7 +78,7 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
     def metrics(side):
         accuracy = {name: float((predictions[side][name] == split.labels).mean()) for name, split in splits.items()}
         return SideMetrics(sides[side].loss_sum / len(train.labels), accuracy["train"], accuracy["validation"],
-                           accuracy["test"], sides[side].seconds)
+                           accuracy["test"], sides[side].seconds, list(sides[side].losses))
 
     comparison = compare(network.state_dict(), numpy_state_dict(model),
                          tolerances.training_run(config.dtype), network.layers)
