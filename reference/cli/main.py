@@ -32,7 +32,6 @@ from reference.cli.train import (
     add_train_command,
 )
 
-
 COMMAND_NAMES = ("compare.py", "scratch-nn")  # the repository's script, and the installed console script
 
 
