@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from reference.adapters import loader, notebook
 from reference.cli import main as cli
+from reference.cli import train as train_cli
 from reference.grading.folder import find_submissions, what_was_taken
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +118,14 @@ def test_a_layer_checked_in_a_real_kernel(tmp_path):
     assert "looks like: batch size too small" in text.splitlines()[0] and len(text.splitlines()) < 10, text
     page = result.data["text/html"]
     assert page.index("batch size too small") < page.index("<table>") and "#fde2e1" in page
+
+
+def test_train_implementation_from_a_notebook(tmp_path, monkeypatch, synthetic, capsys):
+    """compare.py train --implementation NB.ipynb:build: the sides in two processes (the default), so
+    the notebook's classes cross into the scratch process and back as a .py file's do."""
+    monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
+    path = write_notebook(tmp_path / "net.ipynb", "%load_ext autoreload", source("textbook"))
+    code = cli.main(["--spec", "784-8-10", "--activation", "relu", "--epochs", "1", "--dtype", "float64",
+                     "--no-progress", "--implementation", f"{path}:build"])
+    out = capsys.readouterr().out
+    assert code == train_cli.EXIT_AGREE and "AGREE" in out and "stored (in, out)" in out, out
