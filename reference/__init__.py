@@ -16,7 +16,7 @@ import importlib
 
 from scratch_nn._version import __version__
 
-__all__ = ["torch_model", "compare_pass", "compare_step", "compare_trajectory", "check", "__version__"]
+__all__ = ["torch_model", "compare_pass", "compare_step", "compare_trajectory", "check"]
 # What `pip install scratch-nn` leaves out and the torch extra brings (pyproject.toml's optional-dependencies)
 TORCH_EXTRA = {"torch", "torchvision", "scipy", "matplotlib", "tqdm", "threadpoolctl", "nbformat"}
 

@@ -16,5 +16,5 @@ __all__ = [
     "Layer", "LeakyReLU", "Linear", "MaxPool2d", "OPTIMIZERS", "Optimizer", "ProbabilityCrossEntropy",
     "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy", "Spec",
     "Tanh", "Unflatten", "build_network",
-    "paper_uniform", "torch_default", "__version__",
+    "paper_uniform", "torch_default",
 ]

@@ -43,7 +43,7 @@ def add_grade_command(commands) -> None:
     parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each isolated "
                                                "(grade --help)", description=GRADE_DOC, epilog=EXIT_STATUS,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(handler=grade_command)
+    parser.set_defaults(handler=grade_command, grade_prog=parser.prog)  # "compare.py grade" or "scratch-nn grade"
     parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py or .ipynb files, or of folders "
                                                                   "with an __init__.py or a submission.py")
     parser.add_argument("--student-safe", action="store_true",
@@ -73,7 +73,7 @@ EXIT_STATUS = """exit status:
 
 
 def grade_command(args) -> int:
-    prog = "compare.py grade"
+    prog = getattr(args, "grade_prog", "compare.py grade")
     try:
         folder, settings = Path(args.folder), settings_from(args)
         if not folder.is_dir():
