@@ -1,6 +1,7 @@
 """compare.py check --watch as a learner uses it: started on their layer file, it checks, waits, and
 after each save prints the new verdict; Ctrl-C ends it with exit status 130."""
 
+import os
 import queue
 import signal
 import subprocess
@@ -37,6 +38,13 @@ class Lines:
         raise AssertionError(f"no {text!r} within {WAIT} s; the output was:\n{''.join(self.seen)}")
 
 
+def save(path: Path, text: str) -> None:
+    """As an editor saves: the whole new text, then renamed over the file (never seen half written)."""
+    part = path.with_suffix(".part")
+    part.write_text(text)
+    os.replace(part, path)
+
+
 def test_watch_checks_again_after_each_save_and_ctrl_c_ends_it(tmp_path):
     path = tmp_path / "layers.py"
     path.write_text(DENSE_BUGGY.replace(BUG, ""))
@@ -47,11 +55,11 @@ def test_watch_checks_again_after_each_save_and_ctrl_c_ends_it(tmp_path):
         lines = Lines(process)
         first = lines.until("[watch] exit")
         assert any("Every part agrees" in line for line in first) and "[watch] exit 0" in first[-1], first
-        path.write_text(DENSE_BUGGY)  # the learner saves a mistake
+        save(path, DENSE_BUGGY)  # the learner saves a mistake
         second = lines.until("[watch] exit")
         assert any("[watch] layers.py saved: checking again" in line for line in second), second
         assert any("Looks like: batch size too small" in line for line in second) and "[watch] exit 1" in second[-1]
-        path.write_text(DENSE_BUGGY.replace(BUG, ""))  # and fixes it
+        save(path, DENSE_BUGGY.replace(BUG, ""))  # and fixes it
         assert "[watch] exit 0" in lines.until("[watch] exit")[-1]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130

@@ -27,6 +27,7 @@ from pathlib import Path
 from reference.adapters import loader
 
 POLL = 0.2  # seconds between looks at the files: a new verdict within about POLL + the check's own time
+SETTLE = 0.05  # a change must hold this long before the check reads it: an editor may still be writing
 FILE_OPTIONS = ("layer", "implementation", "network", "engine", "mlp", "update_rule", "factory")
 EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 2, 130
 
@@ -70,6 +71,18 @@ def forget_user_modules(before: set, folders: set) -> None:
     loader.load_module.cache_clear()
 
 
+def settled(files: list[Path], stamps: list, poll: float) -> None:
+    """Return once the files differ from stamps and have stopped changing for SETTLE seconds, so that a
+    file being written (truncated, then filled) is read once it is whole."""
+    while True:
+        now = [stamp(file) for file in files]
+        if now != stamps:
+            time.sleep(SETTLE)
+            if [stamp(file) for file in files] == now:
+                return
+        time.sleep(poll)
+
+
 def watch(args, check_once, poll: float = POLL) -> int:
     """check_once(args) now and after every save of the watched files, until Ctrl-C (exit 130)."""
     files = watched_files(args)
@@ -92,8 +105,7 @@ def watch(args, check_once, poll: float = POLL) -> int:
                 return EXIT_INTERRUPTED
             print(f"\n[watch] exit {code} after {time.perf_counter() - started:.2f} s; waiting for {names} to be "
                   f"saved (Ctrl-C ends)", flush=True)
-            while [stamp(file) for file in files] == stamps:
-                time.sleep(poll)
+            settled(files, stamps, poll)
             print(f"\n[watch] {names} saved: checking again\n", flush=True)
     except KeyboardInterrupt:
         print("\n[watch] stopped", file=sys.stderr)
