@@ -14,7 +14,7 @@ PyTorch, the `torch` extra of the scratch-nn distribution: without it, importing
 
 import importlib
 
-from scratch_nn._version import __version__
+from scratch_nn._version import __version__ as __version__  # re-exported: reference.__version__
 
 __all__ = ["torch_model", "compare_pass", "compare_step", "compare_trajectory", "check"]
 # What `pip install scratch-nn` leaves out and the torch extra brings (pyproject.toml's optional-dependencies)

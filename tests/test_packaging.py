@@ -73,7 +73,7 @@ def test_the_installed_metadata(installed, tmp_path):
 
 def test_version_has_one_source():
     project = (ROOT / "pyproject.toml").read_text().split("[project]\n")[1].split("\n[")[0]
-    assert reference.__version__ == scratch_nn.__version__ and not re.search(r"^version\s*=", project, re.M)
+    assert reference.__version__ == scratch_nn.__version__ and not re.search(r"^version\s*=", project, re.MULTILINE)
     assert 'dynamic = ["version"]' in project
 
 

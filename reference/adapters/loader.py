@@ -38,8 +38,10 @@ from pathlib import Path
 import numpy as np
 
 import scratch_nn
-from reference.adapters import Adapted, ConventionError, adapt_loss, adapt_network, notebook
+from reference.adapters import Adapted, ConventionError, adapt_loss, adapt_network
 from reference.adapters.methods import has_forward
+from reference.adapters.notebook import SUFFIX as NOTEBOOK
+from reference.adapters.notebook import loader_for
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
@@ -64,14 +66,14 @@ def load_module(path: Path):
     if not file.is_file():
         raise ImplementationError(f"no such file {path}" if not path.is_dir() else
                                   f"the folder {path} has no __init__.py: name the file that defines build")
-    if file.suffix not in (".py", notebook.SUFFIX):
+    if file.suffix not in (".py", NOTEBOOK):
         raise ImplementationError(f"{file} is not a Python file: name the .py or .ipynb file that defines build")
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     # A name of its own, so that a file called numpy.py or network.py shadows nothing already imported.
     spec = importlib.util.spec_from_file_location(f"user_implementation_{path.stem}", file,
-                                                  loader=notebook.loader_for(file),  # a .ipynb's code cells
+                                                  loader=loader_for(file),  # a .ipynb's code cells
                                                   submodule_search_locations=[str(path)] if path.is_dir() else None)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

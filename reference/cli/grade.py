@@ -21,7 +21,13 @@ from reference.cli.check_whole_network import (
     conventions_from,
 )
 from reference.grading.folder import __doc__ as GRADE_DOC
-from reference.grading.folder import find_submissions, grade_folder, table, what_was_taken, write_json
+from reference.grading.folder import (
+    find_submissions,
+    grade_folder,
+    table,
+    what_was_taken,
+    write_json,
+)
 from reference.grading.kinds import (
     ENGINE_SIZES,
     NETWORK_SIZES,
