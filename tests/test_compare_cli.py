@@ -50,7 +50,8 @@ def test_report_json_and_plot(tiny_data, tmp_path, capsys):
         assert np.average(losses, weights=sizes) == pytest.approx(epoch[side]["train_loss"], rel=1e-12)
     assert {"parameters", "worst_tensor", "worst_scaled_abs", "prediction_agreement", "train_loss_difference",
             "within_tolerance", "step_check_ok", "step_check_ratio", "lockstep_steps", "lockstep_failed_steps",
-            "lockstep_worst_ratio"} == set(epoch["divergence"])
+            "lockstep_worst_ratio", "lockstep_step_ratios"} == set(epoch["divergence"])
+    assert epoch["divergence"]["lockstep_step_ratios"] == []  # not run in lockstep
     timing = run["timing"]
     assert (timing["concurrency"], timing["lockstep"], run["first_divergence"]) == ("process", False, None)
     assert timing["wall_seconds"] == pytest.approx(sum(e["wall_seconds"] for e in run["epochs"]))

@@ -49,6 +49,7 @@ class Divergence:
     lockstep_steps: int = 0
     lockstep_failed_steps: int = 0
     lockstep_worst_ratio: float = 0.0
+    lockstep_step_ratios: list = field(default_factory=list)  # each step's worst difference / allowed, in order
 
 
 @dataclass
@@ -97,7 +98,8 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
         within_tolerance=comparison.ok, step_check_ok=step.ok, step_check_ratio=max(d.ratio for d in step.diffs),
         **({} if lockstep is None else {"lockstep_steps": lockstep.epoch_checked,
                                         "lockstep_failed_steps": lockstep.epoch_failed,
-                                        "lockstep_worst_ratio": lockstep.epoch_worst}),
+                                        "lockstep_worst_ratio": lockstep.epoch_worst,
+                                        "lockstep_step_ratios": list(lockstep.epoch_ratios)}),
     )
     return EpochRecord(epoch, scratch_metrics, torch_metrics, divergence)
 
