@@ -23,9 +23,14 @@ one ulp (0.99999976 against 0.9999998), and measured 2 of 25,088 input-gradient 
 Exact ties (the zeros after a ReLU) are not this regime: both sides pick the first maximum.
 """
 
+import contextlib
+from contextvars import ContextVar
+
 import numpy as np
 
 from reference.comparison import Tolerance
+
+_GIVEN: ContextVar[Tolerance | None] = ContextVar("given_tolerance", default=None)
 
 FLOAT64 = Tolerance(
     rtol=1e-12, atol=1e-12,
@@ -71,11 +76,27 @@ CANCELLED_BY_BATCH_NORM = 50.0
 
 
 def for_dtype(dtype) -> Tolerance:
-    """The tolerance for one forward/backward pass or one SGD step in this dtype."""
+    """The tolerance for one forward/backward pass or one SGD step in this dtype (or the caller's, inside given())."""
     try:
-        return {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}[np.dtype(dtype)]
+        measured = {np.dtype(np.float64): FLOAT64, np.dtype(np.float32): FLOAT32}[np.dtype(dtype)]
     except KeyError:
         raise TypeError(f"comparisons are made in float32 or float64; got {dtype}") from None
+    return _GIVEN.get() or measured
+
+
+@contextlib.contextmanager
+def given(rtol: float, atol: float):
+    """Inside, for_dtype is the caller's Tolerance(rtol, atol) whatever the dtype: a test suite's own
+    bound on the comparisons with torch (reference.asserts' rtol=, atol=). Finite differences keep
+    theirs, which bound the difference method's own error, not the code's."""
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    token = _GIVEN.set(Tolerance(rtol, atol, why="given by the caller (rtol=, atol=)"))
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
 
 
 TRAINING_RUN_FLOAT64 = Tolerance(

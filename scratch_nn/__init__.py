@@ -1,6 +1,7 @@
 """A multilayer perceptron written from scratch in NumPy: layers, losses, optimizers, and networks
 built from a short spec. NumPy only; the PyTorch twin lives in the ``reference`` package."""
 
+from ._version import __version__ as __version__  # re-exported: scratch_nn.__version__
 from .conv import Conv2d, Flatten, MaxPool2d, Unflatten
 from .init import INITIALIZERS, paper_uniform, torch_default
 from .layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh

@@ -9,6 +9,8 @@ from threadpoolctl import threadpool_limits
 from reference.training.data import DATA_ROOT_ENV, Dataset, Split
 from reference.twin import configure_determinism
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_failures.py runs users' test files through pytest itself
+
 DTYPES = (np.float64, np.float32)  # every comparison runs in both; float64 is the tight one
 
 

@@ -157,13 +157,16 @@ def test_the_checkers_options_reach_the_checker():
     assert (report.settings["batch_size"], report.settings["fd_samples"]) == (3, 4)
 
 
-def test_assertion_carries_the_conventions_and_the_table():
+def test_assertion_carries_the_verdict_first_and_the_conventions_last():
     layers, loss = textbook.network((12, 7, 5), activation=textbook.ReLUOpenAtZero)
     with pytest.raises(AssertionError) as error:
         assert_network_matches_torch(layers, loss, loss_twin="cross_entropy", in_features=12)
     message = str(error.value)
-    assert message.startswith("Conventions found")
-    assert "FIRST DISAGREEMENT: layer 1, ReLUOpenAtZero" in message and "derivative at exactly 0" in message
+    assert message.startswith("layer 1 (ReLUOpenAtZero) grad_input: ") and "looks like: derivative at exactly 0" in \
+        message.splitlines()[0], message
+    assert "FIRST DISAGREEMENT: layer 1, ReLUOpenAtZero" in message
+    assert message.index("FIRST DISAGREEMENT") < message.index("Conventions found") and \
+        message.splitlines()[-1].startswith("  update: inside backward"), message
     with pytest.raises(AssertionError, match="derivative at exactly 0"):
         assert_layer_matches_torch(textbook.ReLUOpenAtZero, "relu")
 

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,10 +39,19 @@ def test_report_json_and_plot(tiny_data, tmp_path, capsys):
     assert [e["epoch"] for e in run["epochs"]] == [1, 2]
     epoch = run["epochs"][0]
     assert set(epoch) == {"epoch", "scratch", "torch", "divergence", "wall_seconds"}
-    assert set(epoch["scratch"]) == {"train_loss", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds"}
+    assert set(epoch["scratch"]) == {"train_loss", "train_accuracy", "validation_accuracy", "test_accuracy", "seconds",
+                                     "step_losses"}
+    # every step's loss, on both sides: 200 examples in batches of 32 are 6 full steps and one of 8,
+    # and the epoch's mean loss is their mean weighted by the batch sizes
+    batch, sizes = run["config"]["batch_size"], [32] * 6 + [8]
+    for side in ("scratch", "torch"):
+        losses = epoch[side]["step_losses"]
+        assert batch == 32 and len(losses) == 7
+        assert np.average(losses, weights=sizes) == pytest.approx(epoch[side]["train_loss"], rel=1e-12)
     assert {"parameters", "worst_tensor", "worst_scaled_abs", "prediction_agreement", "train_loss_difference",
             "within_tolerance", "step_check_ok", "step_check_ratio", "lockstep_steps", "lockstep_failed_steps",
-            "lockstep_worst_ratio"} == set(epoch["divergence"])
+            "lockstep_worst_ratio", "lockstep_step_ratios"} == set(epoch["divergence"])
+    assert epoch["divergence"]["lockstep_step_ratios"] == []  # not run in lockstep
     timing = run["timing"]
     assert (timing["concurrency"], timing["lockstep"], run["first_divergence"]) == ("process", False, None)
     assert timing["wall_seconds"] == pytest.approx(sum(e["wall_seconds"] for e in run["epochs"]))

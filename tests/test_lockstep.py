@@ -114,6 +114,7 @@ def test_a_correct_run_passes_lockstep_at_every_step(synthetic):
         d = record.divergence
         assert (d.lockstep_steps, d.lockstep_failed_steps) == (STEPS_PER_EPOCH, 0)
         assert 0 < d.lockstep_worst_ratio <= 1  # rounding is seen, and within the one-step tolerance
+        assert len(d.lockstep_step_ratios) == STEPS_PER_EPOCH and max(d.lockstep_step_ratios) == d.lockstep_worst_ratio
     found = run.first_divergence(data)
     assert (found.found_by, found.steps_checked, found.step) == ("lockstep", 2 * STEPS_PER_EPOCH, None)
     assert "every one of the 14 steps checked (lockstep) agreed" in found.text

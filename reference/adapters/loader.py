@@ -47,6 +47,8 @@ from reference.adapters import (
     read_loss,
 )
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
+from reference.adapters.notebook import SUFFIX as NOTEBOOK
+from reference.adapters.notebook import loader_for
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
@@ -71,13 +73,14 @@ def load_module(path: Path):
     if not file.is_file():
         raise ImplementationError(f"no such file {path}" if not path.is_dir() else
                                   f"the folder {path} has no __init__.py: name the file that defines build")
-    if file.suffix != ".py":
-        raise ImplementationError(f"{file} is not a Python file: name the .py file that defines build")
+    if file.suffix not in (".py", NOTEBOOK):
+        raise ImplementationError(f"{file} is not a Python file: name the .py or .ipynb file that defines build")
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     # A name of its own, so that a file called numpy.py or network.py shadows nothing already imported.
     spec = importlib.util.spec_from_file_location(f"user_implementation_{path.stem}", file,
+                                                  loader=loader_for(file),  # a .ipynb's code cells
                                                   submodule_search_locations=[str(path)] if path.is_dir() else None)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -136,6 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
                         help="entries of each tensor checked by finite differences (default %(default)s)")
     common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
+    common.add_argument("--watch", action="store_true", help="stay running and check again each time your file "
+                                                             "is saved; Ctrl-C ends it (exit 130) (reference.cli.watch)")
     optimizer = parser.add_argument_group("the optimizer, checked over several steps against its torch.optim twin")
     optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"],
                            help="scratch_nn's optimizer to check (default sgd, or the update your layers make inside "
@@ -156,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the check the parsed options ask for and print its table; return the exit status.
     Every failure to run is one line on stderr, never a traceback."""
     prog = getattr(args, "gradcheck_prog", "gradcheck")
+    if getattr(args, "watch", False):
+        from reference.cli.watch import watch
+
+        return watch(args, run)
     try:
         configure_determinism()
         if args.json:

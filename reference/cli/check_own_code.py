@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.adapters import loader
+from reference.adapters import loader, notebook
 from reference.adapters.layer import (
     BACKWARD_CALLS,
     BATCHINGS,
@@ -144,7 +144,7 @@ def load(reference: str, option: str, accept, what: str, hint: str = ""):
     if not module_name or not name:
         raise ValueError(f"{option} takes MODULE:{what.upper()}, e.g. my_layers:MyLinear or "
                          f"path/to/my_layers.py:MyLinear; got {reference!r}")
-    if module_name.endswith(".py") and not Path(module_name).is_file():
+    if module_name.endswith((".py", notebook.SUFFIX)) and not Path(module_name).is_file():
         raise ValueError(f"no file {module_name} (from {option} {reference})")
     try:
         module = import_module(module_name)
@@ -162,10 +162,10 @@ def load(reference: str, option: str, accept, what: str, hint: str = ""):
 
 
 def import_module(module_name: str):
-    if not module_name.endswith(".py"):
+    if not module_name.endswith((".py", notebook.SUFFIX)):
         return importlib.import_module(module_name)
     path = Path(module_name)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    spec = importlib.util.spec_from_file_location(path.stem, path, loader=notebook.loader_for(path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
     folder = str(path.resolve().parent)

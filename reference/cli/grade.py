@@ -21,7 +21,13 @@ from reference.cli.check_whole_network import (
     conventions_from,
 )
 from reference.grading.folder import __doc__ as GRADE_DOC
-from reference.grading.folder import find_submissions, grade_folder, table, write_json
+from reference.grading.folder import (
+    find_submissions,
+    grade_folder,
+    table,
+    what_was_taken,
+    write_json,
+)
 from reference.grading.kinds import (
     ENGINE_SIZES,
     NETWORK_SIZES,
@@ -43,9 +49,9 @@ def add_grade_command(commands) -> None:
     parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each isolated "
                                                "(grade --help)", description=GRADE_DOC, epilog=EXIT_STATUS,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(handler=grade_command)
-    parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py files, or of folders with an "
-                                                                  "__init__.py or a submission.py")
+    parser.set_defaults(handler=grade_command, grade_prog=parser.prog)  # "compare.py grade" or "scratch-nn grade"
+    parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py or .ipynb files, or of folders "
+                                                                  "with an __init__.py or a submission.py")
     parser.add_argument("--student-safe", action="store_true",
                         help="print and write no number torch computed (no checker tables, no detail in the "
                              "JSON), so that the output can be handed to students (default: the teacher's view)")
@@ -73,15 +79,16 @@ EXIT_STATUS = """exit status:
 
 
 def grade_command(args) -> int:
-    prog = "compare.py grade"
+    prog = getattr(args, "grade_prog", "compare.py grade")
     try:
         folder, settings = Path(args.folder), settings_from(args)
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give the folder that holds the submissions")
-        total = len(find_submissions(folder))
+        submissions = find_submissions(folder)
+        total = len(submissions)
         if not total:
-            raise ValueError(f"{folder} holds no submission: no .py file, and no folder with __init__.py or "
-                             f"submission.py")
+            raise ValueError(f"{folder} holds no submission: no .py or .ipynb file, and no folder with __init__.py "
+                             f"or submission.py")
         json_folder = Path(args.json or ".").resolve().parent
         if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
             raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
@@ -98,6 +105,8 @@ def grade_command(args) -> int:
     rows = grade_folder(folder, settings, args.timeout, args.workers, progress)
     print(f"grade: {total} submission(s) in {folder}; {settings.describe()}; timeout {args.timeout:g} s each"
           + ("; student-safe: no torch numbers" if args.student_safe else ""))
+    if taken := what_was_taken(folder, submissions):
+        print(f"grade: {taken}")
     print(table(rows, settings, args.student_safe))
     print(f"\ngraded in {time.monotonic() - started:.0f} s")
     if args.json:

@@ -15,6 +15,7 @@ else ./data.
 """
 
 import sys
+from pathlib import Path
 
 from reference.cli import check as gradcheck_cli
 from reference.cli.common import (
@@ -31,9 +32,13 @@ from reference.cli.train import (
     add_train_command,
 )
 
+COMMAND_NAMES = ("compare.py", "scratch-nn")  # the repository's script, and the installed console script
+
 
 def build_parser() -> Parser:
-    parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter, epilog=EXIT_STATUS)
+    invoked = Path(sys.argv[0]).name  # usage and errors name the command the user typed
+    parser = Parser(prog=invoked if invoked in COMMAND_NAMES else COMMAND_NAMES[0], description=__doc__,
+                    formatter_class=HelpFormatter, epilog=EXIT_STATUS)
     commands = parser.add_subparsers(dest="command", title="commands", metavar="{train,check,grade}")
     add_train_command(commands, __doc__.split("\n\n")[0])
     add_check_command(commands)

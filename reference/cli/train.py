@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
 from reference.atomic_file import stop_signals_held
 from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, Terminated
@@ -18,6 +18,7 @@ from reference.training import checkpoint, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
 from reference.training.data import DataError, load_dataset, resolve_data_root
+from reference.training.figure import FORMATS as PLOT_FORMATS
 from reference.training.presets import PRESETS
 from reference.training.run import DivergedError, EpochRecord, Run, TwinTraining
 from reference.training.run_config import ConfigError, RunConfig, option
@@ -184,13 +185,13 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
 
 def check_outputs(args) -> None:
     """Every output can be written, so that a run never ends by losing what it measured."""
-    for name, suffix in (("json", None), ("plot", ".png"), ("save", ".npz")):
+    for name, suffixes in (("json", None), ("plot", PLOT_FORMATS), ("save", (".npz",))):
         path = getattr(args, name)
         if path is None:
             continue
         path = Path(path)
-        if suffix and path.suffix.lower() != suffix:
-            raise ConfigError(name, str(path), f"give a file name ending in {suffix}")
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise ConfigError(name, str(path), f"give a file name ending in {' or '.join(suffixes)}")
         if path.is_dir():
             raise ConfigError(name, str(path), "is a folder: give a file name in it")
         folder = path.parent

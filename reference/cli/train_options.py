@@ -94,8 +94,10 @@ def add_train_arguments(parser, handler) -> None:
     files.add_argument("--download", action="store_true", help="let torchvision download the data (needs a network)")
     files.add_argument("--json", metavar="PATH", help="the run's record (config, every epoch, status, verdict), "
                                                       "rewritten after every epoch (default: none)")
-    files.add_argument("--plot", metavar="PATH.png", help="a PNG of the accuracy, loss and drift curves, written "
-                                                          "when the run ends however it ends (default: none)")
+    files.add_argument("--plot", metavar="PATH.png", help="the figure of the accuracy, per-step loss and the sides' "
+                                                          "differences, with the verdict: PNG, SVG or PDF by the "
+                                                          "suffix; written when the run ends however it ends "
+                                                          "(default: none)")
     files.add_argument("--save", metavar="PATH.npz", help="both sides' weights and the shuffler after the last "
                                                           "finished epoch, to --resume from (default: none)")
     files.add_argument("--save-every", type=int, metavar="N", help="also --save every N epochs during the run "

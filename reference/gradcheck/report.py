@@ -1,11 +1,14 @@
 """The report of a check: each part's comparisons (PartCheck) and the whole (CheckReport), as a
-table for people and as strict JSON for programs."""
+table for people, as strict JSON for programs, and as a verdict line first (reference.display:
+repr, str and a notebook's HTML; reference.asserts' message)."""
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from reference.comparison import Comparison, TensorDiff
+from reference.display import Row, View
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck.signatures import Match
 
@@ -55,6 +58,31 @@ class PartCheck:
     def signatures(self) -> list[str]:
         return list(dict.fromkeys(m.signature for m in self.matches))
 
+    @property
+    def short_title(self) -> str:
+        """The class name and, for a layer with a weight, its sizes: "DenseBuggy 32->10", "Sigmoid"."""
+        weights = [d.shape for d in (self.torch.diffs if self.torch else []) if self.kind == "layer"
+                   and re.fullmatch(r"(\d+\.)?weight(\.grad)?", d.name) and len(d.shape) == 2]
+        return self.name + (f" {weights[0][1]}->{weights[0][0]}" if weights else "")
+
+    def verdict(self) -> str:
+        """One line: the first failing tensor, how many of its elements lie outside which tolerance,
+        and what the mistake looks like; or what the part raised; or "agrees"."""
+        head = f"{self.label} ({self.short_title})" if self.kind != "operation" else self.label
+        step = f" at step {self.step}" if self.step is not None and not self.ok else ""
+        if self.error:
+            return f"{head} raised{step}: {self.error.splitlines()[0]}"
+        failing = [(judge, d) for judge, c in self.judged for d in c.failures]
+        if not failing:
+            return f"{head} agrees"
+        judge, d = failing[0]
+        tensor = d.name.partition(".")[2] if self.kind == "layer" and "." in d.name else d.name
+        against = "" if judge == "torch" else f" against {judge}"
+        found = d.problem or (f"{d.mismatched}/{int(np.prod(d.shape))} elements outside "
+                              f"{d.tolerance.against(d.judge)}")
+        looks = f"; looks like: {' or '.join(self.signatures)}" if self.matches else ""
+        return f"{head} {tensor}{step}{against}: {found}{looks}"
+
     def summary(self) -> str:
         """What disagrees, with which judge, by how much, and what it looks like."""
         lines = [f"{self.label}, {self.title}"]
@@ -96,6 +124,37 @@ class CheckReport:
     def first_failure(self) -> PartCheck | None:
         """The first part, in forward order, that disagrees: the place to start fixing."""
         return next(iter(self.failures), None)
+
+    def verdict(self) -> str:
+        """The one line to read first: the first disagreement (and how many other parts disagree), or that all agree."""
+        first = self.first_failure
+        if first is None:
+            return self.settings.get("all_agree") or (f"every part agrees with torch and with finite differences "
+                                                      f"({len(self.parts)} checked)")
+        others = len(self.failures) - 1
+        return first.verdict() + (f"; {others} other part(s) disagree too" if others else "")
+
+    def view(self) -> View:
+        first = self.first_failure
+        rows = [Row((part.label, part.short_title, "ok" if part.ok else "FAIL",
+                     ", ".join(name.partition(".")[2] if part.kind == "layer" else name for name in part.failing)
+                     or ("raised" if part.error else "")), part.ok) for part in self.parts]
+        hint = ""
+        if first is not None:
+            hint = (first.matches[0].words if first.matches else
+                    f"fix {first.label} first: every part is checked alone on correct inputs, so the first one "
+                    f"that disagrees is a mistake of its own")
+        return View("CheckReport", self.ok, self.verdict(), ("part", "", "verdict", "failing"), rows, self.table(),
+                    hint, ["print(report) for the full table; report.to_dict() for JSON"], "ok" if self.ok else "FAIL")
+
+    def __repr__(self) -> str:
+        return self.view().text()
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        return self.view().html()
 
     def table(self) -> str:
         s = self.settings

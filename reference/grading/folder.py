@@ -2,8 +2,8 @@
 
     python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--timeout 20]
 
-A submission is a `.py` file in the folder, or a sub-folder holding a package (`__init__.py`) or a
-`submission.py`; it defines build, as reference.adapters.loader describes (and optionally
+A submission is a `.py` file or a Jupyter notebook (`.ipynb`, its code cells) in the folder, or a
+sub-folder holding a package (`__init__.py`), a `submission.py` or a `submission.ipynb`; it defines build, as reference.adapters.loader describes (and optionally
 CONVENTIONS). reference.grading.submission grades the parts; this module keeps the grader standing whatever a
 submission does. Each runs in a child process forked from the grader (so torch is imported once,
 not once per submission), with one CPU thread, stdin closed, and its stdout and stderr, Python's
@@ -73,18 +73,37 @@ class Row:
                 "seconds": round(self.seconds, 1)}
 
 
+SUFFIXES = (".py", ".ipynb")  # a submission file: a module, or a notebook whose code cells are one
+
+
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
-    """(name, file to import) for every submission in the folder, by name; hidden and _private entries skipped."""
+    """(name, file to import) for every submission in the folder, by name; hidden and _private entries
+    skipped. A .py and a .ipynb of the same stem are two submissions, each its own row named with its suffix."""
     found = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
-        if entry.is_file() and entry.suffix == ".py":
+        if entry.is_file() and entry.suffix in SUFFIXES:
             found.append((entry.name, entry))
         elif entry.is_dir():
-            package = entry / "__init__.py"
-            found.append((entry.name + "/", entry if package.is_file() else entry / "submission.py"))
+            package, notebook = entry / "__init__.py", entry / "submission.ipynb"
+            found.append((entry.name + "/", entry if package.is_file() else
+                          notebook if notebook.is_file() and not (entry / "submission.py").is_file()
+                          else entry / "submission.py"))
     return found
+
+
+def what_was_taken(folder: Path, submissions: list[tuple[str, Path]]) -> str:
+    """A line naming what the grader took and what it passed over, where a reader could wonder: the
+    folder mixes .py and .ipynb files, or holds files that are no submission; else ""."""
+    taken = {name for name, _ in submissions}
+    passed_over = [entry.name for entry in sorted(folder.iterdir())
+                   if entry.name not in taken and entry.name + "/" not in taken and not entry.name.startswith((".", "_"))]
+    kinds = {Path(name).suffix for name in taken if not name.endswith("/")}
+    if len(kinds) < 2 and not passed_over:
+        return ""
+    return (f"took {', '.join(sorted(taken))}"
+            + (f"; passed over {', '.join(passed_over)} (neither a .py or .ipynb file nor a folder)" if passed_over else ""))
 
 
 def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> None:

@@ -46,6 +46,7 @@ from reference.twin import numpy_state_dict
 @dataclass
 class ScratchEpoch:
     loss_sum: float
+    losses: list  # each step's loss
     seconds: float
     bad_step: int | None  # the first step whose loss was not finite (the side stopped there), or None
     detail: str  # why, where the loss said so
@@ -140,7 +141,7 @@ def train_epoch(side: ScratchSide, splits: dict, batches: list[np.ndarray]) -> S
     bad_step = train_alone(side, batches)
     trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
     predictions = {} if bad_step else {name: predict_scratch(side.network, images) for name, images in splits.items()}
-    return ScratchEpoch(side.loss_sum, side.seconds, bad_step, side.detail, trained, side.optimizer.state_dict(),
+    return ScratchEpoch(side.loss_sum, side.losses, side.seconds, bad_step, side.detail, trained, side.optimizer.state_dict(),
                         predictions)
 
 

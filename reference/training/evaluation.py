@@ -9,7 +9,7 @@ on the step it would take now, not on a first step from empty state.
 """
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from reference import tolerances
 from reference.comparison import compare
@@ -28,6 +28,7 @@ class SideMetrics:
     validation_accuracy: float
     test_accuracy: float
     seconds: float  # training time of this side alone, evaluation excluded
+    step_losses: list = field(default_factory=list)  # each training step's loss on its batch, in order
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Divergence:
     lockstep_steps: int = 0
     lockstep_failed_steps: int = 0
     lockstep_worst_ratio: float = 0.0
+    lockstep_step_ratios: list = field(default_factory=list)  # each step's worst difference / allowed, in order
 
 
 @dataclass
@@ -77,7 +79,7 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
     def metrics(side):
         accuracy = {name: float((predictions[side][name] == split.labels).mean()) for name, split in splits.items()}
         return SideMetrics(sides[side].loss_sum / len(train.labels), accuracy["train"], accuracy["validation"],
-                           accuracy["test"], sides[side].seconds)
+                           accuracy["test"], sides[side].seconds, list(sides[side].losses))
 
     comparison = compare(network.state_dict(), numpy_state_dict(model),
                          tolerances.training_run(config.dtype), network.layers)
@@ -96,7 +98,8 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
         within_tolerance=comparison.ok, step_check_ok=step.ok, step_check_ratio=max(d.ratio for d in step.diffs),
         **({} if lockstep is None else {"lockstep_steps": lockstep.epoch_checked,
                                         "lockstep_failed_steps": lockstep.epoch_failed,
-                                        "lockstep_worst_ratio": lockstep.epoch_worst}),
+                                        "lockstep_worst_ratio": lockstep.epoch_worst,
+                                        "lockstep_step_ratios": list(lockstep.epoch_ratios)}),
     )
     return EpochRecord(epoch, scratch_metrics, torch_metrics, divergence)
 

@@ -72,8 +72,9 @@ class Lockstep:
         self._optimizer = self._before = self._before_optimizer = self._before_generators = None
 
     def new_epoch(self):
-        """Per-epoch counts for the epoch's record: steps checked, failed, worst ratio."""
+        """Per-epoch counts for the epoch's record: steps checked, failed, worst ratio, and each step's ratio."""
         self.epoch_checked, self.epoch_failed, self.epoch_worst = 0, 0, 0.0
+        self.epoch_ratios: list[float] = []
 
     def before(self, network, optimizer) -> None:
         self._optimizer = optimizer
@@ -93,6 +94,7 @@ class Lockstep:
         self.checked += 1
         self.epoch_checked += 1
         self.epoch_worst = max(self.epoch_worst, ratio)
+        self.epoch_ratios.append(ratio)
         if ratio <= 1:
             return True
         self.epoch_failed += 1

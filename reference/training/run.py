@@ -28,7 +28,7 @@ from reference.optimizers import (
     torch_state_dict,
 )
 from reference.regularization import generator_states, set_generator_states
-from reference.training import implementation
+from reference.training import implementation, summary
 from reference.training.checkpoint import Checkpoint, CheckpointError
 from reference.training.concurrent import ScratchProcess
 from reference.training.data import Split
@@ -58,6 +58,16 @@ class Run:
     concurrency: str = "process"
     lockstep: bool = False
     first_divergence: FirstDivergence | None = None
+
+    # In a notebook or the REPL (reference.display): the verdict and a row per epoch; str, the whole report.
+    def __repr__(self) -> str:
+        return summary.view(self).text()
+
+    def __str__(self) -> str:
+        return summary.view(self).full_text
+
+    def _repr_html_(self) -> str:
+        return summary.view(self).html()
 
 
 class DivergedError(RuntimeError):
@@ -256,7 +266,7 @@ class TwinTraining:
         # place of this copy's, which stays the same object for whoever holds it.
         vars(self.network).update(vars(result.network))
         self.optimizer.load_state_dict(result.optimizer_state)  # over this copy, which now holds the child's layers
-        scratch.seconds, scratch.loss_sum = result.seconds, result.loss_sum
+        scratch.seconds, scratch.loss_sum, scratch.losses = result.seconds, result.loss_sum, result.losses
         bad = {side: step for side, step in (("scratch", result.bad_step), ("torch", torch_bad)) if step}
         if bad:  # the first non-finite step, on whichever side(s) reached it: what a sequential run reports
             first = min(bad.values())

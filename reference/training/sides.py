@@ -3,7 +3,8 @@ two sides (in turn, or concurrently in two processes; reference.training.run) ha
 
 Each side keeps its own clock and its epoch's loss: `seconds` adds up the time of its training
 steps only, so it means the same whether the other side ran in between or beside it;
-`loss_sum` adds up the loss times the batch size. new_epoch() sets both to 0.
+`loss_sum` adds up the loss times the batch size, and `losses` keeps each step's loss (the
+report's per-step curves). new_epoch() sets them back to 0 and empty.
 
 Modes: a run's networks stay in training mode (dropout draws masks, batch norm uses and updates
 batch statistics) except while predicting, which runs in evaluation mode (evaluating() below).
@@ -33,9 +34,11 @@ def as_loss(loss):
 
 class Side:
     seconds = loss_sum = 0.0
+    losses: list[float]
 
     def new_epoch(self):
         self.seconds = self.loss_sum = 0.0
+        self.losses = []
 
 
 class ScratchSide(Side):
@@ -48,6 +51,7 @@ class ScratchSide(Side):
         self.network, self.images, self.labels, self.optimizer = network, images, labels, optimizer
         self.loss = as_loss(loss)
         self.detail = ""  # why the last step's loss is NaN, where the loss refused to compute it
+        self.new_epoch()
 
     def step(self, index) -> float:
         """One optimizer step on the examples `index`; the loss before it (NaN where it is not finite)."""
@@ -64,6 +68,7 @@ class ScratchSide(Side):
                 value, self.detail = np.nan, f"(scratch: {error})"
         self.seconds += time.perf_counter() - start
         self.loss_sum += value * len(index)
+        self.losses.append(value)
         return value
 
 
@@ -85,6 +90,7 @@ class TorchSide(Side):
         self.steps = 0
         self.graph = None  # the captured step, a GraphedStep
         self._capture = cuda_graph and GraphedStep.supports(self)  # still to be tried
+        self.new_epoch()
 
     def step(self, index) -> float:
         start = time.perf_counter()
@@ -103,6 +109,7 @@ class TorchSide(Side):
         self.steps += 1
         self.seconds += time.perf_counter() - start
         self.loss_sum += result * len(index)
+        self.losses.append(result)
         return result
 
 

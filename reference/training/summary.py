@@ -1,4 +1,5 @@
-"""The side-by-side report of a training run: the per-epoch table, the verdict, JSON and a plot."""
+"""The side-by-side report of a training run: the per-epoch table, the verdict, JSON and a plot
+(reference.training.figure draws it)."""
 
 import json
 import platform
@@ -10,6 +11,7 @@ import torch
 import scratch_nn
 from reference import tolerances
 from reference.atomic_file import write_atomically
+from reference.display import Row, View
 
 SIDES_RUN = {"process": "the sides training at once in two processes", "sequential": "the sides taking turns"}
 
@@ -105,6 +107,33 @@ def verdict(run) -> tuple[bool, str]:
     return drift_ok and not bad_steps, "\n".join(lines)
 
 
+SHOWN_EPOCHS = 6  # rows of a run's repr; a longer run shows its first and last epochs
+
+
+def view(run) -> View:
+    """The run as reference.display shows it: the verdict's headline, a row per epoch (the first and last
+    few of a long run), what to do about a disagreement, and the whole report as its text."""
+    ok, text = verdict(run)
+    lines = text.splitlines()
+    shown = run.epochs if len(run.epochs) <= SHOWN_EPOCHS else [*run.epochs[:2], None, *run.epochs[-3:]]
+    rows = [Row(("...",) * 8, None) if r is None else Row(
+        (str(r.epoch), f"{r.scratch.train_loss:.4f}", f"{r.torch.train_loss:.4f}",
+         f"{r.scratch.validation_accuracy:.2%}", f"{r.torch.validation_accuracy:.2%}",
+         f"{r.divergence.worst_scaled_abs:.1e}", f"{r.divergence.prediction_agreement:.2%}",
+         "ok" if epoch_ok(r) else "FAIL"), epoch_ok(r)) for r in shown]
+    hint = next((line for line in lines if line.startswith(("Step check FAILED", "First divergence", "Run `python",
+                                                            "Why the drift"))), "")
+    table = "\n".join([HEADER, *(format_epoch(r) for r in run.epochs)])
+    return View("Run", ok, lines[0], ("epoch", "loss scratch", "loss torch", "valid scratch", "valid torch", "drift",
+                                      "agree", "verdict"), rows, f"{table}\n\n{text}", hint,
+                ["print(run) for the whole report; reference.training.summary.plot(run) for the figure"])
+
+
+def epoch_ok(record) -> bool:
+    d = record.divergence
+    return d.within_tolerance and d.step_check_ok and not d.lockstep_failed_steps
+
+
 def timing(run) -> dict:
     """The run's times: each side's own training seconds, and the wall time of the whole comparison
     (training, evaluation, drift and step checks of every epoch), with both ratios scratch/torch-style:
@@ -158,37 +187,12 @@ def write_json(run, path, status="finished", error: BaseException | None = None)
     write_atomically(path, lambda stream: stream.write(text.encode()))
 
 
-def plot(run, path) -> None:
-    """Accuracy and loss curves of both sides per epoch, as the paper shows them, and the drift."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+def plot(run, path=None):
+    """The run's figure (reference.training.figure), a matplotlib Figure; written to path too where one is
+    given, PNG, SVG or PDF by its suffix. No matplotlib backend is chosen: the caller's stays."""
+    from reference.training import figure  # matplotlib only where a figure is drawn
 
-    epochs = [r.epoch for r in run.epochs]
-    figure, (accuracy, loss, drift) = plt.subplots(1, 3, figsize=(15, 4.2))
-    for side, style in (("scratch", "-"), ("torch", "--")):
-        for split, color in (("train", "tab:blue"), ("validation", "tab:orange"), ("test", "tab:green")):
-            values = [100 * getattr(getattr(r, side), f"{split}_accuracy") for r in run.epochs]
-            accuracy.plot(epochs, values, style, color=color, marker="o" if side == "scratch" else None,
-                          markersize=3, label=f"{side} {split}")
-        loss.plot(epochs, [getattr(r, side).train_loss for r in run.epochs], style, marker="o" if side == "scratch"
-                  else None, markersize=3, label=f"{side}")
-    drift.semilogy(epochs, [max(r.divergence.worst_scaled_abs, 1e-18) for r in run.epochs], "o-", color="tab:red",
-                   label="max |scratch - torch| / scale")
-    drift.axhline(tolerances.training_run(run.config.dtype).atol, color="gray", linestyle=":", label="tolerance")
-    accuracy.set(title="Accuracy", xlabel="epoch", ylabel="%")
-    loss.set(title="Mean training loss", xlabel="epoch", ylabel=run.config.loss)
-    drift.set(title="Parameter drift between the twins", xlabel="epoch")
-    for axis in (accuracy, loss, drift):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    c = run.config
-    figure.suptitle(f"{c.dataset.upper()} {c.spec} {c.activation}, {c.optimizer} lr {c.lr}, batch {c.batch_size}, "
-                    f"{c.init} init, {c.dtype}: scratch (solid) vs torch (dashed)")
-    figure.tight_layout()
-    try:
-        write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
-    finally:
-        plt.close(figure)
+    fig = figure.figure(run)
+    if path is not None:
+        figure.write(fig, path)
+    return fig
