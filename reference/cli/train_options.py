@@ -6,12 +6,40 @@ any data loads, by RunConfig.validate (reference.training.run_config); argparse 
 import argparse
 
 import scratch_nn
+from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from reference.training.data import DATASETS
 from reference.training.presets import PRESETS
-from reference.training.run import CONCURRENCY
-from reference.training.run_config import DTYPES, option
+from reference.training.run_config import CONCURRENCY, DTYPES, option
 
 DEFAULT = PRESETS["default"][1]
+
+EXIT_AGREE = 0
+EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
+EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
+EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
+
+EXIT_STATUS = f"""exit status:
+  {EXIT_AGREE}    the twins agree (JSON status "finished")
+  {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
+  {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
+  {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
+  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
+       or a finished run's JSON, --save file or plot could not be written
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
+  {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
+Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
+
+
+def add_arguments(parser, argv) -> None:
+    """`compare.py train`'s options on its parser; the run itself (and torch) is imported when it starts."""
+    parser.epilog = EXIT_STATUS
+    add_train_arguments(parser, _train)
+
+
+def _train(args) -> int:
+    from reference.cli.train import train_command
+
+    return train_command(args)
 
 
 def add_train_arguments(parser, handler) -> None:

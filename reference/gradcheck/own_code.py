@@ -35,6 +35,7 @@ from reference.adapters.methods import (
     has_forward,
     methods_of,
 )
+from reference.choices import PAIR_SETTINGS
 from reference.twin import scratch_class_for
 from scratch_nn.losses import Loss
 
@@ -170,7 +171,6 @@ def conventions_of(adapted: Adapted) -> dict:
 
 # Functional pairs with a settings dict (CS231n's conv, max-pool, batch norm, dropout): the sizes and
 # settings each takes, as check()'s keywords (the command line's --in-shape, --kernel, ...).
-PAIR_SETTINGS = ("in_shape", "kernel", "stride", "pad", "pool", "p")
 PAIR_TAKES = {"conv2d": ("in_shape", "out_features", "kernel", "stride", "pad"),
               "maxpool2d": ("in_shape", "pool", "stride"), "batchnorm1d": ("in_features",),
               "dropout": ("in_features", "p")}

@@ -29,6 +29,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 import torch
+import torch._dynamo  # noqa: F401 - torch.optim's first step imports it (seconds): once here, not in every child
 from threadpoolctl import threadpool_limits
 
 from reference.adapters.loader import ImplementationError

@@ -36,13 +36,13 @@ from reference.adapters.loader import (
     load_builder,
     load_module,
 )
+from reference.choices import GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.comparison import compare
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
 
-CLASSES = 10
-INPUTS = 784
+INPUTS, _, CLASSES = GRADE_SIZES
 BATCH = 32
 # A run is dead when the mean loss of its last 5 steps is at least this fraction of ln(10), the loss
 # of a uniform guess. Measured (784-16-10, torch init, lr 0.2, 40 steps of 32, the data below,
@@ -56,9 +56,9 @@ DEAD_FRACTION = 0.9
 class GradeSettings:
     """What every submission is graded on; reference.grading.folder's command line sets them."""
 
-    activations: tuple[str, ...] = ("sigmoid", "relu")
-    hidden: int = 16        # units of the one hidden layer: small, so that a check takes a fraction of a second
-    lr: float = 0.2         # for the update's check and the training run (see DEAD_FRACTION)
+    activations: tuple[str, ...] = GRADE_ACTIVATIONS
+    hidden: int = GRADE_SIZES[1]  # units of the one hidden layer
+    lr: float = GRADE_LR
     steps: int = 40         # of the training run, batch 32
     seed: int = 0
 

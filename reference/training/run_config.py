@@ -16,8 +16,6 @@ import numbers
 import re
 from dataclasses import dataclass
 
-import torch
-
 import scratch_nn
 from reference.training.data import DATASETS
 from scratch_nn.regularization import check_drop_probability
@@ -28,6 +26,7 @@ IMAGE_SHAPE = (1, 28, 28)  # the same pixels as a CNN reads them: channels x hei
 NUM_CLASSES = 10
 TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.training.data)
 DTYPES = ("float32", "float64")
+CONCURRENCY = ("process", "sequential")  # how the two sides run (reference.training.run)
 
 # The hyperparameters (RunConfig fields, compare.py options) that each optimizer in
 # scratch_nn.OPTIMIZERS takes beside lr. "sgd" is plain SGD: momentum is what "momentum" and
@@ -245,6 +244,8 @@ def _check_activations(activation, hidden_layers: int) -> None:
 
 
 def _check_device(device) -> None:
+    import torch  # here, so that the options' --help does not load torch
+
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
