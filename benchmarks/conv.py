@@ -12,11 +12,11 @@ import argparse
 
 import numpy as np
 import torch
+from speed import STEPS, ms_per_step, scratch_round, torch_round
 from threadpoolctl import threadpool_limits
 
 from reference.twin import configure_determinism, torch_loss, torch_model
 from scratch_nn import SGD, SoftmaxCrossEntropy, build_network
-from speed import STEPS, ms_per_step, scratch_round, torch_round
 
 SPEC = "1x28x28-conv8k5-pool2-conv16k5-pool2-120-10"
 

@@ -202,7 +202,7 @@ def test_the_user_s_objects_are_untouched_and_the_adapted_network_pickles():
     layers, loss = m.call_network((12, 7, 5))
     originals = copy.deepcopy((layers, loss))
     adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
-    assert adapted.check().ok
+    assert check(adapted).ok
     for before, after in zip(originals[0], layers):
         assert vars(before).keys() == vars(after).keys()
         assert all(np.array_equal(vars(before)[k], vars(after)[k]) for k in vars(before))

@@ -5,7 +5,7 @@ training loop run on them unchanged.
     adapt_layer(obj_or_class, twin="linear", ...)  -> AdaptedLayer  (params/grads/forward/backward)
     adapt_loss(obj_or_function, twin="cross_entropy", ...) -> AdaptedLoss (a scratch_nn loss)
     adapt_network(layers_or_network, loss=..., ...) -> Adapted (.network, .loss, .optimizer, .lr,
-        .twins, .describe(), .check())
+        .twins, .describe()), checked by reference.gradcheck.check(adapted)
 
 How each convention is found, and the keyword argument that states it instead: discovery.py
 (layers), loss_discovery.py (losses), functional.py (affine_forward/affine_backward pairs),

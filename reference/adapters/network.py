@@ -4,7 +4,7 @@ update to check and train with, and the conventions found, printed as one block.
     adapted = adapt_network([Linear(784, 128, 0.1), Sigmoid(), Linear(128, 10, 0.1)], loss=CrossEntropy(),
                             loss_twin="cross_entropy")
     print(adapted.describe())
-    report = adapted.check()          # reference.gradcheck.check on it, every part
+    report = reference.gradcheck.check(adapted)   # every part checked (the checker imports the adapters)
     compare_trajectory(adapted.network, torch_model(adapted.network), batches,
                        adapted.loss, adapted.lr)
 """
@@ -70,15 +70,6 @@ class Adapted:
         """The learning rate the layers apply in backward; None where they leave the update to an optimizer."""
         rates = {layer.conventions.lr for layer in self.network.layers if layer.conventions.gradients == "update"}
         return rates.pop() if len(rates) == 1 else None
-
-    def check(self, **options):
-        """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch_size,
-        seed, ...); the report carries the conventions (report.conventions, printed before its table)."""
-        from reference.gradcheck import (
-            check,  # at call time: the checker imports the adapters, never the reverse
-        )
-
-        return check(self, **options)
 
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""

@@ -31,21 +31,13 @@ Whatever the status, the JSON, the plot and the --save file keep every epoch tha
 
 
 def add_arguments(parser, argv) -> None:
-    """`compare.py train`'s options on its parser; the run itself (and torch) is imported when it starts."""
+    """`compare.py train`'s options on its parser (reference.cli.main gives it the handler: the run)."""
     parser.epilog = EXIT_STATUS
-    add_train_arguments(parser, _train)
+    add_train_arguments(parser)
 
 
-def _train(args) -> int:
-    from reference.cli.train import train_command
-
-    return train_command(args)
-
-
-def add_train_arguments(parser, handler) -> None:
-    """Every option of `compare.py train`, declared one by one, each with its help and default;
-    parsed values go to handler."""
-    parser.set_defaults(handler=handler)
+def add_train_arguments(parser) -> None:
+    """Every option of `compare.py train`, declared one by one, each with its help and default."""
     parser.add_argument("--preset", choices=sorted(PRESETS), metavar="NAME",
                         help="start from a named run (see --list-presets); options below override it "
                              "(default: default)")

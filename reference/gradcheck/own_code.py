@@ -9,9 +9,8 @@ conventions by experiment or takes them as keyword arguments (layout="in_out", b
 factory=..., lr=0.1, ...; see LayerConventions). The conventions found travel with the report:
 CheckReport.conventions, printed before the table.
 
-Dependencies point one way: the checker imports the adapters (which present the user's code with
-scratch_nn's interface and know nothing of checking). The one call back, Adapted.check, imports
-the checker when it is called, never when the adapters are imported, so there is no import cycle.
+Dependencies point one way: the checker imports the adapters, which present the user's code with
+scratch_nn's interface and know nothing of checking.
 """
 
 import numpy as np

@@ -38,6 +38,7 @@ from reference.adapters.loader import (
 )
 from reference.choices import GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.comparison import compare
+from reference.gradcheck import check
 from reference.side_by_side import torch_step
 from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
@@ -109,7 +110,7 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
     for activation in settings.activations:
         try:
             adapted, checked.loss = build(builder, conventions, settings, activation)
-            checked.reports[activation] = adapted, adapted.check(seed=settings.seed)
+            checked.reports[activation] = adapted, check(adapted, seed=settings.seed)
         except (Exception, SystemExit) as error:  # the submission's code, whatever it does
             checked.problems[activation] = failure(error)
             emit(activation, PartResult(False, checked.problems[activation]))
