@@ -54,7 +54,7 @@ def run(capsys, *argv):
 CORRECT = [(name, layer) for name in STYLES for layer in LAYERS[name]]
 
 
-@pytest.mark.parametrize("name, layer", CORRECT, ids=[f"{n}: {l}" for n, l in CORRECT])
+@pytest.mark.parametrize("name, layer", CORRECT, ids=[f"{style}: {layer}" for style, layer in CORRECT])
 def test_each_layer_of_each_style_agrees(name, layer, capsys):
     where = f"scratch_nn:{layer}" if name == "scratch" else f"{FOLDER / name}.py:{layer}"
     status, out = run(capsys, "layer", where)

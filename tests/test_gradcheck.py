@@ -243,7 +243,8 @@ def test_code_that_raises_is_reported_as_that_parts_failure():
     (lambda: check(HandIdentity), ValueError, "cannot tell from the name 'HandIdentity' .*give twin="),
     (lambda: check(HandLinear, twin="softplus"), ValueError, "unknown twin 'softplus'"),
     (lambda: check(HandSigmoid, twin="sigmoid", out_features=3), ValueError, "out_features applies to a linear"),
-    (lambda: check(object, twin="relu"), TypeError, "has no forward and no backward method .* give its name with forward_method="),
+    (lambda: check(object, twin="relu"), TypeError,
+     "has no forward and no backward method .* give its name with forward_method="),
     (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give the twins as a list"),
     (lambda: check(build_network("6-5-3"), in_features=3), ValueError, "a network's input size comes from"),
     (lambda: check(HandSigmoid(), out_features=3), ValueError, "a layer instance has its own"),
@@ -355,13 +356,15 @@ def test_cli_optimizer_none_checks_no_step(capsys):
 
 
 def test_cli_mse_network_in_float32(capsys):
-    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size", "5"]) == 0
+    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size",
+                    "5"]) == 0
     out = capsys.readouterr().out
     assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch size 5" in out
 
 
 def test_cli_probability_loss_network_takes_a_softmax_output(capsys):
-    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "probability_cross_entropy", "--batch-size", "5"]) == 0
+    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "probability_cross_entropy", "--batch-size",
+                    "5"]) == 0
     out = capsys.readouterr().out
     assert "Linear(8->6), Sigmoid, Linear(6->4), Softmax; ProbabilityCrossEntropy; SGD (float64, batch size 5" in out
 
@@ -409,9 +412,11 @@ def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
     (["network", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["network", "--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
     (["network", "--optimizer-steps", "0"], "argument --optimizer-steps: must be a positive integer"),
-    (["network", "--betas", "0.9", "0.99"], "--betas does not apply to --optimizer sgd; it is a setting of adam, adamw"),
+    (["network", "--betas", "0.9", "0.99"],
+     "--betas does not apply to --optimizer sgd; it is a setting of adam, adamw"),
     (["network", "--optimizer", "rmsprop", "--nesterov"], "--nesterov does not apply to --optimizer rmsprop"),
-    (["network", "--optimizer", "adam", "--betas", "0.9", "1.5"], "Adam: beta2 must be a number in [0, 1); got beta2=1.5"),
+    (["network", "--optimizer", "adam", "--betas", "0.9", "1.5"],
+     "Adam: beta2 must be a number in [0, 1); got beta2=1.5"),
     (["network", "--optimizer", "momentum", "--momentum", "-1"], "SGD: momentum must be a number >= 0"),
     (["network", "--optimizer", "none", "--eps", "1e-3"],
      "--eps is a setting of an optimizer; --optimizer none checks no step"),

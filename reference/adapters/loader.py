@@ -85,7 +85,8 @@ def load_module(path: Path):
     except SystemExit as exit:
         del sys.modules[spec.name]
         raise ImplementationError(f"importing {file} called sys.exit({exit.code!r}); a module to check must not "
-                                  f"exit when imported (put its script part under if __name__ == '__main__':)") from None
+                                  f"exit when imported (put its script part under if __name__ == "
+                                  f"'__main__':)") from None
     except Exception as error:  # the user's code, whatever it raises: one line, not a traceback
         del sys.modules[spec.name]
         raise ImplementationError(f"importing {file} raised {type(error).__name__}: {error}") from None
@@ -242,7 +243,8 @@ def adapt_user_loss(user_loss, loss: str, conventions=None):
     try:
         return adapt_loss(user_loss, conventions.get("loss_twin", loss), **conventions.get("loss_conventions", {}))
     except (ConventionError, TypeError, ValueError) as error:
-        where = " (in the file's CONVENTIONS = {'loss_conventions': {...}})" if isinstance(error, ConventionError) else ""
+        where = " (in the file's CONVENTIONS = {'loss_conventions': {...}})" if isinstance(error,
+                                                                                           ConventionError) else ""
         raise ImplementationError(f"the loss build returned cannot be read: {error}{where}") from None
 
 

@@ -55,7 +55,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     given = dict(layout=(layout, wn.LAYOUTS), bias_shape=(bias_shape, wn.BIAS_SHAPES),
                  batching=(batching, wn.BATCHINGS),
                  output_activation=(output_activation, wn.OUTPUT_ACTIVATIONS), targets=(targets, wn.TARGETS),
-                 cost=(cost, wn.LOSSES), reduction=(reduction, wn.REDUCTIONS), gradient_call=(gradient_call, GRADIENT_CALLS),
+                 cost=(cost, wn.LOSSES), reduction=(reduction, wn.REDUCTIONS), gradient_call=(gradient_call,
+                                                                                              GRADIENT_CALLS),
                  activation=(activation, (None, *wn.HIDDEN_ACTIVATIONS)))
     for keyword, (value, allowed) in given.items():
         for one in [value] if value is None or isinstance(value, str) else value:

@@ -38,8 +38,8 @@ CONVENTION_FLAGS = [
                                                "spelled --forward)"),
     ("--backward-method", dict(metavar="NAME"), f"the method that is backward (found among "
                                                 f"{', '.join(BACKWARD_METHODS)}; for an activation also "
-                                                f"{', '.join(DERIVATIVE_METHODS)}, f'(x) times grad); a whole network's "
-                                                f"is --gradient-method"),
+                                                f"{', '.join(DERIVATIVE_METHODS)}, f'(x) times grad); a whole "
+                                                f"network's is --gradient-method"),
     ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)),
      "how backward is called: grad (it uses what forward cached); x,grad or grad,x (stateless); grad,cache (the "
      "cache forward returned); x or output: an activation's derivative method, f'(x) at the input or from the "

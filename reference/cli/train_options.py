@@ -47,7 +47,8 @@ def add_train_arguments(parser) -> None:
 
     def setting(name, help, group=run, default=None, **kwargs):
         default = default or getattr(DEFAULT, name)
-        group.add_argument(option(name), default=None, help=f"{help} (default: {'none' if default is None else default})",
+        group.add_argument(option(name), default=None,
+                           help=f"{help} (default: {'none' if default is None else default})",
                            **kwargs)
 
     setting("spec", "layer sizes from input to output, e.g. 784-512-256-10, or a CNN: "
@@ -58,7 +59,8 @@ def add_train_arguments(parser) -> None:
             choices=sorted(scratch_nn.ACTIVATIONS))
     setting("loss", "softmax cross-entropy, or the paper's squared error 1/(2n) sum ||y - a||^2",
             choices=sorted(scratch_nn.LOSSES))
-    setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default", choices=sorted(scratch_nn.INITIALIZERS))
+    setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default",
+            choices=sorted(scratch_nn.INITIALIZERS))
     setting("dtype", "floating-point type on both sides", choices=DTYPES)
     setting("batch_size", "examples per optimizer step", type=int, metavar="N")
     setting("lr", "learning rate of the optimizer", type=float)
@@ -75,7 +77,8 @@ def add_train_arguments(parser) -> None:
             metavar="FILE.py:build")
 
     optimizer = parser.add_argument_group(
-        "optimizer and regularization", "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
+        "optimizer and regularization",
+        "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
         "same hyperparameters. A hyperparameter the optimizer does not have is refused; one not given is the "
         "optimizer's own default, torch's.")
     setting("optimizer", "sgd (plain), momentum or nesterov (SGD with momentum 0.9), adam, adamw, rmsprop",

@@ -23,8 +23,8 @@ backward() by the shared node failing while its operations agree.
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -155,7 +155,7 @@ def check_operation(Value, operation: Operation, rng) -> PartCheck:
         leaves[e.text] = values
         try:
             ours = _user_pass(Value, e, values)
-            gradients, error = numerical_gradient_and_error(lambda at: _user_forward(Value, e, at),
+            gradients, error = numerical_gradient_and_error(lambda at, e=e: _user_forward(Value, e, at),
                                                             np.array(list(values.values())))
         except Exception as exception:  # noqa: BLE001 - whatever the user's code raises is the row's finding
             part.error = f"{e.text} raised {type(exception).__name__}: {exception}"

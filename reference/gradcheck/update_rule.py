@@ -163,7 +163,9 @@ class _Class:
         parameters = inspect.signature(rule).parameters
         self.keywords = {}  # torch's name -> the constructor's
         for name, names in NAMES.items():
-            self.keywords.update({name: n for n in names[::-1] if n in parameters})
+            found = next((n for n in names if n in parameters), None)  # the first of its names it takes
+            if found is not None:
+                self.keywords[name] = found
         defaults = {name: parameters[n].default for name, n in self.keywords.items()}
         if "betas" in parameters:
             defaults.update(zip(("beta1", "beta2"), parameters["betas"].default or ()))

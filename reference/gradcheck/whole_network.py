@@ -62,7 +62,8 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; the conventions are {list(CONVENTION_KEYWORDS)}")
     if init is not None and init not in scratch_nn.INITIALIZERS:
-        raise ValueError(f"init must be one of {list(scratch_nn.INITIALIZERS)} or None (the network's own); got {init!r}")
+        raise ValueError(f"init must be one of {list(scratch_nn.INITIALIZERS)} or None (the network's own); "
+                         f"got {init!r}")
     for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")

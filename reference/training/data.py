@@ -311,7 +311,8 @@ def _file_problem(path: Path, spec: FileSpec) -> _Problem | None:
         return _Problem("unreadable", f"{where} cannot be read ({error.strerror or error})")
     if size != spec.size:
         verb = "decompresses to" if path.suffix == ".gz" else "is"
-        return _Problem("bad", f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)")
+        return _Problem("bad",
+                        f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)")
     if md5 != spec.md5:
         return _Problem("bad", f"{where} does not match the published checksum (md5 {md5}, expected {spec.md5})")
     return None

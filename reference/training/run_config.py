@@ -176,7 +176,8 @@ class RunConfig:
         try:
             check_drop_probability(self.dropout)
         except ValueError:
-            raise ConfigError("dropout", self.dropout, "the drop probability p must be a number with 0 <= p < 1") from None
+            raise ConfigError("dropout", self.dropout,
+                              "the drop probability p must be a number with 0 <= p < 1") from None
         if not isinstance(self.batch_norm, bool):
             raise ConfigError("batch_norm", self.batch_norm, "True or False")
         if self.batch_norm:
@@ -221,7 +222,8 @@ def _hidden_layers(spec) -> int:
 def _layer_sizes(spec) -> list[int]:
     if not isinstance(spec, str) or not re.fullmatch(r"\d+(-\d+)+", spec):
         raise ConfigError("spec", spec, f"layer sizes joined by '-', input first, e.g. {INPUT_SIZE}-128-{NUM_CLASSES}, "
-                                        f"or a CNN's, the image shape first: 1x28x28-conv8k5-pool2-conv16k5-pool2-120-10")
+                                        f"or a CNN's, the image shape first: "
+                                        f"1x28x28-conv8k5-pool2-conv16k5-pool2-120-10")
     sizes = [int(size) for size in spec.split("-")]
     if min(sizes) < 1:
         raise ConfigError("spec", spec, "every layer size must be a whole number of at least 1")
