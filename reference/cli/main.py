@@ -17,6 +17,7 @@ else ./data.
 # Only the command given has its options declared, and each command imports what does the work
 # (torch among it) in its handler, so that --help answers without loading torch.
 
+import argparse
 import importlib
 import sys
 
@@ -40,10 +41,11 @@ COMMANDS = {
 
 def build_parser(argv) -> Parser:
     """compare.py's parser, with the options of argv's command (argv[0]) declared."""
-    from reference.cli.train_options import EXIT_STATUS  # the default command's
+    parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter)
+    if argv[:1] in (["-h"], ["--help"]):
+        from reference.cli.train_options import EXIT_STATUS
 
-    parser = Parser(prog="compare.py", description=__doc__, formatter_class=HelpFormatter,
-                    epilog=EXIT_STATUS if argv[:1] in ([], ["-h"], ["--help"]) else None)
+        parser.epilog = EXIT_STATUS  # the default command's
     commands = parser.add_subparsers(dest="command", title="commands", metavar="{" + ",".join(COMMANDS) + "}")
     for name, (module, words) in COMMANDS.items():
         command = commands.add_parser(name, help=words, formatter_class=HelpFormatter,
@@ -64,8 +66,11 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] not in ([name] for name in (*COMMANDS, "-h", "--help")):
         argv = ["train", *argv]  # train is the default command
+    parser = build_parser(argv)
     try:
-        args = build_parser(argv).parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the (sub-)command's parser, whose --help lists what it takes
+            _chosen(parser, argv).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:  # argparse has printed the help, or the problem in one line
         return exit.code
     with sigterm_raises_terminated():
@@ -75,3 +80,14 @@ def main(argv=None) -> int:
             interrupted = isinstance(stop, KeyboardInterrupt)
             print(f"\n{'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
             return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+
+
+def _chosen(parser, argv):
+    """The parser of the (sub-)command argv names: compare.py check layer ... -> check layer's."""
+    for word in argv:
+        commands = next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)),
+                        None)
+        if commands is None or word not in commands.choices:
+            return parser
+        parser = commands.choices[word]
+    return parser
