@@ -44,3 +44,10 @@ docs: setup
 .PHONY: mutation
 mutation: setup
 	$(VENV)/bin/python tools/mutation.py $(ARGS)
+
+# The linter (ruff, configured in pyproject.toml) and the import layers (import-linter's contracts,
+# also in pyproject.toml): clean at every commit.
+.PHONY: lint
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --config pyproject.toml

@@ -29,11 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from reference.optimizers import torch_optimizer  # noqa: E402
 from reference.training.data import load_dataset, resolve_data_root  # noqa: E402
 from reference.training.presets import PRESETS  # noqa: E402
-from reference.optimizers import torch_optimizer  # noqa: E402
-from reference.training.sides import TorchSide, epoch_batches, predict_torch, train_alone  # noqa: E402
 from reference.training.run import TwinTraining, build_networks, limited  # noqa: E402
+from reference.training.sides import TorchSide, epoch_batches, predict_torch, train_alone  # noqa: E402
 from reference.twin import configure_determinism  # noqa: E402
 
 

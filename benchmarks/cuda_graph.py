@@ -19,12 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from epochs import LR, SPEC, synthetic_mnist  # noqa: E402
+
 from reference.optimizers import torch_optimizer  # noqa: E402
 from reference.training.sides import TorchSide, epoch_batches  # noqa: E402
 from reference.twin import configure_determinism, torch_model  # noqa: E402
 from scratch_nn import SGD, build_network  # noqa: E402
-
-from epochs import LR, SPEC, synthetic_mnist  # noqa: E402
 
 
 def torch_side(images, labels, dtype, cuda_graph) -> TorchSide:

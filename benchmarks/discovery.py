@@ -56,7 +56,7 @@ def main(argv=None):
         layers, loss = load(TEXTBOOK).network(SIZES)
         discovery, adapted = best(lambda: adapt_network(layers, loss, loss_twin="cross_entropy",
                                                         in_features=SIZES[0]), args.repeats)
-        checking, report = best(adapted.check, args.repeats)
+        checking, report = best(lambda: check(adapted), args.repeats)
         assert report.ok, report.table()
         own = scratch_nn.build_network("-".join(map(str, SIZES)), "relu", init="torch", dtype=np.float64)
         scratch_check, _ = best(lambda: check(own, loss="cross_entropy"), args.repeats)

@@ -10,9 +10,8 @@ what it held once the data and the network existed (Linux: VmHWM, reset through
 import argparse
 import json
 
-from threadpoolctl import threadpool_limits
-
 from epochs import SIDES, epoch_order, synthetic_mnist
+from threadpoolctl import threadpool_limits
 
 MIB = 2**20
 

@@ -35,9 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
-
 from epochs import SIDES, SPEC, bare_numpy_side, epoch_order, synthetic_mnist
+from threadpoolctl import threadpool_limits
 
 GOALS = {32: 0.5, 128: 0.75, 512: 0.9}  # scratch/torch time per epoch
 GEMM_BOUND_GOAL = 0.6

@@ -11,10 +11,12 @@ other failure removes the temporary file and leaves the old one as it was.
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
@@ -38,17 +40,23 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals_held():
+def stop_signals_held(note: str | None = None):
     """Hold SIGINT and SIGTERM back while the block runs, so that what it writes stays consistent;
-    the first that came is then handled as it would have been. Python-level handlers are swapped
+    the first that came is then handled as it would have been (note: said on stderr when one comes).
+    Python-level handlers are swapped
     rather than the signal mask, since any thread (a BLAS pool's) may receive a process's signal.
     Main thread only: Python runs signal handlers there, and only there can they interrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     held = []
-    previous = {number: signal.signal(number, lambda number, frame: held.append(number))
-                for number in _STOP_SIGNALS}
+
+    def hold(number, frame):
+        held.append(number)
+        if note:
+            print(note, file=sys.stderr)
+
+    previous = {number: signal.signal(number, hold) for number in _STOP_SIGNALS}
     try:
         yield
     finally:

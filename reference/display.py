@@ -46,7 +46,7 @@ class View:
         return "\n".join(lines + self.footer)
 
     def html(self) -> str:
-        """The verdict coloured and first, the rows with the failing ones highlighted, the hint, the full text folded."""
+        """The verdict coloured and first, the failing rows highlighted, the hint, the full text folded."""
         colour = VERDICT_COLOURS[self.ok]
         head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(c)}</th>" for c in self.header)
         body = "".join(

@@ -65,7 +65,8 @@ def numerical_trace(network, x, target=None, loss=None, upstream=None) -> dict:
     for i in reversed(range(len(layers))):
         trace[f"{i}.grad_input"] = numerical_gradient(lambda h, i=i: objective(h, start=i), inputs[i])
     for key, layer, name in network.named_parameters():
-        trace[f"{key}.grad"] = numerical_gradient(lambda p, param=layer.params[name]: with_values(param, p, objective, x),
+        trace[f"{key}.grad"] = numerical_gradient(lambda p, param=layer.params[name]: with_values(param, p, objective,
+                                                                                                  x),
                                                   layer.params[name])
     network.forward(x)  # leave the layers' caches as the unperturbed forward pass left them
     return trace

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import scratch_nn
+from reference.choices import LAYER_TWINS
 from reference.regularization import TWINS as REGULARIZATION_TWINS
 from reference.regularization import regularization_twin
 
@@ -30,6 +31,7 @@ LAYERS_BY_TWIN_NAME = {"linear": scratch_nn.Linear, **{torch_type.__name__.lower
                                                       for scratch_type, torch_type in TORCH_MODULES.items()},
                        **{scratch_type.__name__.lower(): scratch_type for scratch_type in CONFIGURED_MODULES},
                        **REGULARIZATION_TWINS}
+assert tuple(LAYERS_BY_TWIN_NAME) == LAYER_TWINS, "reference.choices names the twins the commands offer"
 
 
 def configure_determinism():

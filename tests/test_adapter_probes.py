@@ -17,6 +17,7 @@ from reference.adapters import (
     adapt_network,
 )
 from reference.asserts import assert_layer_matches_torch, assert_network_matches_torch
+from reference.gradcheck import check
 
 
 class DoubledLoss(textbook.CrossEntropy):
@@ -55,7 +56,7 @@ def test_a_loss_matching_no_reduction_is_an_error_until_stated():
     with pytest.raises(ConventionError, match="reduction="):
         adapt_loss(DoubledLoss(), "cross_entropy")
     loss = adapt_loss(DoubledLoss(), "cross_entropy", targets="one_hot", reduction="none", gradient_of="mean")
-    report = adapt_network(textbook.network((12, 7, 5))[0], loss, in_features=12).check()
+    report = check(adapt_network(textbook.network((12, 7, 5))[0], loss, in_features=12))
     assert report.first_failure.kind == "loss" and "factor 2 too big" in report.first_failure.signatures
 
 
@@ -77,14 +78,14 @@ def test_squared_error_returning_value_and_gradient():
     adapted = adapt_network(sigmoid_network(), half_squared_error, loss_twin="mse", in_features=12,
                             loss_conventions={"targets": "one_hot"})
     assert "returns the batch mean; the same call returns (loss, gradient)" in adapted.describe()
-    assert adapted.check().ok
+    assert check(adapted).ok
 
 
 def test_a_different_squared_error_is_refused_then_judged():
     with pytest.raises(ConventionError, match=r"squared errors 1/2 \|\|a - t\|\|\^2.*reduction="):
         adapt_loss(mean_of_squares, "mse")
     loss = adapt_loss(mean_of_squares, "mse", targets="one_hot", reduction="mean")
-    report = adapt_network(sigmoid_network(), loss, in_features=12).check()
+    report = check(adapt_network(sigmoid_network(), loss, in_features=12))
     assert [part.kind for part in report.failures] == ["loss"]
 
 
@@ -184,7 +185,7 @@ def test_update_before_the_input_gradient_is_caught_at_the_input_gradient_and_na
     """The twin is found from the base class's name; the gradient recovered from the update is right,
     dL/dx is not, and the checker, reading what the update left (layer.updated), names it."""
     layers, loss = textbook.network((12, 7, 5), linear=UpdatesFirst)
-    report = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12).check()
+    report = check(adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12))
     assert [(part.index, part.failing) for part in report.failures] == [(0, ["0.grad_input"]), (2, ["2.grad_input"])]
     assert all(part.signatures == ["weights updated before the input gradient"] for part in report.failures)
 
@@ -207,7 +208,7 @@ def test_a_square_layer_takes_the_layout_of_its_class_elsewhere_in_the_network()
     layers, loss = textbook.network((12, 7, 7, 5))
     adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
     assert [layer.conventions.layout for layer in adapted.network.layers[::2]] == ["in_out"] * 3
-    assert adapted.check().ok
+    assert check(adapted).ok
 
 
 class AccumulatingColumns(columns.FullyConnected):
@@ -227,4 +228,4 @@ def test_per_example_gradients_accumulated_with_plus_equals():
     layers, loss = columns.network((12, 7, 5), layer=AccumulatingColumns)
     adapted = adapt_network(layers, loss, loss_twin="cross_entropy", in_features=12)
     assert "one example at a time" in adapted.describe() and "gradients in `.dW`, `.db`" in adapted.describe()
-    assert adapted.check().ok
+    assert check(adapted).ok

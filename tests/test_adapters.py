@@ -14,6 +14,7 @@ import pytest
 from reference import tolerances
 from reference.adapters import adapt_network
 from reference.comparison import compare
+from reference.gradcheck import check
 from reference.side_by_side import torch_step
 from reference.training.data import Split, load_dataset
 from reference.twin import numpy_state_dict, torch_model
@@ -35,7 +36,7 @@ def adapted(name, dtype=None, **parts):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
 def test_correct_implementation_passes_every_check(name, dtype):
-    report = adapted(name, dtype).check()
+    report = check(adapted(name, dtype))
     assert report.ok and report.settings["dtype"] == np.dtype(dtype).name, report.table()
     assert [part.kind for part in report.parts] == ["layer"] * 3 + ["loss", "optimizer"]
 
@@ -46,7 +47,7 @@ MUTANTS = [(name, mutant) for name in IMPLEMENTATIONS for mutant in implementati
 @pytest.mark.parametrize("name, mutant", MUTANTS, ids=[f"{n}: {m}" for n, m in MUTANTS])
 def test_mistake_is_caught_at_its_part_with_its_signature(name, mutant):
     role, replacement, part, signature = implementation(name).MUTANTS[mutant]
-    report = adapted(name, **{role: replacement}).check()
+    report = check(adapted(name, **{role: replacement}))
     first = report.first_failure
     assert first is not None, report.table()
     assert (first.index, first.kind) == ((part, "layer") if part != "loss" else (None, "loss")), report.table()

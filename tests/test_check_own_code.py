@@ -1,5 +1,5 @@
 """The checker's entry points on code written in its author's own conventions (tests/implementations):
-`compare.py check --layer FILE.py:CLASS` on each style's layers and mistakes, `--implementation` on
+`compare.py check layer FILE.py:CLASS` on each style's layers and mistakes, `--implementation` on
 each style's whole network, ambiguity as exit 2 naming the flag that settles it, and check() from
 Python on a textbook layer, the report carrying the conventions found."""
 
@@ -19,7 +19,8 @@ from reference.gradcheck import check
 FOLDER = Path(__file__).parent / "implementations"
 STYLES = ["textbook", "attributes", "functional", "columns", "scratch", "nnfs_style", "functional_l2"]
 ACTIVATION = {"textbook": "relu", "attributes": "tanh", "functional": "relu", "columns": "sigmoid",
-              "scratch": "sigmoid", "nnfs_style": "relu", "functional_l2": "relu"}  # what each style's network() puts between its linear layers
+              "scratch": "sigmoid", "nnfs_style": "relu", "functional_l2": "relu"}
+# ACTIVATION: what each style's network() puts between its linear layers
 SPEC = "12-7-5"  # no square layer, and a batch (8) of neither width
 LAYERS = {  # each style's layers as --layer names them (a functional pair as FORWARD,BACKWARD)
     "textbook": ["Linear", "Sigmoid", "ReLU"],
@@ -56,10 +57,10 @@ def run(capsys, *argv):
 CORRECT = [(name, layer) for name in STYLES for layer in LAYERS[name]]
 
 
-@pytest.mark.parametrize("name, layer", CORRECT, ids=[f"{n}: {l}" for n, l in CORRECT])
+@pytest.mark.parametrize("name, layer", CORRECT, ids=[f"{style}: {layer}" for style, layer in CORRECT])
 def test_each_layer_of_each_style_agrees(name, layer, capsys):
     where = f"scratch_nn:{layer}" if name == "scratch" else f"{FOLDER / name}.py:{layer}"
-    status, out = run(capsys, "--layer", where)
+    status, out = run(capsys, "layer", where)
     assert status == 0 and out.startswith("Conventions found" if name != "scratch" else "gradcheck:"), out
 
 
@@ -70,7 +71,7 @@ LAYER_MUTANTS = [(name, mutant) for name in STYLES for mutant, (_, _, part, _) i
 @pytest.mark.parametrize("name, mutant", LAYER_MUTANTS, ids=[f"{n}: {m}" for n, m in LAYER_MUTANTS])
 def test_each_layer_mistake_exits_1_with_its_signature(name, mutant, capsys):
     _, replacement, _, signature = style(name).MUTANTS[mutant]
-    status, out = run(capsys, "--layer", location(name, replacement))
+    status, out = run(capsys, "layer", location(name, replacement))
     assert status == 1 and "FIRST DISAGREEMENT: layer 0" in out and signature in out, out
 
 
@@ -103,7 +104,7 @@ def expression(obj) -> str:
 
 @pytest.mark.parametrize("name", STYLES)
 def test_each_network_agrees_layer_loss_and_update(name, tmp_path, capsys):
-    status, out = run(capsys, "--implementation", implementation(tmp_path, name), "--spec", SPEC,
+    status, out = run(capsys, "implementation", implementation(tmp_path, name), "--spec", SPEC,
                       "--activation", ACTIVATION[name], "--json", tmp_path / "report.json")
     assert status == 0 and "(5 checked)" in out and out.startswith("Conventions found"), out
     report = json.loads((tmp_path / "report.json").read_text())
@@ -117,14 +118,14 @@ NETWORK_MUTANTS = [(name, mutant) for name in STYLES for mutant, (_, _, part, _)
 @pytest.mark.parametrize("name, mutant", NETWORK_MUTANTS, ids=[f"{n}: {m}" for n, m in NETWORK_MUTANTS])
 def test_a_mistaken_loss_in_a_network_exits_1_with_its_signature(name, mutant, tmp_path, capsys):
     role, replacement, _, signature = style(name).MUTANTS[mutant]
-    status, out = run(capsys, "--implementation", implementation(tmp_path, name, role, replacement), "--spec", SPEC,
+    status, out = run(capsys, "implementation", implementation(tmp_path, name, role, replacement), "--spec", SPEC,
                       "--activation", ACTIVATION[name])
     assert status == 1 and "FIRST DISAGREEMENT: loss" in out and signature in out, out
 
 
 def test_a_mistaken_layer_in_a_network_is_named_at_its_index(tmp_path, capsys):
     path = implementation(tmp_path, "textbook", "activation", textbook.ReLUOpenAtZero)
-    status, out = run(capsys, "--implementation", path, "--spec", SPEC, "--activation", "relu")
+    status, out = run(capsys, "implementation", path, "--spec", SPEC, "--activation", "relu")
     assert status == 1 and "FIRST DISAGREEMENT: layer 1, ReLUOpenAtZero" in out, out
 
 
@@ -144,15 +145,15 @@ CASES = {  # layer, flags that leave it ambiguous, the flag named, what settles 
 def test_ambiguity_exits_2_naming_the_flag_until_it_is_given(case, capsys):
     layer, flags, flag, settles = CASES[case]
     where = layer if ":" in layer else f"{FOLDER / 'ambiguous.py'}:{layer}"
-    status, out = run(capsys, "--layer", where, *flags)
+    status, out = run(capsys, "layer", where, *flags)
     assert status == 2 and out.count("\n") == 1 and f"give {flag}" in out, out
-    status, out = run(capsys, "--layer", where, *flags, *settles)
+    status, out = run(capsys, "layer", where, *flags, *settles)
     assert status == 0, out
 
 
 def test_convention_flags_are_refused_for_scratch_nns_own_network(capsys):
-    status, out = run(capsys, "--layout", "in_out")
-    assert status == 2 and "--layout describes your own code, given with --layer or --implementation" in out
+    status, out = run(capsys, "network", "--layout", "in_out")
+    assert status == 2 and "unrecognized arguments: --layout" in out
 
 
 # From Python ----------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def test_a_list_of_layers_takes_a_list_of_twins():
 @pytest.mark.parametrize("layer, call", [("textbook.py:Linear", "x"), ("textbook.py:Linear", "output"),
                                          ("functional.py:affine_forward,affine_backward", "x")])
 def test_an_activations_derivative_call_is_refused_for_a_linear_layer(layer, call, capsys):
-    status, out = run(capsys, "--layer", f"{FOLDER / layer}", "--backward", call)
+    status, out = run(capsys, "layer", f"{FOLDER / layer}", "--backward", call)
     assert status == 2 and out.count("\n") == 1, out
     assert f"--backward '{call}' calls an activation's derivative" in out, out
     assert "applies to sigmoid, relu, tanh, softmax layers, not to" in out and "a linear layer" in out, out

@@ -234,9 +234,9 @@ def test_train_is_the_default_command(capsys):
 
 
 @pytest.mark.parametrize("argv,status", [
-    (["check", "--spec", "7-5-3", "--batch-size", "4"], 0),
-    (["check", "--lr", "0"], 2),
-    (["check", "--hidden", "4"], 2),
+    (["check", "network", "--spec", "7-5-3", "--batch-size", "4"], 0),
+    (["check", "network", "--lr", "0"], 2),
+    (["check", "network", "--hidden", "4"], 2),
 ])
 def test_check_is_a_subcommand_with_the_checkers_exit_statuses(argv, status, capsys):
     assert exit_status(argv) == status

@@ -1,5 +1,5 @@
 """CS231n's layers.py (tests/implementations/cs231n_layers.py: naive conv and max-pool loops, vectorised
-batch norm, inverted dropout) checked by `compare.py check --layer FILE.py:FORWARD,BACKWARD`: each pair
+batch norm, inverted dropout) checked by `compare.py check layer FILE.py:FORWARD,BACKWARD`: each pair
 agrees with torch and finite differences in float64, each mistake is named at its tensor, and a bad
 settings flag stops the check with exit 2 and one line naming it."""
 
@@ -49,7 +49,7 @@ CORRECT = {  # pair, settings flags, what the conventions line says was found
 @pytest.mark.parametrize("name", CORRECT)
 def test_each_pair_agrees_with_torch_and_finite_differences(name, tmp_path, capsys):
     pair, flags, found = CORRECT[name]
-    status, out, err = run(capsys, "--layer", layer(*pair), *flags, "--json", tmp_path / "r.json")
+    status, out, err = run(capsys, "layer", layer(*pair), *flags, "--json", tmp_path / "r.json")
     assert status == 0, out + err
     assert found in out and "float64" in out
     report = json.loads((tmp_path / "r.json").read_text())
@@ -77,7 +77,7 @@ MUTANTS = {  # backward (or forward) swapped in, and the tensors the first disag
 @pytest.mark.parametrize("name", MUTANTS)
 def test_each_mistake_exits_1_named_at_its_tensor(name, tmp_path, capsys):
     pair, failing = MUTANTS[name]
-    status, out, err = run(capsys, "--layer", layer(*pair), "--json", tmp_path / "r.json")
+    status, out, err = run(capsys, "layer", layer(*pair), "--json", tmp_path / "r.json")
     assert status == 1, out + err
     first = json.loads((tmp_path / "r.json").read_text())["first_failure"]
     assert first["failing"] == failing
@@ -102,15 +102,15 @@ REFUSED = {  # settings that cannot make the settings dict, and the flag the one
 def test_a_bad_setting_exits_2_in_one_line_naming_the_flag(name, capsys):
     pair, flags, words = REFUSED[name]
     where = layer(*pair) if pair[0] != "affine_forward" else f"{FILE.parent / 'functional.py'}:{','.join(pair)}"
-    status, out, err = run(capsys, "--layer", where, *flags)
+    status, out, err = run(capsys, "layer", where, *flags)
     assert status == 2 and words in err, err
     assert len(err.strip().splitlines()) == 1
     assert out == ""
 
 
 def test_settings_flags_need_a_layer(capsys):
-    status, _, err = run(capsys, "--in-shape", 3, 8, 6)
-    assert status == 2 and "--in-shape sets up a functional pair given with --layer" in err
+    status, _, err = run(capsys, "network", "--in-shape", 3, 8, 6)
+    assert status == 2 and "unrecognized arguments: --in-shape" in err
 
 
 def test_from_python_with_keywords_the_report_carries_what_was_found():

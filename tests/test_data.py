@@ -299,7 +299,8 @@ def test_unreadable_folder_is_named_with_the_fix(tmp_path, files, monkeypatch, d
         load_dataset("mnist", tmp_path)
     folder = tmp_path / folder
     assert str(caught.value) == (f"cannot read the folder {folder} (Permission denied): give this user read and "
-                                 f"search permission on it (chmod a+rx {folder}), or point the data root at a readable copy")
+                                 f"search permission on it (chmod a+rx {folder}), or point the data root at a "
+                                 f"readable copy")
 
 
 def test_unreadable_file_is_called_unreadable_not_damaged(tmp_path, files, monkeypatch):

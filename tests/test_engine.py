@@ -1,4 +1,4 @@
-"""`compare.py check --engine FILE.py:Value` on a micrograd-style scalar autograd engine
+"""`compare.py check engine FILE.py:Value` on a micrograd-style scalar autograd engine
 (tests/implementations/micrograd.py): the lecture's engine and MLP agree operation by operation and
 as a whole; each mistake of its MUTANTS fails at its operation's row and is named; the MLP check
 finds the nonlinearity and names the layer a wrong gradient starts in; an operation the class lacks
@@ -31,7 +31,7 @@ def engine_file(tmp_path, *replacements) -> Path:
 def run(capsys, tmp_path, path, *argv):
     """Exit status, what was printed, and the JSON report (None when none was written)."""
     report = tmp_path / "report.json"
-    status = cli.main(["check", "--engine", f"{path}:Value", "--json", str(report), *map(str, argv)])
+    status = cli.main(["check", "engine", f"{path}:Value", "--json", str(report), *map(str, argv)])
     out, err = capsys.readouterr()
     return status, out + err, json.loads(report.read_text()) if report.exists() else None
 
@@ -129,8 +129,8 @@ def test_a_method_the_class_has_that_raises_fails_its_row(replacements, rows, ra
      "Value has no backward() method"),
     ([("        return self.w + [self.b]", "        return self.w")], [],
      "parameters() has 32 values; --spec 3-4-4-1 has 41 weights and biases"),
-    ([], ["--batch-size", "4"], "--batch-size does not apply to --engine"),
-    ([], ["--layer", "x.py:Linear"], "give one of them"),
+    ([], ["--batch-size", "4"], "unrecognized arguments: --batch-size"),
+    ([], ["--layer", "x.py:Linear"], "unrecognized arguments: --layer"),
 ])
 def test_what_cannot_run_exits_2_in_one_line(replacements, argv, message, tmp_path, capsys):
     status, out, report = run(capsys, tmp_path, engine_file(tmp_path, *replacements), *argv)

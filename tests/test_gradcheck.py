@@ -12,7 +12,7 @@ import zoo
 from torch import nn
 
 import scratch_nn
-from reference.cli.check import main
+from reference.cli.main import main as compare
 from reference.finite_differences import FINITE_DIFFERENCES_JUDGE
 from reference.gradcheck import check, check_layer, check_layer_class, check_network
 from reference.side_by_side import compare_pass
@@ -243,7 +243,8 @@ def test_code_that_raises_is_reported_as_that_parts_failure():
     (lambda: check(HandIdentity), ValueError, "cannot tell from the name 'HandIdentity' .*give twin="),
     (lambda: check(HandLinear, twin="softplus"), ValueError, "unknown twin 'softplus'"),
     (lambda: check(HandSigmoid, twin="sigmoid", out_features=3), ValueError, "out_features applies to a linear"),
-    (lambda: check(object, twin="relu"), TypeError, "has no forward and no backward method .* give its name with forward_method="),
+    (lambda: check(object, twin="relu"), TypeError,
+     "has no forward and no backward method .* give its name with forward_method="),
     (lambda: check(build_network("6-5-3"), twin="linear"), TypeError, "give the twins as a list"),
     (lambda: check(build_network("6-5-3"), in_features=3), ValueError, "a network's input size comes from"),
     (lambda: check(HandSigmoid(), out_features=3), ValueError, "a layer instance has its own"),
@@ -328,7 +329,7 @@ def test_given_inputs_and_targets_are_used():
 
 def test_cli_agreement_exits_0_and_writes_json(tmp_path, capsys):
     path = tmp_path / "report.json"
-    assert main(["--spec", "6-5-3", "--activation", "relu", "--json", str(path)]) == 0
+    assert compare(["check", "network", "--spec", "6-5-3", "--activation", "relu", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "Every part agrees with torch and with finite differences (5 checked)." in out
     assert json.loads(path.read_text())["ok"] is True
@@ -344,24 +345,26 @@ def test_cli_agreement_exits_0_and_writes_json(tmp_path, capsys):
 ])
 def test_cli_checks_the_optimizer_named_with_its_settings(argv, description, tmp_path, capsys):
     path = tmp_path / "report.json"
-    assert main(["--spec", "6-5-3", *argv, "--json", str(path)]) == 0
+    assert compare(["check", "network", "--spec", "6-5-3", *argv, "--json", str(path)]) == 0
     assert f"optimizer {description}" in capsys.readouterr().out
     assert json.loads(path.read_text())["parts"][-1]["step"] == int(description.split(" steps")[0].split()[-1])
 
 
 def test_cli_optimizer_none_checks_no_step(capsys):
-    assert main(["--spec", "6-5-3", "--optimizer", "none"]) == 0
+    assert compare(["check", "network", "--spec", "6-5-3", "--optimizer", "none"]) == 0
     assert "(4 checked)" in capsys.readouterr().out
 
 
 def test_cli_mse_network_in_float32(capsys):
-    assert main(["--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size", "5"]) == 0
+    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "mse", "--dtype", "float32", "--batch-size",
+                    "5"]) == 0
     out = capsys.readouterr().out
     assert "Linear(8->6), Sigmoid, Linear(6->4), Sigmoid; QuadraticLoss; SGD (float32, batch size 5" in out
 
 
 def test_cli_probability_loss_network_takes_a_softmax_output(capsys):
-    assert main(["--spec", "8-6-4", "--loss", "probability_cross_entropy", "--batch-size", "5"]) == 0
+    assert compare(["check", "network", "--spec", "8-6-4", "--loss", "probability_cross_entropy", "--batch-size",
+                    "5"]) == 0
     out = capsys.readouterr().out
     assert "Linear(8->6), Sigmoid, Linear(6->4), Softmax; ProbabilityCrossEntropy; SGD (float64, batch size 5" in out
 
@@ -386,7 +389,7 @@ class MyLinear:
 def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
     source = tmp_path / "my_layers.py"
     source.write_text(HAND_WRITTEN)
-    assert main(["--layer", f"{source}:MyLinear", "--twin", "linear", "--in", "5", "--out", "3"]) == 1
+    assert compare(["check", "layer", f"{source}:MyLinear", "--twin", "linear", "--in", "5", "--out", "3"]) == 1
     out = capsys.readouterr().out
     assert "FIRST DISAGREEMENT: layer 0, MyLinear" in out
     assert "shape (5, 3) on the scratch side, (3, 5) in torch (transposed?)" in out
@@ -394,39 +397,43 @@ def test_cli_checks_a_layer_class_from_a_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,words", [
-    (["--activation", "softplus"], "unknown activation 'softplus'"),
-    (["--spec", "784x10"], "a spec starts with the input size (784) or image shape (1x28x28)"),
-    (["--layer", "no_colon"], "--layer takes MODULE:CLASS"),
-    (["--layer", "no_such_module_here:X"], "No module named 'no_such_module_here'"),
-    (["--layer", "missing.py:X"], "no file missing.py"),
-    (["--layer", "reference.gradcheck:Nothing"], "reference.gradcheck has no class Nothing"),
-    (["--layer", "zoo:SigmoidDerivativeAtOutput", "--out", "3"], "out_features applies to a linear layer only"),
-    (["--in", "5"], "--in, --out and --twin describe a layer given with --layer"),
-    (["--batch-size", "0"], "must be a positive integer"),
-    (["--lr", "0"], "argument --lr: must be a positive finite number; got '0'"),
-    (["--lr", "-1"], "must be a positive finite number"),
-    (["--lr", "inf"], "must be a positive finite number"),
-    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
-    (["--optimizer-steps", "0"], "argument --optimizer-steps: must be a positive integer"),
-    (["--betas", "0.9", "0.99"], "--betas does not apply to --optimizer sgd; it is a setting of adam, adamw"),
-    (["--optimizer", "rmsprop", "--nesterov"], "--nesterov does not apply to --optimizer rmsprop"),
-    (["--optimizer", "adam", "--betas", "0.9", "1.5"], "Adam: beta2 must be a number in [0, 1); got beta2=1.5"),
-    (["--optimizer", "momentum", "--momentum", "-1"], "SGD: momentum must be a number >= 0"),
-    (["--optimizer", "none", "--eps", "1e-3"], "--eps is a setting of an optimizer; --optimizer none checks no step"),
+    (["network", "--activation", "softplus"], "unknown activation 'softplus'"),
+    (["network", "--spec", "784x10"], "a spec starts with the input size (784) or image shape (1x28x28)"),
+    (["layer", "no_colon"], "check layer takes MODULE:CLASS"),
+    (["layer", "no_such_module_here:X"], "No module named 'no_such_module_here'"),
+    (["layer", "missing.py:X"], "no file missing.py"),
+    (["layer", "reference.gradcheck:Nothing"], "reference.gradcheck has no class Nothing"),
+    (["layer", "zoo:SigmoidDerivativeAtOutput", "--out", "3"], "out_features applies to a linear layer only"),
+    (["network", "--in", "5"], "unrecognized arguments: --in"),  # a layer's size; a network's come from --spec
+    (["network", "--batch-size", "0"], "must be a positive integer"),
+    (["network", "--lr", "0"], "argument --lr: must be a positive finite number; got '0'"),
+    (["network", "--lr", "-1"], "must be a positive finite number"),
+    (["network", "--lr", "inf"], "must be a positive finite number"),
+    (["network", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["network", "--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+    (["network", "--optimizer-steps", "0"], "argument --optimizer-steps: must be a positive integer"),
+    (["network", "--betas", "0.9", "0.99"],
+     "--betas does not apply to --optimizer sgd; it is a setting of adam, adamw"),
+    (["network", "--optimizer", "rmsprop", "--nesterov"], "--nesterov does not apply to --optimizer rmsprop"),
+    (["network", "--optimizer", "adam", "--betas", "0.9", "1.5"],
+     "Adam: beta2 must be a number in [0, 1); got beta2=1.5"),
+    (["network", "--optimizer", "momentum", "--momentum", "-1"], "SGD: momentum must be a number >= 0"),
+    (["network", "--optimizer", "none", "--eps", "1e-3"],
+     "--eps is a setting of an optimizer; --optimizer none checks no step"),
+    ([], "the following arguments are required: {network,layer,"),
 ])
 def test_cli_bad_usage_exits_2_with_the_reason(argv, words, capsys):
-    assert main(argv) == 2
+    assert compare(["check", *argv]) == 2
     assert words in capsys.readouterr().err
 
 
-def test_cli_help_exits_0_and_documents_every_exit_status(capsys):
-    assert main(["--help"]) == 0
+@pytest.mark.parametrize("kind", ["network", "layer", "implementation", "whole-network", "engine", "update-rule"])
+def test_cli_help_exits_0_and_documents_every_exit_status(kind, capsys):
+    assert compare(["check", kind, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    for words in ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run",
-                  "sys.exit", "constructor raises", "130 when interrupted", "--batch-size N rows of the checked "
-                  "batch (default 8)"):
-        assert words in text
+    for words in ("0 every part agrees 1 something disagrees", "2 the check cannot run", "cannot be imported",
+                  "constructor raises", "130 interrupted", "--seed SEED seed of the weights"):
+        assert words in text, words
 
 
 # Whatever the user's module does, the exit status says whether the check ran -----------------------
@@ -450,20 +457,20 @@ def test_cli_a_module_that_cannot_be_checked_exits_2_in_one_line(case, tmp_path,
     source, words = BROKEN_MODULES[case]
     path = tmp_path / "my_layers.py"
     path.write_text(source)
-    assert main(["--layer", f"{path}:MyLinear", "--twin", "linear"]) == 2
+    assert compare(["check", "layer", f"{path}:MyLinear", "--twin", "linear"]) == 2
     out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and err.startswith("python -m reference.gradcheck: error: "), err
+    assert err.count("\n") == 1 and err.startswith("compare.py check layer: error: "), err
     assert words.format(path=path) in err
     assert "Traceback" not in out + err and out == ""
 
 
 @pytest.mark.parametrize("json_path,words", [
-    ("missing/report.json", "no folder"),
+    ("missing/report.json", "the folder missing does not exist"),
     (".", "is a folder"),
 ])
 def test_cli_an_unwritable_json_path_exits_2_before_the_check(json_path, words, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["--spec", "6-5-3", "--json", json_path]) == 2
+    assert compare(["check", "network", "--spec", "6-5-3", "--json", json_path]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and words in err  # nothing checked, nothing printed
 
@@ -473,5 +480,5 @@ def test_cli_interrupt_exits_130(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(scratch_nn, "build_network", interrupted)
-    assert main(["--spec", "6-5-3"]) == 130
-    assert capsys.readouterr().err == "python -m reference.gradcheck: interrupted\n"
+    assert compare(["check", "network", "--spec", "6-5-3"]) == 130
+    assert capsys.readouterr().err == "compare.py check network: interrupted\n"

@@ -90,7 +90,8 @@ def test_a_users_optimizer_is_judged_by_its_parameters(mistake, options):
     at a constant learning rate, and one only from step 2, where it can no longer be named."""
     settings = {k: v for k, v in options.items() if k != "lr"}
     twin = mistake.__mro__[1].__name__.lower()  # the scratch_nn class it gets wrong: its name in OPTIMIZERS
-    report = checked(lambda network, lr: ParametersOnly(mistake(network, lr=lr, **settings)), lr=options.get("lr", 0.01),
+    report = checked(lambda network, lr: ParametersOnly(mistake(network, lr=lr, **settings)), lr=options.get("lr",
+                                                                                                             0.01),
                      optimizer_twin=twin, optimizer_options=settings)
     step, signature = PARAMETERS_ONLY[mistake]
     part = report.parts[-1]
@@ -248,7 +249,8 @@ def test_gradients_accumulated_are_named():
 def test_correct_layers_are_checked_twice_without_a_false_alarm(dtype):
     report = check(build_network("7-5-5-3", "relu", dtype=dtype), loss="cross_entropy")
     assert report.ok, report.table()
-    assert {d.name for d in report.parts[2].torch.diffs} >= {"2.weight.grad (2nd backward)", "2.bias.grad (2nd backward)"}
+    assert {d.name for d in report.parts[2].torch.diffs} >= {"2.weight.grad (2nd backward)",
+                                                             "2.bias.grad (2nd backward)"}
 
 
 def test_documented_accumulation_is_checked_through_its_zeroing():

@@ -169,9 +169,10 @@ def one_thread():
 @pytest.mark.parametrize("argv, phrase", [
     (["{tmp}/missing"], "is not a folder"), (["{tmp}"], "holds no submission"),
     (["{tmp}", "--activations", "softplus"], "--activations 'softplus'"),
-    (["{tmp}", "--timeout", "0"], "--timeout 0.0"),
-    (["{tmp}", "--lr", "nan"], "--lr nan"), (["{tmp}", "--workers", "0"], "--workers 0"),
-    (["{tmp}", "--json", "{tmp}/missing/grades.json"], "cannot write in the folder"),
+    (["{tmp}", "--timeout", "0"], "argument --timeout: must be a positive finite number; got '0'"),
+    (["{tmp}", "--lr", "nan"], "argument --lr: must be a positive finite number; got 'nan'"),
+    (["{tmp}", "--workers", "0"], "argument --workers: must be a positive integer; got 0"),
+    (["{tmp}", "--json", "{tmp}/missing/grades.json"], "missing does not exist"),
 ])
 def test_bad_options_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
     if "holds no" not in phrase:

@@ -89,7 +89,7 @@ BAD = [  # (file name, its text, the target after the folder, a phrase of the on
     ("net.txt", source("textbook"), "net.txt:build", "is not a Python file"),
     ("net.py", source("textbook"), "net.py:make", "defines no make"),
     ("net.py", "import cupy_is_missing\n", "net.py", "raised ModuleNotFoundError"),
-    ("net.py", "import sys\nsys.exit(1)\n", "net.py", "raised SystemExit"),
+    ("net.py", "import sys\nsys.exit(1)\n", "net.py", "called sys.exit(1)"),
     ("net.py", source("textbook") + "\ndef odd(sizes, hidden):\n    pass\n", "net.py:odd", "requires hidden"),
     ("net.py", source("textbook", "ReLU = None"), "net.py", "raised TypeError"),
     ("net.py", source("textbook") + "\ndef flat(sizes, lr):\n    return [Linear(784, 10, lr)], CrossEntropy()\n",

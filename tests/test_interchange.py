@@ -92,7 +92,8 @@ def test_50_sgd_steps_match_torch_optim_sgd(dtype):
 @pytest.mark.parametrize("change,words", [
     (lambda s: s.pop("2.bias"), "missing key '2.bias'"),
     (lambda s: s.update({"5.weight": np.ones(3)}), "unexpected key '5.weight'"),
-    (lambda s: s.update({"0.weight": s["0.weight"].T.copy()}), r"'0.weight' has shape \(784, 48\), expected \(48, 784\) \(transposed"),
+    (lambda s: s.update({"0.weight": s["0.weight"].T.copy()}),
+     r"'0.weight' has shape \(784, 48\), expected \(48, 784\) \(transposed"),
     (lambda s: s.update({"2.weight": s["2.weight"].astype(np.float32)}), "'2.weight' is float32, expected float64"),
     (lambda s: s["4.bias"].__setitem__(0, np.nan), "'4.bias' contains NaN or Inf"),
 ])

@@ -77,7 +77,8 @@ def test_the_scratch_process_ends_when_the_run_is_gone(synthetic):
     SIGKILL), the scratch process sees the end of the pipe and exits rather than wait forever."""
     network, _ = training.build_networks(CONFIG)
     data = synthetic()
-    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images, data.train.labels),
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images,
+                                        data.train.labels),
                             {}, threads=1)
     worker.start_epoch([np.arange(32)])
     assert worker.finish_epoch().bad_step is None
@@ -91,7 +92,8 @@ def test_a_run_stopped_mid_epoch_stops_the_scratch_process_at_once(synthetic):
     left to finish an epoch nobody will read."""
     network, _ = training.build_networks(CONFIG)
     data = synthetic()
-    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images, data.train.labels),
+    worker = ScratchProcess(ScratchSide(network, "cross_entropy", SGD(network, 0.5), data.train.images,
+                                        data.train.labels),
                             {}, threads=1)
     worker.start_epoch([np.arange(32)] * 100_000)
     worker.close()

@@ -100,7 +100,7 @@ def test_a_layer_file_that_imports_its_sibling_is_checked(tmp_path, capsys):
     (tmp_path / "my_layers.py").write_text(
         "from activations_helper import relu\n\n\nclass ReLU:\n    def forward(self, x):\n        self.x = x\n"
         "        return relu(x)\n\n    def backward(self, grad):\n        return grad * (self.x > 0)\n")
-    status = cli.main(["check", "--layer", f"{tmp_path / 'my_layers.py'}:ReLU"])
+    status = cli.main(["check", "layer", f"{tmp_path / 'my_layers.py'}:ReLU"])
     out, err = capsys.readouterr()
     assert status == 0 and str(tmp_path) not in sys.path, out + err
 
@@ -122,7 +122,7 @@ def test_the_loss_a_returned_model_holds_is_the_one_checked(loss, status, tmp_pa
 
     path = tmp_path / "model.py"
     path.write_text(MODEL.format(loss=loss))
-    code = cli.main(["check", "--implementation", str(path), "--spec", "12-7-5", "--activation", "relu"])
+    code = cli.main(["check", "implementation", str(path), "--spec", "12-7-5", "--activation", "relu"])
     out = capsys.readouterr().out
     assert code == status, out
     assert ".__call__(integer labels, output) returns the batch mean; gradient(target, output) returns" in out, out
@@ -135,7 +135,7 @@ def test_where_the_tool_uses_its_own_loss_the_block_says_so(tmp_path, capsys):
     path = tmp_path / "layers.py"
     path.write_text("from implementations import keras_like\n\n\ndef build(sizes, seed):\n"
                     "    return keras_like.network(sizes, seed)[0]\n")
-    assert cli.main(["check", "--implementation", str(path), "--spec", "12-7-5", "--activation", "relu"]) == 0
+    assert cli.main(["check", "implementation", str(path), "--spec", "12-7-5", "--activation", "relu"]) == 0
     assert ("loss: none in what build returns: scratch_nn's SoftmaxCrossEntropy (--loss cross_entropy) is used"
             in capsys.readouterr().out)
 
@@ -148,7 +148,7 @@ def test_the_transposed_gradient_hint_shows_the_fix_for_the_users_layout(capsys)
     from reference.cli import main as cli
 
     layer = Path(__file__).parent / "implementations" / "attributes.py"
-    status = cli.main(["check", "--layer", f"{layer}:DenseTransposedGradient", "--in", "5", "--out", "5",
+    status = cli.main(["check", "layer", f"{layer}:DenseTransposedGradient", "--in", "5", "--out", "5",
                        "--layout", "in_out"])
     out = capsys.readouterr().out
     assert status == 1 and "stored (in, out) and used as x @ W has dL/dW = x^T G" in out, out

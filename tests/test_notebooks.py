@@ -54,14 +54,14 @@ def test_a_broken_notebook_is_one_line_naming_the_file(tmp_path):
 
 def test_check_layer_takes_a_class_from_a_notebook(tmp_path, capsys):
     path = write_notebook(tmp_path / "layers.ipynb", DENSE_BUGGY)
-    code = cli.main(["check", "--layer", f"{path}:DenseBuggy", "--twin", "linear", "--in", "32", "--out", "10"])
+    code = cli.main(["check", "layer", f"{path}:DenseBuggy", "--twin", "linear", "--in", "32", "--out", "10"])
     out = capsys.readouterr().out
     assert code == 1 and "looks like: batch size too small" in out.lower(), out
 
 
 def test_implementation_build_from_a_notebook(tmp_path, capsys):
     path = write_notebook(tmp_path / "net.ipynb", source("textbook"))
-    code = cli.main(["check", "--implementation", f"{path}:build", "--spec", "12-7-5", "--activation", "relu"])
+    code = cli.main(["check", "implementation", f"{path}:build", "--spec", "12-7-5", "--activation", "relu"])
     out = capsys.readouterr().out
     assert code == 0 and "Every part agrees" in out, out
 
@@ -79,7 +79,8 @@ def test_grade_takes_notebooks_beside_python_files_and_says_what_it_took(tmp_pat
     assert find_submissions(folder) == [("alice.ipynb", folder / "alice.ipynb"), ("alice.py", folder / "alice.py"),
                                         ("bob/", folder / "bob" / "submission.ipynb")]
     record = tmp_path / "grades.json"
-    done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), "--json", str(record), "--timeout", "60"],
+    done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), "--json", str(record),
+                           "--timeout", "60"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     assert ("grade: took alice.ipynb, alice.py, bob/; passed over README.md (neither a .py or .ipynb file nor a "
@@ -107,7 +108,8 @@ def test_a_layer_checked_in_a_real_kernel(tmp_path):
     table, its HTML the verdict coloured and the failing row highlighted."""
     nbclient = pytest.importorskip("nbclient")
     path = write_notebook(tmp_path / "learner.ipynb", DENSE_BUGGY,
-                          "from reference import check\ncheck(DenseBuggy, twin='linear', in_features=32, out_features=10)")
+                          "from reference import check\n"
+                          "check(DenseBuggy, twin='linear', in_features=32, out_features=10)")
     executed = nbclient.NotebookClient(nbformat.read(path, as_version=4), timeout=120, kernel_name="python3",
                                        resources={"metadata": {"path": str(ROOT)}}).execute()
     outputs = executed.cells[-1].outputs

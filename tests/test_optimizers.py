@@ -5,7 +5,8 @@ gradients: each parameter, its update and every state tensor (reference.optimize
 (tolerances.FLOAT64) and float32 (tolerances.FLOAT32; the update's bound widens to the parameter's
 own rounding, tolerances.optimizer_update). Then whole-network training on both sides, state
 dicts moved between the sides mid-training, hyperparameter errors, and the repeated-backward
-check; the optimizer zoo, the negative controls, is in test_zoo_optimizers.py. Finite differences do not apply here: an optimizer
+check; the optimizer zoo, the negative controls, is in test_zoo_optimizers.py. Finite differences do not
+apply here: an optimizer
 computes no gradient, so there is no derivative to approximate; torch.optim is the only judge.
 """
 

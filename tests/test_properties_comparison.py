@@ -170,7 +170,8 @@ def test_comparison_ok_failures_and_lookup():
     assert not comparison.ok
     assert [d.name for d in comparison.failures] == ["2.bias"]
     assert Comparison([comparison["0.weight"], comparison["loss"]]).ok
-    with pytest.raises(KeyError, match=re.escape("'2.weight' was not compared; compared: ['0.weight', '2.bias', 'loss']")):
+    with pytest.raises(KeyError,
+                       match=re.escape("'2.weight' was not compared; compared: ['0.weight', '2.bias', 'loss']")):
         comparison["2.weight"]
 
 
@@ -200,7 +201,8 @@ def test_table_has_one_row_per_tensor_with_its_verdict():
 def test_failure_message_and_assert_ok_name_the_context_and_each_failure():
     comparison = sample_comparison()
     message = ("scratch and torch disagree (step 3):\n"
-               "  2.bias (layer 2, Linear(in_features=3, out_features=2)): shape (1,) on the scratch side, (2,) in torch")
+               "  2.bias (layer 2, Linear(in_features=3, out_features=2)): shape (1,) on the scratch side, "
+               "(2,) in torch")
     assert comparison.failure_message() == message
     with pytest.raises(AssertionError) as failure:
         comparison.assert_ok()

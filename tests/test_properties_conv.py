@@ -43,10 +43,12 @@ def test_max_pool_is_the_max_of_each_window_and_routes_its_gradient_to_the_first
 
 def test_max_pool_refusals_name_the_layer():
     layer = MaxPool2d(2)
-    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r} expects a 4-D array (batch, channels, height, width)")):
+    with pytest.raises(ValueError,
+                       match="^" + re.escape(f"{layer!r} expects a 4-D array (batch, channels, height, width)")):
         layer.forward(np.ones((2, 4)))
     layer.forward(np.ones((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match="^" + re.escape(f"{layer!r}.backward expects a gradient of shape (1, 1, 2, 2)")):
+    with pytest.raises(ValueError,
+                       match="^" + re.escape(f"{layer!r}.backward expects a gradient of shape (1, 1, 2, 2)")):
         layer.backward(np.ones((1, 1, 4, 4)))
 
 
@@ -82,7 +84,8 @@ def test_repr_gives_the_sizes_padding_only_when_there_is_some(layer, text):
 
 @pytest.mark.parametrize("layer,x,bad_x,bad_grad,words_x,words_grad", [
     (Conv2d(np.ones((3, 2, 2, 2)), np.ones(3)), np.ones((1, 2, 3, 3)), np.ones((1, 2, 3)), np.ones((1, 3, 3, 3)),
-     "expects a 4-D array (batch, channels, height, width); got (1, 2, 3)", ".backward expects a gradient of shape (1, 3, 2, 2)"),
+     "expects a 4-D array (batch, channels, height, width); got (1, 2, 3)",
+     ".backward expects a gradient of shape (1, 3, 2, 2)"),
     (Flatten(), np.ones((2, 3, 4)), np.ones(3), np.ones((2, 3)),
      "expects a 2-D array (batch, features); got (3,)", ".backward expects a gradient of shape (2, 12)"),
     (Unflatten((3, 4)), np.ones((2, 12)), np.ones((2, 11)), np.ones((2, 12)),

@@ -160,7 +160,8 @@ def test_wrong_upstream_gradient_is_refused_naming_what_was_expected(kind, bad, 
     width = out_width(layer)
     if isinstance(bad, str):  # the right shape in the wrong dtype
         bad = np.ones((2, width), np.float32)
-    expected = f"{layer!r}.backward expects a gradient of shape (2, {width}) and dtype float64, matching its last output"
+    expected = (f"{layer!r}.backward expects a gradient of shape (2, {width}) and dtype float64, "
+                f"matching its last output")
     with pytest.raises(ValueError, match="^" + re.escape(expected) + ".*" + re.escape(got)):
         layer.backward(bad)
 
@@ -176,8 +177,10 @@ def test_backward_before_forward_names_the_layer(kind):
     (np.ones(3), np.ones(3), ValueError, "got weight (3,) and bias (3,)"),
     (np.ones((3, 2, 1)), np.ones(3), ValueError, "got weight (3, 2, 1) and bias (3,)"),
     (np.ones((3, 2)), np.ones(2), ValueError, "got weight (3, 2) and bias (2,)"),
-    (np.ones((3, 2)), np.ones((3, 2)), ValueError, "Linear needs a weight of shape (out, in) and a bias of shape (out,)"),
-    (np.ones((3, 2)), np.ones(3, np.float32), TypeError, "Linear weight is float64 but bias is float32; give both one dtype"),
+    (np.ones((3, 2)), np.ones((3, 2)), ValueError,
+     "Linear needs a weight of shape (out, in) and a bias of shape (out,)"),
+    (np.ones((3, 2)), np.ones(3, np.float32), TypeError,
+     "Linear weight is float64 but bias is float32; give both one dtype"),
 ])
 def test_linear_refuses_parameters_that_do_not_fit(weight, bias, error, words):
     with pytest.raises(error, match=re.escape(words)):

@@ -68,7 +68,8 @@ def test_spec_str_is_what_parse_reads(spec, text):
 
 
 @pytest.mark.parametrize("sizes,activation,output,words", [
-    ("784_128_10", "sigmoid", None, "a spec starts with the input size (784) or image shape (1x28x28); got '784_128_10'"),
+    ("784_128_10", "sigmoid", None,
+     "a spec starts with the input size (784) or image shape (1x28x28); got '784_128_10'"),
     ("784-128x10", "sigmoid", None, "unknown layer '128x10' in the spec: write a size (120), a convolution "
                                     "(conv8k5, conv16k3x2s2p1: channels, kernel, stride, padding) or a max-pool"),
     ("10", "sigmoid", None, "a spec is the input, then layers separated by '-', ending with the output size "
@@ -123,7 +124,8 @@ def test_the_default_build_is_reproducible_seed_0_paper_init_float64():
         assert value.dtype == np.float64
 
 
-@pytest.mark.parametrize("init,fan_in,bound", [(paper_uniform, 9, 1.0), (torch_default, 9, 1 / 3), (torch_default, 100, 0.1)])
+@pytest.mark.parametrize("init,fan_in,bound", [(paper_uniform, 9, 1.0), (torch_default, 9, 1 / 3), (torch_default,
+                                                                                                    100, 0.1)])
 def test_initializers_draw_uniformly_over_their_whole_range(init, fan_in, bound):
     """paper: U[-1, 1] for weight and bias; torch: U[-1/sqrt(fan_in), 1/sqrt(fan_in)] for both.
     With 20000 draws the extremes lie within 0.5% of the bounds (failing by chance: < e^-100)."""
@@ -296,7 +298,8 @@ def test_squared_error_network_with_a_sigmoid_output_trains_downhill():
 ])
 def test_load_state_dict_names_a_value_numpy_cannot_share_and_the_fix(value, words):
     network = build_network("4-3-2")
-    with pytest.raises(ValueError, match=re.escape("load_state_dict: the state does not fit this network:\n  " + words)):
+    with pytest.raises(ValueError,
+                       match=re.escape("load_state_dict: the state does not fit this network:\n  " + words)):
         network.load_state_dict({**network.state_dict(), "0.bias": value})
 
 

@@ -46,10 +46,12 @@ def test_dropout_repr_gives_its_probability():
 
 def test_dropout_refusals_name_the_layer():
     layer = Dropout(0.25)
-    with pytest.raises(ValueError, match="^" + re.escape("Dropout(p=0.25) expects a 2-D array (batch, features); got (6,)")):
+    with pytest.raises(ValueError,
+                       match="^" + re.escape("Dropout(p=0.25) expects a 2-D array (batch, features); got (6,)")):
         layer.forward(X[0])
     layer.forward(X)
-    with pytest.raises(ValueError, match="^" + re.escape("Dropout(p=0.25).backward expects a gradient of shape (4, 6)")):
+    with pytest.raises(ValueError,
+                       match="^" + re.escape("Dropout(p=0.25).backward expects a gradient of shape (4, 6)")):
         layer.backward(X[:2])
 
 

@@ -75,7 +75,8 @@ def test_sizes_are_a_plain_mlps_layer_sizes_and_refused_otherwise():
 
 
 @pytest.mark.parametrize("sizes,activation,error,message", [
-    ("x28x28-10", "relu", ValueError, "a spec starts with the input size (784) or image shape (1x28x28); got 'x28x28-10'"),
+    ("x28x28-10", "relu", ValueError,
+     "a spec starts with the input size (784) or image shape (1x28x28); got 'x28x28-10'"),
     ("784-conv8k5-10", "relu", ValueError, "conv8k5 needs an image: start the spec with the image shape (1x28x28), "
                                            "and put convolutions and pools before the dense layers"),
     ("1x8x8-10-pool2-4", "relu", ValueError, "pool2 needs an image"),
@@ -118,7 +119,8 @@ def test_each_layer_draws_from_one_generator_in_order_with_fan_in_in_times_kerne
 def test_hidden_dense_layers_get_batch_norm_before_and_dropout_after_the_activation():
     network = build_network("1x6x6-conv2k3-5-4-3", "relu", batch_norm=True, dropout=0.25, seed=7, dtype=np.float32)
     assert [type(layer) for layer in network.layers] == [
-        Unflatten, Conv2d, ReLU, Flatten, Linear, BatchNorm1d, ReLU, Dropout, Linear, BatchNorm1d, ReLU, Dropout, Linear]
+        Unflatten, Conv2d, ReLU, Flatten, Linear, BatchNorm1d, ReLU, Dropout, Linear, BatchNorm1d, ReLU, Dropout,
+        Linear]
     for index in (5, 9):
         assert network.layers[index].num_features == network.layers[index - 1].params["weight"].shape[0]
         assert network.layers[index].buffers["running_mean"].dtype == np.float32

@@ -35,7 +35,8 @@ def test_the_summary_line_is_the_verdict(users_run):
 def test_the_traceback_points_at_the_users_line(users_run):
     line = USERS_TEST.splitlines().index('    assert_layer_matches_torch(layer, "linear")  # the line pytest must '
                                          'point at') + 1
-    users_run.stdout.fnmatch_lines(['>       assert_layer_matches_torch(layer, "linear")*', "E       AssertionError: layer 0*",
+    users_run.stdout.fnmatch_lines(['>       assert_layer_matches_torch(layer, "linear")*',
+                                    "E       AssertionError: layer 0*",
                                     f"test_users.py:{line}: AssertionError"])
     output = users_run.stdout.str()
     assert "reference/asserts.py" not in output and "def assert_ok" not in output, output

@@ -190,7 +190,8 @@ def test_dropout_refuses_a_probability_outside_0_1(p):
 
 # A batch of 1 in evaluation only (test_batch_norm_refuses_a_batch_of_one_in_training);
 # 2: test_batch_norm_batch_of_two.
-MODES_AND_BATCHES = [(True, "train", 3), (True, "train", 7), (True, "train", 32), (False, "eval", 1), (False, "eval", 7)]
+MODES_AND_BATCHES = [(True, "train", 3), (True, "train", 7), (True, "train", 32), (False, "eval", 1), (False, "eval",
+                                                                                                       7)]
 
 
 @pytest.mark.parametrize("training,batch", [pytest.param(t, b, id=f"{mode}-{b}") for t, mode, b in MODES_AND_BATCHES])

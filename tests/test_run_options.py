@@ -66,7 +66,8 @@ def test_every_optimizer_keeps_the_twins_together(name, concurrency, tiny_data, 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_both_sides_get_the_same_hyperparameters(name):
-    args = cli.build_parser().parse_args(["train", "--optimizer", name, "--lr", str(LR[name]), *SETTINGS[name]])
+    argv = ["train", "--optimizer", name, "--lr", str(LR[name]), *SETTINGS[name]]
+    args = cli.build_parser(argv).parse_args(argv)
     run = TwinTraining(train_cli.config_from(args, None).validate())
     ours, theirs = run.optimizer.param_group(), run.twin_optimizer.param_groups[0]
     assert len(SETTINGS[name]) > 1

@@ -35,7 +35,7 @@ def implementation(tmp_path, role=None, replacement=None) -> Path:
 
 
 def test_the_network_passes_every_part_in_float64(tmp_path, capsys):
-    status, out = run(capsys, "--implementation", implementation(tmp_path), *NETWORK, *PROBABILITIES)
+    status, out = run(capsys, "implementation", implementation(tmp_path), *NETWORK, *PROBABILITIES)
     assert status == 0 and "(6 checked)" in out and "float64" in out, out
     assert "layer 3: Softmax (softmax): backward(grad) uses what forward cached" in out, out
     assert "loss: CrossEntropy (probability_cross_entropy)" in out, out
@@ -44,20 +44,20 @@ def test_the_network_passes_every_part_in_float64(tmp_path, capsys):
 @pytest.mark.parametrize("mutant", probabilities.MUTANTS)
 def test_each_mistake_is_caught_at_its_part_and_named(mutant, tmp_path, capsys):
     role, replacement, part, signature = probabilities.MUTANTS[mutant]
-    status, out = run(capsys, "--implementation", implementation(tmp_path, role, replacement), *NETWORK,
+    status, out = run(capsys, "implementation", implementation(tmp_path, role, replacement), *NETWORK,
                       *PROBABILITIES)
     where = f"layer {part}, {replacement.__name__}" if isinstance(part, int) else "loss"
     assert status == 1 and f"FIRST DISAGREEMENT: {where}" in out and signature in out, out
 
 
 def test_the_loss_checked_as_the_logits_cross_entropy_is_refused_naming_the_loss(tmp_path, capsys):
-    status, out = run(capsys, "--implementation", implementation(tmp_path), *NETWORK)
+    status, out = run(capsys, "implementation", implementation(tmp_path), *NETWORK)
     assert status == 2 and out.count("\n") == 1 and "give --loss probability_cross_entropy" in out, out
 
 
 @pytest.mark.parametrize("flags", [[], ["--twin", "softmax"]])
 def test_the_softmax_layer_alone_by_its_name_or_its_twin(flags, capsys):
-    status, out = run(capsys, "--layer", f"{FOLDER / 'probabilities.py'}:Softmax", *flags)
+    status, out = run(capsys, "layer", f"{FOLDER / 'probabilities.py'}:Softmax", *flags)
     assert status == 0 and out.startswith("Conventions found"), out
 
 

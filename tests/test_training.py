@@ -139,7 +139,8 @@ def test_a_resumed_run_matches_the_uninterrupted_one_bit_for_bit(settings, synth
     since the same operations run on the same numbers. The scratch side trains in its own process
     (the default), so its optimizer's state and generators come back from it every epoch."""
     data = synthetic(dtype=np.float64)
-    config = RunConfig(**{"spec": "784-16-10", "lr": 0.5, "epochs": 2, "batch_size": 32, "dtype": "float64", **settings})
+    config = RunConfig(**{"spec": "784-16-10", "lr": 0.5, "epochs": 2, "batch_size": 32, "dtype": "float64",
+                          **settings})
     straight = TwinTraining(config)
     list(straight.epochs(data))
 

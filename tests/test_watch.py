@@ -1,4 +1,4 @@
-"""compare.py check --watch as a learner uses it: started on their layer file, it checks, waits, and
+"""compare.py check ... --watch as a learner uses it: started on their layer file, it checks, waits, and
 after each save prints the new verdict; Ctrl-C ends it with exit status 130."""
 
 import os
@@ -48,7 +48,7 @@ def save(path: Path, text: str) -> None:
 def test_watch_checks_again_after_each_save_and_ctrl_c_ends_it(tmp_path):
     path = tmp_path / "layers.py"
     path.write_text(DENSE_BUGGY.replace(BUG, ""))
-    process = subprocess.Popen([sys.executable, "compare.py", "check", "--layer", f"{path}:DenseBuggy", "--twin",
+    process = subprocess.Popen([sys.executable, "compare.py", "check", "layer", f"{path}:DenseBuggy", "--twin",
                                 "linear", "--in", "32", "--out", "10", "--watch"], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -2,8 +2,8 @@
 runs, and by reference.gradcheck, which must also name the part it is in (index and class), the
 mistake's signature, and nothing else."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -21,7 +21,7 @@ reference.adapters (adapt_network): their weights' attribute names and layout, h
 called, where gradients land or whether backward updates the weights itself. Where probing cannot
 tell, the module states it in a dict named CONVENTIONS, whose entries are adapt_network's keyword
 arguments, e.g. ``CONVENTIONS = {"layout": "in_out", "loss_conventions": {"targets": "one_hot"}}``.
-The module's folder is put on sys.path, so it can import the files beside it.
+The module's folder is first on sys.path while it is imported, so it can import the files beside it.
 
 Both sides start from the same weights: the run's own initialisation (--init, --seed) is built as
 scratch_nn would build it and loaded into the adapted network through its params, which write
@@ -29,7 +29,10 @@ through to the user's arrays; whatever build initialised is replaced. The networ
 run's structure (linear layers of the spec's sizes, the activations named) or the run is refused.
 """
 
+import contextlib
 import functools
+import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import re
@@ -67,29 +70,103 @@ def split_target(target: str) -> tuple[Path, str]:
 
 @functools.cache
 def load_module(path: Path):
-    """Import the user's file (or package folder) once per process, with its folder on sys.path."""
-    path = path.resolve()
+    """Import the user's file (or package folder) once per process, under a name of its own (a file
+    called numpy.py or network.py shadows nothing), kept in sys.modules as an import would keep it so
+    that its objects pickle (a run's scratch side comes back from its process so). While it runs, its
+    folder is first on sys.path, so that it imports the files beside it; afterwards sys.path is as it
+    was and those files are out of sys.modules again, where their plain names (layers, network) would
+    otherwise answer a later import of another file or package of that name. Whatever importing it
+    does (raise, or sys.exit) is an ImplementationError."""
+    path = Path(path).resolve()
     file = path / "__init__.py" if path.is_dir() else path
     if not file.is_file():
         raise ImplementationError(f"no such file {path}" if not path.is_dir() else
                                   f"the folder {path} has no __init__.py: name the file that defines build")
     if file.suffix not in (".py", NOTEBOOK):
         raise ImplementationError(f"{file} is not a Python file: name the .py or .ipynb file that defines build")
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    # A name of its own, so that a file called numpy.py or network.py shadows nothing already imported.
-    spec = importlib.util.spec_from_file_location(f"user_implementation_{path.stem}", file,
+    spec = importlib.util.spec_from_file_location(f"{USER_MODULE_PREFIX}{path.stem}", file,
                                                   loader=loader_for(file),  # a .ipynb's code cells
                                                   submodule_search_locations=[str(path)] if path.is_dir() else None)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[spec.name] = module  # as an import would: dataclasses and pickle look their module up there
     try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as error:  # the user's code, whatever it raises: one line, not a traceback
+        with _beside(path.parent):
+            spec.loader.exec_module(module)
+    except SystemExit as exit:
+        del sys.modules[spec.name]
+        raise ImplementationError(f"importing {file} called sys.exit({exit.code!r}); a module to check must not "
+                                  f"exit when imported (put its script part under if __name__ == "
+                                  f"'__main__':)") from None
+    except Exception as error:  # the user's code, whatever it raises: one line, not a traceback
         del sys.modules[spec.name]
         raise ImplementationError(f"importing {file} raised {type(error).__name__}: {error}") from None
     return module
+
+
+USER_MODULE_PREFIX = "user_code_"  # no installed package is named so
+
+
+@contextlib.contextmanager
+def _beside(folder: Path):
+    """The folder first on sys.path while the block runs; then sys.path as it was, and out of
+    sys.modules again every module imported meanwhile from that folder that Python would not find
+    without it (a sibling layers.py; not a package the folder also holds that is importable anyway,
+    such as this project's own when the folder is its root)."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for name in [name for name in set(sys.modules) - before
+                     if not name.startswith(USER_MODULE_PREFIX) and _found_only_in(folder, name)]:
+            del sys.modules[name]
+
+
+def _found_only_in(folder: Path, name: str) -> bool:
+    origin = getattr(sys.modules[name], "__file__", None)
+    if not origin or not Path(origin).resolve().is_relative_to(folder.resolve()):
+        return False
+    top = name.partition(".")[0]
+    spec = importlib.machinery.PathFinder.find_spec(top)  # sys.path without the folder
+    return spec is None or spec.origin is None or Path(spec.origin).resolve() != Path(
+        getattr(sys.modules.get(top), "__file__", None) or spec.origin).resolve()
+
+
+def load_object(target: str, option: str, accept, what: str, hint: str = ""):
+    """MODULE:NAME, MODULE importable (my_layers, a.b.c) or a path to a .py or .ipynb file (loaded by
+    load_module), and NAME one that accept() takes; option names it in the errors (--factory)."""
+    module_name, _, name = target.rpartition(":")
+    if not module_name or not name:
+        raise ImplementationError(f"{option} takes MODULE:{what.upper()}, e.g. my_layers:MyLinear or "
+                                  f"path/to/my_layers.py:MyLinear; got {target!r}")
+    value = getattr(module_of(target, option), name, None)
+    if not accept(value):
+        raise ImplementationError(f"{module_name} has no {what} {name}" + (hint if callable(value) else ""))
+    return value
+
+
+def module_of(target: str, option: str):
+    """The module of MODULE:NAME: a .py file by load_module, else an importable module by its name."""
+    module_name = target.rpartition(":")[0]
+    if not module_name.endswith((".py", NOTEBOOK)):
+        return _import_installed(module_name)
+    if not Path(module_name).is_file():
+        raise ImplementationError(f"no file {module_name} (from {option} {target})")
+    return load_module(Path(module_name))
+
+
+def _import_installed(module_name: str):
+    """An importable module by its name, as Python imports it; what importing it does is an ImplementationError."""
+    try:
+        return importlib.import_module(module_name)
+    except SystemExit as exit:
+        raise ImplementationError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must "
+                                  f"not exit when imported") from None
+    except ModuleNotFoundError as error:
+        raise ImplementationError(f"could not import {module_name}: {error}") from None
+    except Exception as error:  # the user's module may raise anything at import
+        raise ImplementationError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
 
 
 def load_builder(target: str):
@@ -204,3 +281,34 @@ def adapt_user_loss(user_loss, loss: str, conventions=None, model=None):
 def twin_name(layer) -> str:
     """A scratch_nn layer's twin by name: Linear -> "linear", Sigmoid -> "sigmoid", ..."""
     return type(layer).__name__.lower()
+
+
+def build_whole_network(maker, sizes):
+    """A whole network from the user's class or function: maker(sizes), maker(*sizes), or maker() for a
+    function of no arguments, the first the signature takes (ImplementationError where none builds)."""
+    try:
+        signature = inspect.signature(maker)
+    except (TypeError, ValueError):
+        signature = None
+    failure = None
+    for arguments in ((sizes,), tuple(sizes), ()):
+        if signature is not None and not _binds(signature, arguments):
+            continue
+        try:
+            return maker(*arguments)
+        except Exception as error:  # the user's constructor may raise anything
+            failure = failure or error
+    name = getattr(maker, "__name__", repr(maker))
+    if failure is not None:
+        raise ImplementationError(f"building {name} for --spec {'-'.join(map(str, sizes))} raised "
+                                  f"{type(failure).__name__}: {failure}")
+    raise ImplementationError(f"{name} takes neither the sizes as a list, nor as numbers, nor nothing; give a "
+                              f"function that builds the network (check whole-network FILE.py:FUNCTION)")
+
+
+def _binds(signature, arguments) -> bool:
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        return False
+    return True

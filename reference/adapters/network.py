@@ -4,7 +4,7 @@ update to check and train with, and the conventions found, printed as one block.
     adapted = adapt_network([Linear(784, 128, 0.1), Sigmoid(), Linear(128, 10, 0.1)], loss=CrossEntropy(),
                             loss_twin="cross_entropy")
     print(adapted.describe())
-    report = adapted.check()          # reference.gradcheck.check on it, every part
+    report = reference.gradcheck.check(adapted)   # every part checked (the checker imports the adapters)
     compare_trajectory(adapted.network, torch_model(adapted.network), batches,
                        adapted.loss, adapted.lr)
 """
@@ -73,15 +73,6 @@ class Adapted:
         rates = {layer.conventions.lr for layer in self.network.layers if layer.conventions.gradients == "update"}
         return rates.pop() if len(rates) == 1 else None
 
-    def check(self, **options):
-        """reference.gradcheck.check on every layer, the loss and the update (options: x, target, batch_size,
-        seed, ...); the report carries the conventions (report.conventions, printed before its table)."""
-        from reference.gradcheck import (
-            check,  # at call time: the checker imports the adapters, never the reverse
-        )
-
-        return check(self, **options)
-
     def to_dict(self) -> dict:
         """The conventions, JSON-ready: one entry per layer, and the loss's."""
         return {"layers": [asdict(layer.conventions) for layer in self.network.layers],
@@ -118,7 +109,8 @@ def adapt_network(subject, loss=None, *, twins=None, in_features=None, lr=None, 
     """Adapt a user's network: a list of layers (instances, or functional pairs), a
     scratch_nn.Sequential, or an object holding its layers in a list attribute (e.g. .layers).
 
-    loss: the user's loss (see adapt_loss; one that cannot be read is an UnreadableLoss), with loss_twin ("cross_entropy", "mse", "probability_cross_entropy") and
+    loss: the user's loss (see adapt_loss; one that cannot be read is an UnreadableLoss), with loss_twin
+    ("cross_entropy", "mse", "probability_cross_entropy") and
         loss_conventions (a dict of LossConventions fields) where probing needs them.
     twins: one per layer ("linear", "sigmoid", "relu", "tanh", "softmax"); default: each layer's torch_twin
         attribute, or its class name.

@@ -36,7 +36,7 @@ LOSS_WORDS = {"quadratic": "quadratic cost ||a - y||^2 / 2 per example",
 @dataclass
 class NetworkConventions:
     """How one whole-network object works. Every field is a keyword argument of discover() (and a
-    flag of compare.py check --network) that states it instead of probing."""
+    flag of compare.py check whole-network) that states it instead of probing."""
 
     weights: tuple          # locations of each layer's weight: "weights[0]", "params.W1", "W1"
     biases: tuple           # locations of each layer's bias

@@ -36,11 +36,11 @@ import torch
 from reference.adapters import whole_network as wn
 from reference.adapters.methods import require_method
 from reference.adapters.probing import FAILED, LR_NAMES, ConventionError, attempt
+from reference.choices import GRADIENT_CALLS
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
 GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradients")
 UPDATE_NAMES = ("update_mini_batch", "train_step", "step")
-CALLS = ("data", "targets", "none")  # gradient_call: method(x, y); forward(X), method(y); forward(X), method()
 EXTRA_LR_NAMES = ("eta",)
 NUMBERED = re.compile(r"([A-Za-z]+)(\d+)$")
 ACTIVATION_TWINS = {"none": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU,
@@ -55,7 +55,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     given = dict(layout=(layout, wn.LAYOUTS), bias_shape=(bias_shape, wn.BIAS_SHAPES),
                  batching=(batching, wn.BATCHINGS),
                  output_activation=(output_activation, wn.OUTPUT_ACTIVATIONS), targets=(targets, wn.TARGETS),
-                 cost=(cost, wn.LOSSES), reduction=(reduction, wn.REDUCTIONS), gradient_call=(gradient_call, CALLS),
+                 cost=(cost, wn.LOSSES), reduction=(reduction, wn.REDUCTIONS), gradient_call=(gradient_call,
+                                                                                              GRADIENT_CALLS),
                  activation=(activation, (None, *wn.HIDDEN_ACTIVATIONS)))
     for keyword, (value, allowed) in given.items():
         for one in [value] if value is None or isinstance(value, str) else value:

@@ -1,180 +1,92 @@
-"""The gradient checker's command line, for `python -m reference.gradcheck` and `compare.py check`.
+"""`compare.py check KIND`: the gradient checker's command line, one sub-command per kind of code.
 
-    add_arguments(parser)   adds every option to a parser (or a subcommand's parser)
-    run(args)               runs the check the parsed options ask for; returns the exit status
-    main(argv, prog)        both, for a command line of its own
+    compare.py check network [--spec 784-32-10] [--optimizer adam]   scratch_nn's network from a spec
+    compare.py check layer my_layers.py:MyLinear [--layout in_out]    one layer class (or functional pair)
+    compare.py check implementation my_net.py:build                   your own network of layers, from build()
+    compare.py check whole-network network.py:Network                 a whole network in one object
+    compare.py check engine micrograd.py:Value                        a scalar autograd engine
+    compare.py check update-rule optim.py:adam                        an optimizer as update rules
 
-Exit status: 0 every part agrees, 1 something disagrees, 2 the check could not run (bad
-options, a module that cannot be imported, a class that cannot be built), 130 interrupted.
+Each sub-command's parser holds only the options that apply to it, so an option that does not fit
+is argparse's one-line error. Only the chosen sub-command's options are declared, and the modules
+that check (and torch) are imported in its handler, so --help answers without loading torch.
+
+Exit status: 0 every part agrees, 1 something disagrees, 2 the check could not run (bad options, a
+module that cannot be imported, a class that cannot be built, conventions probing cannot tell: the
+one line names the flag that settles it), 130 interrupted.
 """
 
-import argparse
-import inspect
+import importlib
 import json
-import math
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
+from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, unwritable
 
-import scratch_nn
-from reference.cli.check_engine import DEFAULT_SPEC as ENGINE_SPEC
-from reference.cli.check_engine import add_engine_arguments, check_engine_file
-from reference.cli.check_own_code import (
-    PAIR_FLAGS,
-    add_convention_arguments,
-    as_flags,
-    attribute,
-    check_implementation,
-    given_conventions,
-    load_layer,
-)
-from reference.cli.check_update_rule import (
-    add_update_rule_arguments,
-    check_update_rule_file,
-)
-from reference.cli.check_whole_network import (
-    NETWORK_FLAGS,
-    add_network_arguments,
-    check_network_file,
-    network_flags,
-)
-from reference.gradcheck import (
-    DEFAULT_SIZES,
-    FD_SAMPLES,
-    OPTIMIZER_STEPS,
-    check,
-    check_network,
-)
-from reference.gradcheck.own_code import PAIR_SETTINGS
-from reference.gradcheck.update_rule import TWINS as UPDATE_RULE_TWINS
-from reference.twin import LAYERS_BY_TWIN_NAME, configure_determinism
+EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, EXIT_BAD_INPUT, 130
 
-DEFAULT_SPEC = "784-32-10"
-NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
-
-EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-DESCRIPTION = ("Check every layer, the loss and several optimizer steps of a network (or one layer of your own) "
-               "against PyTorch and finite differences, and name the first that disagrees.")
-EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 when the check cannot run: a bad "
-          "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
-          "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
-          "constructor raises, an --engine class without backward(), or code whose conventions probing cannot tell (the one line names the flag that "
-          "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
-
-# The output activation each loss is taken after, where --output-activation is not given.
-OUTPUT_FOR_LOSS = {"mse": "sigmoid", "probability_cross_entropy": "softmax"}
+# Sub-command -> (the module declaring its options and running it, what it checks).
+KINDS = {
+    "network": ("reference.cli.check_network", "scratch_nn's network built from --spec: every layer, the loss and "
+                                               "several optimizer steps"),
+    "layer": ("reference.cli.check_own_code", "one layer class of your own, or a functional pair, in its own "
+                                              "conventions (found by probing)"),
+    "implementation": ("reference.cli.check_implementation", "your own network of layers, as build() in your file "
+                                                              "returns it"),
+    "whole-network": ("reference.cli.check_whole_network", "a whole network in one object, with no layer objects "
+                                                           "(Nielsen's network.py, CS231n's TwoLayerNet)"),
+    "engine": ("reference.cli.check_engine", "a scalar autograd engine (micrograd's Value) and the MLP beside it"),
+    "update-rule": ("reference.cli.check_update_rule", "an optimizer of your own as update rules (CS231n's optim.py)"),
+}
+HELP = "check your code (or scratch_nn's) against PyTorch and finite differences (check --help)"
+EPILOG = """exit status:
+  0    every part agrees
+  1    something disagrees (the table says what, and where it is likely to come from)
+  2    the check cannot run: a bad option value, a --json path that cannot be written, a module
+       that cannot be imported, a class whose constructor raises, or code whose conventions
+       probing cannot tell (the one line names the flag that settles it)
+  130  interrupted (Ctrl-C)"""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add every option of the check to parser (a parser of its own, or compare.py's subcommand)."""
-    parser.description = parser.description or DESCRIPTION
-    parser.epilog = parser.epilog or EPILOG
-    parser.set_defaults(gradcheck_prog=parser.prog)
-    network = parser.add_argument_group("a network built from a spec (the default)")
-    network.add_argument("--spec", help=f"layer sizes (default {DEFAULT_SPEC}; with --engine {ENGINE_SPEC})")
-    network.add_argument("--activation",
-                         help="hidden activation(s), one or one per hidden layer, e.g. relu,tanh: "
-                              f"{', '.join(scratch_nn.ACTIVATIONS)} (default sigmoid; with --network: found)")
-    network.add_argument("--output-activation", choices=[*sorted(scratch_nn.ACTIVATIONS), *NETWORK_ONLY_OUTPUTS],
-                         help="activation on the output (default: sigmoid with --loss mse, softmax with --loss "
-                              "probability_cross_entropy, none otherwise; with --network: found, and none may be "
-                              "given)")
-    network.add_argument("--init", choices=[*sorted(scratch_nn.INITIALIZERS), "own"], default="torch",
-                         help="initial weights (default %(default)s: keeps pre-activations O(1), so derivatives "
-                              "are not all ~0; own: a --network's own weights)")
-    network.add_argument("--loss", choices=[*scratch_nn.LOSSES, "none"],
-                         help="loss to check on the network's output; with --implementation, what the loss build "
-                              "returns computes (default cross_entropy; --network: see --cost)")
-    network.add_argument("--implementation", metavar="FILE.py[:build]",
-                         help="your own network instead of scratch_nn's: build(sizes, activations, lr, seed, ...) "
-                              "in FILE.py returns its layers (and loss), in your conventions; called with --spec's "
-                              "sizes, --activation, --lr and --seed (the contract: reference/adapters/loader.py)")
-    layer = parser.add_argument_group("one layer class of your own (instead of a network)")
-    layer.add_argument("--layer", metavar="MODULE:CLASS",
-                       help="e.g. my_layers:MyLinear (importable), path/to/my_layers.py:MyLinear, or a functional "
-                            "pair path/to/layers.py:affine_forward,affine_backward; built as scratch_nn builds its "
-                            "layers (CLASS(weight, bias), CLASS()) or else as the adapters find: CLASS(in, out), "
-                            "CLASS(in, out, lr), --factory (default: none, check a network)")
-    layer.add_argument("--twin", choices=[*LAYERS_BY_TWIN_NAME, *UPDATE_RULE_TWINS],
-                       help="what the layer computes, when it does not subclass a scratch_nn layer (default: "
-                            "from its class, or its torch_twin attribute); for --update-rule, its torch.optim twin "
-                            f"({', '.join(UPDATE_RULE_TWINS)})")
-    layer.add_argument("--in", dest="in_features", type=_positive_int, metavar="N",
-                       help=f"input features (default {DEFAULT_SIZES[0]})")
-    layer.add_argument("--out", dest="out_features", type=_positive_int, metavar="N",
-                       help=f"output features of a linear layer (default {DEFAULT_SIZES[1]})")
-    pair = parser.add_argument_group(
-        "a functional pair with a settings dict, as CS231n's layers.py (conv_forward_naive, max_pool_forward_naive, "
-        "batchnorm_forward, dropout_forward): the dict is made from these; what the pair computes is found from "
-        "its conv_param/pool_param/bn_param/dropout_param argument (or --twin conv2d|maxpool2d|batchnorm1d|dropout); "
-        "--out is a conv's F, --in batch norm's and dropout's D")
-    pair.add_argument("--in-shape", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
-                      help="the input images of a conv or max-pool pair (default 3 8 6)")
-    pair.add_argument("--kernel", type=_positive_int, metavar="K", help="a conv's HH = WW (default 3)")
-    pair.add_argument("--stride", type=_positive_int, metavar="S",
-                      help="conv_param's or pool_param's stride (default 1 for a conv, the pool size for a max-pool)")
-    pair.add_argument("--pad", type=_non_negative_int, metavar="P", help="conv_param's pad (default 1)")
-    pair.add_argument("--pool", type=_positive_int, metavar="K", help="pool_height = pool_width (default 2)")
-    pair.add_argument("--dropout-p", dest="p", type=_probability, metavar="P",
-                      help="dropout_param's p, as your dropout_forward reads it (the probability of keeping a unit, "
-                           "CS231n's, or of dropping one: found by experiment; default 0.7)")
-    common = parser.add_argument_group("the check")
-    common.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                        help="what the check builds in (default %(default)s)")
-    common.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
-                        help="rows of the checked batch (default %(default)s)")
-    common.add_argument("--seed", type=int, default=0,
-                        help="seed of the weights, inputs and samples (default %(default)s)")
-    common.add_argument("--lr", type=_positive_float,
-                        help="learning rate of the checked optimizer steps, a positive number; for your own layers "
-                             "also the lr they are built with (CLASS(in, out, lr)) and, where backward updates the "
-                             "weights itself, the lr it applies: the checked update is that one, so the two are one "
-                             "number (default 0.1, or the lr the layers hold)")
-    common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
-                        help="entries of each tensor checked by finite differences (default %(default)s)")
-    common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
-    common.add_argument("--watch", action="store_true", help="stay running and check again each time your file "
-                                                             "is saved; Ctrl-C ends it (exit 130) (reference.cli.watch)")
-    optimizer = parser.add_argument_group("the optimizer, checked over several steps against its torch.optim twin")
-    optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"],
-                           help="scratch_nn's optimizer to check (default sgd, or the update your layers make inside "
-                                "backward; none: no step)")
-    optimizer.add_argument("--optimizer-steps", type=_positive_int, default=OPTIMIZER_STEPS, metavar="N",
-                           help="consecutive steps checked, from identical weights and gradients (default "
-                                "%(default)s): state (momentum, Adam's moments) shows only after the first")
-    for flag, kind, words in HYPERPARAMETERS:
-        optimizer.add_argument(flag, **kind, help=f"{words} (default: the optimizer's; for {_applying(flag)})")
-    add_convention_arguments(parser)
-    add_network_arguments(parser)
-    add_engine_arguments(parser)
-    add_update_rule_arguments(parser)
-    parser.set_defaults(option_defaults=vars(parser.parse_args([])))  # --engine, --network refuse the options given
+def add_arguments(parser, argv) -> None:
+    """check's sub-commands on parser; only argv's (the one chosen, if any) gets its options."""
+    parser.description = ("Check code against PyTorch and finite differences, part by part, and name the first "
+                          "part that disagrees. One sub-command per kind of code (KIND --help: its options):\n\n"
+                          + __doc__.split("\n\n")[1])
+    parser.epilog = EPILOG
+    kinds = parser.add_subparsers(dest="kind", title="what to check", metavar="{" + ",".join(KINDS) + "}",
+                                  required=True)
+    for name, (module, words) in KINDS.items():
+        kind = kinds.add_parser(name, help=words, description=words[0].upper() + words[1:] + ".", epilog=EPILOG,
+                                formatter_class=HelpFormatter)
+        if argv[:1] == [name]:
+            importlib.import_module(module).add_arguments(kind)
+            kind.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the check the parsed options ask for and print its table; return the exit status.
+def run(args) -> int:
+    """Run the check the sub-command asks for (args.check) and print its table; return the exit status.
     Every failure to run is one line on stderr, never a traceback."""
-    prog = getattr(args, "gradcheck_prog", "gradcheck")
-    if getattr(args, "watch", False):
+    from reference.adapters.keywords import as_flags  # here: the checker imports torch
+    from reference.twin import configure_determinism
+
+    prog = f"{args.prog} check {args.kind}"
+    if args.watch:
         from reference.cli.watch import watch
 
         return watch(args, run)
     try:
         configure_determinism()
-        if args.json:
-            _require_writable(Path(args.json))
-        report = _check_from(args)
+        if args.json and (problem := unwritable(args.json)):
+            raise ValueError(f"--json {args.json}: {problem}")
+        report = args.check(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        more = network_flags() if args.network else PAIR_FLAGS if args.layer else None  # their keywords' flags
-        worded = as_flags(str(error), more)
+        worded = as_flags(str(error), args.keyword_flags)
         return _cannot_run(prog, worded if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
@@ -187,153 +99,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
 
-def main(argv=None, prog="python -m reference.gradcheck") -> int:
-    """The command line of its own: parse argv (default sys.argv[1:]), run, return the exit status."""
-    parser = argparse.ArgumentParser(prog=prog)
-    add_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit:  # argparse has printed the usage and the problem (or the help)
-        return int(exit.code or 0)
-    return run(args)
-
-
 def _cannot_run(prog, message) -> int:
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
     return EXIT_CANNOT_RUN
-
-
-def _check_from(args):
-    """The report the options ask for: of one layer of your own (--layer), of your own network
-    (--implementation), or of scratch_nn's network from a spec."""
-    if sum(map(bool, (args.layer, args.implementation, args.network, args.engine, args.update_rule))) > 1:
-        raise ValueError("--layer checks one layer, --implementation a network of layers, --network a whole "
-                         "network object, --engine a scalar autograd engine and --update-rule an optimizer of "
-                         "your own; give one of them")
-    if args.engine:
-        return check_engine_file(args, args.option_defaults)
-    if args.update_rule:
-        return check_update_rule_file(args, args.option_defaults)
-    if args.twin in UPDATE_RULE_TWINS:
-        raise ValueError(f"--twin {args.twin} is the torch.optim twin of an optimizer given with --update-rule")
-    if args.mlp:
-        raise ValueError("--mlp is the MLP of a scalar autograd engine given with --engine")
-    args.spec = args.spec or DEFAULT_SPEC
-    if args.network:
-        return check_network_file(args, args.option_defaults)
-    options = dict(dtype=np.dtype(args.dtype), batch_size=args.batch_size, seed=args.seed,
-                   fd_samples=args.fd_samples, **_optimizer_options(args))
-    if args.lr is not None:
-        options["lr"] = args.lr
-    given = [flag for flag, _, _ in NETWORK_FLAGS if getattr(args, attribute(flag)) is not None]
-    if given or args.init == "own" or args.output_activation in NETWORK_ONLY_OUTPUTS:
-        raise ValueError(f"{given[0] if given else '--init own, --output-activation none'} describe(s) a "
-                         f"whole network given with --network")
-    args.activation, args.loss = args.activation or "sigmoid", args.loss or "cross_entropy"
-    conventions = given_conventions(args)
-    settings = {key: getattr(args, key) for key in PAIR_SETTINGS if getattr(args, key) is not None}
-    if args.layer:
-        return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
-                     out_features=args.out_features, **conventions, **settings, **options)
-    if settings:
-        raise ValueError(f"{PAIR_FLAGS[next(iter(settings))]} sets up a functional pair given with --layer")
-    if args.in_features or args.out_features or args.twin:
-        raise ValueError("--in, --out and --twin describe a layer given with --layer; "
-                         "a network's sizes come from --spec")
-    if args.implementation:
-        return check_implementation(args, conventions, options)
-    if conventions:
-        raise ValueError(f"--{next(iter(conventions)).replace('_', '-')} describes your own code, given with --layer "
-                         f"or --implementation; scratch_nn's network has its conventions")
-    output_activation = args.output_activation or OUTPUT_FOR_LOSS.get(args.loss)
-    network = scratch_nn.build_network(args.spec, args.activation, init=args.init, seed=args.seed,
-                                       dtype=np.dtype(args.dtype), output_activation=output_activation)
-    return check_network(network, loss=None if args.loss == "none" else args.loss, **options)
-
-
-# The optimizers' hyperparameters as options: (flag, add_argument's settings, what it is). Each is
-# passed only when given, and only to an optimizer whose constructor takes it.
-HYPERPARAMETERS = [
-    ("--momentum", dict(type=float), "momentum factor"),
-    ("--dampening", dict(type=float), "dampening of the momentum"),
-    ("--nesterov", dict(action="store_true", default=None), "Nesterov momentum"),
-    ("--weight-decay", dict(type=float), "weight decay (L2 penalty; decoupled for adamw)"),
-    ("--betas", dict(type=float, nargs=2, metavar=("BETA1", "BETA2")), "Adam's moment decays"),
-    ("--eps", dict(type=float), "epsilon of the denominator"),
-    ("--amsgrad", dict(action="store_true", default=None), "AMSGrad's maximum of v"),
-    ("--alpha", dict(type=float), "RMSprop's decay of the squared gradients"),
-    ("--centered", dict(action="store_true", default=None), "centered RMSprop"),
-]
-
-
-def _applying(flag) -> str:
-    """The optimizers whose constructor takes this option, e.g. "adam, adamw"."""
-    return ", ".join(name for name, build in scratch_nn.OPTIMIZERS.items()
-                     if attribute(flag) in inspect.signature(build).parameters)
-
-
-def _optimizer_options(args) -> dict:
-    """check()'s optimizer, optimizer_steps and optimizer_options from the options; an option the
-    optimizer does not take is refused in one line."""
-    given = {attribute(flag): getattr(args, attribute(flag)) for flag, _, _ in HYPERPARAMETERS
-             if getattr(args, attribute(flag)) is not None}
-    if args.optimizer == "none":
-        if given:
-            raise ValueError(f"--{next(iter(given)).replace('_', '-')} is a setting of an optimizer; --optimizer none "
-                             f"checks no step")
-        return {"optimizer": None}
-    name = args.optimizer or "sgd"
-    for option in given:
-        applies = _applying(f"--{option.replace('_', '-')}")
-        if option not in inspect.signature(scratch_nn.OPTIMIZERS[name]).parameters:
-            raise ValueError(f"--{option.replace('_', '-')} does not apply to --optimizer {name}; it is a "
-                             f"setting of {applies}")
-    if "betas" in given:
-        given["betas"] = tuple(given["betas"])
-    chosen = {"optimizer": name} if args.optimizer or given else {}  # none given: sgd, or the update in backward
-    return {**chosen, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
-
-
-def _require_writable(path: Path) -> None:
-    """Refuse, before the check runs, a --json path whose folder is missing or read-only, or that is a folder."""
-    if path.is_dir():
-        raise ValueError(f"--json {path} is a folder; give a file path such as {path / 'report.json'}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ValueError(f"--json {path}: no folder {folder}; create it first or write elsewhere")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"--json {path} cannot be written (permission denied); write elsewhere")
-
-
-def _whole_number(least: int, what: str):
-    """An argparse type: an int of at least `least`, else "must be <what>; got ..."."""
-    def parse(text) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be {what}; got {text}")
-        return value
-    return parse
-
-
-_positive_int = _whole_number(1, "a positive integer")
-_non_negative_int = _whole_number(0, "a whole number, 0 or more")
-
-
-def _probability(text) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be a probability in (0, 1]; got {text!r}")
-    return value
-
-
-def _positive_float(text) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number; got {text!r}")
-    return value

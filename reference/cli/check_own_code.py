@@ -1,17 +1,8 @@
-"""The command line's side of code in its own conventions: --layer (a class, or a functional pair)
-and --factory loaded from a module or a file, the convention flags (one per keyword argument of
-reference.adapters.adapt_layer), --implementation's network, and the adapters' errors worded as
-flags ("give --layout", not "give layout=")."""
+"""`compare.py check layer`: one layer class of your own (or a functional pair), loaded from a module
+or a file and checked in its own conventions; the convention flags (one per keyword argument of
+reference.adapters.adapt_layer), shared with `check implementation`."""
 
-import importlib
-import importlib.util
-import re
-import sys
-from pathlib import Path
-
-import numpy as np
-
-from reference.adapters import loader, notebook
+from reference.adapters.keywords import LAYER, PAIR
 from reference.adapters.layer import (
     BACKWARD_CALLS,
     BATCHINGS,
@@ -24,8 +15,14 @@ from reference.adapters.methods import (
     DERIVATIVE_METHODS,
     FORWARD_METHODS,
 )
-from reference.gradcheck import check
-from scratch_nn.spec import Spec
+from reference.choices import DEFAULT_SIZES, LAYER_TWINS, PAIR_SETTINGS
+from reference.cli.check_options import (
+    add_check_arguments,
+    add_optimizer_arguments,
+    attribute,
+    check_options,
+)
+from reference.cli.common import non_negative_int, positive_int, probability
 
 # The adapters' conventions of a layer as options: (flag, add_argument's settings, what it is). Each
 # flag is the keyword argument of reference.adapters.adapt_layer (and LayerConventions' field) of the
@@ -37,12 +34,12 @@ CONVENTION_FLAGS = [
     ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
                                             "a column (in, 1)"),
     ("--forward-method", dict(metavar="NAME"), f"the method that is forward (found among {', '.join(FORWARD_METHODS)}: "
-                                               "the one that takes the probe); with --network, the network's (also "
+                                               "the one that takes the probe); for a whole network, its forward (also "
                                                "spelled --forward)"),
     ("--backward-method", dict(metavar="NAME"), f"the method that is backward (found among "
                                                 f"{', '.join(BACKWARD_METHODS)}; for an activation also "
-                                                f"{', '.join(DERIVATIVE_METHODS)}, f'(x) times grad); a --network's "
-                                                f"is --gradient-method"),
+                                                f"{', '.join(DERIVATIVE_METHODS)}, f'(x) times grad); a whole "
+                                                f"network's is --gradient-method"),
     ("--backward", dict(choices=BACKWARD_CALLS, metavar="|".join(BACKWARD_CALLS)),
      "how backward is called: grad (it uses what forward cached); x,grad or grad,x (stateless); grad,cache (the "
      "cache forward returned); x or output: an activation's derivative method, f'(x) at the input or from the "
@@ -72,122 +69,78 @@ def given_conventions(args) -> dict:
     if "input_grad" in given and given["input_grad"].isdigit():
         given["input_grad"] = int(given["input_grad"])
     if "factory" in given:
-        given["factory"] = load(given["factory"], "--factory", callable, "function")
+        from reference.adapters.loader import load_object
+
+        given["factory"] = load_object(given["factory"], "--factory", callable, "function")
     return given
 
 
-def as_flags(message: str, more: dict | None = None) -> str:
-    """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'"
-    (more: other keywords' flags, e.g. --network's)."""
-    flags = {attribute(flag): flag for flag, _, _ in CONVENTION_FLAGS} | {"lr": "--lr", "twin": "--twin",
-                                                                          "in_features": "--in"} | (more or {})
-    return re.sub(r"\b([a-z_]+)=(?!=)", lambda m: f"{flags[m[1]]} " if m[1] in flags else m[0], message)
+ALIASES = {"--forward-method": ("--forward",)}  # --forward: a whole network's name for it before layers had one
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("layer", metavar="MODULE:CLASS",
+                        help="e.g. my_layers:MyLinear (importable), path/to/my_layers.py:MyLinear, or a functional "
+                             "pair path/to/layers.py:affine_forward,affine_backward; built as scratch_nn builds its "
+                             "layers (CLASS(weight, bias), CLASS()) or else as the adapters find: CLASS(in, out), "
+                             "CLASS(in, out, lr), --factory")
+    parser.add_argument("--twin", choices=LAYER_TWINS,
+                        help="what the layer computes, when it does not subclass a scratch_nn layer (default: from "
+                             "its class, or its torch_twin attribute)")
+    parser.add_argument("--in", dest="in_features", type=positive_int, metavar="N",
+                        help=f"input features (default {DEFAULT_SIZES[0]})")
+    parser.add_argument("--out", dest="out_features", type=positive_int, metavar="N",
+                        help=f"output features of a linear layer (default {DEFAULT_SIZES[1]})")
+    pair = parser.add_argument_group(
+        "a functional pair with a settings dict, as CS231n's layers.py (conv_forward_naive, max_pool_forward_naive, "
+        "batchnorm_forward, dropout_forward): the dict is made from these; what the pair computes is found from "
+        "its conv_param/pool_param/bn_param/dropout_param argument (or --twin conv2d|maxpool2d|batchnorm1d|dropout); "
+        "--out is a conv's F, --in batch norm's and dropout's D")
+    pair.add_argument("--in-shape", type=positive_int, nargs=3, metavar=("C", "H", "W"),
+                      help="the input images of a conv or max-pool pair (default 3 8 6)")
+    pair.add_argument("--kernel", type=positive_int, metavar="K", help="a conv's HH = WW (default 3)")
+    pair.add_argument("--stride", type=positive_int, metavar="S",
+                      help="conv_param's or pool_param's stride (default 1 for a conv, the pool size for a max-pool)")
+    pair.add_argument("--pad", type=non_negative_int, metavar="P", help="conv_param's pad (default 1)")
+    pair.add_argument("--pool", type=positive_int, metavar="K", help="pool_height = pool_width (default 2)")
+    pair.add_argument("--dropout-p", dest="p", type=probability, metavar="P",
+                      help="dropout_param's p, as your dropout_forward reads it (the probability of keeping a unit, "
+                           "CS231n's, or of dropping one: found by experiment; default 0.7)")
+    add_check_arguments(parser)
+    add_optimizer_arguments(parser)
+    add_convention_arguments(parser)
+    parser.set_defaults(check=check_layer_file, keyword_flags=LAYER | PAIR)
 
-# check()'s keywords for a functional pair with a settings dict (CS231n's), as the command line spells them
-# (as_flags' more= for --layer only: "stride=" elsewhere is a Conv2d's repr, not a keyword).
-PAIR_FLAGS = {"in_shape": "--in-shape", "kernel": "--kernel", "stride": "--stride", "pad": "--pad", "pool": "--pool",
-              "p": "--dropout-p", "out_features": "--out"}
 
-ALIASES = {"--forward-method": ("--forward",)}  # --forward: --network's name for it before layers had one
+def check_layer_file(args):
+    """The report of one layer class (or functional pair) of your own, in its conventions."""
+    from reference.gradcheck import check
+
+    settings = {key: getattr(args, key) for key in PAIR_SETTINGS if getattr(args, key) is not None}
+    return check(load_layer(args.layer), twin=args.twin, in_features=args.in_features,
+                 out_features=args.out_features, **given_conventions(args), **settings, **check_options(args))
 
 
 def add_convention_arguments(parser) -> None:
     own = parser.add_argument_group(
-        "conventions of your own code (--layer, --implementation; --forward-method also --network)",
+        "conventions of your own code",
         "Found by probing and printed before the table; give one where probing cannot tell (the error names it) "
         "or to state it. Each is reference.adapters' keyword argument of the same name.")
     for flag, kind, words in CONVENTION_FLAGS:
         own.add_argument(flag, *ALIASES.get(flag, ()), **kind, help=words)
 
 
-def check_implementation(args, conventions, options):
-    """build from the user's file, called for --spec and --activation; its layers and loss adapted
-    (the file's CONVENTIONS, then the flags) and started from --init's weights; every part checked."""
-    builder = loader.load_builder(args.implementation)
-    module = loader.load_module(loader.split_target(args.implementation)[0])
-    given = {**(getattr(module, "CONVENTIONS", None) or {}), **conventions}
-    spec = Spec.parse(args.spec, args.activation, args.output_activation)
-    loss = "cross_entropy" if args.loss == "none" else args.loss
-    adapted = loader.adapt_built(builder, spec, lr=options.get("lr", 0.1), seed=args.seed, init=args.init,
-                                         dtype=np.dtype(args.dtype), loss=loss, conventions=given)
-    if isinstance(adapted.loss, loader.UnreadableLoss) and adapted.loss.asks:  # a flag settles it: refused, exit 2
-        raise loader.ImplementationError(f"the loss build returned cannot be read: {adapted.loss.reason}")
-    if args.loss == "none":
-        options["loss"] = None
-    return check(adapted, **options)
+def load_layer(target: str):
+    """MODULE:CLASS, or MODULE:FORWARD,BACKWARD for a functional pair (forward_fn, backward_fn)."""
+    from reference.adapters.loader import load_object
 
-
-def attribute(flag) -> str:
-    return flag.removeprefix("--").replace("-", "_")
-
-
-def load_layer(reference: str):
-    """--layer: MODULE:CLASS, or MODULE:FORWARD,BACKWARD for a functional pair (forward_fn, backward_fn)."""
-    module_name, _, names = reference.rpartition(":")
+    module_name, _, names = target.rpartition(":")
     if "," not in names:
-        return load(reference, "--layer", lambda value: isinstance(value, type), "class",
-                    hint="; a functional pair is given as MODULE:FORWARD,BACKWARD")
+        return load_object(target, "check layer", lambda value: isinstance(value, type), "class",
+                           hint="; a functional pair is given as MODULE:FORWARD,BACKWARD")
     functions = names.split(",")
     if len(functions) != 2:
-        raise ValueError(f"--layer takes a pair as MODULE:FORWARD,BACKWARD, e.g. layers.py:affine_forward,"
-                         f"affine_backward; got {reference!r}")
-    return tuple(load(f"{module_name}:{name.strip()}", "--layer", callable, "function") for name in functions)
-
-
-def load(reference: str, option: str, accept, what: str, hint: str = ""):
-    """MODULE:NAME, MODULE importable (e.g. my_layers, or a.b.c) or a path to a .py file, and NAME
-    one that accept() takes. Whatever importing the module does (raise, or exit) becomes a
-    ValueError saying so."""
-    module_name, _, name = reference.rpartition(":")
-    if not module_name or not name:
-        raise ValueError(f"{option} takes MODULE:{what.upper()}, e.g. my_layers:MyLinear or "
-                         f"path/to/my_layers.py:MyLinear; got {reference!r}")
-    if module_name.endswith((".py", notebook.SUFFIX)) and not Path(module_name).is_file():
-        raise ValueError(f"no file {module_name} (from {option} {reference})")
-    try:
-        module = import_module(module_name)
-    except SystemExit as exit:
-        raise ValueError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must not exit "
-                         f"when imported (put its script part under if __name__ == '__main__':)") from None
-    except ModuleNotFoundError as error:
-        raise ValueError(f"could not import {module_name}: {error}") from None
-    except Exception as error:  # noqa: BLE001 - the user's module may raise anything at import
-        raise ValueError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
-    value = getattr(module, name, None)
-    if not accept(value):
-        raise ValueError(f"{module_name} has no {what} {name}" + (hint if callable(value) else ""))
-    return value
-
-
-def import_module(module_name: str):
-    if not module_name.endswith((".py", notebook.SUFFIX)):
-        return importlib.import_module(module_name)
-    path = Path(module_name)
-    spec = importlib.util.spec_from_file_location(path.stem, path, loader=notebook.loader_for(path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look their module up there
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)  # as running the file would: it can import the files beside it
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    finally:
-        sys.path.remove(folder)
-    return module
-
-
-def refuse_options_not_for(args, defaults: dict, applying: tuple, option: str, takes: str) -> None:
-    """A ValueError naming the first option given (not at its default) that `option`'s check does not
-    take: applying lists the ones it does, takes says them to the user."""
-    given = [key for key, value in vars(args).items() if key in defaults and key not in applying
-             and value != defaults[key]]
-    if given:
-        flag = FLAGS_OF_DESTS.get(given[0], f"--{given[0].replace('_', '-')}")
-        raise ValueError(f"{flag} does not apply to {option}, which takes {takes}")
-
-
-FLAGS_OF_DESTS = {"in_features": "--in", "out_features": "--out", "p": "--dropout-p"}  # where dest is not the flag
+        raise ValueError(f"check layer takes a pair as MODULE:FORWARD,BACKWARD, e.g. layers.py:affine_forward,"
+                         f"affine_backward; got {target!r}")
+    return tuple(load_object(f"{module_name}:{name.strip()}", "check layer", callable, "function")
+                 for name in functions)

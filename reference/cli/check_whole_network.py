@@ -1,26 +1,25 @@
-"""The command line's side of a whole network (`compare.py check --network FILE.py:NAME`): NAME
-built for --spec, its conventions' flags (one per keyword argument of
-reference.adapters.whole_network_discovery.discover), and check_whole_network run on it.
+"""`compare.py check whole-network FILE.py:NAME`: a whole network in one object, NAME built for --spec,
+its conventions' flags (one per keyword argument of reference.adapters.whole_network_discovery.discover),
+and check_whole_network run on it.
 
 --layout, --bias-shape, --batching and --forward-method are the layer conventions' flags (the same
 values mean the same here; --forward-method is discover()'s forward, also spelled --forward);
---activation and --output-activation are the spec's, which here state what the network computes
-instead of building it.
+--activation and --output-activation state what the network computes instead of building it.
 """
 
-import inspect
-
+import scratch_nn
+from reference.adapters.keywords import LAYER, WHOLE_NETWORK
 from reference.adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
-from reference.adapters.whole_network_discovery import CALLS
-from reference.cli.check_own_code import attribute, load, refuse_options_not_for
-from reference.gradcheck.whole_network import check_whole_network
+from reference.choices import GRADIENT_CALLS
+from reference.cli.check_options import DEFAULT_SPEC, add_check_arguments, attribute
+from reference.cli.check_own_code import ALIASES, CONVENTION_FLAGS
 
 NETWORK_FLAGS = [
     ("--weights", dict(metavar="LOC,LOC,..."), "where each layer's weight lives: weights[0],weights[1] (list "
                                                "entries), params.W1,params.W2 (dict entries) or W1,W2 (attributes)"),
     ("--biases", dict(metavar="LOC,LOC,..."), "where each layer's bias lives, as --weights"),
     ("--gradient-method", dict(metavar="METHOD"), "the method giving the gradients (backprop, loss, backward)"),
-    ("--gradient-call", dict(choices=CALLS), "data: METHOD(x, y); targets: forward(X), then METHOD(y); "
+    ("--gradient-call", dict(choices=GRADIENT_CALLS), "data: METHOD(x, y); targets: forward(X), then METHOD(y); "
                                                       "none: forward(X), then METHOD()"),
     ("--targets", dict(choices=TARGETS), "labels (n,), or one-hot rows (one-hot columns one example at a time)"),
     ("--cost", dict(choices=LOSSES), "the cost the gradients are of: quadratic ||a - y||^2 / 2, softmax "
@@ -31,25 +30,34 @@ NETWORK_FLAGS = [
 # The layer conventions' flags, reused: the same values mean the same here; discover()'s keyword where it differs.
 SHARED = ("--layout", "--bias-shape", "--batching", "--forward-method")
 KEYWORDS = {"forward_method": "forward"}
-# The options a --network's check takes; any other given is refused in one line (--loss, --optimizer and
-# --backward-method first with a word on what a --network has instead).
-OPTIONS = ("--spec", "--init", "--activation", "--output-activation", "--batch-size", "--seed", "--lr",
-           "--fd-samples", "--json")
-APPLY = ("network", "loss", "optimizer", "backward_method",
-         *map(attribute, [*OPTIONS, *(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]))
-TAKES = f"{', '.join(OPTIONS)} and its conventions' flags ({', '.join([*SHARED, *(f for f, _, _ in NETWORK_FLAGS)])})"
 
 
-def add_network_arguments(parser) -> None:
-    group = parser.add_argument_group(
-        "a whole network of your own, with no layer objects (--network)",
-        "Nielsen's network.py, CS231n's TwoLayerNet, or a class with W1, b1, ... and forward/backward. Its "
-        "conventions are found by probing and printed before the table; --layout, --bias-shape, --batching, "
-        "--activation and --output-activation state them too.")
-    group.add_argument("--network", metavar="FILE.py:NAME",
-                       help="NAME a class built for --spec's sizes as NAME([784, 30, 10]) or NAME(784, 30, 10), or a "
-                            "function returning the network (called the same ways, or with no arguments)")
-    add_convention_flags(group)
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Nielsen's network.py, CS231n's TwoLayerNet, or a class with W1, b1, ... and forward/backward, checked whole "
+        "against torch and finite differences, with its update method against torch.optim.SGD. Its conventions are "
+        "found by probing and printed before the table; the flags below state them.")
+    parser.add_argument("network", metavar="FILE.py:NAME",
+                        help="NAME a class built for --spec's sizes as NAME([784, 30, 10]) or NAME(784, 30, 10), or a "
+                             "function returning the network (called the same ways, or with no arguments)")
+    network = parser.add_argument_group("what the network computes")
+    network.add_argument("--spec", default=DEFAULT_SPEC, help="layer sizes it is built for (default %(default)s)")
+    network.add_argument("--activation", help="hidden activation(s), one or one per hidden layer: "
+                                              f"{', '.join(scratch_nn.ACTIVATIONS)} (default: found)")
+    network.add_argument("--output-activation", choices=[*sorted(scratch_nn.ACTIVATIONS), "none"],
+                         help="activation on the output (default: found)")
+    network.add_argument("--init", choices=[*sorted(scratch_nn.INITIALIZERS), "own"], default="torch",
+                         help="initial weights (default %(default)s; own: the network's own weights)")
+    add_check_arguments(parser, dtype=False, lr_help="learning rate of the checked update (default 0.1, or the "
+                                                     "network's own)")
+    conventions = parser.add_argument_group(
+        "conventions of the network", "Found by probing and printed before the table; give one where probing "
+                                      "cannot tell (the error names it) or to state it.")
+    add_convention_flags(conventions)
+    for flag, kind, words in CONVENTION_FLAGS:
+        if flag in SHARED:
+            conventions.add_argument(flag, *ALIASES.get(flag, ()), **kind, help=words)
+    parser.set_defaults(check=check_network_file, keyword_flags=LAYER | WHOLE_NETWORK)
 
 
 def add_convention_flags(group) -> None:
@@ -60,7 +68,7 @@ def add_convention_flags(group) -> None:
 
 def conventions_from(args, flags) -> dict:
     """discover()'s keywords from the flags given among those named (weights and biases as lists)."""
-    conventions = {_keyword(flag): getattr(args, attribute(flag)) for flag in flags}
+    conventions = {KEYWORDS.get(attribute(flag), attribute(flag)): getattr(args, attribute(flag)) for flag in flags}
     conventions = {key: value for key, value in conventions.items() if value is not None}
     for key in ("weights", "biases"):
         if key in conventions:
@@ -68,21 +76,11 @@ def conventions_from(args, flags) -> dict:
     return conventions
 
 
-def network_flags() -> dict:
-    """discover()'s keyword -> its flag, for errors worded as flags."""
-    flags = {_keyword(flag): flag for flag in [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]}
-    return {**flags, "activation": "--activation", "output_activation": "--output-activation"}
+def check_network_file(args):
+    """The report of a whole network: built, its flags as conventions, the check's options."""
+    from reference.adapters.loader import build_whole_network, load_object
+    from reference.gradcheck.whole_network import check_whole_network
 
-
-def check_network_file(args, defaults: dict):
-    """The report of --network: the network built, its flags as conventions, the check's options;
-    defaults: every option's default, to refuse those given that do not apply."""
-    if args.loss or args.optimizer:
-        raise ValueError("--network checks the network's own cost (--cost) and update (--update) against "
-                         "torch.optim.SGD; --loss and --optimizer describe a spec's network")
-    if args.backward_method:
-        raise ValueError("--backward-method names a layer's backward; a --network's is --gradient-method")
-    refuse_options_not_for(args, defaults, APPLY, "--network", TAKES)
     options = dict(batch_size=args.batch_size, seed=args.seed, fd_samples=args.fd_samples)
     if args.lr is not None:
         options["lr"] = args.lr
@@ -92,42 +90,7 @@ def check_network_file(args, defaults: dict):
         conventions["activation"] = names[0] if len(names) == 1 else names
     if args.output_activation:
         conventions["output_activation"] = args.output_activation
-    network = build(load(args.network, "--network", callable, "class or function"),
-                    [int(size) for size in args.spec.split("-")])
+    network = build_whole_network(load_object(args.network, "check whole-network", callable, "class or function"),
+                                  [int(size) for size in args.spec.split("-")])
     init = None if args.init == "own" else args.init
     return check_whole_network(network, init=init, **options, **conventions)
-
-
-def build(maker, sizes):
-    """maker(sizes), maker(*sizes), or maker() for a function of no arguments: the first the signature takes."""
-    try:
-        signature = inspect.signature(maker)
-    except (TypeError, ValueError):
-        signature = None
-    failure = None
-    for arguments in ((sizes,), tuple(sizes), ()):
-        if signature is not None and not _binds(signature, arguments):
-            continue
-        try:
-            return maker(*arguments)
-        except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
-            failure = failure or error
-    name = getattr(maker, "__name__", repr(maker))
-    if failure is not None:
-        raise ValueError(f"building {name} for --spec {'-'.join(map(str, sizes))} raised "
-                         f"{type(failure).__name__}: {failure}")
-    raise ValueError(f"{name} takes neither the sizes as a list, nor as numbers, nor nothing; give a function that "
-                     f"builds the network (--network FILE.py:FUNCTION)")
-
-
-def _binds(signature, arguments) -> bool:
-    try:
-        signature.bind(*arguments)
-    except TypeError:
-        return False
-    return True
-
-
-def _keyword(flag) -> str:
-    """discover()'s keyword for a flag."""
-    return KEYWORDS.get(attribute(flag), attribute(flag))

@@ -1,40 +1,24 @@
-"""`compare.py grade`: its parser and handler; the grading itself is reference.grading."""
+"""`compare.py grade`: its parser and handler; the grading itself is reference.grading, imported when
+the grading starts (with torch), so that --help answers without it."""
 
-import argparse
-import math
-import os
+import ast
+import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import scratch_nn
+from reference.choices import ENGINE_SIZES, GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.cli.check_engine import sizes_of
-from reference.cli.check_own_code import (
-    CONVENTION_FLAGS,
-    attribute,
-    refuse_options_not_for,
-)
+from reference.cli.check_options import attribute
+from reference.cli.check_own_code import CONVENTION_FLAGS
 from reference.cli.check_whole_network import (
     NETWORK_FLAGS,
     SHARED,
     add_convention_flags,
     conventions_from,
 )
-from reference.grading.folder import __doc__ as GRADE_DOC
-from reference.grading.folder import (
-    find_submissions,
-    grade_folder,
-    table,
-    what_was_taken,
-    write_json,
-)
-from reference.grading.kinds import (
-    ENGINE_SIZES,
-    NETWORK_SIZES,
-    EngineGradeSettings,
-    NetworkGradeSettings,
-)
-from reference.grading.submission import GradeSettings
+from reference.cli.common import EXIT_BAD_INPUT, non_negative_int, positive_float, positive_int, unwritable
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
@@ -44,12 +28,10 @@ TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-
                                                            f"({', '.join(FLAGS)})")}
 
 
-def add_grade_command(commands) -> None:
-    """`compare.py grade`: its parser, registered beside train and check."""
-    parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each isolated "
-                                               "(grade --help)", description=GRADE_DOC, epilog=EXIT_STATUS,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(handler=grade_command, grade_prog=parser.prog)  # "compare.py grade" or "scratch-nn grade"
+def add_arguments(parser, argv) -> None:
+    """`compare.py grade`'s options on its parser."""
+    parser.description, parser.epilog = _grader_docstring(), EXIT_STATUS
+    parser.set_defaults(handler=grade_command)
     parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py or .ipynb files, or of folders "
                                                                   "with an __init__.py or a submission.py")
     parser.add_argument("--student-safe", action="store_true",
@@ -57,17 +39,17 @@ def add_grade_command(commands) -> None:
                              "JSON), so that the output can be handed to students (default: the teacher's view)")
     parser.add_argument("--json", metavar="PATH", help="per submission and part: ok (true, false, null for n/a) "
                                                        "and the reason (default: none)")
-    parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_float, default=20.0, metavar="SECONDS",
                         help="per submission; one still running then is killed (default: 20)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="submissions graded at once; more help only where cores are free (benchmarks/grading.py) "
                              "(default: 1)")
     parser.add_argument("--activations", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu; "
                              "not with --network or --engine)")
-    parser.add_argument("--lr", type=float, default=GradeSettings.lr,
-                        help=f"given to build, and the training run's (default: {GradeSettings.lr})")
-    parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
+    parser.add_argument("--lr", type=positive_float, default=GRADE_LR,
+                        help=f"given to build, and the training run's (default: {GRADE_LR})")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="weights, inputs and data (default: 0)")
     add_kind_arguments(parser)
     parser.set_defaults(option_defaults=vars(parser.parse_args(["SUBMISSIONS_DIR"])))  # --engine refuses the rest
 
@@ -78,8 +60,16 @@ EXIT_STATUS = """exit status:
   2  bad options, or no submission in the folder; nothing was graded"""
 
 
+def _grader_docstring() -> str:
+    """reference.grading.folder's docstring, read from its source: importing it would import torch."""
+    source = Path(importlib.util.find_spec("reference.grading.folder").origin).read_text()
+    return ast.get_docstring(ast.parse(source), clean=False)
+
+
 def grade_command(args) -> int:
-    prog = getattr(args, "grade_prog", "compare.py grade")
+    from reference.grading.folder import find_submissions, grade_folder, table, what_was_taken, write_json
+
+    prog = f"{args.prog} grade"
     try:
         folder, settings = Path(args.folder), settings_from(args)
         if not folder.is_dir():
@@ -89,12 +79,11 @@ def grade_command(args) -> int:
         if not total:
             raise ValueError(f"{folder} holds no submission: no .py or .ipynb file, and no folder with __init__.py "
                              f"or submission.py")
-        json_folder = Path(args.json or ".").resolve().parent
-        if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
-            raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
+        if args.json and (problem := unwritable(args.json)):
+            raise ValueError(f"--json {args.json}: {problem}")
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     started = time.monotonic()
 
     def progress(row):
@@ -116,17 +105,14 @@ def grade_command(args) -> int:
 
 
 def settings_from(args):
-    """The settings of the kind of submission graded: build's layers (GradeSettings), or grading_kinds'."""
-    activations = tuple(name.strip() for name in (args.activations or ",".join(GradeSettings.activations)).split(","))
+    """The settings of the kind of submission graded: build's layers (GradeSettings), or grading.kinds'."""
+    from reference.grading.submission import GradeSettings
+
+    activations = tuple(name.strip() for name in (args.activations or ",".join(GRADE_ACTIVATIONS)).split(","))
     unknown = [name for name in activations if name not in scratch_nn.ACTIVATIONS]
     if unknown or not activations:
         raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
                          f"separated by commas")
-    for name, value, least in (("timeout", args.timeout, 0), ("lr", args.lr, 0), ("workers", args.workers, 1),
-                               ("seed", args.seed, 0)):
-        if not (math.isfinite(value) and (value > least if name in ("timeout", "lr") else value >= least)):
-            above = "above" if name in ("timeout", "lr") else "at least"
-            raise ValueError(f"--{name} {value!r}: must be a finite number {above} {least}")
     return kind_settings(args) or GradeSettings(activations=activations, lr=args.lr, seed=args.seed)
 
 
@@ -134,14 +120,14 @@ def add_kind_arguments(parser) -> None:
     """--network and --engine, --spec, and the whole network's conventions flags, on compare.py grade's parser."""
     group = parser.add_argument_group(
         "whole networks and scalar autograd engines (instead of build's layers)",
-        "The parts are the check's rows (compare.py check --network / --engine); the conventions flags apply to "
+        "The parts are the check's rows (compare.py check whole-network / engine); the conventions flags apply to "
         "every submission.")
     group.add_argument("--network", metavar="NAME", help="grade each submission's NAME (a class or function) as a "
-                                                         "whole network, as compare.py check --network checks it")
+                                                         "whole network, as compare.py check whole-network checks it")
     group.add_argument("--engine", metavar="NAME", help="grade each submission's class NAME (micrograd's Value) as "
                                                         "a scalar autograd engine, and the MLP class beside it")
     group.add_argument("--spec", help=f"the sizes, NIN-...-NOUT (default: --network "
-                                      f"{'-'.join(map(str, NETWORK_SIZES))}, --engine's MLP "
+                                      f"{'-'.join(map(str, GRADE_SIZES))}, --engine's MLP "
                                       f"{'-'.join(map(str, ENGINE_SIZES))})")
     add_convention_flags(group)
     for flag, kind, words in CONVENTION_FLAGS:
@@ -158,7 +144,7 @@ def kind_settings(args):
         given = [flag for flag in ("--spec", *FLAGS) if getattr(args, attribute(flag))]
         if given:
             raise ValueError(f"{given[0]} applies to --network (or --spec to --engine); build's networks are "
-                             f"{'-'.join(map(str, NETWORK_SIZES))}, one per --activations")
+                             f"{'-'.join(map(str, GRADE_SIZES))}, one per --activations")
         return None
     kind = "--network" if args.network else "--engine"
     if args.activations:
@@ -167,7 +153,18 @@ def kind_settings(args):
         raise ValueError("the conventions flags (--cost, ...) apply to --network, not to --engine")
     name, flags, takes = TAKES[kind]
     refuse_options_not_for(args, args.option_defaults, ("folder", name, *map(attribute, flags)), kind, takes)
+    from reference.grading.kinds import EngineGradeSettings, NetworkGradeSettings
+
     sizes = {"sizes": sizes_of(args.spec)} if args.spec else {}
     if args.engine:
         return EngineGradeSettings(args.engine, seed=args.seed, **sizes)
     return NetworkGradeSettings(args.network, conventions=conventions, lr=args.lr, seed=args.seed, **sizes)
+
+
+def refuse_options_not_for(args, defaults: dict, applying: tuple, option: str, takes: str) -> None:
+    """A ValueError naming the first option given (not at its default) that `option`'s grading does not
+    take: applying lists the ones it does, takes says them to the user."""
+    given = [key for key, value in vars(args).items() if key in defaults and key not in applying
+             and value != defaults[key]]
+    if given:
+        raise ValueError(f"--{given[0].replace('_', '-')} does not apply to {option}, which takes {takes}")

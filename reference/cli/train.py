@@ -1,19 +1,15 @@
 """`compare.py train`: train the scratch network and its torch twin side by side and report."""
 
-import contextlib
 import dataclasses
-import os
-import signal
 import sys
 import traceback
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
 from reference.atomic_file import stop_signals_held
-from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, Terminated
-from reference.cli.train_options import add_train_arguments
+from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, unwritable
+from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED, EXIT_FAILED
 from reference.training import checkpoint, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
@@ -24,39 +20,12 @@ from reference.training.run import DivergedError, EpochRecord, Run, TwinTraining
 from reference.training.run_config import ConfigError, RunConfig, option
 from reference.twin import configure_determinism
 
-EXIT_AGREE = 0
-EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
-EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
-EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
-EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
-EXIT_TERMINATED = 143  # SIGTERM (a closed terminal, a scheduler's time limit): 128 + 15
-
-EXIT_STATUS = f"""exit status:
-  {EXIT_AGREE}    the twins agree (JSON status "finished")
-  {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
-  {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
-  {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
-  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
-       or a finished run's JSON, --save file or plot could not be written
-  {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
-  {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
-Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
-
 STATUS_EXIT = {"diverged": EXIT_DIVERGED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED,
                "terminated": EXIT_TERMINATED}
 
 
-
-
-def add_train_command(commands, description: str) -> None:
-    """`train`: every option of compare.py train (reference.cli.train_options)."""
-    train = commands.add_parser("train", help="train both sides side by side and report (the default)",
-                                description=description, epilog=EXIT_STATUS, formatter_class=HelpFormatter)
-    add_train_arguments(train, train_command)
-
-
 def train_command(args) -> int:
-    prog = "compare.py train"
+    prog = f"{args.prog} train"
     if args.list_presets:
         for name, (description, _) in PRESETS.items():
             print(f"{name:<26} {description}")
@@ -111,7 +80,7 @@ def train_command(args) -> int:
     except Exception as stop:  # a bug or a full disk: record it, then show where it happened
         traceback.print_exc()
         status, error = "failed", stop
-    with stop_signals_deferred():
+    with stop_signals_held("\nstopping: writing what was measured first"):  # a second Ctrl-C waits for the files
         return finish(args, run, status, error, last_state)
 
 
@@ -185,33 +154,9 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
 
 def check_outputs(args) -> None:
     """Every output can be written, so that a run never ends by losing what it measured."""
-    for name, suffixes in (("json", None), ("plot", PLOT_FORMATS), ("save", (".npz",))):
+    for name, suffixes in (("json", ()), ("plot", PLOT_FORMATS), ("save", (".npz",))):
         path = getattr(args, name)
-        if path is None:
-            continue
-        path = Path(path)
-        if suffixes and path.suffix.lower() not in suffixes:
-            raise ConfigError(name, str(path), f"give a file name ending in {' or '.join(suffixes)}")
-        if path.is_dir():
-            raise ConfigError(name, str(path), "is a folder: give a file name in it")
-        folder = path.parent
-        if not folder.is_dir():
-            raise ConfigError(name, str(path), f"the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigError(name, str(path), f"cannot write in the folder {folder}")
+        if path is not None and (problem := unwritable(path, suffixes)):
+            raise ConfigError(name, str(path), problem)
     if args.save_every is not None and (args.save_every < 1 or not args.save):
         raise ConfigError("save_every", args.save_every, "a whole number of at least 1, with --save PATH.npz")
-
-
-@contextlib.contextmanager
-def stop_signals_deferred():
-    """While the results are written, a second Ctrl-C or SIGTERM waits: the files are written whole."""
-    def wait(signum, frame):
-        print("\nstopping: writing what was measured first", file=sys.stderr)
-
-    previous = {number: signal.signal(number, wait) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)

@@ -6,18 +6,38 @@ any data loads, by RunConfig.validate (reference.training.run_config); argparse 
 import argparse
 
 import scratch_nn
+from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
 from reference.training.data import DATASETS
 from reference.training.presets import PRESETS
-from reference.training.run import CONCURRENCY
-from reference.training.run_config import DTYPES, option
+from reference.training.run_config import CONCURRENCY, DTYPES, option
 
 DEFAULT = PRESETS["default"][1]
 
+EXIT_AGREE = 0
+EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
+EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
+EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
 
-def add_train_arguments(parser, handler) -> None:
-    """Every option of `compare.py train`, declared one by one, each with its help and default;
-    parsed values go to handler."""
-    parser.set_defaults(handler=handler)
+EXIT_STATUS = f"""exit status:
+  {EXIT_AGREE}    the twins agree (JSON status "finished")
+  {EXIT_DISAGREE}    they drifted past the tolerance, or one step disagrees ("finished")
+  {EXIT_BAD_INPUT}    bad options, settings, output paths, checkpoint or data; nothing was trained
+  {EXIT_DIVERGED}    training diverged: a loss became NaN or Inf ("diverged")
+  {EXIT_FAILED}    the run failed with an unexpected error ("failed", with the error),
+       or a finished run's JSON, --save file or plot could not be written
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C ("interrupted")
+  {EXIT_TERMINATED}  terminated by SIGTERM ("terminated")
+Whatever the status, the JSON, the plot and the --save file keep every epoch that finished."""
+
+
+def add_arguments(parser, argv) -> None:
+    """`compare.py train`'s options on its parser (reference.cli.main gives it the handler: the run)."""
+    parser.epilog = EXIT_STATUS
+    add_train_arguments(parser)
+
+
+def add_train_arguments(parser) -> None:
+    """Every option of `compare.py train`, declared one by one, each with its help and default."""
     parser.add_argument("--preset", choices=sorted(PRESETS), metavar="NAME",
                         help="start from a named run (see --list-presets); options below override it "
                              "(default: default)")
@@ -27,7 +47,8 @@ def add_train_arguments(parser, handler) -> None:
 
     def setting(name, help, group=run, default=None, **kwargs):
         default = default or getattr(DEFAULT, name)
-        group.add_argument(option(name), default=None, help=f"{help} (default: {'none' if default is None else default})",
+        group.add_argument(option(name), default=None,
+                           help=f"{help} (default: {'none' if default is None else default})",
                            **kwargs)
 
     setting("spec", "layer sizes from input to output, e.g. 784-512-256-10, or a CNN: "
@@ -38,7 +59,8 @@ def add_train_arguments(parser, handler) -> None:
             choices=sorted(scratch_nn.ACTIVATIONS))
     setting("loss", "softmax cross-entropy, or the paper's squared error 1/(2n) sum ||y - a||^2",
             choices=sorted(scratch_nn.LOSSES))
-    setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default", choices=sorted(scratch_nn.INITIALIZERS))
+    setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default",
+            choices=sorted(scratch_nn.INITIALIZERS))
     setting("dtype", "floating-point type on both sides", choices=DTYPES)
     setting("batch_size", "examples per optimizer step", type=int, metavar="N")
     setting("lr", "learning rate of the optimizer", type=float)
@@ -56,7 +78,8 @@ def add_train_arguments(parser, handler) -> None:
             metavar="FILE.py:build")
 
     optimizer = parser.add_argument_group(
-        "optimizer and regularization", "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
+        "optimizer and regularization",
+        "Both sides use the same optimizer (torch.optim's twin of scratch_nn's) with the "
         "same hyperparameters. A hyperparameter the optimizer does not have is refused; one not given is the "
         "optimizer's own default, torch's.")
     setting("optimizer", "sgd (plain), momentum or nesterov (SGD with momentum 0.9), adam, adamw, rmsprop",

@@ -1,6 +1,6 @@
 """`compare.py check ... --watch`: check again every time the user's file is saved.
 
-    python compare.py check --layer my_layers.py:Linear --twin linear --in 784 --out 128 --watch
+    python compare.py check layer my_layers.py:Linear --twin linear --in 784 --out 128 --watch
 
 The process stays up, so torch and the checker are imported once (seconds) and each check after a
 save costs only itself (a fraction of a second for a 784-128-10 network: benchmarks/startup.py).
@@ -88,7 +88,7 @@ def watch(args, check_once, poll: float = POLL) -> int:
     files = watched_files(args)
     if not files:
         print(f"{getattr(args, 'gradcheck_prog', 'check')}: error: --watch watches your code's file: give "
-              f"--layer, --implementation, --network, --engine or --update-rule with a .py or .ipynb file",
+              f"a .py or .ipynb file to check layer, implementation, whole-network, engine or update-rule",
               file=sys.stderr)
         return EXIT_CANNOT_RUN
     once = argparse.Namespace(**{**vars(args), "watch": False})

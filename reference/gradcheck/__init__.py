@@ -11,8 +11,8 @@ where it has one.
     report = check_update_rule(adam, "adam")  # CS231n's optim.py rules, or a class: update_rule.py
     print(report.table()); report.ok; report.first_failure
 
-    python -m reference.gradcheck --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
-    python -m reference.gradcheck --layer my_layers.py:MyLinear --twin linear --in 784 --out 32
+    python compare.py check network --spec 784-32-10 --activation sigmoid --loss cross_entropy --optimizer adam
+    python -m reference.gradcheck layer my_layers.py:MyLinear --twin linear --in 784 --out 32
 
 Isolation. Layer i is checked alone, on the input that the torch twin of layers 0..i-1 computes
 from the network input (the reference, not what the scratch layers computed), so a mistake in
@@ -38,6 +38,7 @@ import torch
 import scratch_nn
 from reference import tolerances
 from reference.adapters import Adapted, UnreadableLoss
+from reference.choices import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS
 from reference.comparison import sized_name
 from reference.finite_differences import EntrySampler
 from reference.gradcheck import own_code
@@ -55,9 +56,6 @@ from reference.gradcheck.whole_network import check_whole_network
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
            "check_update_rule", "CheckReport", "PartCheck"]
 
-FD_SAMPLES = 20          # entries of each tensor checked by finite differences
-OPTIMIZER_STEPS = 5      # consecutive optimizer steps checked: enough for state (momentum, moments) to matter
-DEFAULT_SIZES = (6, 4)   # in and out features of a layer the check builds or feeds
 
 
 def check(subject, x=None, target=None, *, twin=None, in_features=None, out_features=None, **options) -> CheckReport:

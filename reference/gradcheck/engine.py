@@ -24,8 +24,8 @@ backward() by the shared node failing while its operations agree.
 import math
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -163,7 +163,7 @@ def check_operation(Value, operation: Operation, rng) -> PartCheck:
         try:
             ours = _user_pass(Value, e, values)
             gradients, error = ([], []) if e.at else numerical_gradient_and_error(
-                lambda at: _user_forward(Value, e, at), np.array(list(values.values())))
+                lambda at, e=e: _user_forward(Value, e, at), np.array(list(values.values())))
         except Exception as exception:  # noqa: BLE001 - whatever the user's code raises is the row's finding
             part.error = f"{e.text} raised {type(exception).__name__}: {exception}"
             return part

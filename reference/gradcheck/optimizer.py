@@ -161,7 +161,8 @@ def _twin(step, network, params, lr, twin, options) -> torch.optim.Optimizer:
         if not isinstance(step, scratch_nn.Optimizer):
             raise TypeError(f"no torch.optim twin is known for {type(step).__name__}, which is no scratch_nn "
                             f"optimizer; pass optimizer_twin= a name in {list(scratch_nn.OPTIMIZERS)} (with "
-                            f"optimizer_options= its hyperparameters) or a function (params, lr) -> torch.optim.Optimizer")
+                            f"optimizer_options= its hyperparameters) or a function (params, lr) -> "
+                            f"torch.optim.Optimizer")
         return torch_optimizer(step, params)
     if isinstance(twin, str):
         return torch_optimizer(_by_name(twin, "optimizer_twin")(copy.deepcopy(network), lr=lr, **(options or {})),

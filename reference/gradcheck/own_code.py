@@ -9,9 +9,8 @@ conventions by experiment or takes them as keyword arguments (layout="in_out", b
 factory=..., lr=0.1, ...; see LayerConventions). The conventions found travel with the report:
 CheckReport.conventions, printed before the table.
 
-Dependencies point one way: the checker imports the adapters (which present the user's code with
-scratch_nn's interface and know nothing of checking). The one call back, Adapted.check, imports
-the checker when it is called, never when the adapters are imported, so there is no import cycle.
+Dependencies point one way: the checker imports the adapters, which present the user's code with
+scratch_nn's interface and know nothing of checking.
 """
 
 import numpy as np
@@ -29,7 +28,6 @@ from reference.adapters import (
     read_loss,
 )
 from reference.adapters.discovery import TWINS
-from reference.adapters.network import model_of
 from reference.adapters.methods import (
     BACKWARD_METHODS,
     DERIVATIVE_METHODS,
@@ -37,6 +35,8 @@ from reference.adapters.methods import (
     has_forward,
     methods_of,
 )
+from reference.adapters.network import model_of
+from reference.choices import PAIR_SETTINGS
 from reference.twin import scratch_class_for
 from scratch_nn.losses import Loss
 
@@ -172,7 +172,6 @@ def conventions_of(adapted: Adapted) -> dict:
 
 # Functional pairs with a settings dict (CS231n's conv, max-pool, batch norm, dropout): the sizes and
 # settings each takes, as check()'s keywords (the command line's --in-shape, --kernel, ...).
-PAIR_SETTINGS = ("in_shape", "kernel", "stride", "pad", "pool", "p")
 PAIR_TAKES = {"conv2d": ("in_shape", "out_features", "kernel", "stride", "pad"),
               "maxpool2d": ("in_shape", "pool", "stride"), "batchnorm1d": ("in_features",),
               "dropout": ("in_features", "p")}

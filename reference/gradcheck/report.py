@@ -109,7 +109,8 @@ class CheckReport:
     """Every part's check, in forward order: the layers, then the loss, then the optimizer's steps."""
 
     parts: list[PartCheck]
-    settings: dict             # the check's; "reading", "also" and "all_agree" may reword the table's lines for a check of another shape
+    settings: dict             # the check's; "reading", "also" and "all_agree" may reword the table's lines
+                               # for a check of another shape
     conventions: dict | None = None  # code in its own conventions: what the adapters found (own_code.conventions_of)
 
     @property

@@ -9,8 +9,8 @@ ones (a sign or a constant factor) are reported only where no specific one expla
 The layers' and the loss's are here; the optimizer's are in optimizer_signatures.py.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from torch import nn

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from reference import tolerances
+from reference.choices import UPDATE_RULE_TWINS
 from reference.gradcheck.optimizer import NO_STATE, name_mistake, steps_beside_torch
 from reference.gradcheck.parts import _run_scratch, _ScratchError
 from reference.gradcheck.report import CheckReport, PartCheck
@@ -34,6 +35,7 @@ SHAPES = {"W1": (7, 5), "b1": (5,), "W2": (5, 3), "b2": (3,)}  # a few shapes, n
 TWINS = {"sgd": (torch.optim.SGD, {}), "momentum": (torch.optim.SGD, {"momentum": 0.9}),
          "adam": (torch.optim.Adam, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
          "rmsprop": (torch.optim.RMSprop, {"alpha": 0.99, "eps": 1e-8})}
+assert tuple(TWINS) == UPDATE_RULE_TWINS, "reference.choices names the twins the commands offer"
 TWIN_BY_NAME = {"sgd": "sgd", "sgd_momentum": "momentum", "momentum": "momentum", "adam": "adam",
                 "rmsprop": "rmsprop"}  # the twin a rule's (or class's) name says, lowercased
 # Each hyperparameter's names: in a CS231n config first, then in a class's constructor.
@@ -54,7 +56,7 @@ def twin_for(rule, twin=None) -> str:
     name = getattr(rule, "__name__", type(rule).__name__)
     twin = twin or TWIN_BY_NAME.get(name.lower())
     if twin not in TWINS:
-        raise ValueError(f"--update-rule {name}: its name says no torch.optim twin; give --twin, one of "
+        raise ValueError(f"the update rule {name}: its name says no torch.optim twin; give --twin, one of "
                          f"{list(TWINS)}" + (f" (got {twin!r})" if twin else ""))
     return twin
 
@@ -138,11 +140,11 @@ class _Function:
             result = _run_scratch(f"{self.name}(w, dw, config), {when},", self.rule, w, dw, config)
         except _ScratchError as error:
             if probing:
-                raise ConventionError(f"--update-rule {self.name}: {error}; expected {CONVENTIONS}") from None
+                raise ConventionError(f"the update rule {self.name}: {error}; expected {CONVENTIONS}") from None
             raise
         if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)
                 and np.shape(result[0]) == np.shape(w)):
-            raise ConventionError(f"--update-rule {self.name} returned {type(result).__name__}, not (next_w, config) "
+            raise ConventionError(f"the update rule {self.name} returned {type(result).__name__}, not (next_w, config) "
                                   f"with next_w shaped as w; expected {CONVENTIONS}")
         return np.asarray(result[0], dtype=np.float64), result[1]
 
@@ -161,7 +163,9 @@ class _Class:
         parameters = inspect.signature(rule).parameters
         self.keywords = {}  # torch's name -> the constructor's
         for name, names in NAMES.items():
-            self.keywords.update({name: n for n in names[::-1] if n in parameters})
+            found = next((n for n in names if n in parameters), None)  # the first of its names it takes
+            if found is not None:
+                self.keywords[name] = found
         defaults = {name: parameters[n].default for name, n in self.keywords.items()}
         if "betas" in parameters:
             defaults.update(zip(("beta1", "beta2"), parameters["betas"].default or ()))
@@ -173,7 +177,7 @@ class _Class:
         self.built = "Cls(params, ...)" if takes_params else "Cls(...)"
         missing = [name for name in given if name not in self.keywords and not (self.betas and name[:4] == "beta")]
         if missing:
-            raise ConventionError(f"--update-rule {self.name}'s constructor takes no {missing[0]} (under any of "
+            raise ConventionError(f"the update rule {self.name}'s constructor takes no {missing[0]} (under any of "
                                   f"{list(NAMES[missing[0]])}); leave its flag out")
         probe = {"W": _probe(), "b": _probe()[0]}
         before = copy.deepcopy(probe)
@@ -181,9 +185,9 @@ class _Class:
             self.start(probe)
             self.step(before, {key: np.full_like(value, 0.5) for key, value in probe.items()}, 0)
         except _ScratchError as error:
-            raise ConventionError(f"--update-rule {self.name}, probed: {error}; expected {CONVENTIONS}") from None
+            raise ConventionError(f"the update rule {self.name}, probed: {error}; expected {CONVENTIONS}") from None
         if all(np.array_equal(probe[key], before[key]) for key in probe):
-            raise ConventionError(f"--update-rule {self.name}: {self.how} changed no parameter in place; expected "
+            raise ConventionError(f"the update rule {self.name}: {self.how} changed no parameter in place; expected "
                                   f"{CONVENTIONS}")
         self.found_words = f"a class {self.name}{inspect.signature(rule)}, built as {self.built}, stepped as {self.how}"
 
@@ -203,7 +207,7 @@ class _Class:
             return "step(grads)"
         if hasattr(self.optimizer, "update"):
             return "update(params, grads)"
-        raise ConventionError(f"--update-rule {self.name} has neither step(grads) nor update(params, grads); "
+        raise ConventionError(f"the update rule {self.name} has neither step(grads) nor update(params, grads); "
                               f"expected {CONVENTIONS}")
 
     def step(self, before, grads, step):

@@ -34,6 +34,7 @@ import scratch_nn
 from reference import tolerances
 from reference.adapters import whole_network as wn
 from reference.adapters.whole_network_discovery import discover, twin_loss, twin_model
+from reference.choices import FD_SAMPLES
 from reference.comparison import Comparison, compare
 from reference.finite_differences import EntrySampler, sampled_diff
 from reference.gradcheck.network_signatures import (
@@ -44,7 +45,6 @@ from reference.gradcheck.network_signatures import (
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.signatures import Case, match_signatures
 
-FD_SAMPLES = 20
 READING = "Checked whole, layers in backprop's order (a mistake spreads to the layers listed after it)."
 ALSO = "Also disagreeing (possibly carried from the first: the layers are not checked alone)"
 CONVENTION_KEYWORDS = tuple(inspect.signature(discover).parameters)[1:]
@@ -62,7 +62,8 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; the conventions are {list(CONVENTION_KEYWORDS)}")
     if init is not None and init not in scratch_nn.INITIALIZERS:
-        raise ValueError(f"init must be one of {list(scratch_nn.INITIALIZERS)} or None (the network's own); got {init!r}")
+        raise ValueError(f"init must be one of {list(scratch_nn.INITIALIZERS)} or None (the network's own); "
+                         f"got {init!r}")
     for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")

@@ -3,8 +3,9 @@
     python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--timeout 20]
 
 A submission is a `.py` file or a Jupyter notebook (`.ipynb`, its code cells) in the folder, or a
-sub-folder holding a package (`__init__.py`), a `submission.py` or a `submission.ipynb`; it defines build, as reference.adapters.loader describes (and optionally
-CONVENTIONS). reference.grading.submission grades the parts; this module keeps the grader standing whatever a
+sub-folder holding a package (`__init__.py`), a `submission.py` or a `submission.ipynb`; it defines
+build, as reference.adapters.loader describes (and optionally CONVENTIONS).
+reference.grading.submission grades the parts; this module keeps the grader standing whatever a
 submission does. Each runs in a child process forked from the grader (so torch is imported once,
 not once per submission), with one CPU thread, stdin closed, and its stdout and stderr, Python's
 and the C library's, captured into a file of its own. The child sends each part's grade as soon as
@@ -29,6 +30,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 import torch
+import torch._dynamo  # noqa: F401 - torch.optim's first step imports it (seconds): once here, not in every child
 from threadpoolctl import threadpool_limits
 
 from reference.adapters.loader import ImplementationError
@@ -98,12 +100,14 @@ def what_was_taken(folder: Path, submissions: list[tuple[str, Path]]) -> str:
     folder mixes .py and .ipynb files, or holds files that are no submission; else ""."""
     taken = {name for name, _ in submissions}
     passed_over = [entry.name for entry in sorted(folder.iterdir())
-                   if entry.name not in taken and entry.name + "/" not in taken and not entry.name.startswith((".", "_"))]
+                   if entry.name not in taken and entry.name + "/" not in taken
+                   and not entry.name.startswith((".", "_"))]
     kinds = {Path(name).suffix for name in taken if not name.endswith("/")}
     if len(kinds) < 2 and not passed_over:
         return ""
     return (f"took {', '.join(sorted(taken))}"
-            + (f"; passed over {', '.join(passed_over)} (neither a .py or .ipynb file nor a folder)" if passed_over else ""))
+            + (f"; passed over {', '.join(passed_over)} (neither a .py or .ipynb file nor a folder)"
+               if passed_over else ""))
 
 
 def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> None:

@@ -4,7 +4,7 @@
     python compare.py grade SUBMISSIONS_DIR --engine Value
 
 --network NAME: each submission's NAME (Nielsen's Network, CS231n's TwoLayerNet, ...) is built for --spec
-as `compare.py check --network` builds it and checked by check_whole_network; its parts are the check's:
+as `compare.py check whole-network` builds it and checked by check_whole_network; its parts are the check's:
 `forward`, then `layer i` for every layer in backprop's order (its weight and bias gradients), then
 `optimizer` (one step of its update method; n/a where it has none). The conventions flags (--cost,
 --layout, ...: compare.py check's) apply to every submission; one whose conventions cannot be found
@@ -23,23 +23,19 @@ import inspect
 from dataclasses import dataclass, field
 
 from reference.adapters import ConventionError
-from reference.adapters.loader import ImplementationError, load_module
-from reference.cli.check_own_code import as_flags
-from reference.cli.check_whole_network import build, network_flags
+from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
+from reference.adapters.loader import ImplementationError, build_whole_network, load_module
+from reference.choices import ENGINE_SIZES, GRADE_LR, GRADE_SIZES
 from reference.gradcheck.engine import OPERATIONS, check_engine
 from reference.gradcheck.engine_mlp import check_mlp
 from reference.gradcheck.whole_network import check_whole_network
 from reference.grading.submission import (
-    CLASSES,
-    INPUTS,
-    GradeSettings,
     PartResult,
     failure,
     judge,
 )
 
-NETWORK_SIZES = (INPUTS, GradeSettings.hidden, CLASSES)  # small, as build's networks are graded
-ENGINE_SIZES = (3, 4, 4, 1)  # as compare.py check --engine: every scalar of the MLP is a Python object
+NETWORK_SIZES = GRADE_SIZES  # small, as build's networks are graded
 
 def defined(path, name: str, accept, what: str):
     """The submission's module's NAME, where accept() takes it (ImplementationError otherwise)."""
@@ -56,7 +52,7 @@ class NetworkGradeSettings:
     network: str
     sizes: tuple[int, ...] = NETWORK_SIZES
     conventions: dict = field(default_factory=dict)   # check_whole_network's keywords, from the flags
-    lr: float = GradeSettings.lr
+    lr: float = GRADE_LR
     seed: int = 0
 
     @property
@@ -72,10 +68,10 @@ class NetworkGradeSettings:
 
     def run(self, maker, emit) -> None:
         try:
-            report = check_whole_network(build(maker, list(self.sizes)), lr=self.lr, seed=self.seed,
+            report = check_whole_network(build_whole_network(maker, list(self.sizes)), lr=self.lr, seed=self.seed,
                                          **self.conventions)
         except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
-            emit("problem", as_flags(failure(error), network_flags()) if isinstance(error, ConventionError)
+            emit("problem", as_flags(failure(error), LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError)
                  else failure(error))
             return
         emit("conventions", report.conventions["summary"])

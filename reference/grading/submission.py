@@ -1,4 +1,5 @@
-"""Grading one submission, part by part, for partial credit (reference.grading.folder runs each in a process of its own).
+"""Grading one submission, part by part, for partial credit (reference.grading.folder runs each in a
+process of its own).
 
 A submission is a file whose build function returns its network (the contract of
 reference.adapters.loader: build(sizes, activations, lr, seed) -> layers or (layers, loss)). It is
@@ -37,14 +38,15 @@ from reference.adapters.loader import (
     load_builder,
     load_module,
 )
+from reference.choices import GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.comparison import compare
-from reference.training.implementation import penalised
+from reference.gradcheck import check
 from reference.side_by_side import torch_step
+from reference.training.implementation import penalised
 from reference.twin import numpy_state_dict, torch_model
 from scratch_nn.spec import Spec
 
-CLASSES = 10
-INPUTS = 784
+INPUTS, _, CLASSES = GRADE_SIZES
 BATCH = 32
 # A run is dead when the mean loss of its last 5 steps is at least this fraction of ln(10), the loss
 # of a uniform guess. Measured (784-16-10, torch init, lr 0.2, 40 steps of 32, the data below,
@@ -58,9 +60,9 @@ DEAD_FRACTION = 0.9
 class GradeSettings:
     """What every submission is graded on; reference.grading.folder's command line sets them."""
 
-    activations: tuple[str, ...] = ("sigmoid", "relu")
-    hidden: int = 16        # units of the one hidden layer: small, so that a check takes a fraction of a second
-    lr: float = 0.2         # for the update's check and the training run (see DEAD_FRACTION)
+    activations: tuple[str, ...] = GRADE_ACTIVATIONS
+    hidden: int = GRADE_SIZES[1]  # units of the one hidden layer
+    lr: float = GRADE_LR
     steps: int = 40         # of the training run, batch 32
     seed: int = 0
 
@@ -111,7 +113,7 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
     for activation in settings.activations:
         try:
             adapted, checked.loss = build(builder, conventions, settings, activation)
-            checked.reports[activation] = adapted, adapted.check(seed=settings.seed)
+            checked.reports[activation] = adapted, check(adapted, seed=settings.seed)
         except (Exception, SystemExit) as error:  # the submission's code, whatever it does
             checked.problems[activation] = failure(error)
             emit(activation, PartResult(False, checked.problems[activation]))

@@ -141,8 +141,8 @@ def train_epoch(side: ScratchSide, splits: dict, batches: list[np.ndarray]) -> S
     bad_step = train_alone(side, batches)
     trained = copy.deepcopy(side.network)  # as training left it: evaluating would cache 10,000-row batches
     predictions = {} if bad_step else {name: predict_scratch(side.network, images) for name, images in splits.items()}
-    return ScratchEpoch(side.loss_sum, side.losses, side.seconds, bad_step, side.detail, trained, side.optimizer.state_dict(),
-                        predictions)
+    return ScratchEpoch(side.loss_sum, side.losses, side.seconds, bad_step, side.detail, trained,
+                        side.optimizer.state_dict(), predictions)
 
 
 def torch_predictions(model, splits: dict, weights: dict, chunks: list) -> list[np.ndarray]:

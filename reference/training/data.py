@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from torchvision import datasets as tv_datasets
-from torchvision.datasets.mnist import read_image_file, read_label_file
 
 DATA_ROOT_ENV = "SCRATCH_NN_DATA_ROOT"
 DATASETS = ("mnist", "fashion")
@@ -39,8 +37,9 @@ DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The last VALIDATION_SIZE training images are held out (the paper's 50,000 / 10,000 split).
 VALIDATION_SIZE = 10_000
 
-# torchvision's classes: their names are the folders of its layout, and they download.
-_TORCHVISION_CLASSES = {"mnist": tv_datasets.MNIST, "fashion": tv_datasets.FashionMNIST}
+# torchvision's classes, by name: the folders of its layout, and what downloads (torchvision is imported
+# where it reads or downloads, so that a command's --help does not load torch).
+_TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion": "FashionMNIST"}
 
 
 class DataError(Exception):
@@ -126,6 +125,8 @@ def load_dataset(name="mnist", root=None, dtype=np.float32, download=False, cach
         _download(name, root)
     paths = _checked_files(name, root, Path(cache_dir) if cache_dir is not None else _default_cache_dir())
 
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
     def read(prefix: str) -> tuple[np.ndarray, np.ndarray]:
         images = read_image_file(str(paths[f"{prefix}-images-idx3-ubyte"])).numpy()
         images = images.reshape(len(images), -1).astype(dtype)
@@ -156,7 +157,7 @@ def _float_dtype(dtype) -> np.dtype:
 
 def _raw_folder(root: Path, name: str) -> Path:
     """Where torchvision's layout keeps the files under root."""
-    return root / _TORCHVISION_CLASSES[name].__name__ / "raw"
+    return root / _TORCHVISION_CLASSES[name] / "raw"
 
 
 def _refuse_misplaced_root(name: str, root: Path) -> None:
@@ -164,7 +165,7 @@ def _refuse_misplaced_root(name: str, root: Path) -> None:
     a download would nest another one there): name the root that was meant instead."""
     if _is_folder(_raw_folder(root, name)):
         return
-    folder = _TORCHVISION_CLASSES[name].__name__
+    folder = _TORCHVISION_CLASSES[name]
     absolute = Path(os.path.abspath(root))
     if absolute.name == "raw" and absolute.parent.name == folder:
         meant, what = absolute.parent.parent, f"the {folder}/raw folder itself"
@@ -282,7 +283,10 @@ def _download(name: str, root: Path) -> None:
     """torchvision's own download (all four files, unless all four names are present), with a
     failure turned into guidance. Only its download method runs: its constructor would return
     early, downloading nothing, when a processed/ cache exists, and would parse files unchecked."""
-    downloader = _TORCHVISION_CLASSES[name].__new__(_TORCHVISION_CLASSES[name])
+    from torchvision import datasets as tv_datasets
+
+    torchvision_class = getattr(tv_datasets, _TORCHVISION_CLASSES[name])
+    downloader = torchvision_class.__new__(torchvision_class)
     tv_datasets.VisionDataset.__init__(downloader, str(root))  # sets .root, which download() uses
     try:
         downloader.download()
@@ -307,7 +311,8 @@ def _file_problem(path: Path, spec: FileSpec) -> _Problem | None:
         return _Problem("unreadable", f"{where} cannot be read ({error.strerror or error})")
     if size != spec.size:
         verb = "decompresses to" if path.suffix == ".gz" else "is"
-        return _Problem("bad", f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)")
+        return _Problem("bad",
+                        f"{where} {verb} {size} bytes, expected {spec.size} (truncated or not the published file)")
     if md5 != spec.md5:
         return _Problem("bad", f"{where} does not match the published checksum (md5 {md5}, expected {spec.md5})")
     return None

@@ -34,7 +34,7 @@ from reference.training.concurrent import ScratchProcess
 from reference.training.data import Split
 from reference.training.evaluation import EpochRecord, evaluate
 from reference.training.lockstep import FirstDivergence, Lockstep, replay
-from reference.training.run_config import ConfigError, RunConfig, check_last_batch
+from reference.training.run_config import CONCURRENCY, ConfigError, RunConfig, check_last_batch
 from reference.training.sides import (
     ScratchSide,
     TorchSide,
@@ -47,8 +47,6 @@ from reference.training.sides import (
     train_alone,
 )
 from reference.twin import numpy_state_dict, torch_model
-
-CONCURRENCY = ("process", "sequential")
 
 
 @dataclass

@@ -16,8 +16,6 @@ import numbers
 import re
 from dataclasses import dataclass
 
-import torch
-
 import scratch_nn
 from reference.training.data import DATASETS
 from scratch_nn.regularization import check_drop_probability
@@ -28,6 +26,7 @@ IMAGE_SHAPE = (1, 28, 28)  # the same pixels as a CNN reads them: channels x hei
 NUM_CLASSES = 10
 TRAIN_IMAGES = 50_000  # every dataset's training images after the validation split (reference.training.data)
 DTYPES = ("float32", "float64")
+CONCURRENCY = ("process", "sequential")  # how the two sides run (reference.training.run)
 
 # The hyperparameters (RunConfig fields, compare.py options) that each optimizer in
 # scratch_nn.OPTIMIZERS takes beside lr. "sgd" is plain SGD: momentum is what "momentum" and
@@ -177,7 +176,8 @@ class RunConfig:
         try:
             check_drop_probability(self.dropout)
         except ValueError:
-            raise ConfigError("dropout", self.dropout, "the drop probability p must be a number with 0 <= p < 1") from None
+            raise ConfigError("dropout", self.dropout,
+                              "the drop probability p must be a number with 0 <= p < 1") from None
         if not isinstance(self.batch_norm, bool):
             raise ConfigError("batch_norm", self.batch_norm, "True or False")
         if self.batch_norm:
@@ -222,7 +222,8 @@ def _hidden_layers(spec) -> int:
 def _layer_sizes(spec) -> list[int]:
     if not isinstance(spec, str) or not re.fullmatch(r"\d+(-\d+)+", spec):
         raise ConfigError("spec", spec, f"layer sizes joined by '-', input first, e.g. {INPUT_SIZE}-128-{NUM_CLASSES}, "
-                                        f"or a CNN's, the image shape first: 1x28x28-conv8k5-pool2-conv16k5-pool2-120-10")
+                                        f"or a CNN's, the image shape first: "
+                                        f"1x28x28-conv8k5-pool2-conv16k5-pool2-120-10")
     sizes = [int(size) for size in spec.split("-")]
     if min(sizes) < 1:
         raise ConfigError("spec", spec, "every layer size must be a whole number of at least 1")
@@ -245,6 +246,8 @@ def _check_activations(activation, hidden_layers: int) -> None:
 
 
 def _check_device(device) -> None:
+    import torch  # here, so that the options' --help does not load torch
+
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):

@@ -21,7 +21,8 @@ HEADER = (f"{'epoch':>5}  {'side':<7} {'loss':>8} {'train':>7} {'valid':>7} {'te
 
 def describe_run(config, concurrency="process", lockstep=False) -> str:
     tolerance = tolerances.training_run(config.dtype)
-    device = config.device if config.device == "cpu" else f"{config.device} ({torch.cuda.get_device_name(config.device)})"
+    device = (config.device if config.device == "cpu"
+              else f"{config.device} ({torch.cuda.get_device_name(config.device)})")
     return "\n".join([
         f"{config.dataset.upper()}: {config.spec} {config.activation}, {config.loss}, {config.init} init, "
         f"{config.dtype}, batch {config.batch_size}, lr {config.lr}, {config.epochs} epochs, seed {config.seed}",

@@ -6,7 +6,7 @@ its inputs' grads; backward() sorts the graph topologically and calls them in re
 
 MUTANTS are mistakes people make in this code, each as a replacement of the source text
 (tests/test_engine.py writes the mutated file and checks it): name -> (old text, new text, the row
-of `compare.py check --engine` that must fail first, the mistake it must be named as)."""
+of `compare.py check engine` that must fail first, the mistake it must be named as)."""
 
 import math
 import random
