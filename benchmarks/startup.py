@@ -40,7 +40,7 @@ def timed(command: list[str]) -> float:
 
 def watch_latencies(path: Path, saves: int) -> tuple[float, list[float]]:
     """(seconds to the first verdict, seconds from each save to its verdict) under --watch."""
-    process = subprocess.Popen([sys.executable, "compare.py", "check", "--implementation", f"{path}:build",
+    process = subprocess.Popen([sys.executable, "compare.py", "check", "implementation", f"{path}:build",
                                 "--spec", SPEC, "--watch"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     verdicts, started = [], time.perf_counter()
@@ -91,7 +91,7 @@ def main() -> None:
             "python compare.py --help": [sys.executable, "compare.py", "--help"],
             "python compare.py check --help": [sys.executable, "compare.py", "check", "--help"],
             f"python compare.py check --implementation ... --spec {SPEC}":
-                [sys.executable, "compare.py", "check", "--implementation", f"{path}:build", "--spec", SPEC],
+                [sys.executable, "compare.py", "check", "implementation", f"{path}:build", "--spec", SPEC],
         }
         for name, command in commands.items():
             report(name, [timed(command) for _ in range(args.rounds)])

@@ -22,6 +22,7 @@ TINY = {
     "grading": ["--submissions", "1", "--workers", "1"],
     "memory": ["scratch", "--batch", "8", "--examples", "64"],
     "speed": ["--examples", "600", "--rounds", "1", "--no-memory"],
+    "startup": ["--rounds", "1", "--saves", "1"],
 }
 NOT_RUN = {"epochs"}  # the sides the others time; tests/test_benchmarks.py checks it
 SCRIPTS = sorted(path.stem for path in BENCHMARKS.glob("*.py"))

@@ -210,7 +210,7 @@ def test_a_plot_that_fails_keeps_the_json_and_the_verdict_and_exits_4(tiny_data,
     def plot(run, path):
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(train_cli.report, "plot", plot)
+    monkeypatch.setattr(train_cli.figure, "plot", plot)
     json_path = tmp_path / "run.json"
     code = cli.main(["--spec", "784-16-10", "--epochs", "1", "--dtype", "float64", "--no-progress",
                          "--json", str(json_path), "--plot", str(tmp_path / "run.png")])

@@ -11,6 +11,7 @@ from implementations import nnfs_style, textbook
 
 from reference.adapters import UnreadableLoss, adapt_loss, adapt_network, read_loss
 from reference.comparison import diff
+from reference.gradcheck import check
 from reference.gradcheck.signatures import Case, match_signatures
 from reference.tolerances import FLOAT64
 
@@ -26,7 +27,7 @@ def test_the_fused_loss_is_handed_its_probabilities_and_leaves_the_gradient_in_d
     adapted = checked(nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy(), loss_twin="cross_entropy")
     assert ("backward(its `.output` (the softmax forward computed), target) leaves the gradient in `.dinputs`"
             in adapted.describe())
-    assert adapted.check().ok
+    assert check(adapted).ok
 
 
 def test_per_example_values_are_held_to_the_reduction_calculate_gives():
@@ -43,7 +44,7 @@ def test_per_example_values_are_held_to_the_reduction_calculate_gives():
     layers, _ = nnfs_style.network(SIZES)
     adapted = adapt_network([*layers, nnfs_style.Activation_Softmax()], NotNormalized(), twins=[None] * 3 + ["softmax"],
                             loss_twin="probability_cross_entropy", in_features=SIZES[0])
-    first = adapted.check().first_failure
+    first = check(adapted).first_failure
     assert first.kind == "loss" and "batch size too big" in first.signatures
 
 
@@ -52,7 +53,7 @@ def test_a_backward_that_returns_nothing_and_sets_nothing_is_said_not_crashed_on
         def backward(self, dvalues, y_true):
             self.forgotten = None
 
-    report = checked(Forgetful(), loss_twin="cross_entropy", loss_conventions={"backward_from": "output"}).check()
+    report = check(checked(Forgetful(), loss_twin="cross_entropy", loss_conventions={"backward_from": "output"}))
     assert [p.kind for p in report.failures] == ["loss"], report.table()
     assert "the loss's backward gave None, not an array of numbers" in report.failures[0].error
 
@@ -64,7 +65,7 @@ def test_a_loss_that_raises_when_probed_fails_alone_saying_what_was_raised():
 
     adapted = checked(Broken(), loss_twin="cross_entropy")
     assert isinstance(adapted.loss, UnreadableLoss)
-    report = adapted.check()
+    report = check(adapted)
     assert [p.kind for p in report.parts] == ["layer"] * 3 + ["loss", "optimizer"]
     assert [p.kind for p in report.failures] == ["loss"], report.table()
     assert "every way of calling it: raised KeyError: 'probs'" in report.failures[0].error
@@ -182,7 +183,7 @@ def test_a_loss_taking_the_model_is_checked_with_torchs_loss_plus_the_same_penal
     adapted = adapt_network(model, loss, loss_twin="cross_entropy", in_features=SIZES[0])
     assert ("loss(model, output, integer labels) returns the batch mean; the same call returns (loss, gradient); "
             "takes the model first and adds 0.025 * sum W^2 over its weights" in adapted.describe())
-    report = adapted.check()
+    report = check(adapted)
     assert report.ok, report.table()
     loss_part = next(part for part in report.parts if part.kind == "loss")
     assert loss_part.torch.diffs[0].name == "loss" and loss_part.torch.diffs[0].ok
@@ -196,7 +197,7 @@ def test_a_penalty_over_the_biases_too_is_no_l2_penalty_and_fails_the_loss_alone
         return value + 0.5 * model.reg * sum(np.sum(p * p) for p in model.params.values()), dscores
 
     model, _ = functional_l2.network(SIZES, reg=0.05)
-    report = adapt_network(model, loss_with_biases, loss_twin="cross_entropy", in_features=SIZES[0]).check()
+    report = check(adapt_network(model, loss_with_biases, loss_twin="cross_entropy", in_features=SIZES[0]))
     assert [p.kind for p in report.failures] == ["loss"], report.table()
     assert "which is no L2 penalty lambda * sum W^2 over the model's weights" in report.failures[0].error
 
@@ -231,7 +232,7 @@ def test_the_summary_line_of_a_part_that_raised_says_what_it_raised():
             raise KeyError("probs")
 
     layers, _ = nnfs_style.network(SIZES, dense=nnfs_style.Layer_DenseBiasesNotSummed)
-    table = adapt_network(layers, Broken(), loss_twin="cross_entropy", in_features=SIZES[0]).check().table()
+    table = check(adapt_network(layers, Broken(), loss_twin="cross_entropy", in_features=SIZES[0])).table()
     also = table.splitlines()[-1]
     assert also.startswith("Also disagreeing") and "every way of calling it: raised KeyError: 'probs'" in also, also
 
@@ -259,6 +260,6 @@ def test_a_loss_leaving_its_value_and_gradient_in_attributes():
 
     adapted = checked(Correct(), loss_twin="cross_entropy")
     assert "forward(output, integer labels) leaves the batch mean (in `.output`)" in adapted.describe()
-    assert adapted.check().ok
-    first = checked(NotAveraged(), loss_twin="cross_entropy").check().first_failure
+    assert check(adapted).ok
+    first = check(checked(NotAveraged(), loss_twin="cross_entropy")).first_failure
     assert first.kind == "loss" and "batch size too big" in first.signatures

@@ -15,6 +15,7 @@ from reference.display import FAIL_BACKGROUND
 from reference.grading.folder import Row as GradedRow
 from reference.grading.grades import Grades
 from reference.grading.submission import GradeSettings, PartResult
+from reference.training import figure as run_figure
 from reference.training import summary
 from reference.training.run import Run, TwinTraining
 from reference.training.run_config import RunConfig
@@ -65,7 +66,7 @@ def test_the_figure_is_a_figure_drawn_without_pyplot(run, monkeypatch, tmp_path)
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # importing pyplot now raises ImportError
     monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("the figure chose a matplotlib backend"))
-    figure = summary.plot(run)
+    figure = run_figure.plot(run)
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 3
     loss = figure.axes[1]
@@ -75,10 +76,10 @@ def test_the_figure_is_a_figure_drawn_without_pyplot(run, monkeypatch, tmp_path)
     assert steps == 8 and [len(line.get_xdata()) for line in loss.get_lines()[:2]] == [steps, steps]  # each side
     assert "AGREE" in figure._suptitle.get_text() and "Step check: agreed" in figure._suptitle.get_text()
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")):
-        summary.plot(run, tmp_path / f"run{suffix}")
+        run_figure.plot(run, tmp_path / f"run{suffix}")
         assert (tmp_path / f"run{suffix}").read_bytes().startswith(magic)
     with pytest.raises(ValueError, match=r"run.jpg: give a file name ending in .png, .svg, .pdf"):
-        summary.plot(run, tmp_path / "run.jpg")
+        run_figure.plot(run, tmp_path / "run.jpg")
 
 
 def test_the_grade_table_shows_its_verdict_and_the_first_reason():

@@ -70,7 +70,7 @@ def test_watch_checks_again_after_each_save_and_ctrl_c_ends_it(tmp_path):
 
 
 def test_watch_without_a_file_to_watch_is_one_line_and_exit_2(capsys):
-    assert cli.main(["check", "--spec", "4-3-2", "--watch"]) == 2
+    assert cli.main(["check", "network", "--spec", "4-3-2", "--watch"]) == 2
     err = capsys.readouterr().err
-    assert err == ("compare.py check: error: --watch watches your code's file: give --layer, --implementation, "
-                   "--network, --engine or --update-rule with a .py or .ipynb file\n"), err
+    assert err == ("compare.py check network: error: --watch watches your code's file: give a .py or .ipynb file "
+                   "to check layer, implementation, whole-network, engine or update-rule\n"), err

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 from reference.atomic_file import stop_signals_held
 from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, unwritable
 from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED, EXIT_FAILED
-from reference.training import checkpoint, implementation
+from reference.training import checkpoint, figure, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
 from reference.training.data import DataError, load_dataset, resolve_data_root
@@ -101,7 +101,7 @@ def finish(args, run, status, error, last_state) -> int:
     outputs = [("JSON", args.json, lambda: report.write_json(run, args.json, status, error)),
                (f"weights after epoch {last_state.epoch if last_state else 0}", last_state and args.save,
                 lambda: checkpoint.save(last_state, args.save)),
-               ("plot", run.epochs and args.plot, lambda: report.plot(run, args.plot))]
+               ("plot", run.epochs and args.plot, lambda: figure.plot(run, args.plot))]
     written, problems = [], []
     for what, path, write in outputs:
         if path:

@@ -87,7 +87,7 @@ def watch(args, check_once, poll: float = POLL) -> int:
     """check_once(args) now and after every save of the watched files, until Ctrl-C (exit 130)."""
     files = watched_files(args)
     if not files:
-        print(f"{getattr(args, 'gradcheck_prog', 'check')}: error: --watch watches your code's file: give "
+        print(f"{args.prog} check {args.kind}: error: --watch watches your code's file: give "
               f"a .py or .ipynb file to check layer, implementation, whole-network, engine or update-rule",
               file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -21,6 +21,7 @@ import numpy as np
 
 from reference import tolerances
 from reference.atomic_file import write_atomically
+from reference.training.summary import verdict
 
 FORMATS = (".png", ".svg", ".pdf")  # what write() and --plot take, by the file name's suffix
 FLOOR = 1e-18  # where an exact 0 is drawn on the log scale when no difference is above 0
@@ -29,14 +30,21 @@ SIDES = {"scratch": {"linestyle": "-", "marker": "o", "markerfacecolor": "none",
          "torch": {"linestyle": "--", "marker": "x", "markersize": 5}}
 
 
+def plot(run, path=None):
+    """The run's figure, a matplotlib Figure; written to path too where one is given, PNG, SVG or PDF
+    by its suffix. No matplotlib backend is chosen: the caller's stays."""
+    fig = figure(run)
+    if path is not None:
+        write(fig, path)
+    return fig
+
+
 def figure(run):
     """The run's figure (matplotlib.figure.Figure): accuracy, per-step loss, the differences, the verdict."""
     from matplotlib.figure import (
         Figure,  # here: a check that draws nothing never imports matplotlib
     )
     from matplotlib.ticker import MaxNLocator
-
-    from reference.training.summary import verdict
 
     fig = Figure(figsize=(15, 5.2), layout="constrained")
     accuracy, loss, difference = fig.subplots(1, 3)

@@ -1,5 +1,5 @@
 """The side-by-side report of a training run: the per-epoch table, the verdict, JSON and a plot
-(reference.training.figure draws it)."""
+(reference.training.figure draws it, from this module's verdict)."""
 
 import json
 import platform
@@ -127,7 +127,7 @@ def view(run) -> View:
     table = "\n".join([HEADER, *(format_epoch(r) for r in run.epochs)])
     return View("Run", ok, lines[0], ("epoch", "loss scratch", "loss torch", "valid scratch", "valid torch", "drift",
                                       "agree", "verdict"), rows, f"{table}\n\n{text}", hint,
-                ["print(run) for the whole report; reference.training.summary.plot(run) for the figure"])
+                ["print(run) for the whole report; reference.training.figure.plot(run) for the figure"])
 
 
 def epoch_ok(record) -> bool:
@@ -187,13 +187,3 @@ def write_json(run, path, status="finished", error: BaseException | None = None)
     text = json.dumps(run_to_dict(run, status, error), indent=2) + "\n"
     write_atomically(path, lambda stream: stream.write(text.encode()))
 
-
-def plot(run, path=None):
-    """The run's figure (reference.training.figure), a matplotlib Figure; written to path too where one is
-    given, PNG, SVG or PDF by its suffix. No matplotlib backend is chosen: the caller's stays."""
-    from reference.training import figure  # matplotlib only where a figure is drawn
-
-    fig = figure.figure(run)
-    if path is not None:
-        figure.write(fig, path)
-    return fig
