@@ -10,6 +10,7 @@ instead of building it.
 
 import inspect
 
+from reference.adapters.function_network import function_network, is_parameters_dict
 from reference.adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
 from reference.adapters.whole_network_discovery import CALLS
 from reference.cli.check_own_code import attribute, load, refuse_options_not_for
@@ -26,8 +27,13 @@ NETWORK_FLAGS = [
     ("--cost", dict(choices=LOSSES), "the cost the gradients are of: quadratic ||a - y||^2 / 2, softmax "
                                      "cross_entropy, binary_cross_entropy (network2's CrossEntropyCost)"),
     ("--reduction", dict(choices=REDUCTIONS), "the cost over the batch: its mean (default) or sum"),
-    ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none"),
+    ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none; "
+                                              "for a module of functions, its update function (update_parameters)"),
+    ("--cost-function", dict(metavar="FUNCTION"), "a module of functions only: its cost function (compute_cost)"),
 ]
+# For a module of functions (NAME an initializer returning a parameters dict, function_network.py), these
+# flags name its functions instead of methods: discover()'s keyword -> the function's role.
+FUNCTION_ROLES = {"forward": "forward", "gradient_method": "backward", "update": "update", "cost_function": "cost"}
 # The layer conventions' flags, reused: the same values mean the same here; discover()'s keyword where it differs.
 SHARED = ("--layout", "--bias-shape", "--batching", "--forward-method")
 KEYWORDS = {"forward_method": "forward"}
@@ -93,13 +99,27 @@ def check_network_file(args, defaults: dict):
     if args.output_activation:
         conventions["output_activation"] = args.output_activation
     network = build(load(args.network, "--network", callable, "class or function"),
-                    [int(size) for size in args.spec.split("-")])
+                    [int(size) for size in args.spec.split("-")], conventions)
     init = None if args.init == "own" else args.init
     return check_whole_network(network, init=init, **options, **conventions)
 
 
-def build(maker, sizes):
-    """maker(sizes), maker(*sizes), or maker() for a function of no arguments: the first the signature takes."""
+def build(maker, sizes, conventions=None):
+    """maker(sizes), maker(*sizes), or maker() for a function of no arguments: the first the signature takes.
+    An initializer returning a parameters dict stands for its module's functions (function_network.py):
+    their names are taken out of conventions (the flags), where given, and the rest found."""
+    built = _call_maker(maker, sizes)
+    if not is_parameters_dict(built):
+        if isinstance(conventions, dict):
+            conventions.pop("cost_function", None)
+        return built
+    given = {role: conventions.pop(keyword, None) for keyword, role in FUNCTION_ROLES.items()} if conventions else {}
+    if given.get("update") == "none":
+        conventions["update"] = "none"
+    return function_network(maker, built, given)
+
+
+def _call_maker(maker, sizes):
     try:
         signature = inspect.signature(maker)
     except (TypeError, ValueError):

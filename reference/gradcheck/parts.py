@@ -47,6 +47,7 @@ from reference.gradcheck.signatures import (
     Case,
     match_signatures,
 )
+from reference.gradcheck.terms import Terms
 from reference.side_by_side import trace_torch
 from reference.twin import scratch_loss_class_for, torch_model
 
@@ -113,9 +114,18 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
     part.torch = _reported_once(_compared(scratch, reference, tolerance, where, context=f"layer {index} against torch"))
     part.finite_differences = _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where, sampler)
     case = Case("layer", scratch, reference, len(x), x=x, decoy=decoy, upstream=upstream, params=params,
-                params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None)
+                params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None,
+                terms=terms_of(layer))
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
     return part
+
+
+def terms_of(layer) -> Terms:
+    """The hints' terms for a layer: its conventions' (an adapted layer's), else scratch_nn's (out, in) rows."""
+    c = getattr(layer, "conventions", None)
+    if c is None or not hasattr(c, "layout"):
+        return Terms()
+    return Terms(c.layout, c.batching, averaged=c.param_grads == "mean")
 
 
 def _at_large_logits(values: dict, index) -> dict:

@@ -1,0 +1,137 @@
+"""A whole network written as a module of functions over a parameters dict, as the best-known
+deep-learning course writes it, made into one object that whole_network_discovery probes like any
+other whole network:
+
+    initialize_parameters_deep(layer_dims) -> {"W1": (n_1, n_0), "b1": (n_1, 1), ...}
+    L_model_forward(X, parameters) -> (AL, caches)          X (features, m): the batch as columns
+    compute_cost(AL, Y) -> cost                             Y (1, m)
+    L_model_backward(AL, Y, caches) -> {"dW1", "db1", "dA0", ...}
+    update_parameters(parameters, grads, learning_rate) -> parameters
+
+FunctionNetwork holds the dict as `.params` and offers forward(X), backward(X, Y) -> (cost,
+grads) and step(learning_rate): the user's own functions, called as the course's training loop
+calls them (forward, cost, backward, update), so that the cost checked (its value, and the finite
+differences of it) is the user's compute_cost, and the update the user's update_parameters.
+
+Each function is found by its role among the module's functions: a usual name first (NAMES), else
+the one function whose name says its role; each can be given by name (FunctionNames), and one that
+cannot be found is refused naming its flag.
+"""
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.adapters.probing import ConventionError
+
+# Each role's usual names (the course's first), and the words a name of that role contains.
+NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", "forward"),
+         "cost": ("compute_cost", "compute_loss", "cost", "loss"),
+         "backward": ("L_model_backward", "model_backward", "backward_propagation", "backward"),
+         "update": ("update_parameters", "update_params", "update")}
+WORDS = {"forward": ("forward",), "cost": ("cost", "loss"), "backward": ("backward",), "update": ("update",)}
+FLAGS = {"forward": "--forward-method", "cost": "--cost-function", "backward": "--gradient-method",
+         "update": "--update"}
+
+
+@dataclass
+class FunctionNames:
+    """The module's function for each role (found, or given)."""
+
+    forward: str
+    cost: str
+    backward: str
+    update: str | None
+
+    def describe(self, initializer: str) -> str:
+        update = f", {self.update}(parameters, grads, learning_rate)" if self.update else ", no update function"
+        return (f"functions: {initializer}(layer_dims) -> parameters dict; {self.forward}(X, parameters) -> "
+                f"(AL, caches); {self.cost}(AL, Y); {self.backward}(AL, Y, caches) -> grads dict{update}")
+
+
+def is_parameters_dict(value) -> bool:
+    """What an initializer of this style returns: a dict of float arrays keyed W1, b1, ..."""
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(key, str) and isinstance(v, np.ndarray) and v.dtype.kind == "f" for key, v in value.items()) \
+        and {"W1", "b1"} <= set(value)
+
+
+def function_network(initializer, parameters: dict, given: dict) -> "FunctionNetwork":
+    """The network of the module that defines initializer, holding the parameters it returned; given:
+    role -> function name, for the roles stated (update "none": no update function)."""
+    namespace = initializer.__globals__  # the module's own names, as its functions see them
+    names = find_functions(namespace, {role: name for role, name in given.items() if name is not None})
+    return FunctionNetwork(namespace, parameters, names, initializer.__name__)
+
+
+def find_functions(namespace: dict, given: dict) -> FunctionNames:
+    """Each role's function in the module's namespace: given (by name), else a usual name, else the one
+    whose name says the role. update may be missing or "none" (no step is checked); the others are required."""
+    functions = {name: value for name, value in namespace.items()
+                 if inspect.isfunction(value) and not name.startswith("_")}
+    found = {}
+    for role in NAMES:
+        name = given.get(role)
+        if role == "update" and name == "none":
+            name = None
+        elif name is not None:
+            if name not in functions:
+                raise ConventionError(f"{namespace.get('__name__', 'the module')} has no function {name} "
+                                      f"(given with {FLAGS[role]})")
+        else:
+            name = _by_role(functions, role)
+        if name is None and role != "update":
+            raise ConventionError(f"found no {role} function among {', '.join(sorted(functions)) or 'none'} "
+                                  f"(looked for {', '.join(NAMES[role])}); give {FLAGS[role]} its name")
+        found[role] = name
+    return FunctionNames(**found)
+
+
+def _by_role(functions, role) -> str | None:
+    usual = next((name for name in NAMES[role] if name in functions), None)
+    if usual is not None:
+        return usual
+    named = [name for name in functions if any(word in name.lower() for word in WORDS[role])
+             and not any(word in name.lower() for other in WORDS if other != role for word in WORDS[other])]
+    if len(named) > 1:
+        raise ConventionError(f"the {role} function could be any of {', '.join(named)}; give {FLAGS[role]} one")
+    return named[0] if named else None
+
+
+class FunctionNetwork:
+    """A module's functions over one parameters dict, as one network object (see the module's doc)."""
+
+    def __init__(self, namespace: dict, parameters: dict, names: FunctionNames, initializer: str):
+        self.names, self.initializer = names, initializer
+        self.functions = {role: namespace[name] for role, name in vars(names).items() if name}
+        self.params = {key: np.array(value, dtype=np.float64) for key, value in parameters.items()}
+        self.grads = None
+
+    def forward(self, X):
+        return self._forward(X)[0]
+
+    def backward(self, X, Y):
+        """(the user's cost, the user's grads dict) for the batch X (features, m), Y (1, m)."""
+        AL, caches = self._forward(X)
+        cost = self.functions["cost"](AL, Y)
+        self.grads = self.functions["backward"](AL, Y, caches)
+        return np.asarray(cost, dtype=np.float64).reshape(()), self.grads
+
+    def step(self, learning_rate):
+        """The user's update, on the grads of the last backward; it may return a new dict or update in place."""
+        if "update" not in self.functions:
+            raise ConventionError("no update function was found; give --update its name")
+        updated = self.functions["update"](self.params, self.grads, learning_rate)
+        self.params = updated if isinstance(updated, dict) else self.params
+
+    def _forward(self, X):
+        result = self.functions["forward"](X, self.params)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ConventionError(f"{self.names.forward}(X, parameters) returned {type(result).__name__}, not "
+                                  f"(AL, caches)")
+        return result
+
+    def describe(self) -> str:
+        """The line the conventions block adds for a network of functions."""
+        return self.names.describe(self.initializer)
