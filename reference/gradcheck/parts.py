@@ -228,7 +228,9 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     finite differences at z. A loss of probabilities is not checked at z + 1000, which are none;
     its differences keep to entries the stencil keeps above 0 (it refuses p <= 0)."""
     part = PartCheck("loss", None, repr(loss), type(loss).__name__)
-    on_probabilities = scratch_loss_class_for(loss) is scratch_nn.ProbabilityCrossEntropy
+    on_probabilities = scratch_loss_class_for(loss) in (scratch_nn.ProbabilityCrossEntropy,
+                                                        scratch_nn.BinaryCrossEntropy)
+    below_one = scratch_loss_class_for(loss) is scratch_nn.BinaryCrossEntropy  # it takes log(1 - a) too
     large = None if on_probabilities else output + output.dtype.type(LARGE_LOGIT_SHIFT)
 
     def reference_at(at, params=None):
@@ -258,6 +260,8 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
         return float(_run_scratch("the loss's forward (finite differences)", probe.forward, output64, target64))
 
     allowed = output64.ravel() >= KINK_MARGIN if on_probabilities else None
+    if below_one:
+        allowed &= output64.ravel() <= 1 - KINK_MARGIN
     part.finite_differences = Comparison(
         [sampled_diff("loss.grad", analytic["loss.grad"], output64, allowed, objective, sampler)],
         context="loss against finite differences")
