@@ -43,7 +43,7 @@ from reference.adapters.probing import FAILED, LR_NAMES, ConventionError, attemp
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
 GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradients")
-UPDATE_NAMES = ("update_mini_batch", "train_step", "step")
+UPDATE_NAMES = ("update_mini_batch", "train_step", "step", "update_parameters", "update")
 CALLS = ("data", "targets", "none")  # gradient_call: method(x, y); forward(X), method(y); forward(X), method()
 EXTRA_LR_NAMES = ("eta",)
 NUMBERED = re.compile(r"([A-Za-z]+)(\d+)$")
@@ -145,7 +145,8 @@ def _parameter_locations(net, weights, biases):
         return list(weights), list(biases)
     if isinstance(getattr(net, "weights", None), list) and isinstance(getattr(net, "biases", None), list):
         return [f"weights[{i}]" for i in range(len(net.weights))], [f"biases[{i}]" for i in range(len(net.biases))]
-    for where, names in (("params.", getattr(net, "params", None)), ("", vars(net))):
+    dicts = [(f"{name}.", value) for name, value in vars(net).items() if isinstance(value, dict)]  # params first
+    for where, names in sorted(dicts, key=lambda pair: pair[0] != "params.") + [("", vars(net))]:
         if not isinstance(names, dict):
             continue
         numbered = {m.groups(): key for key in names if isinstance(key, str) and (m := NUMBERED.match(key))
@@ -155,7 +156,7 @@ def _parameter_locations(net, weights, biases):
         if ws and [n for n, _ in ws] == [n for n, _ in bs]:
             return [where + key for _, key in ws], [where + key for _, key in bs]
     raise ConventionError(f"{type(net).__name__} keeps its parameters in none of the usual places (lists weights and "
-                          f"biases, a dict params with W1, b1, ..., attributes W1, b1, ...); give weights= and "
+                          f"biases, a dict such as params with W1, b1, ..., attributes W1, b1, ...); give weights= and "
                           f"biases= (locations such as params.W1)")
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 class Terms:
     """layout: "out_in" or "in_out" (how W is stored). batching: "rows" (X (n, in)), "columns"
     (A_prev (in, m)) or "example" (one column at a time). averaged: the layer's own backward divides
-    dW and db by the batch size (the course's linear_backward); else the 1/m is in the gradient it is given."""
+    dW and db by the batch size (the course's linear_backward); False: the 1/m is in the gradient it is
+    given; None: not known (a whole network's gradients are the same either way), so the line says both."""
 
     layout: str = "out_in"
     batching: str = "rows"
-    averaged: bool = False
+    averaged: bool | None = False
 
     @property
     def names(self) -> tuple[str, str, str]:
@@ -25,24 +26,33 @@ class Terms:
         return {"rows": ("X", "G", "n"), "columns": ("A_prev", "dZ", "m"), "example": ("x", "delta", "n")}[self.batching]
 
     def weight_gradient(self) -> str:
-        x, g, m = self.names
-        product = {("rows", "out_in"): f"{g}.T @ {x}", ("rows", "in_out"): f"{x}.T @ {g}",
-                   ("columns", "out_in"): f"{g} @ {x}.T", ("columns", "in_out"): f"{x} @ {g}.T",
-                   ("example", "out_in"): f"{g} @ {x}.T", ("example", "in_out"): f"{x} @ {g}.T"}[
-            self.batching, self.layout]
-        return f"dW = {product}" + (f" / {m}" if self.averaged else "")
+        return f"dW = {self._product()}" + self._mean()
+
+    def _product(self) -> str:
+        x, g, _ = self.names
+        return {("rows", "out_in"): f"{g}.T @ {x}", ("rows", "in_out"): f"{x}.T @ {g}",
+                ("columns", "out_in"): f"{g} @ {x}.T", ("columns", "in_out"): f"{x} @ {g}.T",
+                ("example", "out_in"): f"{g} @ {x}.T", ("example", "in_out"): f"{x} @ {g}.T"}[self.batching, self.layout]
 
     def bias_gradient(self) -> str:
         _, g, m = self.names
         summed = {"rows": f"{g}.sum(axis=0)", "columns": f"np.sum({g}, axis=1, keepdims=True)", "example": g}[
             self.batching]
-        return f"db = {summed}" + (f" / {m}" if self.averaged else "")
+        return f"db = {summed}" + self._mean()
+
+    def _mean(self) -> str:
+        _, g, m = self.names
+        return {True: f" / {m}", False: "", None: f" / {m} (without / {m} where {g} already carries the 1/{m})"}[
+            self.averaged]
 
     def fix(self, signature: str) -> str | None:
         x, g, m = self.names
         both = f"{self.weight_gradient()}, {self.bias_gradient()}"
-        where = (f"once: in the layer ({both})" if self.averaged else
-                 f"once, in the loss's gradient {g} at the output (so that {both} hold as they are)")
+        where = {True: f"once: in the layer ({both})",
+                 False: f"once, in the loss's gradient {g} at the output (so that {both} hold as they are)",
+                 None: f"once: in the output's {g}, or in every layer's dW and db (dW = {self._product()} / {m}), "
+                       f"not both and not neither"}[
+            self.averaged]
         if self.batching == "example":
             where = "once, where the examples' gradients are summed: the update's eta / len(mini_batch)"
         lines = {"transposed weight gradient": self.weight_gradient(),

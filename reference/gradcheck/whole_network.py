@@ -84,7 +84,7 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     tolerance = tolerances.FLOAT64
     parts, grads, value = _forward_part(work, found, X, targets, reference, tolerance)
     signatures = network_signatures(params, found.activations, X, labels, found.loss, found.reduction)
-    terms = Terms(found.layout, found.batching, averaged=found.batching == "columns")
+    terms = Terms(found.layout, found.batching, averaged=None if found.batching == "columns" else False)
     for i, (w, b) in reversed(list(enumerate(params))):  # backprop's order: a mistake spreads to the layers before
         part = PartCheck("layer", i, f"Linear({w.shape[1]}->{w.shape[0]})" + (
             "" if found.activations[i] == "none" else f" + {found.activations[i]}"), "Linear")

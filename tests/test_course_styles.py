@@ -1,0 +1,221 @@
+"""Column-batch code, as the deep-learning course and its learners write it, checked in its own
+conventions: the course's module of functions over a parameters dict (course_columns.py), a
+class-based network of column batches (column_class.py), the course's layer pair given alone
+(--layer) or wrapped by a build() (course_pair_build.py). Each correct one passes; each mutant,
+the missing 1/m among them, fails at its part with its mistake named and the fix written in the
+user's layout and names; a convention the probes cannot settle is refused naming its flag."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from implementations import column_class, course_columns
+
+from reference.adapters.function_network import function_network
+from reference.adapters.probing import ConventionError
+from reference.cli import main as cli
+from reference.gradcheck import check_whole_network
+from reference.gradcheck.terms import Terms
+
+FOLDER = Path(__file__).parent / "implementations"
+COURSE = FOLDER / "course_columns.py"
+SIZES = [5, 4, 3, 1]  # no two alike, and none the batch size (8): no shape passes for another
+PAIR = f"{COURSE}:linear_forward,linear_backward"
+
+
+def course_module(**replaced):
+    """A fresh copy of course_columns with some functions replaced (its functions look each other up
+    in their module, so a mutant is a module of its own)."""
+    spec = importlib.util.spec_from_file_location("course_copy", COURSE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, function in replaced.items():
+        setattr(module, name, function)
+    return module
+
+
+def course_network(module):
+    return function_network(module.initialize_parameters_deep, module.initialize_parameters_deep(SIZES), {})
+
+
+def run(capsys, *argv):
+    status = cli.main([*map(str, argv)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_course_network_of_functions_agrees_in_its_conventions():
+    report = check_whole_network(course_network(course_module()))
+    assert report.ok, report.table()
+    found = {key: report.conventions[key] for key in ("layout", "bias_shape", "batching", "loss", "reduction")}
+    assert found == dict(layout="out_in", bias_shape="column", batching="columns", loss="binary_cross_entropy",
+                         reduction="mean")
+    assert "L_model_backward(AL, Y, caches)" in report.conventions["summary"]
+    assert [part.label for part in report.parts] == ["forward", "layer 2", "layer 1", "layer 0", "optimizer"]
+
+
+@pytest.mark.parametrize("name", list(course_columns.MUTANTS))
+def test_course_mutant_is_named_at_its_part_in_the_course_terms(name):
+    replaced, function, part, signature = course_columns.MUTANTS[name]
+    report = check_whole_network(course_network(course_module(**{replaced: function})))
+    first = report.first_failure
+    assert first is not None and first.label == part, report.table()
+    assert signature in first.signatures, first.summary()
+    if part != "optimizer":
+        assert "The fix, in your code's terms:" in first.summary()
+        assert "dZ" in first.summary() and "G^T x" not in first.summary()  # the course's names, not torch's
+
+
+def test_transposed_hint_is_the_course_line():
+    _, function, _, _ = course_columns.MUTANTS["transposed dW"]
+    report = check_whole_network(course_network(course_module(linear_backward=function)))
+    assert "dW = dZ @ A_prev.T / m" in report.first_failure.summary()
+
+
+def test_column_batch_with_bias_not_summed_is_refused_not_taken_for_one_example():
+    """db = dZ / m, not summed over the batch: one example at a time would explain it (Nielsen's
+    nabla_b = delta), but nothing says the code is written for one example, so it is refused."""
+    def unsummed(dZ, cache):
+        A_prev, W, b = cache
+        return W.T @ dZ, dZ @ A_prev.T / A_prev.shape[1], dZ / A_prev.shape[1]
+
+    with pytest.raises(ConventionError, match="batching="):
+        check_whole_network(course_network(course_module(linear_backward=unsummed)))
+
+
+def test_network_flag_takes_the_dict_returning_initializer(capsys):
+    status, out, err = run(capsys, "check", "--network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1")
+    assert status == 0, out + err
+    assert "a batch as columns (in, m)" in out and "compute_cost(AL, Y)" in out
+
+
+def test_a_function_name_given_that_the_module_lacks_is_refused(capsys):
+    status, _, err = run(capsys, "check", "--network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1",
+                         "--cost-function", "cost_of")
+    assert status == 2 and "no function cost_of" in err and "--cost-function" in err
+
+
+def test_class_based_column_network_agrees():
+    report = check_whole_network(column_class.DeepNetwork([12, 7, 5]))
+    assert report.ok, report.table()
+    assert report.conventions["batching"] == "columns" and report.conventions["update"] == "update_parameters"
+
+
+@pytest.mark.parametrize("cls", list(column_class.MUTANTS), ids=lambda cls: cls.__name__)
+def test_class_based_mutant_is_named_at_its_part(cls):
+    part, signature, fix = column_class.MUTANTS[cls]
+    report = check_whole_network(cls([12, 7, 5]))
+    first = report.first_failure
+    assert first is not None and first.label == part, report.table()
+    if signature:
+        assert signature in first.signatures, first.summary()
+    if fix:
+        assert fix in first.summary(), first.summary()
+
+
+# The course's layer pair, alone and in a build() ----------------------------------------------
+
+def test_column_pair_is_checked_with_its_batch_as_columns(capsys):
+    status, out, err = run(capsys, "check", "--layer", PAIR, "--batching", "columns", "--param-grads", "mean")
+    assert status == 0, out + err
+    assert "a batch as columns (in, m); dW and db averaged over the batch in backward" in out
+
+
+def test_column_pair_without_the_averaging_stated_is_refused_naming_the_flag(capsys):
+    status, _, err = run(capsys, "check", "--layer", PAIR, "--batching", "columns")
+    assert status == 2 and "--param-grads" in err
+
+
+def test_column_pair_missing_one_over_m_fails_with_the_course_fix(capsys):
+    status, out, _ = run(capsys, "check", "--layer", f"{COURSE}:linear_forward,linear_backward_without_m",
+                         "--batching", "columns", "--param-grads", "mean")
+    assert status == 1
+    assert "batch size too big" in out and "dW = dZ @ A_prev.T / m" in out
+
+
+def test_in_out_user_reads_the_in_out_line(tmp_path, capsys):
+    """affine_backward with the (out, in) product for its (in, out) weight: the fix shown is x.T @ G."""
+    path = tmp_path / "layers.py"
+    path.write_text((FOLDER / "functional.py").read_text() + "\n\ndef affine_backward_transposed(dout, cache):\n"
+                    "    x, w, b = cache\n    return dout @ w.T, dout.T @ x, dout.sum(axis=0)\n")
+    status, out, _ = run(capsys, "check", "--layer", f"{path}:affine_forward,affine_backward_transposed")
+    assert status == 1
+    assert "The fix, in your code's terms: dW = X.T @ G." in out
+
+
+@pytest.mark.parametrize("layout, batching, averaged, line", [
+    ("in_out", "rows", False, "dW = X.T @ G"), ("out_in", "rows", False, "dW = G.T @ X"),
+    ("out_in", "columns", True, "dW = dZ @ A_prev.T / m"), ("in_out", "columns", False, "dW = A_prev @ dZ.T")])
+def test_terms_write_the_weight_gradient_in_the_users_layout(layout, batching, averaged, line):
+    assert Terms(layout, batching, averaged).fix("transposed weight gradient") == line
+
+
+def mutant_build(tmp_path, backward="linear_backward_without_m"):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    path = folder / "net.py"
+    path.write_text("from tests.implementations import course_pair_build\n"
+                    f"from tests.implementations.course_columns import {backward}, linear_forward\n\n"
+                    "CONVENTIONS = course_pair_build.CONVENTIONS\n\n\n"
+                    f"def build(sizes):\n    return course_pair_build.build(sizes, linear=(linear_forward, {backward}))\n")
+    return path
+
+
+def test_build_wrapping_the_pair_passes_and_its_missing_one_over_m_fails_check(tmp_path, capsys):
+    options = ("--spec", "784-16-10", "--activation", "relu")
+    status, out, err = run(capsys, "check", "--implementation", f"{FOLDER / 'course_pair_build.py'}:build", *options)
+    assert status == 0, out + err
+    status, out, _ = run(capsys, "check", "--implementation", f"{mutant_build(tmp_path)}:build", *options)
+    assert status == 1 and "batch size too big" in out
+
+
+def test_build_wrapping_the_pair_without_the_averaging_stated_is_refused(tmp_path, capsys):
+    path = tmp_path / "net.py"
+    path.write_text("from tests.implementations.course_pair_build import build  # noqa: F401\n")
+    status, _, err = run(capsys, "check", "--implementation", f"{path}:build", "--spec", "784-16-10",
+                         "--activation", "relu")
+    assert status == 2 and "--param-grads" in err
+
+
+def test_build_wrapping_the_pair_missing_one_over_m_fails_training(tmp_path, synthetic):
+    from reference.training.run import TwinTraining
+    from reference.training.run_config import RunConfig
+
+    config = RunConfig(spec="784-16-10", activation="relu", init="torch", dtype="float64", lr=0.1, epochs=1,
+                       implementation=f"{mutant_build(tmp_path)}:build").validate()
+    training = TwinTraining(config, concurrency="sequential")
+    records = list(training.epochs(synthetic(n_train=64, n_eval=16)))
+    divergence = training.first_divergence(synthetic(n_train=64, n_eval=16))
+    assert divergence.step == 1 and "batch size too big" in divergence.signatures, records
+
+
+def test_build_wrapping_the_pair_missing_one_over_m_loses_marks(tmp_path, capsys):
+    folder = mutant_build(tmp_path).parent
+    (folder / "correct.py").write_text((FOLDER / "course_pair_build.py").read_text())
+    status, out, err = run(capsys, "grade", folder, "--activations", "relu")
+    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.endswith(("/3", "/4", "/5"))}
+    assert rows["net.py"] != rows["correct.py"] and rows["correct.py"].split("/")[0] == rows["correct.py"].split("/")[1]
+
+
+# Binary cross-entropy --------------------------------------------------------------------------
+
+def test_binary_cross_entropy_is_torchs_bce():
+    import scratch_nn
+    rng = np.random.default_rng(0)
+    probs, labels = 1 / (1 + np.exp(-rng.standard_normal((7, 1)))), rng.integers(0, 2, 7)
+    loss = scratch_nn.BinaryCrossEntropy()
+    value, grad = loss.forward(probs, labels), loss.backward()
+    p = torch.from_numpy(probs).requires_grad_()
+    expected = torch.nn.BCELoss()(p, torch.from_numpy(labels.astype(np.float64)).reshape(-1, 1))
+    expected.backward()
+    # float64, the same formula on both sides: equal to rounding (torch.testing's float64 defaults)
+    torch.testing.assert_close(torch.tensor(value), expected.detach())
+    torch.testing.assert_close(torch.from_numpy(grad), p.grad)
+
+
+def test_network_with_binary_cross_entropy_checks(capsys):
+    status, out, err = run(capsys, "check", "--spec", "6-4-1", "--activation", "relu", "--output-activation",
+                           "sigmoid", "--loss", "binary_cross_entropy")
+    assert status == 0, out + err
