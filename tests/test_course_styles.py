@@ -88,7 +88,7 @@ def test_column_batch_with_bias_not_summed_is_refused_not_taken_for_one_example(
 def test_network_flag_takes_the_dict_returning_initializer(capsys):
     status, out, err = run(capsys, "check", "--network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1")
     assert status == 0, out + err
-    assert "a batch as columns (in, m)" in out and "compute_cost(AL, Y)" in out
+    assert "a batch as columns (in, m)" in out and "compute_cost(AL, Y)" in out and "`parameters.W1`" in out
 
 
 def test_a_function_name_given_that_the_module_lacks_is_refused(capsys):

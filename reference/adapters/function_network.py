@@ -8,7 +8,7 @@ other whole network:
     L_model_backward(AL, Y, caches) -> {"dW1", "db1", "dA0", ...}
     update_parameters(parameters, grads, learning_rate) -> parameters
 
-FunctionNetwork holds the dict as `.params` and offers forward(X), backward(X, Y) -> (cost,
+FunctionNetwork holds the dict as `.parameters` and offers forward(X), backward(X, Y) -> (cost,
 grads) and step(learning_rate): the user's own functions, called as the course's training loop
 calls them (forward, cost, backward, update), so that the cost checked (its value, and the finite
 differences of it) is the user's compute_cost, and the update the user's update_parameters.
@@ -45,9 +45,8 @@ class FunctionNames:
     update: str | None
 
     def describe(self, initializer: str) -> str:
-        update = f", {self.update}(parameters, grads, learning_rate)" if self.update else ", no update function"
-        return (f"functions: {initializer}(layer_dims) -> parameters dict; {self.forward}(X, parameters) -> "
-                f"(AL, caches); {self.cost}(AL, Y); {self.backward}(AL, Y, caches) -> grads dict{update}")
+        return (f"a module of functions: {initializer}(layer_dims) -> parameters dict, the others found by name "
+                f"(--forward-method, --cost-function, --gradient-method, --update name them)")
 
 
 def is_parameters_dict(value) -> bool:
@@ -105,7 +104,7 @@ class FunctionNetwork:
     def __init__(self, namespace: dict, parameters: dict, names: FunctionNames, initializer: str):
         self.names, self.initializer = names, initializer
         self.functions = {role: namespace[name] for role, name in vars(names).items() if name}
-        self.params = {key: np.array(value, dtype=np.float64) for key, value in parameters.items()}
+        self.parameters = {key: np.array(value, dtype=np.float64) for key, value in parameters.items()}
         self.grads = None
 
     def forward(self, X):
@@ -122,15 +121,23 @@ class FunctionNetwork:
         """The user's update, on the grads of the last backward; it may return a new dict or update in place."""
         if "update" not in self.functions:
             raise ConventionError("no update function was found; give --update its name")
-        updated = self.functions["update"](self.params, self.grads, learning_rate)
-        self.params = updated if isinstance(updated, dict) else self.params
+        updated = self.functions["update"](self.parameters, self.grads, learning_rate)
+        self.parameters = updated if isinstance(updated, dict) else self.parameters
 
     def _forward(self, X):
-        result = self.functions["forward"](X, self.params)
+        result = self.functions["forward"](X, self.parameters)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise ConventionError(f"{self.names.forward}(X, parameters) returned {type(result).__name__}, not "
                                   f"(AL, caches)")
         return result
+
+    def calls(self) -> dict:
+        """The user's calls each method makes, by the method's name, for the conventions block."""
+        names = self.names
+        update = {"step": f"{names.update}(parameters, grads, learning_rate)"} if names.update else {}
+        return {"forward": f"{names.forward}(X, parameters)",
+                "backward": f"{names.forward}(X, parameters), then {names.cost}(AL, Y) and {names.backward}(AL, Y, "
+                            f"caches) -> grads dict", **update}
 
     def describe(self) -> str:
         """The line the conventions block adds for a network of functions."""

@@ -54,23 +54,27 @@ class NetworkConventions:
     update: str | None      # the method taking one SGD step (update_mini_batch, train_step), or None
     update_lr: str | None   # its learning-rate argument's name (eta, learning_rate)
 
-    def describe(self) -> str:
+    def describe(self, calls: dict | None = None) -> str:
+        """calls: the words for the forward, gradients and update calls where the methods stand for other
+        code (a module of functions: function_network.py), by the method's name."""
+        calls = calls or {}
         n = len(self.weights)
         stored = "(out, in), used as W @ a" if self.layout == "out_in" else "(in, out), used as X @ W"
-        how = {"data": f"{self.gradients}(x, y)", "targets": f"{self.forward}(X), then {self.gradients}(y)",
-               "none": f"{self.forward}(X), then {self.gradients}()"}[self.gradients_call]
+        how = calls.get(self.gradients) or {
+            "data": f"{self.gradients}(x, y)", "targets": f"{self.forward}(X), then {self.gradients}(y)",
+            "none": f"{self.forward}(X), then {self.gradients}()"}[self.gradients_call]
         per = {"example": "one example at a time as a column (in, 1) (a batch of columns gave gradients of other "
                           "shapes)", "columns": "a batch as columns (in, m)", "rows": "a batch as rows (n, in)"}[
             self.batching]
         averaged = ", the examples' gradients averaged" if self.batching == "example" else ""
         rows = [f"parameters: {n} layers; weights in {_span(self.weights)}, stored {stored}; biases in "
                 f"{_span(self.biases)}, shape {self.bias_shape}",
-                f"forward: {self.forward}(...) on {per}; activations "
+                f"forward: {calls.get(self.forward) or self.forward + '(...)'} on {per}; activations "
                 f"{', '.join(self.activations[:-1]) or '-'} hidden, {self.activations[-1]} at the output",
                 f"gradients: {how}{averaged}; targets as {self.targets.replace('_', '-')}",
                 f"loss: {LOSS_WORDS[self.loss]}, {self.reduction} over the batch",
-                f"update: {self.update}(..., {self.update_lr}) checked as one torch.optim.SGD step" if self.update
-                else "update: none found (no step checked)"]
+                f"update: {calls.get(self.update) or f'{self.update}(..., {self.update_lr})'} checked as one "
+                f"torch.optim.SGD step" if self.update else "update: none found (no step checked)"]
         return "Conventions found (each can be given explicitly):\n" + "\n".join(f"  {row}" for row in rows)
 
     def to_dict(self) -> dict:

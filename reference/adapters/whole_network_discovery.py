@@ -257,6 +257,8 @@ def _gradients_call(net, gradients, forward, batching) -> str:
 
 
 def _targets(net, found, X, labels, classes) -> str:
+    if classes == 1:  # one unit: its labels 0/1 are its targets
+        return "labels"
     if found["batching"] == "example":
         return "one_hot"
     conventions = _partial(found)

@@ -115,7 +115,7 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     settings = {"subject": f"{name} ({'-'.join(str(w.shape[1]) for w, _ in params)}-{classes})",
                 "dtype": "float64", "batch_size": len(X), "seed": seed, "fd_samples": fd_samples, "lr": lr,
                 "init": init, "reading": READING, "also": ALSO}
-    summary = found.describe() + (f"\n  {functions}" if functions else "")
+    summary = found.describe(net.calls() if functions else None) + (f"\n  {functions}" if functions else "")
     return CheckReport(parts, settings, {"summary": summary, **found.to_dict()})
 
 
