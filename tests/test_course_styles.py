@@ -219,3 +219,58 @@ def test_network_with_binary_cross_entropy_checks(capsys):
     status, out, err = run(capsys, "check", "--spec", "6-4-1", "--activation", "relu", "--output-activation",
                            "sigmoid", "--loss", "binary_cross_entropy")
     assert status == 0, out + err
+
+
+# Training: each correct one to torch's numbers (float64, one epoch on a small set) -------------
+
+def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(synthetic, tmp_path):
+    from reference.training.data import binary
+    from reference.training.run import DivergedError, TwinTraining
+    from reference.training.run_config import RunConfig
+
+    bad = tmp_path / "course_bad.py"
+    bad.write_text(COURSE.read_text() + "\n\nlinear_backward = linear_backward_without_m\n")
+    data = binary(synthetic(n_train=96, n_eval=32), positive=0)
+    results = {}
+    for name, path in (("correct", COURSE), ("missing 1/m", bad)):
+        config = RunConfig(spec="784-16-1", activation="relu", output_activation="sigmoid", init="torch",
+                           loss="binary_cross_entropy", positive_class=0, dtype="float64", lr=0.05, epochs=1,
+                           implementation=f"{path}:initialize_parameters_deep").validate()
+        training = TwinTraining(config, concurrency="sequential", lockstep=True)
+        try:
+            records = list(training.epochs(data))
+        except DivergedError:  # the mutant's steps m times too big saturate its sigmoid: its loss is not finite
+            records = [None]
+        results[name] = (records[-1], training.first_divergence(data))
+    record, divergence = results["correct"]
+    assert divergence.step is None, divergence.text
+    # float64, the same arithmetic on both sides: the run's own tolerance, 1e-10 of each tensor's scale
+    assert record.divergence.within_tolerance and record.divergence.worst_scaled_abs < 1e-10
+    assert record.scratch.train_loss == pytest.approx(record.torch.train_loss, rel=1e-10)
+    _, divergence = results["missing 1/m"]
+    assert divergence.step == 1 and divergence.part == "layer 1" and "batch size too big" in divergence.signatures
+
+
+def test_class_based_column_network_trains_to_torchs_numbers():
+    """Its own forward, backward and update_parameters, one epoch of batches, beside torch.optim.SGD on its
+    twin from the same weights: equal within float64 rounding of a few hundred steps."""
+    from reference.adapters.whole_network_discovery import twin_loss, twin_model
+
+    rng = np.random.default_rng(0)
+    X, labels = rng.random((96, 20)), rng.integers(0, 5, 96)
+    net = column_class.DeepNetwork([20, 9, 5])
+    params = [(net.parameters[f"W{l}"].copy(), net.parameters[f"b{l}"].ravel().copy()) for l in (1, 2)]
+    model = twin_model(params, ("tanh", "softmax"))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    for start in range(0, 96, 16):
+        x, y = X[start:start + 16], labels[start:start + 16]
+        net.forward(x.T)
+        net.backward(np.eye(5)[y].T)
+        net.update_parameters(0.5)
+        optimizer.zero_grad()
+        twin_loss(model(torch.from_numpy(x)), y, "cross_entropy", "mean", "softmax").backward()
+        optimizer.step()
+    for l, index in ((1, 0), (2, 2)):
+        # float64 on both sides, 6 steps: torch.testing's float64 tolerances (rtol 1e-7, atol 1e-7)
+        torch.testing.assert_close(torch.from_numpy(net.parameters[f"W{l}"]), model[index].weight.detach())
+        torch.testing.assert_close(torch.from_numpy(net.parameters[f"b{l}"].ravel()), model[index].bias.detach())

@@ -5,13 +5,17 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters import Adapted
+from reference.adapters.function_network import function_network, is_parameters_dict
+from reference.adapters.function_sequential import FunctionRun, function_run
 from reference.adapters.loader import (
+    BUILD_ARGUMENTS,
     ImplementationError,
     adapt_built,
     load_builder,
     load_module,
     split_target,
 )
+from reference.adapters.probing import ConventionError, required_arguments
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
 from scratch_nn.spec import Spec
@@ -19,6 +23,9 @@ from scratch_nn.spec import Spec
 
 def adapt_config(config: RunConfig) -> Adapted:
     """The implementation a run names (config.implementation), adapted, holding the run's initial weights."""
+    functions = functions_of(config)
+    if functions is not None:
+        return functions
     builder = load_builder(config.implementation)
     conventions = getattr(load_module(split_target(config.implementation)[0]), "CONVENTIONS", None)
     spec = Spec.parse(config.spec, config.activation, config.output_activation)
@@ -32,6 +39,32 @@ def adapt_config(config: RunConfig) -> Adapted:
                           f"its layers update themselves in backward with lr {adapted.lr:g}, but the run's lr is "
                           f"{config.lr:g}: give --lr {adapted.lr:g}, or build the layers with the lr build is given")
     return adapted
+
+
+def functions_of(config: RunConfig) -> FunctionRun | None:
+    """The run of a module of functions, where the implementation names an initializer (one argument, not
+    one of build's) that returns a parameters dict for the spec's sizes (function_network.py); else None."""
+    path, name = split_target(config.implementation)
+    maker = getattr(load_module(path), name, None)
+    arguments = required_arguments(maker) if callable(maker) else []
+    if len(arguments) != 1 or arguments[0] in BUILD_ARGUMENTS:
+        return None
+    spec = Spec.parse(config.spec, config.activation, config.output_activation)
+    try:
+        parameters = maker(list(spec.sizes))
+        if not is_parameters_dict(parameters):
+            return None
+        if config.loss != "binary_cross_entropy":
+            raise ValueError("a module of functions trains with its own cost, binary cross-entropy on one sigmoid "
+                             "unit: give --loss binary_cross_entropy and --positive-class")
+        user = function_network(maker, parameters, {})
+        reference = scratch_nn.build_network(spec, init=config.init, seed=config.seed, dtype=np.dtype(config.dtype))
+        return function_run(user, reference)
+    except (ValueError, ConventionError) as error:
+        raise ConfigError("implementation", config.implementation, str(error)) from None
+    except Exception as error:  # noqa: BLE001 - the user's initializer or forward may raise anything
+        raise ConfigError("implementation", config.implementation,
+                          f"{name}({list(spec.sizes)}) or its forward raised {type(error).__name__}: {error}") from None
 
 
 def build_networks(config: RunConfig):

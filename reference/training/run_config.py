@@ -170,10 +170,12 @@ class RunConfig:
             ImplementationError,
             load_builder,
         )
+        from reference.training.implementation import functions_of  # a module of functions instead of build
         try:
             load_builder(self.implementation)
         except ImplementationError as error:
-            raise ConfigError("implementation", self.implementation, str(error)) from None
+            if functions_of(self) is None:
+                raise ConfigError("implementation", self.implementation, str(error)) from None
 
     def _check_optimizer(self) -> None:
         """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value
