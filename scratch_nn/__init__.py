@@ -11,7 +11,8 @@ from .regularization import BatchNorm1d, Dropout
 from .spec import ACTIVATIONS, Spec
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "BinaryCrossEntropy", "Conv2d", "Dropout", "Flatten", "INITIALIZERS", "LOSSES",
+    "ACTIVATIONS", "Adam", "AdamW", "BatchNorm1d", "BinaryCrossEntropy", "Conv2d", "Dropout", "Flatten",
+    "INITIALIZERS", "LOSSES",
     "Layer", "LeakyReLU", "Linear", "MaxPool2d", "OPTIMIZERS", "Optimizer", "ProbabilityCrossEntropy",
     "QuadraticLoss", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy", "Spec",
     "Tanh", "Unflatten", "build_network",

@@ -91,6 +91,13 @@ def test_network_flag_takes_the_dict_returning_initializer(capsys):
     assert "a batch as columns (in, m)" in out and "compute_cost(AL, Y)" in out and "`parameters.W1`" in out
 
 
+def test_network_flag_takes_the_module_file_alone(capsys):
+    status, out, err = run(capsys, "check", "--network", COURSE, "--spec", "5-4-3-1")
+    assert status == 0 and "initialize_parameters_deep(layer_dims) -> parameters dict" in out, out + err
+    status, _, err = run(capsys, "check", "--network", FOLDER / "nielsen.py", "--spec", "5-4-3")
+    assert status == 2 and "FILE.py:NAME" in err
+
+
 def test_a_function_name_given_that_the_module_lacks_is_refused(capsys):
     status, _, err = run(capsys, "check", "--network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1",
                          "--cost-function", "cost_of")
@@ -159,7 +166,8 @@ def mutant_build(tmp_path, backward="linear_backward_without_m"):
     path.write_text("from tests.implementations import course_pair_build\n"
                     f"from tests.implementations.course_columns import {backward}, linear_forward\n\n"
                     "CONVENTIONS = course_pair_build.CONVENTIONS\n\n\n"
-                    f"def build(sizes):\n    return course_pair_build.build(sizes, linear=(linear_forward, {backward}))\n")
+                    "def build(sizes):\n"
+                    f"    return course_pair_build.build(sizes, linear=(linear_forward, {backward}))\n")
     return path
 
 

@@ -30,6 +30,7 @@ NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", 
          "cost": ("compute_cost", "compute_loss", "cost", "loss"),
          "backward": ("L_model_backward", "model_backward", "backward_propagation", "backward"),
          "update": ("update_parameters", "update_params", "update")}
+INITIALIZER_NAMES = ("initialize_parameters_deep", "initialize_parameters", "init_params")
 WORDS = {"forward": ("forward",), "cost": ("cost", "loss"), "backward": ("backward",), "update": ("update",)}
 FLAGS = {"forward": "--forward-method", "cost": "--cost-function", "backward": "--gradient-method",
          "update": "--update"}

@@ -7,7 +7,8 @@ the optimizer, the twin, the checkpoints and the drift read them, as for any scr
 whose activation layers only name the twin's. forward(X) hands them to the user's forward as the
 user's dict (W_l (n_l, n_{l-1}) and b_l (n_l, 1), views of the same arrays) with X as columns;
 backward calls the user's backward with the labels the run's loss saw (FunctionCost, the user's
-compute_cost in forward, whose gradient carries them), and reads dW_l and db_l into the Linear layers' grads. The step is
+compute_cost in forward, whose gradient carries them), and reads dW_l and db_l into the Linear
+layers' grads. The step is
 the run's optimizer's (the user's update_parameters is checked by `check --network`).
 
 A step that disagrees is located by check_whole_network on the user's functions (locate()).

@@ -9,11 +9,12 @@ instead of building it.
 """
 
 import inspect
+from pathlib import Path
 
-from reference.adapters.function_network import function_network, is_parameters_dict
+from reference.adapters.function_network import INITIALIZER_NAMES, function_network, is_parameters_dict
 from reference.adapters.whole_network import LOSSES, REDUCTIONS, TARGETS
 from reference.adapters.whole_network_discovery import CALLS
-from reference.cli.check_own_code import attribute, load, refuse_options_not_for
+from reference.cli.check_own_code import attribute, import_module, load, refuse_options_not_for
 from reference.gradcheck.whole_network import check_whole_network
 
 NETWORK_FLAGS = [
@@ -98,10 +99,22 @@ def check_network_file(args, defaults: dict):
         conventions["activation"] = names[0] if len(names) == 1 else names
     if args.output_activation:
         conventions["output_activation"] = args.output_activation
-    network = build(load(args.network, "--network", callable, "class or function"),
+    network = build(load(_target(args.network), "--network", callable, "class or function"),
                     [int(size) for size in args.spec.split("-")], conventions)
     init = None if args.init == "own" else args.init
     return check_whole_network(network, init=init, **options, **conventions)
+
+
+def _target(network: str) -> str:
+    """--network FILE.py alone names a module of functions: its initializer, found by its usual name."""
+    if not network.endswith(".py"):
+        return network
+    module = import_module(network) if Path(network).is_file() else None
+    found = next((name for name in INITIALIZER_NAMES if callable(getattr(module, name, None))), None)
+    if found is None:
+        raise ValueError(f"--network {network} names no class or function: give FILE.py:NAME (a network class, or "
+                         f"the initializer of a module of functions, e.g. {INITIALIZER_NAMES[0]})")
+    return f"{network}:{found}"
 
 
 def build(maker, sizes, conventions=None):

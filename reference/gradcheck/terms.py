@@ -23,7 +23,8 @@ class Terms:
     @property
     def names(self) -> tuple[str, str, str]:
         """(the layer's input, the gradient at its output, the batch size), as code in this style names them."""
-        return {"rows": ("X", "G", "n"), "columns": ("A_prev", "dZ", "m"), "example": ("x", "delta", "n")}[self.batching]
+        names = {"rows": ("X", "G", "n"), "columns": ("A_prev", "dZ", "m"), "example": ("x", "delta", "n")}
+        return names[self.batching]
 
     def weight_gradient(self) -> str:
         return f"dW = {self._product()}" + self._mean()
@@ -32,7 +33,8 @@ class Terms:
         x, g, _ = self.names
         return {("rows", "out_in"): f"{g}.T @ {x}", ("rows", "in_out"): f"{x}.T @ {g}",
                 ("columns", "out_in"): f"{g} @ {x}.T", ("columns", "in_out"): f"{x} @ {g}.T",
-                ("example", "out_in"): f"{g} @ {x}.T", ("example", "in_out"): f"{x} @ {g}.T"}[self.batching, self.layout]
+                ("example", "out_in"): f"{g} @ {x}.T", ("example", "in_out"): f"{x} @ {g}.T"}[
+            self.batching, self.layout]
 
     def bias_gradient(self) -> str:
         _, g, m = self.names

@@ -121,7 +121,8 @@ class RunConfig:
             raise ConfigError("output_activation", self.output_activation, "--loss binary_cross_entropy takes a "
                               "probability: give --output-activation sigmoid")
         if binary and not self.spec.endswith("-1"):
-            raise ConfigError("spec", self.spec, "--loss binary_cross_entropy takes one output unit: end the spec in -1")
+            raise ConfigError("spec", self.spec, "--loss binary_cross_entropy takes one output unit: end the spec "
+                                                 "in -1")
         if binary != (self.positive_class is not None):
             raise ConfigError("positive_class", self.positive_class,
                               "--loss binary_cross_entropy takes --positive-class (its images 1, the rest 0), and "

@@ -14,7 +14,8 @@ class DeepNetwork:
         self.L = len(layer_dims) - 1
         self.parameters = {}
         for l in range(1, self.L + 1):
-            self.parameters[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) / np.sqrt(layer_dims[l - 1])
+            fan_in = layer_dims[l - 1]
+            self.parameters[f"W{l}"] = rng.standard_normal((layer_dims[l], fan_in)) / np.sqrt(fan_in)
             self.parameters[f"b{l}"] = np.zeros((layer_dims[l], 1))
         self.grads = {}
 
