@@ -282,3 +282,12 @@ def test_class_based_column_network_trains_to_torchs_numbers():
         # float64 on both sides, 6 steps: torch.testing's float64 tolerances (rtol 1e-7, atol 1e-7)
         torch.testing.assert_close(torch.from_numpy(net.parameters[f"W{l}"]), model[index].weight.detach())
         torch.testing.assert_close(torch.from_numpy(net.parameters[f"b{l}"].ravel()), model[index].bias.detach())
+
+
+def test_grade_network_of_functions_gives_the_missing_m_less_than_full_marks(tmp_path, capsys):
+    (tmp_path / "correct.py").write_text(COURSE.read_text())
+    (tmp_path / "missing_m.py").write_text(COURSE.read_text() + "\n\nlinear_backward = linear_backward_without_m\n")
+    status, out, err = run(capsys, "grade", tmp_path, "--network", "initialize_parameters_deep", "--spec", "784-16-1")
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("correct", "missing"))}
+    assert rows["correct.py"] == ["ok", "ok", "ok", "ok", "4/4"], out + err
+    assert rows["missing_m.py"][-1] != "4/4" and rows["missing_m.py"][1] == "FAIL", out
