@@ -291,3 +291,31 @@ def test_grade_network_of_functions_gives_the_missing_m_less_than_full_marks(tmp
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("correct", "missing"))}
     assert rows["correct.py"] == ["ok", "ok", "ok", "ok", "4/4"], out + err
     assert rows["missing_m.py"][-1] != "4/4" and rows["missing_m.py"][1] == "FAIL", out
+
+
+class ColumnLinear:
+    """A layer class on a batch of columns with 3 inputs: the probe's usual batch size, 3, would let a
+    (3, 3) batch pass for rows; the probe takes a batch size that is none of the layer's sizes."""
+
+    def __init__(self, averaged=True):
+        self.W, self.b, self.averaged = np.random.default_rng(0).standard_normal((4, 3)), np.zeros((4, 1)), averaged
+
+    def forward(self, A):
+        self.A = A
+        return self.W @ A + self.b
+
+    def backward(self, dZ):
+        m = self.A.shape[1] if self.averaged else 1
+        self.dW, self.db = dZ @ self.A.T / m, dZ.sum(axis=1, keepdims=True) / m
+        return self.W.T @ dZ
+
+
+def test_column_layer_class_is_probed_with_a_batch_of_no_layer_size():
+    from reference.gradcheck import check
+
+    report = check(ColumnLinear(), twin="linear", param_grads="mean")
+    assert report.ok and "a batch as columns (in, m)" in report.conventions["summary"], report.table()
+    report = check(ColumnLinear(averaged=False), twin="linear", param_grads="mean")
+    assert not report.ok and "batch size too big" in report.first_failure.signatures
+    with pytest.raises(ConventionError, match="param_grads="):
+        check(ColumnLinear(), twin="linear")

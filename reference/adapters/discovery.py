@@ -8,6 +8,7 @@ cannot decide raises ConventionError naming the keyword argument that settles it
 """
 
 import copy
+import itertools
 
 import numpy as np
 
@@ -45,7 +46,7 @@ from reference.adapters.probing import (
 )
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
-PROBE_BATCH = 3        # neither 6 nor 4
+PROBE_BATCH = 3        # neither 6 nor 4: a class built to be probed; an instance gets probe_batch(its sizes)
 TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
               "relu": ("relu",), "tanh": ("tanh",), "softmax": ("softmax",)}
 TWINS = tuple(TWIN_WORDS)
@@ -186,8 +187,9 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
                          f"{', '.join(b for b in BACKWARD_CALLS if b not in DERIVATIVE_CALLS)}")
     if twin == "linear":
         find_parameters(user, c, in_features, explicit)
-    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
-    x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
+    sizes = get(user, c.weight).shape if c.has_params else (in_features or PROBE_SIZES[0],)
+    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else sizes[0]
+    x = np.random.default_rng(2).standard_normal((probe_batch(sizes), width))
     if "forward_method" not in explicit:
         c.forward_method = find_forward(user, x)
     if "batching" not in explicit:
@@ -215,10 +217,16 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
     return c
 
 
+def probe_batch(sizes) -> int:
+    """A batch size m > 1 that is none of the layer's sizes: a batch of rows (m, in) then never passes for
+    one of columns (in, m), nor a weight (out, in) for an input."""
+    return next(m for m in itertools.count(PROBE_BATCH) if m not in sizes)
+
+
 def batching_of(user, c, x, explicit) -> str:
     """rows where forward takes the batch x (m, in) as rows; else columns where it takes x.T (in, m) and
     backward gives a gradient per parameter for it; else example (one column at a time), said in the
-    conventions block. m = PROBE_BATCH differs from every other size, so no form passes for another."""
+    conventions block. m (probe_batch) differs from every other size, so no form passes for another."""
     if works(getattr(copy.deepcopy(user), c.forward_method), x):
         return "rows"
     if works(getattr(copy.deepcopy(user), c.forward_method), x.T) and fits_columns(user, c, x, explicit):
