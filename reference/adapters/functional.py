@@ -9,6 +9,8 @@ for any object, that forward returns a cache, that backward takes (grad, cache) 
 (dx, dw, db), and how w is laid out. A loss function needs no object: adapt_loss calls it.
 """
 
+import itertools
+
 import numpy as np
 
 from reference.adapters.probing import works
@@ -44,7 +46,7 @@ def takes_parameters(function) -> bool:
     return function.__code__.co_argcount >= 3
 
 
-PROBE_BATCH = 3  # differs from the probe's in and out features (discovery.PROBE_SIZES)
+PROBE_BATCH = 3  # the smallest batch tried: a batch size is never the in or out features
 BIAS_RESHAPES = {"flat": lambda n: (n,), "row": lambda n: (1, n), "column": lambda n: (n, 1)}
 WEIGHT_SHAPES = {"in_out": lambda i, o: (i, o), "out_in": lambda i, o: (o, i)}
 TRIED = [("rows", "in_out", "flat"), ("rows", "out_in", "flat"), ("rows", "in_out", "row"), ("rows", "out_in", "row"),
@@ -56,8 +58,9 @@ def fresh_parameters(forward_fn, in_features, out_features, dtype, layout=None, 
     for a batch of that form. A pair for one example at a time takes the rows' forms' column, (in, 1)."""
     tried = [form for form in TRIED if (batching in (None, "example") or form[0] == batching)
              and layout in (None, form[1]) and bias_shape in (None, form[2])]
+    batch = next(m for m in itertools.count(PROBE_BATCH) if m not in (in_features, out_features))
     for rows_or_columns, weight_layout, bias_form in tried:
-        shape = (PROBE_BATCH, in_features) if rows_or_columns == "rows" else (in_features, PROBE_BATCH)
+        shape = (batch, in_features) if rows_or_columns == "rows" else (in_features, batch)
         if batching == "example":
             shape = (in_features, 1)
         weight = np.zeros(WEIGHT_SHAPES[weight_layout](in_features, out_features), dtype)
