@@ -45,7 +45,10 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
     """The run of a module of functions, where the implementation names an initializer (one argument, not
     one of build's) that returns a parameters dict for the spec's sizes (function_network.py); else None."""
     path, name = split_target(config.implementation)
-    maker = getattr(load_module(path), name, None)
+    try:
+        maker = getattr(load_module(path), name, None)
+    except ImplementationError:  # the file cannot be used: load_builder says why
+        return None
     arguments = required_arguments(maker) if callable(maker) else []
     if len(arguments) != 1 or arguments[0] in BUILD_ARGUMENTS:
         return None
