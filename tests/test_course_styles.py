@@ -319,3 +319,16 @@ def test_column_layer_class_is_probed_with_a_batch_of_no_layer_size():
     assert not report.ok and "batch size too big" in report.first_failure.signatures
     with pytest.raises(ConventionError, match="param_grads="):
         check(ColumnLinear(), twin="linear")
+
+
+def test_param_grads_is_honoured_for_a_batch_of_rows_too(tmp_path, capsys):
+    """A rows layer that averages dW and db itself: it passes where --param-grads mean says so, and is
+    the doubled 1/m where nothing says so (the rows' default: the 1/n is in the upstream gradient)."""
+    path = tmp_path / "layers.py"
+    path.write_text((FOLDER / "functional.py").read_text() + "\n\ndef affine_backward_mean(dout, cache):\n"
+                    "    dx, dw, db = affine_backward(dout, cache)\n    return dx, dw / len(dout), db / len(dout)\n")
+    pair = f"{path}:affine_forward,affine_backward_mean"
+    status, out, _ = run(capsys, "check", "--layer", pair, "--param-grads", "mean")
+    assert status == 0 and "averaged over the batch in backward" in out, out
+    status, out, _ = run(capsys, "check", "--layer", pair)
+    assert status == 1 and "batch size too small" in out

@@ -17,7 +17,7 @@ user's object is never touched) in the user's own conventions, which discovery.p
   the gradient and ``params`` the weights forward used, as scratch_nn's contract says; the update
   is taken by InBackwardUpdate (network.py), which applies the same W - lr dW.
 - a layer taking its batch as columns (in, m) (the deep-learning course's linear_forward) is given
-  the batch transposed; where its backward averages dW and db over the batch itself (param_grads
+  the batch transposed. Where its backward (on rows or columns) averages dW and db over the batch itself (param_grads
   "mean", the course's dW = dZ @ A_prev.T / m, with dA_prev = W.T @ dZ not averaged), it is given
   m times the upstream gradient and its dA_prev divided by m, so that it keeps scratch_nn's contract
   (every gradient of the objective whose gradient at the output is grad_output); a missing or
@@ -90,14 +90,15 @@ class LayerConventions:
             stored = USED_AS[self.layout, self.batching]
             parts.append(f"weights in `.{self.weight}`, stored {stored}; bias in `.{self.bias}`, shape "
                          f"{ {'flat': '(out,)', 'row': '(1, out)', 'column': '(out, 1)'}[self.bias_shape]}")
+        if self.batching == "rows" and self.param_grads == "mean":
+            parts.append("dW and db averaged over the batch in backward (divided by n), dL/dx not")
         if self.batching == "columns":
             parts.append("a batch as columns (in, m)" + (
                 "; dW and db averaged over the batch in backward (dW = dZ @ A_prev.T / m), dA_prev not"
                 if self.param_grads == "mean" else "; dW and db summed over the batch (the 1/m in the upstream "
                                                    "gradient)" if self.has_params else ""))
         if self.batching == "example":
-            parts.append("one example at a time as a column (in, 1) (given a batch, it gave no gradient per "
-                         "parameter): run column by column, gradients summed")
+            parts.append("one example at a time as a column (in, 1): run column by column, gradients summed")
         if self.returns_cache:
             parts.append("forward returns (output, cache)")
         if self.output is not None:
@@ -161,11 +162,11 @@ class AdaptedLayer:
             raise RuntimeError(f"{self!r}.backward was called before forward: there is nothing to differentiate")
         x, cache = self._cache
         self._push()
-        if self.conventions.batching == "rows":
-            grad_input, self.grads = self._backward(x, cache, grad_output)
-            return grad_input
-        if self.conventions.batching == "columns":
+        if self.conventions.batching in ("rows", "columns"):
             scale = len(x) if self.conventions.param_grads == "mean" else 1  # see the module's doc
+            if self.conventions.batching == "rows":
+                grad_input, self.grads = self._backward(x, cache, grad_output * scale)
+                return grad_input / scale
             grad_input, self.grads = self._backward(x.T, cache, grad_output.T * scale)
             return grad_input.T / scale
         grad_inputs, total = [], {}

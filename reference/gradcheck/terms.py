@@ -65,6 +65,3 @@ class Terms:
                  "batch size too big": f"divide by the batch size {m} {where}",
                  "batch size too small": f"divide by the batch size {m} {where}, not twice"}
         return lines.get(signature)
-
-    def describe(self) -> str:
-        return f"{self.layout}, {self.batching}" + (", averaged in the layer" if self.averaged else "")
