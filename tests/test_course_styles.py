@@ -6,6 +6,7 @@ the missing 1/m among them, fails at its part with its mistake named and the fix
 user's layout and names; a convention the probes cannot settle is refused naming its flag."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -332,3 +333,13 @@ def test_param_grads_is_honoured_for_a_batch_of_rows_too(tmp_path, capsys):
     assert status == 0 and "averaged over the batch in backward" in out, out
     status, out, _ = run(capsys, "check", "--layer", pair)
     assert status == 1 and "batch size too small" in out
+
+
+@pytest.mark.parametrize("output, error, message", [
+    (np.full((2, 3), 0.5), ValueError, "binary cross-entropy takes one output unit, (n, 1); got (2, 3)"),
+    (np.array([[0.5], [1.0]]), FloatingPointError, "binary cross-entropy got output[1, 0] = 1.0"),
+])
+def test_binary_cross_entropy_refuses_what_it_cannot_take(output, error, message):
+    import scratch_nn
+    with pytest.raises(error, match=re.escape(message)):
+        scratch_nn.BinaryCrossEntropy().forward(output, np.array([0, 1]))
