@@ -233,13 +233,12 @@ def test_network_with_binary_cross_entropy_checks(capsys):
 # Training: each correct one to torch's numbers (float64, one epoch on a small set) -------------
 
 def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(synthetic, tmp_path):
-    from reference.training.data import binary
     from reference.training.run import DivergedError, TwinTraining
     from reference.training.run_config import RunConfig
 
     bad = tmp_path / "course_bad.py"
     bad.write_text(COURSE.read_text() + "\n\nlinear_backward = linear_backward_without_m\n")
-    data = binary(synthetic(n_train=96, n_eval=32), positive=0)
+    data = synthetic(n_train=96, n_eval=32)  # the run labels class 0 against the rest (positive_class)
     results = {}
     for name, path in (("correct", COURSE), ("missing 1/m", bad)):
         config = RunConfig(spec="784-16-1", activation="relu", output_activation="sigmoid", init="torch",

@@ -17,7 +17,7 @@ from reference.cli.train_options import add_train_arguments
 from reference.training import checkpoint, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
-from reference.training.data import DataError, binary, load_dataset, resolve_data_root
+from reference.training.data import DataError, load_dataset, resolve_data_root
 from reference.training.presets import PRESETS
 from reference.training.run import DivergedError, EpochRecord, Run, TwinTraining
 from reference.training.run_config import ConfigError, RunConfig, option
@@ -72,8 +72,6 @@ def train_command(args) -> int:
     configure_determinism()
     try:
         data = load_dataset(config.dataset, resolve_data_root(args.data_root), np.dtype(config.dtype), args.download)
-        if config.positive_class is not None:
-            data = binary(data, config.positive_class)
     except DataError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
