@@ -26,10 +26,15 @@ SIZES = [5, 4, 3, 1]  # no two alike, and none the batch size (8): no shape pass
 PAIR = f"{COURSE}:linear_forward,linear_backward"
 
 
-def course_module(**replaced):
-    """A fresh copy of course_columns with some functions replaced (its functions look each other up
+# The course's two networks of functions: (file, initializer, sizes checked, hidden activation trained)
+COURSES = {"deep": (COURSE, "initialize_parameters_deep", SIZES, "relu"),
+           "two layers": (FOLDER / "course_two_layer.py", "initialize_parameters", [5, 4, 1], "tanh")}
+
+
+def course_module(path=COURSE, **replaced):
+    """A fresh copy of a course module with some functions replaced (its functions look each other up
     in their module, so a mutant is a module of its own)."""
-    spec = importlib.util.spec_from_file_location("course_copy", COURSE)
+    spec = importlib.util.spec_from_file_location("course_copy", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for name, function in replaced.items():
@@ -37,8 +42,10 @@ def course_module(**replaced):
     return module
 
 
-def course_network(module):
-    return function_network(module.initialize_parameters_deep, module.initialize_parameters_deep(SIZES), {})
+def course_network(module, initializer="initialize_parameters_deep", sizes=SIZES):
+    maker = getattr(module, initializer)
+    return function_network(maker, maker(sizes) if len(sizes) != 3 or initializer.endswith("deep") else maker(*sizes),
+                            {})
 
 
 def run(capsys, *argv):
@@ -57,12 +64,26 @@ def test_course_network_of_functions_agrees_in_its_conventions():
     assert [part.label for part in report.parts] == ["forward", "layer 2", "layer 1", "layer 0", "optimizer"]
 
 
-@pytest.mark.parametrize("name", list(course_columns.MUTANTS))
-def test_course_mutant_is_named_at_its_part_in_the_course_terms(name):
-    replaced, function, part, signature = course_columns.MUTANTS[name]
-    report = check_whole_network(course_network(course_module(**{replaced: function})))
+def test_course_two_layer_network_with_its_own_argument_order_agrees():
+    path, initializer, sizes, _ = COURSES["two layers"]
+    report = check_whole_network(course_network(course_module(path), initializer, sizes))
+    assert report.ok, report.table()
+    assert "backward_propagation(parameters, cache, X, Y)" in report.conventions["summary"]
+
+
+MUTANTS = [(course, name) for course, (path, _, _, _) in COURSES.items()
+           for name in course_module(path).MUTANTS]
+
+
+@pytest.mark.parametrize("course, name", MUTANTS)
+def test_course_mutant_is_named_at_its_part_in_the_course_terms(course, name):
+    path, initializer, sizes, _ = COURSES[course]
+    replaced, function, part, signature = course_module(path).MUTANTS[name]
+    report = check_whole_network(course_network(course_module(path, **{replaced: function}), initializer, sizes))
     first = report.first_failure
     assert first is not None and first.label == part, report.table()
+    if signature is None:
+        return
     assert signature in first.signatures, first.summary()
     if part != "optimizer":
         assert "The fix, in your code's terms:" in first.summary()
@@ -232,18 +253,21 @@ def test_network_with_binary_cross_entropy_checks(capsys):
 
 # Training: each correct one to torch's numbers (float64, one epoch on a small set) -------------
 
-def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(synthetic, tmp_path):
+@pytest.mark.parametrize("course", list(COURSES))
+def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(course, synthetic, tmp_path):
     from reference.training.run import DivergedError, TwinTraining
     from reference.training.run_config import RunConfig
 
+    path, initializer, _, activation = COURSES[course]
+    replaced, function, part, _ = course_module(path).MUTANTS["missing 1/m"]
     bad = tmp_path / "course_bad.py"
-    bad.write_text(COURSE.read_text() + "\n\nlinear_backward = linear_backward_without_m\n")
+    bad.write_text(path.read_text() + f"\n\n{replaced} = {function.__name__}\n")
     data = synthetic(n_train=96, n_eval=32)  # the run labels class 0 against the rest (positive_class)
     results = {}
-    for name, path in (("correct", COURSE), ("missing 1/m", bad)):
-        config = RunConfig(spec="784-16-1", activation="relu", output_activation="sigmoid", init="torch",
+    for name, file in (("correct", path), ("missing 1/m", bad)):
+        config = RunConfig(spec="784-16-1", activation=activation, output_activation="sigmoid", init="torch",
                            loss="binary_cross_entropy", positive_class=0, dtype="float64", lr=0.05, epochs=1,
-                           implementation=f"{path}:initialize_parameters_deep").validate()
+                           implementation=f"{file}:{initializer}").validate()
         training = TwinTraining(config, concurrency="sequential", lockstep=True)
         try:
             records = list(training.epochs(data))
@@ -256,7 +280,8 @@ def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(syn
     assert record.divergence.within_tolerance and record.divergence.worst_scaled_abs < 1e-10
     assert record.scratch.train_loss == pytest.approx(record.torch.train_loss, rel=1e-10)
     _, divergence = results["missing 1/m"]
-    assert divergence.step == 1 and divergence.part == "layer 1" and "batch size too big" in divergence.signatures
+    assert divergence.step == 1 and divergence.part == part.replace("2", "1") and \
+        "batch size too big" in divergence.signatures  # the run's layers: 16 -> 1 is "layer 1" in either
 
 
 def test_class_based_column_network_trains_to_torchs_numbers():

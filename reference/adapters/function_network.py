@@ -19,11 +19,12 @@ cannot be found is refused naming its flag.
 """
 
 import inspect
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError
+from reference.adapters.probing import ConventionError, required_arguments
 
 # Each role's usual names (the course's first), and the words a name of that role contains.
 NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", "forward"),
@@ -46,7 +47,7 @@ class FunctionNames:
     update: str | None
 
     def describe(self, initializer: str) -> str:
-        return (f"a module of functions: {initializer}(layer_dims) -> parameters dict, the others found by name "
+        return (f"a module of functions: {initializer} -> parameters dict, the others found by name "
                 f"(--forward-method, --cost-function, --gradient-method, --update name them)")
 
 
@@ -99,11 +100,47 @@ def _by_role(functions, role) -> str | None:
     return named[0] if named else None
 
 
+# What each value is called in the signatures of this style: the course's 2-layer network writes
+# backward_propagation(parameters, cache, X, Y) and compute_cost(A2, Y); the deep one (AL, Y, caches).
+ALIASES = {"AL": re.compile(r"^(AL|A\d+|A_?last|A_?out|A|Yhat|Y_hat|y_hat|output|probs|a)$"),
+           "Y": re.compile(r"^(Y|y|labels|targets?)$"), "caches": re.compile(r"^caches?$"),
+           "X": re.compile(r"^(X|x|inputs?)$"), "parameters": re.compile(r"^(parameters|params)$"),
+           "grads": re.compile(r"^(grads|gradients)$"),
+           "learning_rate": re.compile(r"^(learning_rate|lr|alpha|eta)$")}
+
+
+def call(function, values: dict, order: tuple):
+    """function called with values chosen by its arguments' names (ALIASES), where every required one
+    names a value (one with a default, e.g. learning_rate=1.2, gets the value its name names too); else
+    positionally in the order given (the deep course's)."""
+    required = required_arguments(function)
+    chosen = {name: next((key for key in values if ALIASES[key].match(name)), None) for name in arguments_of(function)}
+    if required and all(chosen[name] for name in required) and len(set(chosen.values()) - {None}) == len(
+            [name for name in chosen if chosen[name]]):
+        return function(**{name: values[key] for name, key in chosen.items() if key})
+    return function(*(values[key] for key in order))
+
+
+def arguments_of(function) -> list[str]:
+    """Every argument that can be given by name, required or not."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def signature(function, name: str) -> str:
+    """name(its arguments), as the conventions block shows a call."""
+    return f"{name}({', '.join(arguments_of(function))})"
+
+
 class FunctionNetwork:
     """A module's functions over one parameters dict, as one network object (see the module's doc)."""
 
     def __init__(self, namespace: dict, parameters: dict, names: FunctionNames, initializer: str):
         self.names, self.initializer = names, initializer
+        self.initializer_call = signature(namespace[initializer], initializer)
         self.functions = {role: namespace[name] for role, name in vars(names).items() if name}
         self.parameters = {key: np.array(value, dtype=np.float64) for key, value in parameters.items()}
         self.grads = None
@@ -114,19 +151,21 @@ class FunctionNetwork:
     def backward(self, X, Y):
         """(the user's cost, the user's grads dict) for the batch X (features, m), Y (1, m)."""
         AL, caches = self._forward(X)
-        cost = self.functions["cost"](AL, Y)
-        self.grads = self.functions["backward"](AL, Y, caches)
+        values = {"AL": AL, "Y": Y, "caches": caches, "X": X, "parameters": self.parameters}
+        cost = call(self.functions["cost"], values, ("AL", "Y"))
+        self.grads = call(self.functions["backward"], values, ("AL", "Y", "caches"))
         return np.asarray(cost, dtype=np.float64).reshape(()), self.grads
 
     def step(self, learning_rate):
         """The user's update, on the grads of the last backward; it may return a new dict or update in place."""
         if "update" not in self.functions:
             raise ConventionError("no update function was found; give --update its name")
-        updated = self.functions["update"](self.parameters, self.grads, learning_rate)
+        values = {"parameters": self.parameters, "grads": self.grads, "learning_rate": learning_rate}
+        updated = call(self.functions["update"], values, ("parameters", "grads", "learning_rate"))
         self.parameters = updated if isinstance(updated, dict) else self.parameters
 
     def _forward(self, X):
-        result = self.functions["forward"](X, self.parameters)
+        result = call(self.functions["forward"], {"X": X, "parameters": self.parameters}, ("X", "parameters"))
         if not (isinstance(result, tuple) and len(result) == 2):
             raise ConventionError(f"{self.names.forward}(X, parameters) returned {type(result).__name__}, not "
                                   f"(AL, caches)")
@@ -134,12 +173,11 @@ class FunctionNetwork:
 
     def calls(self) -> dict:
         """The user's calls each method makes, by the method's name, for the conventions block."""
-        names = self.names
-        update = {"step": f"{names.update}(parameters, grads, learning_rate)"} if names.update else {}
-        return {"forward": f"{names.forward}(X, parameters)",
-                "backward": f"{names.forward}(X, parameters), then {names.cost}(AL, Y) and {names.backward}(AL, Y, "
-                            f"caches) -> grads dict", **update}
+        shown = {role: signature(function, getattr(self.names, role)) for role, function in self.functions.items()}
+        update = {"step": shown["update"]} if "update" in shown else {}
+        return {"forward": shown["forward"],
+                "backward": f"{shown['forward']}, then {shown['cost']} and {shown['backward']} -> grads dict", **update}
 
     def describe(self) -> str:
         """The line the conventions block adds for a network of functions."""
-        return self.names.describe(self.initializer)
+        return self.names.describe(self.initializer_call)

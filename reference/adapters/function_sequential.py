@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch_nn
-from reference.adapters.function_network import FunctionNetwork
+from reference.adapters.function_network import FunctionNetwork, call
 
 
 class FunctionSequential(scratch_nn.Sequential):
@@ -42,7 +42,9 @@ class FunctionSequential(scratch_nn.Sequential):
         return parameters
 
     def forward(self, x):
-        self.AL, self.caches = self.user.functions["forward"](x.T, self.user_parameters())
+        self.x = x
+        self.AL, self.caches = call(self.user.functions["forward"], {"X": x.T, "parameters": self.user_parameters()},
+                                    ("X", "parameters"))
         return np.asarray(self.AL).T
 
     def backward(self, grad_output, input_grad=True):
@@ -52,7 +54,9 @@ class FunctionSequential(scratch_nn.Sequential):
         if labels is None:
             raise TypeError("a network of the user's functions takes the gradient of FunctionCost, which carries "
                             "the labels its backward needs")
-        grads = self.user.functions["backward"](self.AL, targets(labels, self.AL), self.caches)
+        values = {"AL": self.AL, "Y": targets(labels, self.AL), "caches": self.caches, "X": self.x.T,
+                  "parameters": self.user_parameters()}
+        grads = call(self.user.functions["backward"], values, ("AL", "Y", "caches"))
         for l, layer in enumerate(self.linears, start=1):
             layer.grads = {"weight": np.asarray(grads[f"dW{l}"], dtype=layer.params["weight"].dtype),
                            "bias": np.asarray(grads[f"db{l}"], dtype=layer.params["bias"].dtype).reshape(-1)}
@@ -92,7 +96,7 @@ class FunctionCost(scratch_nn.BinaryCrossEntropy):
     def forward(self, output, target):
         super().forward(output, target)  # checks the output, as every loss of a run does
         self.labels = target
-        cost = self.user.functions["cost"](output.T, targets(target, output.T))
+        cost = call(self.user.functions["cost"], {"AL": output.T, "Y": targets(target, output.T)}, ("AL", "Y"))
         return np.asarray(cost, dtype=output.dtype).reshape(())
 
     def backward(self):
@@ -114,12 +118,12 @@ class FunctionRun:
         return None  # the network's own layers are scratch_nn's: the twin is built from them
 
     def describe(self) -> str:
-        names = self.network.user.names
+        user = self.network.user
+        calls = user.calls()
         return ("Conventions found (each can be given explicitly):\n"
-                f"  a module of functions: {self.network.user.initializer}(layer_dims) -> parameters dict; "
-                f"{names.forward}(X, parameters) on a batch as columns (in, m); {names.cost}(AL, Y) as the loss; "
-                f"{names.backward}(AL, Y, caches) -> grads dW1, db1, ...; the step is the run's optimizer's "
-                f"({names.update or 'no update function'} is checked by compare.py check --network)")
+                f"  a module of functions: {user.initializer_call} -> parameters dict; {calls['forward']} on a "
+                f"batch as columns (in, m); then {calls['backward'].partition(', then ')[2]}; the step is the run's "
+                f"optimizer's ({user.names.update or 'no update function'} is checked by compare.py check --network)")
 
 
 def function_run(user: FunctionNetwork, reference: scratch_nn.Sequential) -> FunctionRun:

@@ -50,11 +50,12 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
     except ImplementationError:  # the file cannot be used: load_builder says why
         return None
     arguments = required_arguments(maker) if callable(maker) else []
-    if len(arguments) != 1 or arguments[0] in BUILD_ARGUMENTS:
+    if not arguments or set(arguments) & set(BUILD_ARGUMENTS):
         return None
     spec = Spec.parse(config.spec, config.activation, config.output_activation)
-    try:
-        parameters = maker(list(spec.sizes))
+    sizes = list(spec.sizes)
+    try:  # initialize_parameters_deep(layer_dims), or initialize_parameters(n_x, n_h, n_y)
+        parameters = maker(sizes) if len(arguments) == 1 else maker(*sizes) if len(arguments) == len(sizes) else None
         if not is_parameters_dict(parameters):
             return None
         if config.loss != "binary_cross_entropy":
@@ -67,7 +68,7 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
         raise ConfigError("implementation", config.implementation, str(error)) from None
     except Exception as error:  # noqa: BLE001 - the user's initializer or forward may raise anything
         raise ConfigError("implementation", config.implementation,
-                          f"{name}({list(spec.sizes)}) or its forward raised {type(error).__name__}: {error}") from None
+                          f"{name} for {sizes} or its forward raised {type(error).__name__}: {error}") from None
 
 
 def build_networks(config: RunConfig):
