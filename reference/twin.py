@@ -207,6 +207,8 @@ def torch_loss(loss) -> nn.Module:
         return nn.CrossEntropyLoss(reduction=reduction)
     if scratch_type is scratch_nn.ProbabilityCrossEntropy:
         return ProbabilityCrossEntropyLoss(reduction=reduction)
+    if scratch_type is scratch_nn.BinaryCrossEntropy:
+        return nn.BCELoss(reduction=reduction)  # on the sigmoid's output (n, 1), as the scratch loss takes it
     return HalfSquaredError(reduction=reduction)
 
 
@@ -218,4 +220,6 @@ def torch_target(loss, target, output: torch.Tensor) -> torch.Tensor:
         return target
     if scratch_loss_class_for(loss) is scratch_nn.QuadraticLoss:
         return nn.functional.one_hot(target.long(), output.shape[1]).to(output.dtype)
+    if scratch_loss_class_for(loss) is scratch_nn.BinaryCrossEntropy:
+        return target.to(output.dtype).reshape(-1, 1)  # labels 0/1 as the one unit's targets
     return target.long()

@@ -119,8 +119,42 @@ class ProbabilityCrossEntropy(Loss):
         return gradient
 
 
+class BinaryCrossEntropy(Loss):
+    """The cross-entropy of one sigmoid output unit a (n, 1) against labels t in {0, 1}:
+
+        L = -(1/n) sum_i [t_i log a_i + (1 - t_i) log(1 - a_i)]      dL/da = (a - t) / (n a (1 - a))
+
+    Behind a Sigmoid layer, whose backward multiplies by a (1 - a), this gives back dL/dz = (a - t) / n.
+    Targets: labels (n,) of 0 and 1 (integers), or (n, 1) in the output's dtype. Every a must lie
+    strictly between 0 and 1: log 0 is -inf (a float64 sigmoid rounds to 1 for z above about 37).
+    This is torch.nn.BCELoss.
+    """
+
+    def forward(self, probs, target):
+        check_output(probs)
+        if probs.shape[1] != 1:
+            raise ValueError(f"binary cross-entropy takes one output unit, (n, 1); got {probs.shape}: give the "
+                             f"network one output with a sigmoid, or use cross_entropy for {probs.shape[1]} classes")
+        targets = one_hot(target, np.zeros((len(probs), 2), probs.dtype))[:, 1:] if is_labels(target) \
+            else one_hot(target, probs)
+        if not ((probs > 0) & (probs < 1)).all():
+            row = int(np.argmax(~((probs > 0) & (probs < 1))))
+            # a FloatingPointError, as for an output not finite: a sigmoid saturates only when training blows up
+            raise FloatingPointError(f"binary cross-entropy got output[{row}, 0] = {probs[row, 0]}, and log a, "
+                                     f"log(1 - a) "
+                             f"need 0 < a < 1: give it a sigmoid's output, not saturated")
+        self._cache = (read_only_input(probs), targets)
+        values = targets * np.log(probs) + (1 - targets) * np.log(1 - probs)  # as torch computes it
+        return -values.sum() / probs.dtype.type(self._divisor(len(probs)))
+
+    def _gradient(self, probs, targets):
+        gradient = (probs - targets) / (probs * (1 - probs))
+        gradient /= probs.dtype.type(self._divisor(len(probs)))
+        return gradient
+
+
 LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": QuadraticLoss,
-          "probability_cross_entropy": ProbabilityCrossEntropy}
+          "probability_cross_entropy": ProbabilityCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy}
 
 
 def is_labels(target) -> bool:

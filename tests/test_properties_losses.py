@@ -13,6 +13,7 @@ from scipy.special import log_softmax, softmax
 from reference import tolerances
 from scratch_nn import (
     LOSSES,
+    BinaryCrossEntropy,
     ProbabilityCrossEntropy,
     QuadraticLoss,
     Softmax,
@@ -28,8 +29,19 @@ def batch(n=5, classes=4, seed=0):
 
 
 def output_for(loss, logits):
-    """What the loss is given: logits, or for the cross-entropy of probabilities their softmax."""
+    """What the loss is given: logits, or for the cross-entropy of probabilities their softmax, or for the
+    binary cross-entropy one sigmoid unit."""
+    if loss is BinaryCrossEntropy:
+        return 1 / (1 + np.exp(-logits[:, :1]))
     return Softmax().forward(logits) if loss is ProbabilityCrossEntropy else logits
+
+
+def labels_for(loss, labels):
+    """Labels as the loss takes them: class indices, or 0/1 for the binary cross-entropy."""
+    return labels % 2 if loss is BinaryCrossEntropy else labels
+
+
+MULTICLASS = [loss for loss in LOSSES.values() if loss is not BinaryCrossEntropy]  # outputs of several classes
 
 
 @pytest.mark.parametrize("reduction,divisor", [("mean", 5), ("sum", 1)])
@@ -79,7 +91,7 @@ def test_backward_differentiates_the_last_forward(loss):
     first, labels, _ = batch(seed=1)
     last, _, _ = batch(seed=2)
     used_twice, fresh = loss(), loss()
-    first, last = output_for(loss, first), output_for(loss, last)
+    first, last, labels = output_for(loss, first), output_for(loss, last), labels_for(loss, labels)
     used_twice.forward(first, labels)
     used_twice.forward(last, labels)
     fresh.forward(last, labels)
@@ -92,7 +104,7 @@ def test_backward_differentiates_the_last_forward(loss):
 def test_loss_and_gradient_keep_the_output_dtype(loss, dtype):
     output, labels, _ = batch()
     instance = loss()
-    value = instance.forward(output_for(loss, output.astype(dtype)), labels)
+    value = instance.forward(output_for(loss, output.astype(dtype)), labels_for(loss, labels))
     assert value.dtype == dtype and np.ndim(value) == 0
     assert instance.backward().dtype == dtype
 
@@ -142,7 +154,7 @@ def test_every_label_in_range_is_accepted(labels):
      "one-hot targets are float32 but the output is float64; convert them with target.astype(np.float64)"),
     (np.zeros((2, 3)), np.array([[0.0, 1, 0], [np.nan, 0, 1]]), ValueError, "the targets contain NaN or Inf"),
 ])
-@pytest.mark.parametrize("loss", LOSSES.values())
+@pytest.mark.parametrize("loss", MULTICLASS)
 def test_bad_outputs_and_targets_are_refused_clearly(loss, output, target, error, message):
     with pytest.raises(error, match="^" + re.escape(message) + "$"):
         loss().forward(output, target)

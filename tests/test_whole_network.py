@@ -31,7 +31,7 @@ def run(capsys, *argv):
 
 
 @pytest.mark.parametrize("cls, found", [
-    (nielsen.Network, dict(layout="out_in", bias_shape="column", batching="columns", forward="feedforward",
+    (nielsen.Network, dict(layout="out_in", bias_shape="column", batching="example", forward="feedforward",
                            gradients="backprop", targets="one_hot", activations=("sigmoid", "sigmoid"),
                            loss="quadratic", reduction="mean", update="update_mini_batch", update_lr="eta")),
     (cs231n.TwoLayerNet, dict(layout="in_out", bias_shape="flat", batching="rows", forward="loss", gradients="loss",

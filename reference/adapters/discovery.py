@@ -8,6 +8,7 @@ cannot decide raises ConventionError naming the keyword argument that settles it
 """
 
 import copy
+import itertools
 
 import numpy as np
 
@@ -45,7 +46,7 @@ from reference.adapters.probing import (
 )
 
 PROBE_SIZES = (6, 4)   # in and out features of a layer built to be probed: not square
-PROBE_BATCH = 3        # neither 6 nor 4
+PROBE_BATCH = 3        # neither 6 nor 4: a class built to be probed; an instance gets probe_batch(its sizes)
 TWIN_WORDS = {"linear": ("linear", "dense", "affine", "fullyconnected", "fc"), "sigmoid": ("sigmoid", "logistic"),
               "relu": ("relu",), "tanh": ("tanh",), "softmax": ("softmax",)}
 TWINS = tuple(TWIN_WORDS)
@@ -68,7 +69,7 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     dtype: of the parameters: a built layer's (default float64); an instance keeps its own unless given.
     factory: builds the layer: factory(in_features, out_features) for a linear twin, factory() otherwise.
     explicit: any LayerConventions field (weight="weights", layout="in_out", backward="x,grad",
-        bias_shape="row", batching="columns", weight_grad="dW", bias_grad="db", gradients="update",
+        bias_shape="row", batching="columns", param_grads="mean", weight_grad="dW", bias_grad="db", gradients="update",
         forward_method="__call__", backward_method="bprop", ...).
     A class is built, then its parameters are set from scratch_nn.torch_default with `seed`.
     """
@@ -79,7 +80,8 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     if isinstance(subject, tuple):
         fresh = len(subject) == 2  # no arrays given: FunctionalLayer makes them, the seed fills them below
         subject = FunctionalLayer(*subject, in_features=in_features or PROBE_SIZES[0],
-                                  out_features=out_features or PROBE_SIZES[1], dtype=dtype)
+                                  out_features=out_features or PROBE_SIZES[1], dtype=dtype,
+                                  **{key: explicit.get(key) for key in ("layout", "bias_shape", "batching")})
         if fresh and hasattr(subject, "w"):
             built = f"the pair {subject.forward_fn.__name__}/{subject.backward_fn.__name__}"
     twin = twin_of(subject, twin)
@@ -93,6 +95,11 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
         subject = copy.deepcopy(subject)
     conventions = discover(subject, twin, in_features, lr, explicit)
     conventions.built = built
+    if conventions.batching == "columns" and conventions.has_params and conventions.param_grads is None:
+        raise ConventionError(f"{conventions.name} takes its batch as columns (in, m): whether its backward "
+                              f"averages dW and db over the batch cannot be probed, only stated; give "
+                              f"param_grads='mean' (dW = dZ @ A_prev.T / m, the deep-learning course's) or 'sum' "
+                              f"(dW = dZ @ A_prev.T, the 1/m in the loss's gradient)")
     layer = adapted_class(conventions.name)(subject, conventions)
     if built and conventions.has_params:  # the values the checker and the torch twin start from
         weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), *layer_sizes(layer))
@@ -180,13 +187,14 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
                          f"{', '.join(b for b in BACKWARD_CALLS if b not in DERIVATIVE_CALLS)}")
     if twin == "linear":
         find_parameters(user, c, in_features, explicit)
-    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else in_features or PROBE_SIZES[0]
-    x = np.random.default_rng(2).standard_normal((PROBE_BATCH, width))
+    sizes = get(user, c.weight).shape if c.has_params else (in_features or PROBE_SIZES[0],)
+    width = weight_sizes(get(user, c.weight), c.layout)[0] if c.has_params else sizes[0]
+    x = np.random.default_rng(2).standard_normal((probe_batch(sizes), width))
     if "forward_method" not in explicit:
         c.forward_method = find_forward(user, x)
     if "batching" not in explicit:
-        c.batching = "rows" if works(getattr(copy.deepcopy(user), c.forward_method), x) else "columns"
-    sample = x if c.batching == "rows" else columns(x)[0]
+        c.batching = batching_of(user, c, x, explicit)
+    sample = {"rows": x, "columns": x.T, "example": columns(x)[0]}[c.batching]
     probe = copy.deepcopy(user)
     before = snapshot(probe)
     forward = getattr(probe, c.forward_method)
@@ -207,6 +215,36 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
         c.backward = backward_call(probe, c)
     find_gradients(probe, c, sample, cache, output, lr, explicit)
     return c
+
+
+def probe_batch(sizes) -> int:
+    """A batch size m > 1 that is none of the layer's sizes: a batch of rows (m, in) then never passes for
+    one of columns (in, m), nor a weight (out, in) for an input."""
+    return next(m for m in itertools.count(PROBE_BATCH) if m not in sizes)
+
+
+def batching_of(user, c, x, explicit) -> str:
+    """rows where forward takes the batch x (m, in) as rows; else columns where it takes x.T (in, m) and
+    backward gives a gradient per parameter for it; else example (one column at a time), said in the
+    conventions block. m (probe_batch) differs from every other size, so no form passes for another."""
+    if works(getattr(copy.deepcopy(user), c.forward_method), x):
+        return "rows"
+    if works(getattr(copy.deepcopy(user), c.forward_method), x.T) and fits_columns(user, c, x, explicit):
+        return "columns"
+    return "example"
+
+
+def fits_columns(user, c, x, explicit) -> bool:
+    """Whether the layer, run on the batch as columns, gives gradients of its parameters' shapes."""
+    given = {**explicit, "batching": "columns", "param_grads": explicit.get("param_grads") or "sum"}
+    try:
+        conventions = discover(copy.deepcopy(user), c.twin, x.shape[1], None, given)
+        layer = adapted_class(c.name)(copy.deepcopy(user), conventions)
+        output = layer.forward(x)
+        layer.backward(np.ones_like(output))
+    except Exception:  # noqa: BLE001 - any failure: not a layer of column batches
+        return False
+    return all(np.shape(layer.grads.get(name)) == np.shape(value) for name, value in layer.params.items())
 
 
 def find_parameters(user, c, in_features, explicit):
@@ -277,7 +315,7 @@ def find_gradients(probe, c, x, cache, output, lr, explicit):
         c.gradients = ("update" if c.weight in moved or c.bias in moved
                        else "returned" if returned_tuple and len(returned) >= 3 else "attributes")
     if c.gradients == "update":
-        if c.batching == "columns":
+        if c.batching == "example":
             raise ConventionError(f"{c.name} updates its weights after every single example: the gradient of a "
                                   f"batch cannot be recovered from that; store the gradient, or update per batch")
         held, given = learning_rate(probe), c.lr if c.lr is not None else lr

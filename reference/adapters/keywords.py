@@ -18,7 +18,7 @@ PAIR = {"in_shape": "--in-shape", "kernel": "--kernel", "stride": "--stride", "p
 # A whole network's conventions (reference.adapters.whole_network_discovery.discover's keywords).
 WHOLE_NETWORK = {keyword: "--" + keyword.replace("_", "-") for keyword in (
     "weights", "biases", "gradient_method", "gradient_call", "targets", "cost", "reduction", "update", "layout",
-    "bias_shape", "batching", "activation", "output_activation")} | {"forward": "--forward-method"}
+    "bias_shape", "batching", "activation", "output_activation", "cost_function")} | {"forward": "--forward-method"}
 
 
 def as_flags(message: str, flags: dict) -> str:

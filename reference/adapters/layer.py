@@ -16,6 +16,12 @@ user's object is never touched) in the user's own conventions, which discovery.p
   recovered as (W_before - W_after) / lr and the parameters are put back: ``grads`` then holds
   the gradient and ``params`` the weights forward used, as scratch_nn's contract says; the update
   is taken by InBackwardUpdate (network.py), which applies the same W - lr dW.
+- a layer taking its batch as columns (in, m) (the deep-learning course's linear_forward) is given
+  the batch transposed. Where its backward (on rows or columns) averages dW and db over the batch itself (param_grads
+  "mean", the course's dW = dZ @ A_prev.T / m, with dA_prev = W.T @ dZ not averaged), it is given
+  m times the upstream gradient and its dA_prev divided by m, so that it keeps scratch_nn's contract
+  (every gradient of the objective whose gradient at the output is grad_output); a missing or
+  doubled 1/m then shows as dW m times too big or too small.
 - a layer written for one example at a time (x a column (in, 1)) is run column by column, and its
   per-example gradients are summed over the batch.
 """
@@ -28,11 +34,13 @@ from reference.adapters.probing import check_choices, get, put
 
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")
-BATCHINGS = ("rows", "columns")
+BATCHINGS = ("rows", "columns", "example")
+PARAM_GRADS = ("sum", "mean")
 BACKWARD_CALLS = ("grad", "x,grad", "grad,x", "grad,cache", "x", "output")
 GRADIENT_SOURCES = ("attributes", "returned", "update")
 USED_AS = {("out_in", "rows"): "(out, in), used as x @ W.T", ("in_out", "rows"): "(in, out), used as x @ W",
-           ("out_in", "columns"): "(out, in), used as W @ x", ("in_out", "columns"): "(in, out), used as W.T @ x"}
+           ("out_in", "columns"): "(out, in), used as W @ A", ("in_out", "columns"): "(in, out), used as W.T @ A",
+           ("out_in", "example"): "(out, in), used as W @ x", ("in_out", "example"): "(in, out), used as W.T @ x"}
 
 
 @dataclass
@@ -47,7 +55,11 @@ class LayerConventions:
     bias: str | None = None
     layout: str = "out_in"           # "out_in": stored (out, in) as torch does; "in_out": (in, out), used as x @ W
     bias_shape: str = "flat"         # "flat" (out,), "row" (1, out), "column" (out, 1)
-    batching: str = "rows"           # "rows": x is (n, in); "columns": one example at a time, x is (in, 1)
+    batching: str = "rows"           # "rows": x is (n, in); "columns": a batch as columns (in, m);
+                                     # "example": one example at a time, x is (in, 1)
+    param_grads: str | None = None   # a batch's dW and db: the "sum" over it (the 1/m is in the upstream
+                                     # gradient), or the "mean" (backward divides by m, the course's);
+                                     # None: "sum" for rows, to be given for columns
     output: str | None = None        # where forward leaves its output when it returns nothing, e.g. "output"
     forward_method: str = "forward"  # the method that is forward: forward, __call__, fprop, ... (methods.py)
     backward_method: str = "backward"  # backward, backprop, bprop, grad, ...; or an activation's derivative
@@ -64,6 +76,7 @@ class LayerConventions:
 
     def __post_init__(self):
         check_choices(self, {"layout": LAYOUTS, "bias_shape": BIAS_SHAPES, "batching": BATCHINGS,
+                             "param_grads": (None, *PARAM_GRADS),
                              "backward": BACKWARD_CALLS, "gradients": GRADIENT_SOURCES})
 
     @property
@@ -77,7 +90,14 @@ class LayerConventions:
             stored = USED_AS[self.layout, self.batching]
             parts.append(f"weights in `.{self.weight}`, stored {stored}; bias in `.{self.bias}`, shape "
                          f"{ {'flat': '(out,)', 'row': '(1, out)', 'column': '(out, 1)'}[self.bias_shape]}")
+        if self.batching == "rows" and self.param_grads == "mean":
+            parts.append("dW and db averaged over the batch in backward (divided by n), dL/dx not")
         if self.batching == "columns":
+            parts.append("a batch as columns (in, m)" + (
+                "; dW and db averaged over the batch in backward (dW = dZ @ A_prev.T / m), dA_prev not"
+                if self.param_grads == "mean" else "; dW and db summed over the batch (the 1/m in the upstream "
+                                                   "gradient)" if self.has_params else ""))
+        if self.batching == "example":
             parts.append("one example at a time as a column (in, 1): run column by column, gradients summed")
         if self.returns_cache:
             parts.append("forward returns (output, cache)")
@@ -126,6 +146,10 @@ class AdaptedLayer:
     def forward(self, x):
         self._push()
         if self.conventions.batching == "columns":
+            output, cache = self._forward(x.T)
+            self._cache = (x, cache)
+            return output.T
+        if self.conventions.batching == "example":
             results = [self._forward(column) for column in columns(x)]
             self._cache = (x, None)
             return np.concatenate([output for output, _ in results], axis=1).T
@@ -138,9 +162,13 @@ class AdaptedLayer:
             raise RuntimeError(f"{self!r}.backward was called before forward: there is nothing to differentiate")
         x, cache = self._cache
         self._push()
-        if self.conventions.batching == "rows":
-            grad_input, self.grads = self._backward(x, cache, grad_output)
-            return grad_input
+        if self.conventions.batching in ("rows", "columns"):
+            scale = len(x) if self.conventions.param_grads == "mean" else 1  # see the module's doc
+            if self.conventions.batching == "rows":
+                grad_input, self.grads = self._backward(x, cache, grad_output * scale)
+                return grad_input / scale
+            grad_input, self.grads = self._backward(x.T, cache, grad_output.T * scale)
+            return grad_input.T / scale
         grad_inputs, total = [], {}
         for column, grad in zip(columns(x), columns(grad_output)):
             _, cache = self._forward(column)  # the user's layer remembers one example: run it again

@@ -49,6 +49,7 @@ from reference.adapters import (
     adapt_network,
     read_loss,
 )
+from reference.adapters.function_network import INITIALIZER_NAMES, function_network, is_parameters_dict
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from reference.adapters.notebook import SUFFIX as NOTEBOOK
 from reference.adapters.notebook import loader_for
@@ -283,9 +284,41 @@ def twin_name(layer) -> str:
     return type(layer).__name__.lower()
 
 
-def build_whole_network(maker, sizes):
-    """A whole network from the user's class or function: maker(sizes), maker(*sizes), or maker() for a
-    function of no arguments, the first the signature takes (ImplementationError where none builds)."""
+# For a module of functions (NAME an initializer returning a parameters dict, function_network.py), these
+# conventions name its functions instead of methods: discover()'s keyword -> the function's role.
+FUNCTION_ROLES = {"forward": "forward", "gradient_method": "backward", "update": "update", "cost_function": "cost"}
+
+
+def build_whole_network(maker, sizes, conventions: dict | None = None):
+    """A whole network from the user's class or function (_call_maker). An initializer returning a
+    parameters dict stands for its module's functions (function_network.py): their names are taken out
+    of conventions (the flags), where given, and the rest found."""
+    built = _call_maker(maker, sizes)
+    if not is_parameters_dict(built):
+        if conventions is not None:
+            conventions.pop("cost_function", None)
+        return built
+    given = {role: conventions.pop(keyword, None) for keyword, role in FUNCTION_ROLES.items()} if conventions else {}
+    if given.get("update") == "none":
+        conventions["update"] = "none"
+    return function_network(maker, built, given)
+
+
+def whole_network_target(target: str) -> str:
+    """FILE.py alone names a module of functions: FILE.py:its initializer, found by its usual name."""
+    if not target.endswith((".py", NOTEBOOK)):
+        return target
+    module = load_module(Path(target)) if Path(target).is_file() else None
+    found = next((name for name in INITIALIZER_NAMES if callable(getattr(module, name, None))), None)
+    if found is None:
+        raise ImplementationError(f"{target} names no class or function: give FILE.py:NAME (a network class, or "
+                                  f"the initializer of a module of functions, e.g. {INITIALIZER_NAMES[0]})")
+    return f"{target}:{found}"
+
+
+def _call_maker(maker, sizes):
+    """maker(sizes), maker(*sizes), or maker() for a function of no arguments, the first the signature
+    takes (ImplementationError where none builds)."""
     try:
         signature = inspect.signature(maker)
     except (TypeError, ValueError):

@@ -22,7 +22,7 @@ from reference.adapters.probing import ConventionError
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")
 BIAS_RESHAPES = {"flat": (-1,), "row": (1, -1), "column": (-1, 1)}
-BATCHINGS = ("rows", "columns")
+BATCHINGS = ("rows", "columns", "example")
 TARGETS = ("labels", "one_hot")
 HIDDEN_ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OUTPUT_ACTIVATIONS = ("none", "sigmoid", "softmax", "relu", "tanh")
@@ -42,7 +42,8 @@ class NetworkConventions:
     biases: tuple           # locations of each layer's bias
     layout: str             # "out_in": W @ a (Nielsen, torch); "in_out": X @ W (CS231n)
     bias_shape: str         # "flat" (out,), "row" (1, out), "column" (out, 1)
-    batching: str           # "rows": a batch (n, in) at once; "columns": one example (in, 1) at a time
+    batching: str           # "rows": a batch (n, in); "columns": a batch as columns (in, m); "example": one
+                            # example (in, 1) at a time
     forward: str            # the method giving the network's output (loss(X) for CS231n: the scores)
     gradients: str          # the method giving the gradients
     gradients_call: str     # "data": gradients(x, y); "targets": forward(X), then gradients(y); "none": gradients()
@@ -53,21 +54,27 @@ class NetworkConventions:
     update: str | None      # the method taking one SGD step (update_mini_batch, train_step), or None
     update_lr: str | None   # its learning-rate argument's name (eta, learning_rate)
 
-    def describe(self) -> str:
+    def describe(self, calls: dict | None = None) -> str:
+        """calls: the words for the forward, gradients and update calls where the methods stand for other
+        code (a module of functions: function_network.py), by the method's name."""
+        calls = calls or {}
         n = len(self.weights)
         stored = "(out, in), used as W @ a" if self.layout == "out_in" else "(in, out), used as X @ W"
-        how = {"data": f"{self.gradients}(x, y)", "targets": f"{self.forward}(X), then {self.gradients}(y)",
-               "none": f"{self.forward}(X), then {self.gradients}()"}[self.gradients_call]
-        per = "one example at a time as a column (in, 1)" if self.batching == "columns" else "a batch as rows (n, in)"
-        averaged = ", the examples' gradients averaged" if self.batching == "columns" else ""
+        how = calls.get(self.gradients) or {
+            "data": f"{self.gradients}(x, y)", "targets": f"{self.forward}(X), then {self.gradients}(y)",
+            "none": f"{self.forward}(X), then {self.gradients}()"}[self.gradients_call]
+        per = {"example": "one example at a time as a column (in, 1) (a batch of columns gave gradients of other "
+                          "shapes)", "columns": "a batch as columns (in, m)", "rows": "a batch as rows (n, in)"}[
+            self.batching]
+        averaged = ", the examples' gradients averaged" if self.batching == "example" else ""
         rows = [f"parameters: {n} layers; weights in {_span(self.weights)}, stored {stored}; biases in "
                 f"{_span(self.biases)}, shape {self.bias_shape}",
-                f"forward: {self.forward}(...) on {per}; activations "
+                f"forward: {calls.get(self.forward) or self.forward + '(...)'} on {per}; activations "
                 f"{', '.join(self.activations[:-1]) or '-'} hidden, {self.activations[-1]} at the output",
                 f"gradients: {how}{averaged}; targets as {self.targets.replace('_', '-')}",
                 f"loss: {LOSS_WORDS[self.loss]}, {self.reduction} over the batch",
-                f"update: {self.update}(..., {self.update_lr}) checked as one torch.optim.SGD step" if self.update
-                else "update: none found (no step checked)"]
+                f"update: {calls.get(self.update) or f'{self.update}(..., {self.update_lr})'} checked as one "
+                f"torch.optim.SGD step" if self.update else "update: none found (no step checked)"]
         return "Conventions found (each can be given explicitly):\n" + "\n".join(f"  {row}" for row in rows)
 
     def to_dict(self) -> dict:
@@ -147,25 +154,35 @@ def canonical_bias(value, bias) -> np.ndarray:
 # Calling the network ----------------------------------------------------------------------------------
 
 def targets_for(labels: np.ndarray, classes: int, conventions: NetworkConventions):
-    """The targets the user's code takes for these labels: labels, or one-hot rows (n, classes)."""
-    if conventions.targets == "labels":
-        return labels
-    return np.eye(classes)[labels]
+    """The targets the user's code takes for these labels: labels (n,), or one-hot rows (n, classes);
+    for a batch of columns a row of labels (1, m) or one-hot columns (classes, m). One output unit
+    (binary cross-entropy) takes its labels in {0, 1} as they are: (n, 1), or (1, m) in columns."""
+    if classes == 1:
+        targets = np.asarray(labels, dtype=np.float64).reshape(-1, 1)
+    elif conventions.targets == "labels":
+        targets = np.asarray(labels).reshape(-1, 1) if conventions.batching == "columns" else labels
+    else:
+        targets = np.eye(classes)[labels]
+    return targets.T if conventions.batching == "columns" else targets
 
 
 def forward(net, conventions: NetworkConventions, X: np.ndarray) -> np.ndarray:
     """The network's output (n, out) for the rows X."""
     method = getattr(net, conventions.forward)
-    if conventions.batching == "columns":
+    if conventions.batching == "example":
         return np.stack([np.asarray(method(x.reshape(-1, 1)), dtype=np.float64).ravel() for x in X])
+    if conventions.batching == "columns":
+        return np.asarray(method(X.T), dtype=np.float64).T
     return np.asarray(method(X), dtype=np.float64)
 
 
 def gradients(net, conventions: NetworkConventions, X, targets) -> tuple[list, float | None]:
     """The user's gradients [(dW (out, in), db (out,)), ...] of the cost over the batch, and the loss
-    value the method returned with them (None where it returns none)."""
+    value the method returned with them (None where it returns none). targets: as targets_for gives them."""
     method = getattr(net, conventions.gradients)
     if conventions.batching == "columns":
+        return _read_gradients(net, conventions, _call(net, conventions, method, X.T, targets))
+    if conventions.batching == "example":
         results = [_read_gradients(net, conventions, _call(net, conventions, method, x.reshape(-1, 1),
                                                            _column(t)))[0] for x, t in zip(X, targets)]
         summed = [tuple(sum(r[i][k] for r in results) for k in range(2)) for i in range(len(results[0]))]
@@ -189,7 +206,7 @@ def _read_gradients(net, conventions: NetworkConventions, result) -> tuple[list,
     """(loss, grads), grads, (nabla_b, nabla_w), a tuple of arrays, or nothing (then attributes
     d<name> or a dict grads on the network): as canonical pairs, and the loss value if returned."""
     value = None
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], (float, int, np.number)):
+    if isinstance(result, tuple) and len(result) == 2 and _is_number(result[0]):
         value, result = float(result[0]), result[1]
     names = [last_name(at) for pair in zip(conventions.weights, conventions.biases) for at in pair]
     if result is None:
@@ -200,6 +217,12 @@ def _read_gradients(net, conventions: NetworkConventions, result) -> tuple[list,
     raw = _by_parameter(result, conventions, names, biases)
     return [(canonical_weight(raw[2 * i], conventions), canonical_bias(raw[2 * i + 1], biases[i]))
             for i in range(len(biases))], value
+
+
+def _is_number(value) -> bool:
+    """A Python or NumPy number, or a 0-d array (np.squeeze of a cost leaves one)."""
+    return isinstance(value, (float, int, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0
+                                                          and value.dtype.kind in "fiu")
 
 
 def _by_parameter(result, conventions: NetworkConventions, names, biases) -> list:

@@ -8,7 +8,11 @@ that cannot decide raises ConventionError naming it. In order:
   layout            the weight shapes chained with the bias sizes: W_i (out, in) or (in, out); where
                     both fit (square layers), the forward experiment below decides
   bias_shape        the bias's own shape
-  forward, batching the first of FORWARD_NAMES, fed a batch of rows, else one column (in, 1)
+  forward, batching the first of FORWARD_NAMES, fed a batch of rows (m, in), else a batch of columns
+                    (in, m) (m differs from every layer's size), else one column (in, 1); a network that
+                    takes a batch of columns but whose gradients for it are not the parameters' shapes is
+                    written for one example at a time only where its update takes a list of examples
+                    (Nielsen's update_mini_batch); else it is refused, naming batching=
   activation, output_activation
                     every candidate twin (hidden: sigmoid, relu, tanh; output: also none, softmax) is
                     run on the same weights and inputs; the one whose output equals the user's
@@ -40,7 +44,7 @@ from reference.choices import GRADIENT_CALLS
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
 GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradients")
-UPDATE_NAMES = ("update_mini_batch", "train_step", "step")
+UPDATE_NAMES = ("update_mini_batch", "train_step", "step", "update_parameters", "update")
 EXTRA_LR_NAMES = ("eta",)
 NUMBERED = re.compile(r"([A-Za-z]+)(\d+)$")
 ACTIVATION_TWINS = {"none": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU,
@@ -70,7 +74,7 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     n_in = arrays[0][0].shape[1 if layouts[0] == "out_in" else 0]
     batch = next(n for n in itertools.count(3) if n not in (n_in, *sizes))
     rng = np.random.default_rng(0)
-    X, labels = rng.standard_normal((batch, n_in)), np.arange(batch) % sizes[-1]
+    X, labels = rng.standard_normal((batch, n_in)), np.arange(batch) % max(2, sizes[-1])  # one unit: labels 0/1
     params = [(rng.standard_normal((n_out, fan_in)) / np.sqrt(fan_in), rng.standard_normal(n_out) / 2)
               for fan_in, n_out in zip((n_in, *sizes), sizes)]  # pre-activations O(1): every activation shows
     forward = require_method(probe, forward, "forward") if forward else _first_method(probe, FORWARD_NAMES, "forward",
@@ -90,6 +94,8 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
                  else _first_method(probe, GRADIENT_NAMES, "gradient", "gradient_method"))
     call = gradient_call or _gradients_call(probe, gradients, forward, found["batching"])
     found.update(gradients=gradients, gradients_call=call)
+    if found["batching"] == "columns" and not batching:
+        found["batching"] = _columns_or_examples(probe, found, X, labels, sizes[-1], update)
     targets = targets or _targets(probe, found, X, labels, sizes[-1])
     found["targets"] = targets
     loss, reduction = _loss(probe, found, X, labels, params, cost, reduction)
@@ -112,7 +118,8 @@ def twin_loss(output: torch.Tensor, labels: np.ndarray, loss: str, reduction: st
     """The cost of the network's output a (n, classes) for the labels, summed over the batch or its
     mean: quadratic ||a - y||^2 / 2, binary cross-entropy -sum(y ln a + (1 - y) ln(1 - a)), or
     softmax cross-entropy -log softmax(z)_y of the scores z (-log a_y where a is already softmax)."""
-    y = torch.from_numpy(np.eye(output.shape[1])[labels])
+    y = torch.from_numpy(np.eye(output.shape[1])[labels] if output.shape[1] > 1
+                         else np.asarray(labels, dtype=np.float64).reshape(-1, 1))  # one unit: labels 0/1
     if loss == "quadratic":
         per_example = 0.5 * ((output - y) ** 2).sum(dim=1)
     elif loss == "binary_cross_entropy":
@@ -139,7 +146,8 @@ def _parameter_locations(net, weights, biases):
         return list(weights), list(biases)
     if isinstance(getattr(net, "weights", None), list) and isinstance(getattr(net, "biases", None), list):
         return [f"weights[{i}]" for i in range(len(net.weights))], [f"biases[{i}]" for i in range(len(net.biases))]
-    for where, names in (("params.", getattr(net, "params", None)), ("", vars(net))):
+    dicts = [(f"{name}.", value) for name, value in vars(net).items() if isinstance(value, dict)]  # params first
+    for where, names in sorted(dicts, key=lambda pair: pair[0] != "params.") + [("", vars(net))]:
         if not isinstance(names, dict):
             continue
         numbered = {m.groups(): key for key in names if isinstance(key, str) and (m := NUMBERED.match(key))
@@ -149,7 +157,7 @@ def _parameter_locations(net, weights, biases):
         if ws and [n for n, _ in ws] == [n for n, _ in bs]:
             return [where + key for _, key in ws], [where + key for _, key in bs]
     raise ConventionError(f"{type(net).__name__} keeps its parameters in none of the usual places (lists weights and "
-                          f"biases, a dict params with W1, b1, ..., attributes W1, b1, ...); give weights= and "
+                          f"biases, a dict such as params with W1, b1, ..., attributes W1, b1, ...); give weights= and "
                           f"biases= (locations such as params.W1)")
 
 
@@ -178,13 +186,41 @@ def _first_method(net, names, what, keyword):
 
 
 def _batching(net, forward, X, out) -> str:
+    """rows, columns or example: the first form of the batch X that forward takes to an output of that form."""
     method = getattr(net, forward)
-    for batching, x, shape in (("rows", X, (len(X), out)), ("columns", X[:1].T, (out, 1))):
+    for batching, x, shape in (("rows", X, (len(X), out)), ("columns", X.T, (out, len(X))),
+                               ("example", X[:1].T, (out, 1))):
         result = attempt(method, x)
         if result is not FAILED and np.shape(result) == shape:
             return batching
-    raise ConventionError(f"{forward} took neither a batch of rows {X.shape} nor one column {X[:1].T.shape} to an "
-                          f"output of {out}; give batching= ('rows' or 'columns') or forward= another method")
+    raise ConventionError(f"{forward} took neither a batch of rows {X.shape}, nor of columns {X.T.shape}, nor one "
+                          f"column {X[:1].T.shape} to an output of {out}; give batching= ('rows', 'columns' or "
+                          f"'example') or forward= another method")
+
+
+def _columns_or_examples(net, found, X, labels, classes, update) -> str:
+    """columns where the gradient method, given the batch as columns, returns gradients of the parameters'
+    shapes. Code written for one example at a time also takes a batch of columns in forward, and its
+    bias gradient is then (out, m): told from a batch gradient not summed over the batch only by an
+    update that takes a list of examples (update_mini_batch); else refused."""
+    biases = [np.shape(wn.get(net, at)) for at in found["biases"]]
+    errors = []
+    for targets in (("labels",) if classes == 1 else wn.TARGETS):
+        conventions = _partial(found, batching="columns", targets=targets)
+        result = attempt(wn.gradients, net, conventions, X, wn.targets_for(labels, classes, conventions))
+        if result is FAILED:
+            errors.append(f"with {targets} it raised")
+            continue
+        shapes = [np.shape(b) for _, b in result[0]]
+        if all(int(np.prod(got)) == int(np.prod(shape)) for got, shape in zip(shapes, biases)):
+            return "columns"
+        errors.append(f"with {targets} its bias gradients have the shapes {shapes}, the biases {biases}")
+    if (update or next((n for n in UPDATE_NAMES if callable(getattr(net, n, None))), None)) == "update_mini_batch":
+        return "example"
+    raise ConventionError(f"{found['forward']} takes a batch as columns {X.T.shape}, but {found['gradients']} given "
+                          f"it does not give a gradient per parameter ({'; '.join(errors)}): written for one example "
+                          f"at a time, give batching='example'; for a batch, sum each gradient over it (db = "
+                          f"np.sum(dZ, axis=1, keepdims=True) / m), or give batching= and targets=")
 
 
 def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
@@ -211,7 +247,7 @@ def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
 
 
 def _gradients_call(net, gradients, forward, batching) -> str:
-    if batching == "columns" or gradients == forward:
+    if batching == "example" or gradients == forward:
         return "data"
     try:
         count = len([p for p in inspect.signature(getattr(net, gradients)).parameters.values()
@@ -222,7 +258,9 @@ def _gradients_call(net, gradients, forward, batching) -> str:
 
 
 def _targets(net, found, X, labels, classes) -> str:
-    if found["batching"] == "columns":
+    if classes == 1:  # one unit: its labels 0/1 are its targets
+        return "labels"
+    if found["batching"] == "example":
         return "one_hot"
     conventions = _partial(found)
     return "labels" if attempt(wn.gradients, net, conventions, X, labels) is not FAILED else "one_hot"

@@ -9,6 +9,7 @@ from reference.adapters.layer import (
     BIAS_SHAPES,
     GRADIENT_SOURCES,
     LAYOUTS,
+    PARAM_GRADS,
 )
 from reference.adapters.methods import (
     BACKWARD_METHODS,
@@ -31,8 +32,12 @@ CONVENTION_FLAGS = [
     ("--layout", dict(choices=LAYOUTS), "how the weight is stored: out_in (out, in), used as x @ W.T, as torch; "
                                         "in_out (in, out), used as x @ W"),
     ("--bias-shape", dict(choices=BIAS_SHAPES), "the bias's shape: flat (out,), row (1, out), column (out, 1)"),
-    ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: one example at a time, "
-                                            "a column (in, 1)"),
+    ("--batching", dict(choices=BATCHINGS), "rows: forward takes a batch (n, in); columns: a batch as columns "
+                                            "(in, m), as the deep-learning course's code; example: one example at "
+                                            "a time, a column (in, 1)"),
+    ("--param-grads", dict(choices=PARAM_GRADS), "for a batch as columns: mean, backward averages dW and db over the "
+                                                 "batch (dW = dZ @ A_prev.T / m, the course's); sum, the 1/m is in "
+                                                 "the loss's gradient (dW = dZ @ A_prev.T)"),
     ("--forward-method", dict(metavar="NAME"), f"the method that is forward (found among {', '.join(FORWARD_METHODS)}: "
                                                "the one that takes the probe); for a whole network, its forward (also "
                                                "spelled --forward)"),

@@ -25,8 +25,13 @@ NETWORK_FLAGS = [
     ("--cost", dict(choices=LOSSES), "the cost the gradients are of: quadratic ||a - y||^2 / 2, softmax "
                                      "cross_entropy, binary_cross_entropy (network2's CrossEntropyCost)"),
     ("--reduction", dict(choices=REDUCTIONS), "the cost over the batch: its mean (default) or sum"),
-    ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none"),
+    ("--update", dict(metavar="METHOD|none"), "the method taking one step (update_mini_batch, train_step), or none; "
+                                              "for a module of functions, its update function (update_parameters)"),
+    ("--cost-function", dict(metavar="FUNCTION"), "a module of functions only: its cost function (compute_cost)"),
 ]
+# For a module of functions (NAME an initializer returning a parameters dict, function_network.py), these
+# flags name its functions instead of methods: discover()'s keyword -> the function's role.
+FUNCTION_ROLES = {"forward": "forward", "gradient_method": "backward", "update": "update", "cost_function": "cost"}
 # The layer conventions' flags, reused: the same values mean the same here; discover()'s keyword where it differs.
 SHARED = ("--layout", "--bias-shape", "--batching", "--forward-method")
 KEYWORDS = {"forward_method": "forward"}
@@ -37,9 +42,10 @@ def add_arguments(parser) -> None:
         "Nielsen's network.py, CS231n's TwoLayerNet, or a class with W1, b1, ... and forward/backward, checked whole "
         "against torch and finite differences, with its update method against torch.optim.SGD. Its conventions are "
         "found by probing and printed before the table; the flags below state them.")
-    parser.add_argument("network", metavar="FILE.py:NAME",
+    parser.add_argument("network", metavar="FILE.py[:NAME]",
                         help="NAME a class built for --spec's sizes as NAME([784, 30, 10]) or NAME(784, 30, 10), or a "
-                             "function returning the network (called the same ways, or with no arguments)")
+                             "function returning the network (called the same ways, or with no arguments); FILE.py "
+                             "alone: a module of functions, found by its initializer (initialize_parameters_deep)")
     network = parser.add_argument_group("what the network computes")
     network.add_argument("--spec", default=DEFAULT_SPEC, help="layer sizes it is built for (default %(default)s)")
     network.add_argument("--activation", help="hidden activation(s), one or one per hidden layer: "
@@ -78,7 +84,7 @@ def conventions_from(args, flags) -> dict:
 
 def check_network_file(args):
     """The report of a whole network: built, its flags as conventions, the check's options."""
-    from reference.adapters.loader import build_whole_network, load_object
+    from reference.adapters.loader import build_whole_network, load_object, whole_network_target
     from reference.gradcheck.whole_network import check_whole_network
 
     options = dict(batch_size=args.batch_size, seed=args.seed, fd_samples=args.fd_samples)
@@ -90,7 +96,7 @@ def check_network_file(args):
         conventions["activation"] = names[0] if len(names) == 1 else names
     if args.output_activation:
         conventions["output_activation"] = args.output_activation
-    network = build_whole_network(load_object(args.network, "check whole-network", callable, "class or function"),
-                                  [int(size) for size in args.spec.split("-")])
+    maker = load_object(whole_network_target(args.network), "check whole-network", callable, "class or function")
+    network = build_whole_network(maker, [int(size) for size in args.spec.split("-")], conventions)
     init = None if args.init == "own" else args.init
     return check_whole_network(network, init=init, **options, **conventions)

@@ -57,7 +57,8 @@ def add_train_arguments(parser) -> None:
                           f"layer: relu,sigmoid", metavar="NAMES")
     setting("output_activation", "activation on the output layer (e.g. sigmoid with --loss mse, as in the paper)",
             choices=sorted(scratch_nn.ACTIVATIONS))
-    setting("loss", "softmax cross-entropy, or the paper's squared error 1/(2n) sum ||y - a||^2",
+    setting("loss", "softmax cross-entropy, the paper's squared error 1/(2n) sum ||y - a||^2, or binary "
+                    "cross-entropy on one sigmoid unit (with --positive-class)",
             choices=sorted(scratch_nn.LOSSES))
     setting("init", "paper: uniform in [-1, 1]; torch: torch.nn.Linear's default",
             choices=sorted(scratch_nn.INITIALIZERS))
@@ -71,6 +72,8 @@ def add_train_arguments(parser) -> None:
     setting("device", "where the torch side runs: cpu, cuda, cuda:1 ...")
     setting("train_limit", "train on the first N training images only; none: all 50,000", type=int,
             metavar="N")
+    setting("positive_class", "one class against the rest: its images labelled 1, every other's 0 (for --loss "
+                              "binary_cross_entropy)", type=int, metavar="CLASS")
     setting("threads", "CPU threads for each side (1: two thread pools on few cores slow each other)",
             type=int, metavar="N")
     setting("implementation", "your own network on the scratch side: a file and the function in it that builds "

@@ -246,7 +246,7 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
     elif loss is not None:
         output = inputs[-1]
         if target is None:
-            target = rng.integers(0, output.shape[1], len(output))
+            target = rng.integers(0, max(2, output.shape[1]), len(output))  # one unit: labels 0 and 1
         parts.append(check_loss_part(loss, output, decoys[-1], np.asarray(target), sampler))
     if not network.param_dict():
         optimizer = None  # nothing to step

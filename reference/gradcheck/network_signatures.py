@@ -103,4 +103,7 @@ UPDATE_SIGNATURES = [
               "The step is n times too small: the gradients are already the batch's mean, and the update "
               "divides by the batch size again.",
               ("optimizer",), predict=_update_scaled(lambda case: 1 / case.batch_size)),
+    Signature("update climbs the gradient",
+              "The step adds the gradient, W + lr dW, which climbs the cost; W - lr dW descends it.",
+              ("optimizer",), predict=_update_scaled(lambda case: -1.0)),
 ]

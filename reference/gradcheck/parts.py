@@ -53,6 +53,7 @@ from reference.gradcheck.signatures import (
     Case,
     match_signatures,
 )
+from reference.gradcheck.terms import Terms
 from reference.side_by_side import trace_torch
 from reference.twin import scratch_loss_class_for, torch_model
 
@@ -128,9 +129,18 @@ def check_layer_part(index, layer, module, x, decoy, upstream, sampler, zero_gra
     part.torch = _reported_once(_compared(scratch, reference, tolerance, where, context=f"layer {index} against torch"))
     part.finite_differences = _layer_finite_differences(index, layer, x, decoy, upstream, analytic, where, sampler)
     case = Case("layer", scratch, reference, len(x), x=x, decoy=decoy, upstream=upstream, params=params,
-                params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None)
+                params_after=params_after, reference_at=reference_at, module=module, zero_grad=zero_grad is not None,
+                terms=terms_of(layer))
     part.matches = match_signatures(case, [d.name for d in part.torch.failures], tolerance)
     return part
+
+
+def terms_of(layer) -> Terms:
+    """The hints' terms for a layer: its conventions' (an adapted layer's), else scratch_nn's (out, in) rows."""
+    c = getattr(layer, "conventions", None)
+    if c is None or not hasattr(c, "layout"):
+        return Terms()
+    return Terms(c.layout, c.batching, averaged=c.param_grads == "mean")
 
 
 def _at_large_logits(values: dict, index) -> dict:
@@ -234,7 +244,9 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
     finite differences at z. A loss of probabilities is not checked at z + 1000, which are none;
     its differences keep to entries the stencil keeps above 0 (it refuses p <= 0)."""
     part = PartCheck("loss", None, repr(loss), type(loss).__name__)
-    on_probabilities = scratch_loss_class_for(loss) is scratch_nn.ProbabilityCrossEntropy
+    on_probabilities = scratch_loss_class_for(loss) in (scratch_nn.ProbabilityCrossEntropy,
+                                                        scratch_nn.BinaryCrossEntropy)
+    below_one = scratch_loss_class_for(loss) is scratch_nn.BinaryCrossEntropy  # it takes log(1 - a) too
     large = None if on_probabilities else output + output.dtype.type(LARGE_LOGIT_SHIFT)
 
     def reference_at(at, params=None):
@@ -264,6 +276,8 @@ def check_loss_part(loss, output, decoy, target, sampler) -> PartCheck:
         return float(_run_scratch("the loss's forward (finite differences)", probe.forward, output64, target64))
 
     allowed = output64.ravel() >= KINK_MARGIN if on_probabilities else None
+    if below_one:
+        allowed &= output64.ravel() <= 1 - KINK_MARGIN
     part.finite_differences = Comparison(
         [sampled_diff("loss.grad", analytic["loss.grad"], output64, allowed, objective, sampler)],
         context="loss against finite differences")

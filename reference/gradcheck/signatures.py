@@ -47,6 +47,7 @@ class Case:
     hyper: dict = field(default_factory=dict)         # optimizer: the torch twin's param group
     twin: str = ""                        # optimizer: the torch.optim class, e.g. "Adam"
     zero_grad: bool = False               # layer: a documented zero_grad ran before the second backward
+    terms: object = None                  # a Terms (terms.py): the fix lines in the user's layout and names
 
     def ending(self, suffix: str) -> list[str]:
         return [key for key in self.reference if key.endswith(suffix)]
@@ -199,9 +200,8 @@ SIGNATURES = [
               "The output is x W + b instead of x W^T + b: the weight is stored (out, in), as torch stores it.",
               _LAYER, predict=_forward_untransposed),
     Signature("transposed weight gradient",
-              "The weight gradient is transposed: it must be laid out as the weight is. A weight stored (in, out) "
-              "and used as x @ W has dL/dW = x^T G; one stored (out, in) and used as x @ W^T (torch's) has "
-              "dL/dW = G^T x (for a square layer the shapes agree and only the values give it away).",
+              "The weight gradient is transposed: dL/dW has the weight's own shape, however the weight is stored "
+              "(for a square layer the shapes agree and only the values give it away).",
               _LAYER, predict=_transposed),
     Signature("bias gradient averaged",
               "The bias gradient is averaged over the batch instead of summed: the loss's 1/n is already in G, so "
@@ -274,4 +274,10 @@ def match_signatures(case: Case, failing: list[str], tolerance, signatures=None)
     failing = [key for key in failing if key not in case.scratch or numbers(case.scratch[key]) is not None]
     found = [(s, key) for s in signatures for key in s.matching(case, failing, tolerance)] if failing else []
     explained = {key for s, key in found if not s.generic}
-    return [Match(key, s.name, s.words) for s, key in found if not (s.generic and key in explained)]
+    return [Match(key, s.name, _in_terms(s, case.terms)) for s, key in found if not (s.generic and key in explained)]
+
+
+def _in_terms(signature: Signature, terms) -> str:
+    """The signature's words, and the fix in the user's own terms where the case says them."""
+    fix = terms.fix(signature.name) if terms is not None else None
+    return signature.words + (f" The fix, in your code's terms: {fix}." if fix else "")

@@ -44,6 +44,7 @@ from reference.gradcheck.network_signatures import (
 )
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.signatures import Case, match_signatures
+from reference.gradcheck.terms import Terms
 
 READING = "Checked whole, layers in backprop's order (a mistake spreads to the layers listed after it)."
 ALSO = "Also disagreeing (possibly carried from the first: the layers are not checked alone)"
@@ -77,13 +78,14 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     wn.load_parameters(work, found, params)
     classes = params[-1][0].shape[0]
     X = np.asarray(x, dtype=np.float64) if x is not None else rng.standard_normal((batch_size, params[0][0].shape[1]))
-    labels = np.asarray(target) if target is not None else rng.integers(classes, size=len(X))
+    labels = np.asarray(target) if target is not None else rng.integers(max(2, classes), size=len(X))
     targets = wn.targets_for(labels, classes, found)
     reference = twin_pass(params, found.activations, X, labels, found.loss, found.reduction)
     sampler = EntrySampler(fd_samples, np.random.default_rng([seed, 1]))
     tolerance = tolerances.FLOAT64
     parts, grads, value = _forward_part(work, found, X, targets, reference, tolerance)
     signatures = network_signatures(params, found.activations, X, labels, found.loss, found.reduction)
+    terms = Terms(found.layout, found.batching, averaged=None if found.batching == "columns" else False)
     for i, (w, b) in reversed(list(enumerate(params))):  # backprop's order: a mistake spreads to the layers before
         part = PartCheck("layer", i, f"Linear({w.shape[1]}->{w.shape[0]})" + (
             "" if found.activations[i] == "none" else f" + {found.activations[i]}"), "Linear")
@@ -103,16 +105,19 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
             [sampled_diff(key, ours[key], array, None, objective, sampler, where=f"layer {i}")
              for key, array in zip(keys, params[i])], context=f"layer {i} against finite differences")
         case = Case("layer", ours, {k: reference[k] for k in keys}, len(X), x=reference[f"{i}.input"],
-                    upstream=reference[f"{i}.upstream"], params={"weight": w, "bias": b})
+                    upstream=reference[f"{i}.upstream"], params={"weight": w, "bias": b}, terms=terms)
         part.matches = match_signatures(case, part.failing, tolerance, signatures)
     wn.load_parameters(work, found, params)
     if found.update:
         parts.append(_update_part(work, found, params, X, labels, targets, lr, tolerance,
                                   after_failure=any(not part.ok for part in parts)))
-    settings = {"subject": f"{type(net).__name__} ({'-'.join(str(w.shape[1]) for w, _ in params)}-{classes})",
+    functions = getattr(net, "names", None) and net.describe()  # a network of functions (function_network.py)
+    name = net.initializer if functions else type(net).__name__
+    settings = {"subject": f"{name} ({'-'.join(str(w.shape[1]) for w, _ in params)}-{classes})",
                 "dtype": "float64", "batch_size": len(X), "seed": seed, "fd_samples": fd_samples, "lr": lr,
                 "init": init, "reading": READING, "also": ALSO}
-    return CheckReport(parts, settings, {"summary": found.describe(), **found.to_dict()})
+    summary = found.describe(net.calls() if functions else None) + (f"\n  {functions}" if functions else "")
+    return CheckReport(parts, settings, {"summary": summary, **found.to_dict()})
 
 
 def _forward_part(work, found, X, targets, reference, tolerance):
@@ -134,7 +139,7 @@ def _forward_part(work, found, X, targets, reference, tolerance):
 
 def _loss_value(net, found, X, labels, targets) -> float:
     """The network's own loss: the value its gradient method returns, else the found cost of its forward output."""
-    if found.gradients_call == "data" and found.batching == "rows":
+    if found.gradients_call == "data" and found.batching in ("rows", "columns"):
         value = wn.gradients(net, found, X, targets)[1]
         if value is not None:
             return value
@@ -178,11 +183,11 @@ def _step(net, found, X, targets, lr) -> None:
                   and p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     extra = {p.name: (len(X) if p.name == "n" else 0.0) for p in parameters if p.name in ("lmbda", "reg", "n")}
     data = [p for p in parameters if p.name not in extra]
-    if found.update == "update_mini_batch" or (len(data) == 1 and found.batching == "columns"):
+    if found.update == "update_mini_batch" or (len(data) == 1 and found.batching == "example"):
         batch = [(x.reshape(-1, 1), np.reshape(t, (-1, 1)) if np.ndim(t) else t) for x, t in zip(X, targets)]
         method(batch, **{found.update_lr: lr}, **extra)
     elif len(data) >= 2:
-        method(X, targets, **{found.update_lr: lr}, **extra)
+        method(X.T if found.batching == "columns" else X, targets, **{found.update_lr: lr}, **extra)
     else:
         wn.gradients(net, found, X, targets)
         method(**{found.update_lr: lr}, **extra)

@@ -68,8 +68,9 @@ class NetworkGradeSettings:
 
     def run(self, maker, emit) -> None:
         try:
-            report = check_whole_network(build_whole_network(maker, list(self.sizes)), lr=self.lr, seed=self.seed,
-                                         **self.conventions)
+            conventions = dict(self.conventions)  # a module of functions' names are taken out of them
+            report = check_whole_network(build_whole_network(maker, list(self.sizes), conventions), lr=self.lr,
+                                         seed=self.seed, **conventions)
         except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
             emit("problem", as_flags(failure(error), LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError)
                  else failure(error))

@@ -358,3 +358,10 @@ def _how_to_get(name: str, folder: Path, problems: list[_Problem]) -> str:
         ways.insert(0, f"`apt-get install dataset-fashion-mnist`: its .gz files in {DEBIAN_FASHION_DIR} "
                        f"are used when the data root has no {_raw_folder(Path(), name)}")
     return f"The files must be in {folder}. To get them:" + "".join(f"\n  - {way}" for way in ways)
+
+
+def binary(dataset: Dataset, positive: int) -> Dataset:
+    """The dataset with each label 1 where it was `positive`, 0 elsewhere (one class against the rest)."""
+    def relabel(split: Split) -> Split:
+        return Split(split.images, (split.labels == positive).astype(np.int64))
+    return Dataset(dataset.name, relabel(dataset.train), relabel(dataset.validation), relabel(dataset.test))

@@ -122,8 +122,11 @@ class Lockstep:
         set_generator_states(probe.layers, self._before_generators)  # the masks of the failing step
         optimizer = optimizer_copy(self._optimizer, probe)
         optimizer.load_state_dict(self._before_optimizer)
-        report = check(probe, x, target, loss=copy.deepcopy(self.loss), lr=self.lr,  # a fresh loss: it caches
-                       optimizer=optimizer)
+        if hasattr(probe, "locate"):  # a network of the user's functions is checked whole (function_sequential.py)
+            report = probe.locate(x, target, self.lr)
+        else:
+            report = check(probe, x, target, loss=copy.deepcopy(self.loss), lr=self.lr,  # a fresh loss: it caches
+                           optimizer=optimizer)
         part = report.first_failure
         step = (epoch - 1) * self.batches_per_epoch + step_in_epoch
         where = f"step {step} (epoch {epoch}, step {step_in_epoch} of {self.batches_per_epoch})"

@@ -51,6 +51,11 @@ PRESETS = {
     "cnn-small": (CNN_SMALL, RunConfig(spec=CNN, activation="relu", init="torch", lr=0.05, epochs=5, batch_size=32)),
     "cnn-small-adam": (CNN_SMALL_ADAM, RunConfig(spec=CNN, activation="relu", init="torch", optimizer="adam", lr=1e-3,
                                                  epochs=5, batch_size=32, dtype="float64")),
+    "binary-zero": ("784-32-1 relu, sigmoid output, binary cross-entropy: MNIST's digit 0 against the rest, torch "
+                    "init, lr 0.1, 1 epoch, float64",
+                    RunConfig(spec="784-32-1", activation="relu", output_activation="sigmoid",
+                              loss="binary_cross_entropy", positive_class=0, init="torch", lr=0.1, epochs=1,
+                              batch_size=32, dtype="float64")),
     "adam-128": (ADAM_128, RunConfig(spec="784-128-10", activation="relu", init="torch", optimizer="adam", lr=1e-3,
                                       epochs=5, batch_size=32, loss="cross_entropy", dtype="float64")),
 }

@@ -31,7 +31,7 @@ from reference.regularization import generator_states, set_generator_states
 from reference.training import implementation, summary
 from reference.training.checkpoint import Checkpoint, CheckpointError
 from reference.training.concurrent import ScratchProcess
-from reference.training.data import Split
+from reference.training.data import Split, binary
 from reference.training.evaluation import EpochRecord, evaluate
 from reference.training.lockstep import FirstDivergence, Lockstep, replay
 from reference.training.run_config import CONCURRENCY, ConfigError, RunConfig, check_last_batch
@@ -187,13 +187,14 @@ class TwinTraining:
             return self._lockstep.result()
         network, optimizer, shuffler, first = self._start or (
             self.network, self.optimizer, self.rng.bit_generator.state, self.epoch)
-        train = limited(data.train, self.config.train_limit)
+        train = limited(labelled(data, self.config).train, self.config.train_limit)
         with threadpool_limits(limits=self.config.threads, user_api="blas"):
             return replay(network, optimizer, shuffler, range(first + 1, self.epoch + 1), self.config,
                           train.images, train.labels)
 
     def _train(self, data, progress):
         config = self.config
+        data = labelled(data, config)
         train = limited(data.train, config.train_limit)
         splits = {"train": train, "validation": data.validation, "test": data.test}
         check_last_batch(config, len(train.labels))  # validate() assumed the full dataset's size
@@ -284,6 +285,11 @@ class TwinTraining:
         if theirs:
             predicted.update(zip(theirs, worker.finish_torch_predictions()))
         return join_chunks(chunks, predicted)
+
+
+def labelled(data, config: RunConfig):
+    """The data with the labels the run's loss takes: one class against the rest for --positive-class."""
+    return data if config.positive_class is None else binary(data, config.positive_class)
 
 
 def limited(split: Split, limit: int | None) -> Split:

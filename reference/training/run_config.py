@@ -83,6 +83,7 @@ class RunConfig:
     dataset: str = "mnist"
     device: str = "cpu"
     train_limit: int | None = None  # train on the first N training images only (quick runs)
+    positive_class: int | None = None  # binary: this class's images are labelled 1, every other's 0
     threads: int = 1  # CPU threads for each side's math (see TwinTraining.epochs)
     optimizer: str = "sgd"  # a name in scratch_nn.OPTIMIZERS; both sides take the same steps
     momentum: float | None = None  # None: the optimizer's default, for each hyperparameter below
@@ -112,15 +113,34 @@ class RunConfig:
     implementation: str | None = None  # "my_net.py:build": the user's own network on the scratch side
                                        # (reference.adapters.loader); None: scratch_nn's
 
+    def _check_binary(self) -> None:
+        """Binary cross-entropy takes one sigmoid unit and labels 0/1, which --positive-class makes; and only it."""
+        binary = self.loss == "binary_cross_entropy"
+        if binary and self.output_activation != "sigmoid":
+            raise ConfigError("output_activation", self.output_activation, "--loss binary_cross_entropy takes a "
+                              "probability: give --output-activation sigmoid")
+        if binary and not self.spec.endswith("-1"):
+            raise ConfigError("spec", self.spec, "--loss binary_cross_entropy takes one output unit: end the spec "
+                                                 "in -1")
+        if binary != (self.positive_class is not None):
+            raise ConfigError("positive_class", self.positive_class,
+                              "--loss binary_cross_entropy takes --positive-class (its images 1, the rest 0), and "
+                              "--positive-class that loss" if binary or self.positive_class is not None else "")
+        if self.positive_class is not None and not (_integer_at_least(self.positive_class, 0)
+                                                     and self.positive_class <= 9):
+            raise ConfigError("positive_class", self.positive_class, "must be a class of the dataset, 0 to 9")
+
     def validate(self) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
-        _check_activations(self.activation, hidden_layers=_hidden_layers(self.spec))
+        outputs = 1 if self.loss == "binary_cross_entropy" else NUM_CLASSES  # one unit: class 1's probability
+        _check_activations(self.activation, hidden_layers=_hidden_layers(self.spec, outputs))
         for name, registry in (("output_activation", scratch_nn.ACTIVATIONS), ("loss", scratch_nn.LOSSES),
                                ("init", scratch_nn.INITIALIZERS), ("dtype", DTYPES), ("dataset", DATASETS),
                                ("optimizer", scratch_nn.OPTIMIZERS)):
             value = getattr(self, name)
             if not (value is None and name == "output_activation") and value not in registry:
                 raise ConfigError(name, value, f"choose one of {', '.join(sorted(registry))}")
+        self._check_binary()
         if self.loss == "probability_cross_entropy" and self.output_activation != "softmax":
             raise ConfigError("output_activation", self.output_activation, "--loss probability_cross_entropy takes "
                               "probabilities: give --output-activation softmax (or use --loss cross_entropy on logits)")
@@ -150,10 +170,12 @@ class RunConfig:
             ImplementationError,
             load_builder,
         )
+        from reference.training.implementation import functions_of  # a module of functions instead of build
         try:
             load_builder(self.implementation)
         except ImplementationError as error:
-            raise ConfigError("implementation", self.implementation, str(error)) from None
+            if functions_of(self) is None:
+                raise ConfigError("implementation", self.implementation, str(error)) from None
 
     def _check_optimizer(self) -> None:
         """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value
@@ -201,7 +223,7 @@ def _integer_at_least(value, least: int) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least
 
 
-def _hidden_layers(spec) -> int:
+def _hidden_layers(spec, outputs=NUM_CLASSES) -> int:
     """How many hidden layers (each taking an activation) the spec has, after checking that it reads
     MNIST's images and gives one output per class: an MLP (784-128-10) or a CNN, whose spec starts
     with the image shape (1x28x28-conv8k5-pool2-conv16k5-pool2-120-10; scratch_nn.Spec)."""
@@ -213,13 +235,13 @@ def _hidden_layers(spec) -> int:
         if parsed.input_shape != IMAGE_SHAPE:
             raise ConfigError("spec", spec, f"a CNN's input must be {'x'.join(map(str, IMAGE_SHAPE))}, one "
                                             f"grayscale image (channels x height x width)")
-        if parsed.layers[-1] < NUM_CLASSES:
-            raise ConfigError("spec", spec, f"the output size must be at least {NUM_CLASSES}, one per class")
+        if parsed.layers[-1] < outputs:
+            raise ConfigError("spec", spec, f"the output size must be at least {outputs}, one per class")
         return len(parsed.activations)
-    return len(_layer_sizes(spec)) - 2
+    return len(_layer_sizes(spec, outputs)) - 2
 
 
-def _layer_sizes(spec) -> list[int]:
+def _layer_sizes(spec, outputs=NUM_CLASSES) -> list[int]:
     if not isinstance(spec, str) or not re.fullmatch(r"\d+(-\d+)+", spec):
         raise ConfigError("spec", spec, f"layer sizes joined by '-', input first, e.g. {INPUT_SIZE}-128-{NUM_CLASSES}, "
                                         f"or a CNN's, the image shape first: "
@@ -229,8 +251,8 @@ def _layer_sizes(spec) -> list[int]:
         raise ConfigError("spec", spec, "every layer size must be a whole number of at least 1")
     if sizes[0] != INPUT_SIZE:
         raise ConfigError("spec", spec, f"the input size must be {INPUT_SIZE}, the pixels of one image")
-    if sizes[-1] < NUM_CLASSES:
-        raise ConfigError("spec", spec, f"the output size must be at least {NUM_CLASSES}, one per class")
+    if sizes[-1] < outputs:
+        raise ConfigError("spec", spec, f"the output size must be at least {outputs}, one per class")
     return sizes
 
 

@@ -139,9 +139,18 @@ def evaluating(network):
         network.train()
 
 
+def predicted_classes(output):
+    """The class of each row of a network's output (NumPy or torch): the largest unit's; with one
+    unit (a sigmoid's probability of class 1, binary cross-entropy's output), 1 where it is above 1/2."""
+    if output.shape[1] == 1:
+        above = output[:, 0] > 0.5
+        return above.astype(np.int64) if isinstance(above, np.ndarray) else above.long()
+    return output.argmax(axis=1) if isinstance(output, np.ndarray) else output.argmax(dim=1)
+
+
 def predict_scratch(network, images) -> np.ndarray:
     with evaluating(network):
-        return np.concatenate([network.forward(images[i:i + EVAL_CHUNK]).argmax(axis=1)
+        return np.concatenate([predicted_classes(network.forward(images[i:i + EVAL_CHUNK]))
                                for i in range(0, len(images), EVAL_CHUNK)])
 
 
@@ -160,8 +169,8 @@ def evaluation_chunks(splits: dict[str, np.ndarray]) -> list[tuple[str, int]]:
 def predict_torch_chunks(model, splits: dict[str, np.ndarray], chunks, device) -> list[np.ndarray]:
     """The torch model's predicted classes on each (split name, first example) piece of the splits."""
     with evaluating(model):
-        return [model(torch.from_numpy(splits[name][start:start + EVAL_CHUNK]).to(device)).argmax(dim=1).cpu().numpy()
-                for name, start in chunks]
+        return [predicted_classes(model(torch.from_numpy(splits[name][start:start + EVAL_CHUNK]).to(device))).cpu()
+                .numpy() for name, start in chunks]
 
 
 def join_chunks(chunks, predicted: dict) -> dict[str, np.ndarray]:
