@@ -108,7 +108,8 @@ def test_column_batch_with_bias_not_summed_is_refused_not_taken_for_one_example(
 
 
 def test_network_flag_takes_the_dict_returning_initializer(capsys):
-    status, out, err = run(capsys, "check", "whole-network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1")
+    status, out, err = run(capsys, "check", "whole-network", f"{COURSE}:initialize_parameters_deep",
+                           "--spec", "5-4-3-1")
     assert status == 0, out + err
     assert "a batch as columns (in, m)" in out and "compute_cost(AL, Y)" in out and "`parameters.W1`" in out
 
@@ -195,16 +196,16 @@ def mutant_build(tmp_path, backward="linear_backward_without_m"):
 
 def test_build_wrapping_the_pair_passes_and_its_missing_one_over_m_fails_check(tmp_path, capsys):
     options = ("--spec", "784-16-10", "--activation", "relu")
-    status, out, err = run(capsys, "check", "--implementation", f"{FOLDER / 'course_pair_build.py'}:build", *options)
+    status, out, err = run(capsys, "check", "implementation", f"{FOLDER / 'course_pair_build.py'}:build", *options)
     assert status == 0, out + err
-    status, out, _ = run(capsys, "check", "--implementation", f"{mutant_build(tmp_path)}:build", *options)
+    status, out, _ = run(capsys, "check", "implementation", f"{mutant_build(tmp_path)}:build", *options)
     assert status == 1 and "batch size too big" in out
 
 
 def test_build_wrapping_the_pair_without_the_averaging_stated_is_refused(tmp_path, capsys):
     path = tmp_path / "net.py"
     path.write_text("from tests.implementations.course_pair_build import build  # noqa: F401\n")
-    status, _, err = run(capsys, "check", "--implementation", f"{path}:build", "--spec", "784-16-10",
+    status, _, err = run(capsys, "check", "implementation", f"{path}:build", "--spec", "784-16-10",
                          "--activation", "relu")
     assert status == 2 and "--param-grads" in err
 
@@ -246,7 +247,7 @@ def test_binary_cross_entropy_is_torchs_bce():
 
 
 def test_network_with_binary_cross_entropy_checks(capsys):
-    status, out, err = run(capsys, "check", "--spec", "6-4-1", "--activation", "relu", "--output-activation",
+    status, out, err = run(capsys, "check", "network", "--spec", "6-4-1", "--activation", "relu", "--output-activation",
                            "sigmoid", "--loss", "binary_cross_entropy")
     assert status == 0, out + err
 

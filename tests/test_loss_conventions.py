@@ -152,7 +152,7 @@ def test_the_transposed_gradient_hint_shows_the_fix_for_the_users_layout(capsys)
     status = cli.main(["check", "layer", f"{layer}:DenseTransposedGradient", "--in", "5", "--out", "5",
                        "--layout", "in_out"])
     out = capsys.readouterr().out
-    assert status == 1 and "stored (in, out) and used as x @ W has dL/dW = x^T G" in out, out
+    assert status == 1 and "The fix, in your code's terms: dW = X.T @ G" in out, out
 
 
 @pytest.mark.parametrize("loss, marks", [

@@ -10,7 +10,8 @@ import re
 # A layer's conventions (reference.adapters.LayerConventions, adapt_layer's keywords), what it computes and its size.
 LAYER = {keyword: "--" + keyword.replace("_", "-") for keyword in (
     "layout", "bias_shape", "batching", "forward_method", "backward_method", "backward", "gradients", "weight",
-    "bias", "weight_grad", "bias_grad", "input_grad", "returns_cache", "output", "factory", "lr", "twin")} | {
+    "bias", "weight_grad", "bias_grad", "input_grad", "returns_cache", "output", "factory", "lr", "twin",
+    "param_grads")} | {
     "in_features": "--in"}
 # A functional pair's settings dict (CS231n's): only for a layer ("stride=" elsewhere is a Conv2d's repr).
 PAIR = {"in_shape": "--in-shape", "kernel": "--kernel", "stride": "--stride", "pad": "--pad", "pool": "--pool",

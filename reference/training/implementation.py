@@ -6,7 +6,6 @@ import numpy as np
 import scratch_nn
 from reference.adapters import Adapted, UnreadableLoss
 from reference.adapters.function_network import function_network, is_parameters_dict
-from reference.adapters.function_sequential import FunctionRun, function_run
 from reference.adapters.loader import (
     BUILD_ARGUMENTS,
     ImplementationError,
@@ -16,9 +15,20 @@ from reference.adapters.loader import (
     split_target,
 )
 from reference.adapters.probing import ConventionError, required_arguments
+from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
 from scratch_nn.spec import Spec
+
+
+def check_target(config: RunConfig) -> None:
+    """The run's --implementation can be used: a build() found and callable, or a module of functions
+    (functions_of); else a ConfigError with the reason in one line. Reads the user's file."""
+    try:
+        load_builder(config.implementation)
+    except ImplementationError as error:
+        if functions_of(config) is None:
+            raise ConfigError("implementation", config.implementation, str(error)) from None
 
 
 def adapt_config(config: RunConfig) -> Adapted:

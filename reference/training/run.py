@@ -123,6 +123,8 @@ class TwinTraining:
     def __init__(self, config: RunConfig, resume: Checkpoint | None = None, *, concurrency: str | None = None,
                  lockstep: bool = False):
         self.config = config.validate()
+        if config.implementation:
+            implementation.check_target(self.config)
         self.concurrency = concurrency or ("sequential" if lockstep else "process")
         if self.concurrency not in CONCURRENCY:
             raise ConfigError("concurrency", concurrency, f"choose one of {', '.join(CONCURRENCY)}")

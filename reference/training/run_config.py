@@ -166,16 +166,7 @@ class RunConfig:
             if getattr(self, name) not in (None, False, 0, "sgd"):
                 raise ConfigError(name, getattr(self, name), "--implementation trains your own network as it is, "
                                                              "with plain SGD: leave this option out")
-        from reference.adapters.loader import (  # the user's file: only when named
-            ImplementationError,
-            load_builder,
-        )
-        from reference.training.implementation import functions_of  # a module of functions instead of build
-        try:
-            load_builder(self.implementation)
-        except ImplementationError as error:
-            if functions_of(self) is None:
-                raise ConfigError("implementation", self.implementation, str(error)) from None
+        # Whether the file can be used is reference.training.implementation.check_target's (TwinTraining calls it).
 
     def _check_optimizer(self) -> None:
         """Each hyperparameter given must be one the optimizer has, and the optimizer must take its value

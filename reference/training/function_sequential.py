@@ -21,6 +21,7 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters.function_network import FunctionNetwork, call
+from reference.gradcheck import check_whole_network
 
 
 class FunctionSequential(scratch_nn.Sequential):
@@ -66,10 +67,6 @@ class FunctionSequential(scratch_nn.Sequential):
     def locate(self, x, target, lr):
         """check_whole_network of the user's functions at these weights, on this batch (rows, labels): where a
         step that disagrees goes wrong, as the lockstep reports it (reference.training.lockstep)."""
-        from reference.gradcheck import (
-            check_whole_network,  # at call time: the checker imports the adapters
-        )
-
         user = copy.deepcopy(self.user)
         user.parameters = {key: value.copy() for key, value in self.user_parameters().items()}
         return check_whole_network(user, x, target, lr=lr, init=None)
