@@ -2,7 +2,6 @@
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from reference.grading.kinds import (
     NetworkGradeSettings,
 )
 from reference.grading.submission import GradeSettings
+from reference.outputs import output_problems
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
@@ -69,7 +69,8 @@ def add_grade_command(commands) -> None:
 EXIT_STATUS = """exit status:
   0  every submission passed every part it was graded on
   1  some part of some submission failed (the table says which)
-  2  bad options, or no submission in the folder; nothing was graded"""
+  2  bad options, or no submission in the folder; nothing was graded
+  4  the --json file could not be written (the table was printed)"""
 
 
 def grade_command(args) -> int:
@@ -82,9 +83,8 @@ def grade_command(args) -> int:
         if not total:
             raise ValueError(f"{folder} holds no submission: no .py file, and no folder with __init__.py or "
                              f"submission.py")
-        json_folder = Path(args.json or ".").resolve().parent
-        if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
-            raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
+        for problem in output_problems({"json": args.json}):  # reference.outputs, as train's
+            raise ValueError(f"--json {problem.path}: {problem.problem}")
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
@@ -101,7 +101,11 @@ def grade_command(args) -> int:
     print(table(rows, settings, args.student_safe))
     print(f"\ngraded in {time.monotonic() - started:.0f} s")
     if args.json:
-        write_json(rows, settings, args.json, args.student_safe, args.timeout)
+        try:
+            write_json(rows, settings, args.json, args.student_safe, args.timeout)
+        except OSError as error:
+            print(f"{prog}: error: the JSON could not be written to {args.json} ({error})", file=sys.stderr)
+            return 4
         print(f"JSON written to {args.json}")
     return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
 

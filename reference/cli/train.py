@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import os
 import signal
 import sys
 import traceback
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from reference.atomic_file import stop_signals_held
 from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, Terminated
 from reference.cli.train_options import add_train_arguments
+from reference.outputs import output_problems
 from reference.training import checkpoint, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
@@ -183,21 +183,15 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
 
 
 def check_outputs(args) -> None:
-    """Every output can be written, so that a run never ends by losing what it measured."""
-    for name, suffix in (("json", None), ("plot", ".png"), ("save", ".npz")):
+    """Every output can be written, each to a file of its own, so that a run never ends by losing what
+    it measured (reference.outputs)."""
+    for name, suffix in (("plot", ".png"), ("save", ".npz")):
         path = getattr(args, name)
-        if path is None:
-            continue
-        path = Path(path)
-        if suffix and path.suffix.lower() != suffix:
-            raise ConfigError(name, str(path), f"give a file name ending in {suffix}")
-        if path.is_dir():
-            raise ConfigError(name, str(path), "is a folder: give a file name in it")
-        folder = path.parent
-        if not folder.is_dir():
-            raise ConfigError(name, str(path), f"the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ConfigError(name, str(path), f"cannot write in the folder {folder}")
+        if path is not None and Path(path).suffix.lower() != suffix:
+            raise ConfigError(name, path, f"give a file name ending in {suffix}")
+    problems = output_problems({name: getattr(args, name) for name in ("json", "plot", "save")})
+    if problems:
+        raise ConfigError(problems[0].name, problems[0].path, problems[0].problem)
     if args.save_every is not None and (args.save_every < 1 or not args.save):
         raise ConfigError("save_every", args.save_every, "a whole number of at least 1, with --save PATH.npz")
 
