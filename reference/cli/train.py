@@ -61,11 +61,13 @@ def train_command(args) -> int:
             print(f"{name:<26} {description}")
         return EXIT_AGREE
     try:  # every setting, path and the checkpoint, before any data loads
-        resumed = load_checkpoint(args.resume) if args.resume else None
+        resumed = checkpoint.load(args.resume) if args.resume else None
         config = config_from(args, resumed).validate()
         check_outputs(args)
         training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
     except (ConfigError, CheckpointError) as error:
+        if isinstance(error, CheckpointError):  # the file's fault, whichever check found it: named as the option
+            error = ConfigError("resume", args.resume, str(error))
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -156,13 +158,6 @@ def finish(args, run, status, error, last_state) -> int:
     return EXIT_FAILED if problems and code in (EXIT_AGREE, EXIT_DISAGREE) else code
 
 
-def load_checkpoint(path) -> checkpoint.Checkpoint:
-    try:
-        return checkpoint.load(path)
-    except CheckpointError as error:
-        raise ConfigError("resume", path, str(error)) from None
-
-
 def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
     """The preset (or the resumed run's settings), with the options given on the command line."""
     names = [field.name for field in dataclasses.fields(RunConfig)]
@@ -174,7 +169,7 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
         differing = [f"{option(name)} {getattr(config, name)!r} (saved: {getattr(saved, name)!r})"
                      for name in names if name != "epochs" and getattr(config, name) != getattr(saved, name)]
         if differing:
-            raise CheckpointError(f"--resume {args.resume}: the run was saved with other settings: "
+            raise CheckpointError(f"the run was saved with other settings: "
                                   f"{', '.join(differing)}; leave these out to continue it as saved")
         if config.epochs <= resumed.epoch:
             raise ConfigError("epochs", config.epochs, f"{args.resume} has already trained {resumed.epoch} "
