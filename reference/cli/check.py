@@ -12,13 +12,14 @@ import argparse
 import inspect
 import json
 import math
-import os
+import re
 import sys
-from pathlib import Path
 
 import numpy as np
 
 import scratch_nn
+from reference import memory
+from reference.atomic_file import write_atomically
 from reference.cli.check_engine import DEFAULT_SPEC as ENGINE_SPEC
 from reference.cli.check_engine import add_engine_arguments, check_engine_file
 from reference.cli.check_own_code import (
@@ -40,6 +41,7 @@ from reference.cli.check_whole_network import (
     check_network_file,
     network_flags,
 )
+from reference.cli.common import memory_size
 from reference.gradcheck import (
     DEFAULT_SIZES,
     FD_SAMPLES,
@@ -49,12 +51,13 @@ from reference.gradcheck import (
 )
 from reference.gradcheck.own_code import PAIR_SETTINGS
 from reference.gradcheck.update_rule import TWINS as UPDATE_RULE_TWINS
+from reference.outputs import output_problems
 from reference.twin import LAYERS_BY_TWIN_NAME, configure_determinism
 
 DEFAULT_SPEC = "784-32-10"
 NETWORK_ONLY_OUTPUTS = ("none",)  # output activations a --network may state; a spec's network has none of them
 
-EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 4, 130
 
 DESCRIPTION = ("Check every layer, the loss and several optimizer steps of a network (or one layer of your own) "
                "against PyTorch and finite differences, and name the first that disagrees.")
@@ -62,7 +65,9 @@ EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 
           "option value (e.g. --lr 0), a --json path that cannot be written, a --layer module that cannot be "
           "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
           "constructor raises, an --engine class without backward(), or code whose conventions probing cannot tell (the one line names the flag that "
-          "settles it, e.g. --layout); 130 when interrupted (Ctrl-C).")
+          "settles it, e.g. --layout), or a check that needs more memory than there is (or --max-memory); 4 when the "
+          "check ran (its table printed) but its --json could not be written; 130 when interrupted (Ctrl-C); 143 when "
+          "terminated (SIGTERM).")
 
 # The output activation each loss is taken after, where --output-activation is not given.
 OUTPUT_FOR_LOSS = {"mse": "sigmoid", "probability_cross_entropy": "softmax"}
@@ -136,6 +141,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--fd-samples", type=_positive_int, default=FD_SAMPLES, metavar="N",
                         help="entries of each tensor checked by finite differences (default %(default)s)")
     common.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
+    common.add_argument("--max-memory", type=memory_size, metavar="SIZE", help="refuse a check whose estimated "
+                        "memory exceeds SIZE (512M, 4G), before it starts (default: the machine's memory)")
     optimizer = parser.add_argument_group("the optimizer, checked over several steps against its torch.optim twin")
     optimizer.add_argument("--optimizer", choices=[*scratch_nn.OPTIMIZERS, "none"],
                            help="scratch_nn's optimizer to check (default sgd, or the update your layers make inside "
@@ -158,8 +165,11 @@ def run(args: argparse.Namespace) -> int:
     prog = getattr(args, "gradcheck_prog", "gradcheck")
     try:
         configure_determinism()
-        if args.json:
-            _require_writable(Path(args.json))
+        for problem in output_problems({"json": args.json}):  # reference.outputs, as train's and grade's
+            raise ValueError(f"--json {problem.path}: {problem.problem}")
+        problem = memory.memory_problem(_memory_needed(args), args.max_memory)
+        if problem:
+            raise ValueError(f"the check {problem}")
         report = _check_from(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -173,10 +183,12 @@ def run(args: argparse.Namespace) -> int:
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
         try:
-            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            write_atomically(args.json, lambda stream: stream.write(text.encode()))
         except OSError as error:
-            return _cannot_run(prog, f"could not write --json {args.json}: {error.strerror or error}")
+            print(f"{prog}: error: could not write --json {args.json}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_OUTPUT_FAILED
         print(f"\nThe report is in {args.json}.")
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
@@ -288,15 +300,27 @@ def _optimizer_options(args) -> dict:
     return {**chosen, "optimizer_steps": args.optimizer_steps, "optimizer_options": given}
 
 
-def _require_writable(path: Path) -> None:
-    """Refuse, before the check runs, a --json path whose folder is missing or read-only, or that is a folder."""
-    if path.is_dir():
-        raise ValueError(f"--json {path} is a folder; give a file path such as {path / 'report.json'}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ValueError(f"--json {path}: no folder {folder}; create it first or write elsewhere")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"--json {path} cannot be written (permission denied); write elsewhere")
+def _memory_needed(args) -> int:
+    """An upper bound of the check's memory (reference.memory) from the sizes the options give: a
+    layer's --in and --out (or a pair's --in-shape, --out and --kernel), or a network's --spec."""
+    itemsize, batch = np.dtype(args.dtype).itemsize, args.batch_size
+    if args.in_shape:  # a conv or max-pool pair: at most F x C x K x K weights, F x padded image outputs
+        channels, height, width = args.in_shape
+        filters, kernel, pad = args.out_features or 1, args.kernel or 3, args.pad or 1
+        padded = (height + 2 * pad) * (width + 2 * pad)
+        return memory.check_bytes(filters * (channels * kernel * kernel + 1),
+                                  batch * (channels * height * width + filters * padded), itemsize)
+    if args.layer or args.in_features or args.out_features:
+        features_in, features_out = args.in_features or DEFAULT_SIZES[0], args.out_features or DEFAULT_SIZES[1]
+        return memory.check_bytes(features_in * features_out + features_out, batch * (features_in + features_out),
+                                  itemsize)
+    spec = args.spec or DEFAULT_SPEC
+    if args.network or args.engine or args.update_rule or not isinstance(spec, str) or \
+            not re.fullmatch(r"\d+(-\d+)+", spec):
+        return memory.BASE_BYTES  # sizes found from the user's object, or a spec refused later as it is
+    sizes = [int(size) for size in spec.split("-")]
+    parameters, outputs = memory.layer_shapes(scratch_nn.Spec((sizes[0],), tuple(sizes[1:]), ()))
+    return memory.check_bytes(parameters, batch * (sizes[0] + sum(outputs)), itemsize)
 
 
 def _whole_number(least: int, what: str):

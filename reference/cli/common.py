@@ -4,6 +4,8 @@ import argparse
 import contextlib
 import signal
 
+from reference.memory import parse_size
+
 EXIT_BAD_INPUT = 2  # bad options, settings, paths or data: found before any work starts
 
 
@@ -33,3 +35,11 @@ def sigterm_raises_terminated():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def memory_size(text: str) -> int:
+    """--max-memory's type: 512M, 4G, ... in bytes (reference.memory.parse_size)."""
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

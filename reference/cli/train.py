@@ -62,7 +62,7 @@ def train_command(args) -> int:
         return EXIT_AGREE
     try:  # every setting, path and the checkpoint, before any data loads
         resumed = checkpoint.load(args.resume) if args.resume else None
-        config = config_from(args, resumed).validate()
+        config = config_from(args, resumed).validate(args.max_memory)
         check_outputs(args)
         training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
     except (ConfigError, CheckpointError) as error:

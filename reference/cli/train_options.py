@@ -6,6 +6,7 @@ any data loads, by RunConfig.validate (reference.training.run_config); argparse 
 import argparse
 
 import scratch_nn
+from reference.cli.common import memory_size
 from reference.training.data import DATASETS
 from reference.training.presets import PRESETS
 from reference.training.run import CONCURRENCY
@@ -80,6 +81,9 @@ def add_train_arguments(parser, handler) -> None:
             optimizer, "off", action="store_const", const=True)
 
     how = parser.add_argument_group("how the sides run", "These change the time a run takes, never its numbers.")
+    how.add_argument("--max-memory", type=memory_size, metavar="SIZE", help="refuse a run whose estimated memory "
+                     "exceeds SIZE (512M, 4G), before any work (default: the machine's memory, or its control "
+                     "group's limit)")
     how.add_argument("--concurrency", choices=CONCURRENCY, help="process: the scratch side in a process of its own, "
                      "training beside the torch side; sequential: the two in turn in one process "
                      "(default: process; sequential with --lockstep)")
