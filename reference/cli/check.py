@@ -66,7 +66,7 @@ EPILOG = ("Exit status: 0 when everything agrees; 1 when something disagrees; 2 
           "imported (a SyntaxError, a NameError or any other exception, or sys.exit, at import), a class whose "
           "constructor raises, an --engine class without backward(), or code whose conventions probing cannot tell (the one line names the flag that "
           "settles it, e.g. --layout), or a check that needs more memory than there is (or --max-memory); 4 when the "
-          "check ran (its table printed) but its --json could not be written; 130 when interrupted (Ctrl-C); 143 when "
+          "check ran (its table printed) but its --json could not be written, or the checker itself failed; 130 when interrupted (Ctrl-C); 143 when "
           "terminated (SIGTERM).")
 
 # The output activation each loss is taken after, where --output-activation is not given.

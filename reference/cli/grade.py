@@ -70,7 +70,8 @@ EXIT_STATUS = """exit status:
   0  every submission passed every part it was graded on
   1  some part of some submission failed (the table says which)
   2  bad options, or no submission in the folder; nothing was graded
-  4  the --json file could not be written (the table was printed)"""
+  4  the --json file could not be written (the table was printed), or the grader itself failed
+  130  interrupted with Ctrl-C; 143  terminated by SIGTERM"""
 
 
 def grade_command(args) -> int:

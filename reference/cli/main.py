@@ -15,6 +15,7 @@ else ./data.
 """
 
 import sys
+import traceback
 
 from reference.cli import check as gradcheck_cli
 from reference.cli.common import (
@@ -25,6 +26,7 @@ from reference.cli.common import (
 )
 from reference.cli.grade import add_grade_command
 from reference.cli.train import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_STATUS,
     EXIT_TERMINATED,
@@ -61,3 +63,8 @@ def main(argv=None) -> int:
             interrupted = isinstance(stop, KeyboardInterrupt)
             print(f"\n{'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
             return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+        except Exception:  # a bug of this tool: never the exit status 1, which says the code compared disagrees
+            traceback.print_exc()
+            print(f"{argv[0]}: error: stopped by the unexpected error above (exit status {EXIT_FAILED})",
+                  file=sys.stderr)
+            return EXIT_FAILED
