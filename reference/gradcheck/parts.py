@@ -145,8 +145,7 @@ def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> di
 MODIFIED_INPUT = "forward modified its input"
 MODIFIED_GRADIENT = "backward modified the gradient it was given"
 MODIFIED_CACHED_INPUT = "backward modified the input forward was given (kept from forward, not copied)"
-IN_PLACE_FIX = ("the array belongs to the caller: compute into a new one (y = x * 2, not x *= 2; "
-                "np.maximum(x, 0), not out=x)")
+IN_PLACE_FIX = "it belongs to the caller: compute into a new array (y = x * 2, not x *= 2; no out=x)"
 
 
 def _run_scratch_on_copy(what: str, function, given: np.ndarray, modified: str):
@@ -160,7 +159,7 @@ def _run_scratch_on_copy(what: str, function, given: np.ndarray, modified: str):
 
 def _unchanged(passed: np.ndarray, original: np.ndarray, what: str, modified: str) -> None:
     if passed.shape != original.shape or not np.array_equal(passed, original, equal_nan=True):
-        raise _ScratchError(f"{modified}: {what} changed the array it was given in place; {IN_PLACE_FIX}")
+        raise _ScratchError(f"{modified} in place ({what}); {IN_PLACE_FIX}")
 
 
 def _second_backward(layer, index, x, upstream, zero_grad) -> dict:
