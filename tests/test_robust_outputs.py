@@ -25,6 +25,20 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 RUN = ["--spec", "784-8-10", "--epochs", "1", "--no-progress", "--concurrency", "sequential"]
 
 
+def nobody_runs(code: str) -> bool:
+    """Whether the user nobody can run this interpreter with these imports (its folder may be private)."""
+    if not (ROOT and SETPRIV):
+        return False
+    probe = subprocess.run([*NOBODY, sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, timeout=300,
+                           env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, check=False)
+    return probe.returncode == 0
+
+
+UNDER_UMASK_077 = ("import os, runpy, sys; os.umask(0o077); sys.argv = sys.argv[1:]; "
+                   "runpy.run_path(sys.argv[0], run_name='__main__')")
+AS_NOBODY = "needs root, setpriv, and an interpreter the unprivileged user nobody may run"
+
+
 @pytest.fixture
 def tiny_data(monkeypatch, synthetic):
     monkeypatch.setattr(train_cli, "load_dataset", lambda name, root, dtype, download: synthetic(dtype=dtype))
@@ -104,7 +118,7 @@ def test_root_writing_another_users_file_leaves_it_theirs(tmp_path):
     assert (os.stat(path).st_uid, os.stat(path).st_gid) == (65534, 65534)
 
 
-@pytest.mark.skipif(not (ROOT and SETPRIV), reason="needs root and setpriv to act as the unprivileged user nobody")
+@pytest.mark.skipif(not nobody_runs("import reference.outputs"), reason=AS_NOBODY)
 def test_another_users_file_in_a_sticky_folder_is_refused_up_front():
     shared = Path(tempfile.mkdtemp(prefix="sticky-"))  # not under pytest's tmp_path: nobody cannot enter that
     try:
@@ -129,3 +143,23 @@ def test_another_users_file_in_a_sticky_folder_is_refused_up_front():
     finally:
         shutil.rmtree(shared)
 
+
+
+@pytest.mark.skipif(not nobody_runs("import numpy, torch, matplotlib, reference.cli.main"), reason=AS_NOBODY)
+def test_as_an_unprivileged_user_a_run_writes_to_dev_null_and_follows_its_umask():
+    shared = Path(tempfile.mkdtemp(prefix="outputs-"))  # nobody cannot enter pytest's tmp_path
+    try:
+        shared.chmod(0o777)
+        runner = REPOSITORY / "tests" / "compare_on_tiny_data.py"
+        result = subprocess.run(
+            [*NOBODY, sys.executable, "-c", UNDER_UMASK_077, str(runner), *RUN,
+             "--json", "/dev/null", "--save", str(shared / "run.npz")],
+            cwd=REPOSITORY, env={**os.environ, "PYTHONPATH": str(REPOSITORY), "HOME": str(shared),
+                                 "MPLCONFIGDIR": str(shared)},
+            capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == train_cli.EXIT_AGREE, result.stderr
+        assert "JSON written to /dev/null" in result.stdout and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+        saved = os.stat(shared / "run.npz")
+        assert (saved.st_uid, stat.S_IMODE(saved.st_mode)) == (65534, 0o600)
+    finally:
+        shutil.rmtree(shared)
