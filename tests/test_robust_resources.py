@@ -27,7 +27,8 @@ def no_data(monkeypatch):
 
 @pytest.mark.parametrize("spec, problem", [
     ("1x28x28-conv0k5-10", "the layer conv0k5 gives no output"),
-    ("1x28x28-conv8k0-10", "cannot be built and run on both sides"),
+    ("1x28x28-conv8k0-10", "the layer conv8k0 has a kernel of 0"),
+    ("1x28x28-conv8k3s1p0-conv4k2x0-10", "the layer conv4k2x0 has a kernel of 0"),
     ("1x28x28-pool0-10", "MaxPool2d needs a kernel size"),
     ("784-100000000-10", "TiB of memory, more than this machine's"),
     ("1x28x28-conv8k5-100000000-10", "TiB of memory, more than this machine's"),
@@ -70,3 +71,17 @@ def test_a_fifo_among_the_data_files_is_refused_not_read(tmp_path):
                             cwd=REPOSITORY, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == train_cli.EXIT_BAD_INPUT
     assert f"train-images-idx3-ubyte in {raw} is a FIFO (named pipe): the data must be regular files" in result.stderr
+
+
+def test_a_network_torch_cannot_run_is_refused_by_validation(no_data, monkeypatch, capsys):
+    """Whatever the shapes allow, the networks are built and run on both sides before the data: a
+    failure of either (here torch's, as oneDNN refuses a convolution) is one line, exit 2."""
+    import reference.twin  # noqa: PLC0415
+
+    def refusing(network, **kwargs):
+        raise RuntimeError("could not create a primitive descriptor\nfor the convolution")
+
+    monkeypatch.setattr(reference.twin, "torch_model", refusing)
+    assert cli.main(["--spec", "1x28x28-conv8k5-10", "--epochs", "1"]) == train_cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err == ("compare.py train: error: --spec '1x28x28-conv8k5-10': cannot be built and run "
+                                       "on both sides: could not create a primitive descriptor\n")

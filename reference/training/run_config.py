@@ -243,6 +243,10 @@ def _check_memory(spec, dtype, max_memory: int | None) -> None:
     empty = [token for token, size in zip(tokens, sizes, strict=True) if size < 1]
     if empty:
         raise ConfigError("spec", spec, f"the layer {empty[0]} gives no output: every layer needs at least 1")
+    windowless = [token for token, layer in zip(tokens, shapes.layers, strict=True)
+                  if isinstance(layer, scratch_nn.spec.Conv) and min(layer.kernel_size) < 1]
+    if windowless:
+        raise ConfigError("spec", spec, f"the layer {windowless[0]} has a kernel of 0: a kernel is at least 1x1")
     problem = memory.memory_problem(needed, max_memory)
     if problem:
         raise ConfigError("spec", spec, problem)
