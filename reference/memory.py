@@ -28,6 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from scratch_nn.conv import (  # scratch_nn's shape rules, not copies of them
+    Conv2d,
+    MaxPool2d,
+)
+from scratch_nn.spec import Pool
+
 RUN_PARAMETER_COPIES = 64
 ACTIVATION_COPIES = 8
 CHECK_COPIES = 24
@@ -78,9 +84,6 @@ def memory_problem(needed: int, max_memory: int | None = None) -> str | None:
 def layer_shapes(spec) -> tuple[int, list[int]]:
     """A scratch_nn.Spec's parameter count and each layer's output size per example, found from the
     shapes alone (no weight is made), with scratch_nn's own layers computing every output shape."""
-    from scratch_nn.conv import Conv2d, MaxPool2d  # noqa: PLC0415  scratch_nn's shape rules, not copies of them
-    from scratch_nn.spec import Pool  # noqa: PLC0415
-
     shape, parameters, sizes = spec.input_shape, 0, []
     for layer in spec.layers:
         if isinstance(layer, Pool):

@@ -9,6 +9,7 @@ import pytest
 from reference.cli import main as cli
 from reference.cli import train as train_cli
 from reference.training import checkpoint
+from reference.training.data import Dataset, Split
 
 RUN = ["--spec", "784-8-10", "--no-progress", "--concurrency", "sequential", "--optimizer", "momentum",
        "--dtype", "float64"]
@@ -30,8 +31,7 @@ def saved(tmp_path_factory, synthetic_module):
 
 @pytest.fixture(scope="module")
 def synthetic_module():
-    from tests.conftest import Dataset, Split  # noqa: PLC0415  the conftest's factory, at module scope
-
+    """Tiny random data, at module scope (the conftest's `synthetic` is per test)."""
     def make(dtype):
         rng = np.random.default_rng(0)
         return Dataset("synthetic", *(Split(rng.random((n, 784)).astype(dtype), rng.integers(0, 10, n))

@@ -16,7 +16,6 @@ import pytest
 from reference.atomic_file import write_atomically
 from reference.cli import main as cli
 from reference.cli import train as train_cli
-from reference.outputs import output_problem
 
 REPOSITORY = Path(__file__).parent.parent
 ROOT = os.geteuid() == 0
@@ -134,8 +133,8 @@ def test_another_users_file_in_a_sticky_folder_is_refused_up_front():
                                 env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, capture_output=True, text=True,
                                 timeout=120, check=True)
         assert json.loads(result.stdout) == [
-            f"belongs to another user in the sticky folder {shared}, where only its owner may replace it: "
-            f"give another path", None]
+            (f"belongs to another user in the sticky folder {shared}, where only its owner may replace it: "
+             f"give another path"), None]
         # what the check foresaw: the rename itself, as nobody, is refused by the kernel
         rename = subprocess.run([*NOBODY, sys.executable, "-c", "import os, sys; os.replace(sys.argv[1], sys.argv[2])",
                                  str(mine), str(theirs)], capture_output=True, text=True, timeout=120, check=False)

@@ -76,7 +76,7 @@ def test_a_fifo_among_the_data_files_is_refused_not_read(tmp_path):
 def test_a_network_torch_cannot_run_is_refused_by_validation(no_data, monkeypatch, capsys):
     """Whatever the shapes allow, the networks are built and run on both sides before the data: a
     failure of either (here torch's, as oneDNN refuses a convolution) is one line, exit 2."""
-    import reference.twin  # noqa: PLC0415
+    import reference.twin
 
     def refusing(network, **kwargs):
         raise RuntimeError("could not create a primitive descriptor\nfor the convolution")

@@ -150,7 +150,7 @@ class RunConfig:
     def _check_builds(self) -> None:
         """The spec makes a network on both sides, and two examples go through both: a layer that
         cannot be built or run (conv0k5, a kernel of 0) is refused here, before any data loads."""
-        from reference.twin import torch_model  # noqa: PLC0415  (reference.twin needs torch's layers, loaded late)
+        from reference.twin import torch_model  # (reference.twin needs torch's layers, loaded late)
 
         try:
             network = scratch_nn.build_network(self.spec, self.activation, init=self.init, seed=self.seed,
