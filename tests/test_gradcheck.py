@@ -465,7 +465,7 @@ def test_cli_a_module_that_cannot_be_checked_exits_2_in_one_line(case, tmp_path,
 
 
 @pytest.mark.parametrize("json_path,words", [
-    ("missing/report.json", "the folder missing does not exist"),
+    ("missing/report.json", "does not exist"),
     (".", "is a folder"),
 ])
 def test_cli_an_unwritable_json_path_exits_2_before_the_check(json_path, words, tmp_path, capsys, monkeypatch):

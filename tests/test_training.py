@@ -183,7 +183,7 @@ def test_a_checkpoint_is_plain_npz_that_either_side_loads(synthetic, tmp_path):
 
 def test_a_checkpoint_of_another_network_is_refused(synthetic, tmp_path):
     saved = TwinTraining(RunConfig(spec="784-16-10", dtype="float64")).checkpoint()
-    with pytest.raises(checkpoint.CheckpointError, match="does not fit a 784-32-10 network"):
+    with pytest.raises(checkpoint.CheckpointError, match="scratch: the saved state does not fit a 784-32-10 network"):
         TwinTraining(RunConfig(spec="784-32-10", dtype="float64"), resume=saved)
 
 

@@ -18,12 +18,13 @@ one line names the flag that settles it), 130 interrupted.
 
 import importlib
 import json
+import re
 import sys
-from pathlib import Path
 
-from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter, unwritable
+from reference.choices import DEFAULT_SIZES
+from reference.cli.common import EXIT_BAD_INPUT, HelpFormatter
 
-EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, EXIT_BAD_INPUT, 130
+EXIT_AGREE, EXIT_DISAGREE, EXIT_CANNOT_RUN, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 1, EXIT_BAD_INPUT, 4, 130
 
 # Sub-command -> (the module declaring its options and running it, what it checks).
 KINDS = {
@@ -44,8 +45,12 @@ EPILOG = """exit status:
   1    something disagrees (the table says what, and where it is likely to come from)
   2    the check cannot run: a bad option value, a --json path that cannot be written, a module
        that cannot be imported, a class whose constructor raises, or code whose conventions
-       probing cannot tell (the one line names the flag that settles it)
-  130  interrupted (Ctrl-C)"""
+       probing cannot tell (the one line names the flag that settles it), or a check that needs
+       more memory than there is (or than --max-memory)
+  4    the check ran (its table printed) but its --json could not be written, or the checker
+       itself failed
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM)"""
 
 
 def add_arguments(parser, argv) -> None:
@@ -67,7 +72,10 @@ def add_arguments(parser, argv) -> None:
 def run(args) -> int:
     """Run the check the sub-command asks for (args.check) and print its table; return the exit status.
     Every failure to run is one line on stderr, never a traceback."""
+    from reference import memory
     from reference.adapters.keywords import as_flags  # here: the checker imports torch
+    from reference.atomic_file import write_atomically
+    from reference.outputs import output_problems
     from reference.twin import configure_determinism
 
     prog = f"{args.prog} check {args.kind}"
@@ -77,8 +85,10 @@ def run(args) -> int:
         return watch(args, run)
     try:
         configure_determinism()
-        if args.json and (problem := unwritable(args.json)):
-            raise ValueError(f"--json {args.json}: {problem}")
+        for problem in output_problems({"json": args.json}):  # reference.outputs, as train's and grade's
+            raise ValueError(f"--json {problem.path}: {problem.problem}")
+        if problem := memory.memory_problem(_memory_needed(args), args.max_memory):
+            raise ValueError(f"the check {problem}")
         report = args.check(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -91,10 +101,12 @@ def run(args) -> int:
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
         try:
-            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            write_atomically(args.json, lambda stream: stream.write(text.encode()))
         except OSError as error:
-            return _cannot_run(prog, f"could not write --json {args.json}: {error.strerror or error}")
+            print(f"{prog}: error: could not write --json {args.json}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_OUTPUT_FAILED
         print(f"\nThe report is in {args.json}.")
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
@@ -102,3 +114,34 @@ def run(args) -> int:
 def _cannot_run(prog, message) -> int:
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message holds
     return EXIT_CANNOT_RUN
+
+
+def _memory_needed(args) -> int:
+    """An upper bound of the check's memory (reference.memory) from the sizes the options give: a
+    layer's --in and --out (or a pair's --in-shape, --out and --kernel), or a network's --spec."""
+    import numpy as np
+
+    import scratch_nn
+    from reference import memory
+
+    itemsize = np.dtype(getattr(args, "dtype", "float64")).itemsize
+    batch = getattr(args, "batch_size", 8)
+    in_shape, in_features, out_features = (getattr(args, name, None) for name in ("in_shape", "in_features",
+                                                                                   "out_features"))
+    if in_shape:  # a conv or max-pool pair: at most F x C x K x K weights, F x padded image outputs
+        channels, height, width = in_shape
+        filters, kernel, pad = out_features or 1, args.kernel or 3, args.pad or 1
+        padded = (height + 2 * pad) * (width + 2 * pad)
+        return memory.check_bytes(filters * (channels * kernel * kernel + 1),
+                                  batch * (channels * height * width + filters * padded), itemsize)
+    if args.kind == "layer":
+        features_in, features_out = in_features or DEFAULT_SIZES[0], out_features or DEFAULT_SIZES[1]
+        return memory.check_bytes(features_in * features_out + features_out, batch * (features_in + features_out),
+                                  itemsize)
+    spec = getattr(args, "spec", None)
+    if args.kind not in ("network", "implementation") or not isinstance(spec, str) or \
+            not re.fullmatch(r"\d+(-\d+)+", spec):
+        return memory.BASE_BYTES  # sizes found from the user's object, or a spec refused later as it is
+    sizes = [int(size) for size in spec.split("-")]
+    parameters, outputs = memory.layer_shapes(scratch_nn.Spec((sizes[0],), tuple(sizes[1:]), ()))
+    return memory.check_bytes(parameters, batch * (sizes[0] + sum(outputs)), itemsize)

@@ -5,7 +5,7 @@ import inspect
 
 import scratch_nn
 from reference.choices import FD_SAMPLES, OPTIMIZER_STEPS
-from reference.cli.common import positive_float, positive_int
+from reference.cli.common import memory_size, positive_float, positive_int
 
 DEFAULT_SPEC = "784-32-10"
 LR_HELP = ("learning rate of the checked optimizer steps, a positive number; for your own layers also the lr they "
@@ -68,6 +68,8 @@ def add_seed_and_json(group) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the weights, inputs and samples (default "
                                                            "%(default)s)")
     group.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: none)")
+    group.add_argument("--max-memory", type=memory_size, metavar="SIZE", help="refuse a check whose estimated "
+                       "memory exceeds SIZE (512M, 4G), before it starts (default: the machine's memory)")
     group.add_argument("--watch", action="store_true", help="stay running and check again each time your file "
                                                             "is saved; Ctrl-C ends it (exit 130)")
 

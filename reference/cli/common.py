@@ -4,11 +4,10 @@ the check that an output can be written, and the number types of the options."""
 import argparse
 import contextlib
 import math
-import os
 import signal
-from pathlib import Path
 
 EXIT_BAD_INPUT = 2  # bad options, settings, paths or data: found before any work starts
+EXIT_FAILED = 4  # an unexpected error (a bug, a full disk): never 1, which says the code compared disagrees
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
 EXIT_TERMINATED = 143  # SIGTERM (a closed terminal, a scheduler's time limit): 128 + 15
 
@@ -43,22 +42,6 @@ def sigterm_raises_terminated():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def unwritable(path, suffixes: tuple[str, ...] = ()) -> str | None:
-    """What stops a file being written at path, and the fix ("is a folder: give a file name in it");
-    None when nothing does. Checked before any work starts, so that a run never ends by losing its output."""
-    path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        return f"give a file name ending in {' or '.join(suffixes)}"
-    if path.is_dir():
-        return "is a folder: give a file name in it"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"the folder {folder} does not exist; create it first or write elsewhere"
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"cannot write in the folder {folder} (permission denied); write elsewhere"
-    return None
 
 
 # argparse types for numbers: the problem in argparse's one line, naming what the value must be.
@@ -96,3 +79,13 @@ def probability(text) -> float:
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be a probability in (0, 1]; got {text!r}")
     return value
+
+
+def memory_size(text: str) -> int:
+    """--max-memory's type: 512M, 4G, ... in bytes (reference.memory.parse_size)."""
+    from reference.memory import parse_size  # NumPy: only where the option is given, so --help stays quick
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

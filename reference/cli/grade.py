@@ -18,7 +18,7 @@ from reference.cli.check_whole_network import (
     add_convention_flags,
     conventions_from,
 )
-from reference.cli.common import EXIT_BAD_INPUT, non_negative_int, positive_float, positive_int, unwritable
+from reference.cli.common import EXIT_BAD_INPUT, non_negative_int, positive_float, positive_int
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
@@ -57,7 +57,9 @@ def add_arguments(parser, argv) -> None:
 EXIT_STATUS = """exit status:
   0  every submission passed every part it was graded on
   1  some part of some submission failed (the table says which)
-  2  bad options, or no submission in the folder; nothing was graded"""
+  2  bad options, or no submission in the folder; nothing was graded
+  4  the --json file could not be written (the table was printed), or the grader itself failed
+  130  interrupted with Ctrl-C; 143  terminated by SIGTERM"""
 
 
 def _grader_docstring() -> str:
@@ -68,6 +70,7 @@ def _grader_docstring() -> str:
 
 def grade_command(args) -> int:
     from reference.grading.folder import find_submissions, grade_folder, table, what_was_taken, write_json
+    from reference.outputs import output_problems
 
     prog = f"{args.prog} grade"
     try:
@@ -79,8 +82,8 @@ def grade_command(args) -> int:
         if not total:
             raise ValueError(f"{folder} holds no submission: no .py or .ipynb file, and no folder with __init__.py "
                              f"or submission.py")
-        if args.json and (problem := unwritable(args.json)):
-            raise ValueError(f"--json {args.json}: {problem}")
+        for problem in output_problems({"json": args.json}):  # reference.outputs, as train's
+            raise ValueError(f"--json {problem.path}: {problem.problem}")
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -99,7 +102,11 @@ def grade_command(args) -> int:
     print(table(rows, settings, args.student_safe))
     print(f"\ngraded in {time.monotonic() - started:.0f} s")
     if args.json:
-        write_json(rows, settings, args.json, args.student_safe, args.timeout)
+        try:
+            write_json(rows, settings, args.json, args.student_safe, args.timeout)
+        except OSError as error:
+            print(f"{prog}: error: the JSON could not be written to {args.json} ({error})", file=sys.stderr)
+            return 4
         print(f"JSON written to {args.json}")
     return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
 

@@ -20,9 +20,11 @@ else ./data.
 import argparse
 import importlib
 import sys
+import traceback
 from pathlib import Path
 
 from reference.cli.common import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     HelpFormatter,
@@ -85,6 +87,11 @@ def main(argv=None) -> int:
             interrupted = isinstance(stop, KeyboardInterrupt)
             print(f"\n{'interrupted' if interrupted else 'terminated'}", file=sys.stderr)
             return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
+        except Exception:  # a bug of this tool: never the exit status 1, which says the code compared disagrees
+            traceback.print_exc()
+            print(f"{args.prog}: error: stopped by the unexpected error above (exit status {EXIT_FAILED})",
+                  file=sys.stderr)
+            return EXIT_FAILED
 
 
 def _chosen(parser, argv):

@@ -3,13 +3,15 @@
 import dataclasses
 import sys
 import traceback
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
 from reference.atomic_file import stop_signals_held
-from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, unwritable
-from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED, EXIT_FAILED
+from reference.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED
+from reference.outputs import output_problems
 from reference.training import checkpoint, figure, implementation
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
@@ -31,11 +33,13 @@ def train_command(args) -> int:
             print(f"{name:<26} {description}")
         return EXIT_AGREE
     try:  # every setting, path and the checkpoint, before any data loads
-        resumed = load_checkpoint(args.resume) if args.resume else None
-        config = config_from(args, resumed).validate()
+        resumed = checkpoint.load(args.resume) if args.resume else None
+        config = config_from(args, resumed).validate(args.max_memory)
         check_outputs(args)
         training = TwinTraining(config, resume=resumed, concurrency=args.concurrency, lockstep=args.lockstep)
     except (ConfigError, CheckpointError) as error:
+        if isinstance(error, CheckpointError):  # the file's fault, whichever check found it: named as the option
+            error = ConfigError("resume", args.resume, str(error))
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -126,13 +130,6 @@ def finish(args, run, status, error, last_state) -> int:
     return EXIT_FAILED if problems and code in (EXIT_AGREE, EXIT_DISAGREE) else code
 
 
-def load_checkpoint(path) -> checkpoint.Checkpoint:
-    try:
-        return checkpoint.load(path)
-    except CheckpointError as error:
-        raise ConfigError("resume", path, str(error)) from None
-
-
 def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
     """The preset (or the resumed run's settings), with the options given on the command line."""
     names = [field.name for field in dataclasses.fields(RunConfig)]
@@ -144,7 +141,7 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
         differing = [f"{option(name)} {getattr(config, name)!r} (saved: {getattr(saved, name)!r})"
                      for name in names if name != "epochs" and getattr(config, name) != getattr(saved, name)]
         if differing:
-            raise CheckpointError(f"--resume {args.resume}: the run was saved with other settings: "
+            raise CheckpointError(f"the run was saved with other settings: "
                                   f"{', '.join(differing)}; leave these out to continue it as saved")
         if config.epochs <= resumed.epoch:
             raise ConfigError("epochs", config.epochs, f"{args.resume} has already trained {resumed.epoch} "
@@ -153,10 +150,14 @@ def config_from(args, resumed: checkpoint.Checkpoint | None) -> RunConfig:
 
 
 def check_outputs(args) -> None:
-    """Every output can be written, so that a run never ends by losing what it measured."""
-    for name, suffixes in (("json", ()), ("plot", PLOT_FORMATS), ("save", (".npz",))):
+    """Every output can be written, each to a file of its own, so that a run never ends by losing what
+    it measured (reference.outputs)."""
+    for name, suffixes in (("plot", PLOT_FORMATS), ("save", (".npz",))):
         path = getattr(args, name)
-        if path is not None and (problem := unwritable(path, suffixes)):
-            raise ConfigError(name, str(path), problem)
+        if path is not None and Path(path).suffix.lower() not in suffixes:
+            raise ConfigError(name, path, f"give a file name ending in {' or '.join(suffixes)}")
+    problems = output_problems({name: getattr(args, name) for name in ("json", "plot", "save")})
+    if problems:
+        raise ConfigError(problems[0].name, problems[0].path, problems[0].problem)
     if args.save_every is not None and (args.save_every < 1 or not args.save):
         raise ConfigError("save_every", args.save_every, "a whole number of at least 1, with --save PATH.npz")

@@ -6,7 +6,7 @@ any data loads, by RunConfig.validate (reference.training.run_config); argparse 
 import argparse
 
 import scratch_nn
-from reference.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED
+from reference.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, memory_size
 from reference.training.data import DATASETS
 from reference.training.presets import PRESETS
 from reference.training.run_config import CONCURRENCY, DTYPES, option
@@ -16,7 +16,6 @@ DEFAULT = PRESETS["default"][1]
 EXIT_AGREE = 0
 EXIT_DISAGREE = 1  # the twins drifted past the tolerance, or one step from identical weights differs
 EXIT_DIVERGED = 3  # a side's loss became NaN or Inf
-EXIT_FAILED = 4  # an unexpected error stopped the run (a bug, a full disk): the JSON says which
 
 EXIT_STATUS = f"""exit status:
   {EXIT_AGREE}    the twins agree (JSON status "finished")
@@ -107,6 +106,9 @@ def add_train_arguments(parser) -> None:
             optimizer, "off", action="store_const", const=True)
 
     how = parser.add_argument_group("how the sides run", "These change the time a run takes, never its numbers.")
+    how.add_argument("--max-memory", type=memory_size, metavar="SIZE", help="refuse a run whose estimated memory "
+                     "exceeds SIZE (512M, 4G), before any work (default: the machine's memory, or its control "
+                     "group's limit)")
     how.add_argument("--concurrency", choices=CONCURRENCY, help="process: the scratch side in a process of its own, "
                      "training beside the torch side; sequential: the two in turn in one process "
                      "(default: process; sequential with --lockstep)")

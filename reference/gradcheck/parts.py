@@ -150,11 +150,13 @@ def _at_large_logits(values: dict, index) -> dict:
 
 def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> dict:
     """The scratch side of the protocol: forward(decoy), forward(x), backward(G); what it returned and left."""
-    _run_scratch(f"forward on the decoy batch{note}", layer.forward, decoy)
-    output = _run_scratch(f"forward{note}", layer.forward, x)
+    _run_scratch_on_copy(f"forward on the decoy batch{note}", layer.forward, decoy, MODIFIED_INPUT)
+    given = np.array(x, copy=True)
+    output = _run_scratch_on_copy(f"forward{note}", layer.forward, given, MODIFIED_INPUT)
     if zero_grad is not None:
         _run_scratch(f"zero_grad{note}", zero_grad, layer)
-    grad_input = _run_scratch(f"backward{note}", layer.backward, upstream)
+    grad_input = _run_scratch_on_copy(f"backward{note}", layer.backward, upstream, MODIFIED_GRADIENT)
+    _unchanged(given, x, f"backward{note}", MODIFIED_CACHED_INPUT)
     return {f"{index}.output": _numbers(f"forward{note}", output),
             f"{index}.grad_input": _numbers(f"backward{note}", grad_input),
             **{f"{index}.{name}.grad": value for name, value in _gradients(layer, f"backward{note}").items()},
@@ -163,14 +165,37 @@ def _layer_pass(layer, index, x, decoy, upstream, zero_grad=None, note="") -> di
                for name, value in getattr(layer, "buffers", {}).items()}}
 
 
+# An array a layer is given belongs to its caller: the previous layer keeps its output (this layer's
+# input) for its own backward, and the next layer's gradient may be read again. So the layer gets a
+# copy, and a copy that changed is named for what it is, before any number it led to is judged.
+MODIFIED_INPUT = "forward modified its input"
+MODIFIED_GRADIENT = "backward modified the gradient it was given"
+MODIFIED_CACHED_INPUT = "backward modified the input forward was given (kept from forward, not copied)"
+IN_PLACE_FIX = "it belongs to the caller: compute into a new array (y = x * 2, not x *= 2; no out=x)"
+
+
+def _run_scratch_on_copy(what: str, function, given: np.ndarray, modified: str):
+    """function(copy of given), through _run_scratch; a _ScratchError saying `modified` if the call
+    changed the copy it was given."""
+    copied = np.array(given, copy=True)
+    result = _run_scratch(what, function, copied)
+    _unchanged(copied, given, what, modified)
+    return result
+
+
+def _unchanged(passed: np.ndarray, original: np.ndarray, what: str, modified: str) -> None:
+    if passed.shape != original.shape or not np.array_equal(passed, original, equal_nan=True):
+        raise _ScratchError(f"{modified} in place ({what}); {IN_PLACE_FIX}")
+
+
 def _second_backward(layer, index, x, upstream, zero_grad) -> dict:
     """Forward and backward again on the same batch (after zero_grad, if given): the gradients it leaves."""
     if not layer.params:
         return {}
-    _run_scratch("forward again on the same batch", layer.forward, x)
+    _run_scratch_on_copy("forward again on the same batch", layer.forward, x, MODIFIED_INPUT)
     if zero_grad is not None:
         _run_scratch("zero_grad before the second backward", zero_grad, layer)
-    _run_scratch("a second backward on the same batch", layer.backward, upstream)
+    _run_scratch_on_copy("a second backward on the same batch", layer.backward, upstream, MODIFIED_GRADIENT)
     grads = _gradients(layer, "a second backward on the same batch")
     return {f"{index}.{name}.grad{SECOND_BACKWARD}": value for name, value in grads.items()}
 

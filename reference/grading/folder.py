@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from reference.adapters.loader import ImplementationError
 from reference.atomic_file import write_atomically
+from reference.child_lifetime import end_with_parent
 from reference.grading.submission import GradeSettings, PartResult
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
@@ -110,8 +111,10 @@ def what_was_taken(folder: Path, submissions: list[tuple[str, Path]]) -> str:
                if passed_over else ""))
 
 
-def child(path: Path, settings: GradeSettings, connection, output_fd: int) -> None:
-    """In the forked process: import the submission, grade it, send every result; then exit."""
+def child(path: Path, settings: GradeSettings, connection, output_fd: int, grader: int) -> None:
+    """In the forked process: import the submission, grade it, send every result; then exit. It ends
+    with the grader (its pid), even one killed with SIGKILL (reference.child_lifetime)."""
+    end_with_parent(grader)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() gets EOF instead of waiting forever
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
@@ -159,7 +162,8 @@ def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers:
             name, path = pending.pop(0)
             receiving, sending = context.Pipe(duplex=False)
             output = tempfile.TemporaryFile()
-            process = context.Process(target=child, args=(path, settings, sending, output.fileno()), daemon=True)
+            process = context.Process(target=child, args=(path, settings, sending, output.fileno(), os.getpid()),
+                                      daemon=True)
             process.start()
             sending.close()
             running.append(Running(Row(name, path), process, receiving, output, time.monotonic()))

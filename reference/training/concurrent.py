@@ -22,10 +22,20 @@ its own (forked) copy of the model on part of the evaluation pieces (reference.t
 .evaluation_chunks) while the parent predicts the rest: the same pieces either way, so the same
 predictions as one process makes. On a GPU the parent keeps it all (CUDA cannot be used again in
 a forked process), as a GPU makes the evaluation short.
+
+Threads and the fork: torch computes with an OpenMP pool (libgomp), started by the parent's first
+parallel work (set_num_threads, loading the data) and not usable again in a forked child: the
+child's first parallel region would wait forever for pool threads that were not copied. So the
+child's torch is kept to one thread (no parallel region, nothing to wait for), and the torch
+evaluation is shared with it only with --threads 1, where its one thread is the parent's match; with
+more, the parent predicts it all on its own pool. NumPy's BLAS (OpenBLAS, pthreads) makes its
+pool afresh in a child, so the scratch side keeps its --threads. The child also ends with the
+parent, SIGKILL included (reference.child_lifetime), so a killed run leaves no orphan.
 """
 
 import copy
 import multiprocessing
+import os
 import signal
 import traceback
 from dataclasses import dataclass
@@ -34,6 +44,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from reference.child_lifetime import end_with_parent
 from reference.training.sides import (
     ScratchSide,
     predict_scratch,
@@ -63,7 +74,9 @@ class ScratchProcess:
     def __init__(self, side: ScratchSide, splits: dict, threads: int, model=None):
         context = multiprocessing.get_context("fork")  # the child shares the parent's arrays
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child, side, splits, threads, self._connection, model),
+        model = model if threads == 1 else None  # the child's torch has one thread (see the module's text)
+        self._process = context.Process(target=serve, args=(child, side, splits, threads, self._connection, model,
+                                                            os.getpid()),
                                         daemon=True, name="scratch side")
         self._process.start()
         child.close()
@@ -112,9 +125,11 @@ class ScratchProcess:
         self._connection.close()
 
 
-def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end, model) -> None:
+def serve(connection, side: ScratchSide, splits: dict, threads: int, parents_end, model, parent_pid: int) -> None:
     """The child: answer each request until None or EOF: a list of batches with the epoch trained and
     evaluated (a ScratchEpoch), a (torch weights, pieces) pair with the torch model's predictions."""
+    end_with_parent(parent_pid)
+    torch.set_num_threads(1)  # the parent's OpenMP pool is not the child's: one thread never waits on it
     parents_end.close()  # the fork copied it: closed here, the parent's death (even by SIGKILL) is an EOF here
     # Ctrl-C reaches the whole process group; the parent decides what stops, and closes this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

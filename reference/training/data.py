@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import warnings
 import zlib
@@ -300,6 +301,10 @@ def _file_problem(path: Path, spec: FileSpec) -> _Problem | None:
     """What is wrong with one file (judged by its content, decompressed if .gz), or None."""
     where = f"{path.name} in {path.parent}"
     try:
+        kind = os.stat(path).st_mode  # a FIFO would block the read forever, a device never end: regular files only
+        if not stat.S_ISREG(kind):
+            what = "a folder" if stat.S_ISDIR(kind) else "a FIFO (named pipe)" if stat.S_ISFIFO(kind) else "not a file"
+            return _Problem("bad", f"{where} is {what}: the data must be regular files")
         size, md5 = _size_and_md5(path)
     except FileNotFoundError:
         return _Problem("missing", f"{path.name} is missing from {path.parent}")

@@ -137,16 +137,7 @@ class TwinTraining:
         self.rng = np.random.default_rng(config.seed)
         self.epoch = 0
         if resume is not None:
-            try:
-                self.network.load_state_dict(resume.scratch)
-                self.model.load_state_dict({key: torch.from_numpy(value) for key, value in resume.torch.items()})
-                self.optimizer.load_state_dict(resume.optimizers["scratch"])
-                for side, layers in (("scratch", self.network.layers), ("torch", self.model)):
-                    set_generator_states(layers, resume.generators[side])
-                self.rng.bit_generator.state = resume.shuffler
-            except (ValueError, RuntimeError, TypeError, KeyError) as error:  # RuntimeError: torch's load_state_dict
-                raise CheckpointError(f"the saved state does not fit a {config.spec} network: {error}") from None
-            self.epoch = resume.epoch
+            self._resume(resume)
         # The torch side's optimizer: the scratch one's twin, same hyperparameters and (at the start) state.
         self.twin_optimizer = torch_optimizer(self.optimizer, self.model)
         if resume is not None:
@@ -154,6 +145,34 @@ class TwinTraining:
         # (scratch network, its optimizer, shuffler state, epoch) where training began here: a replay's start
         self._start = None
         self._lockstep: Lockstep | None = None
+
+    def _resume(self, resume: Checkpoint) -> None:
+        """Put both sides, their optimizers, the dropout generators and the shuffler in the saved state,
+        every part checked against this network first (CheckpointError naming the part). The torch side's
+        optimizer state is saved in scratch_nn's layout, so a scratch optimizer checks it as well; the
+        hyperparameters are the run's settings', on both sides."""
+        def fit(part, load, saved):
+            try:
+                load(saved)
+            except (ValueError, RuntimeError, TypeError, KeyError, AttributeError) as error:  # RuntimeError: torch's
+                problems = str(error).replace(":\n  ", ": ").replace("\n  ", "; ")  # one line
+                raise CheckpointError(f"{part}: the saved state does not fit a {self.config.spec} network: "
+                                      f"{problems}") from None
+
+        fit("scratch", self.network.load_state_dict, resume.scratch)
+        fit("torch", self.model.load_state_dict, {key: torch.from_numpy(value) for key, value in resume.torch.items()})
+        settings = {name: getattr(self.optimizer, name) for name in self.optimizer.hyperparameters}
+        for side in ("torch", "scratch"):  # the scratch one last: it is the one kept
+            fit(f"optimizers.{side}", self.optimizer.load_state_dict, resume.optimizers[side])
+            saved = {name: getattr(self.optimizer, name) for name in self.optimizer.hyperparameters}
+            if saved != settings:
+                raise CheckpointError(f"optimizers.{side}.param_groups: {saved}, but the run's settings give "
+                                      f"{settings}")
+        for side, layers in (("scratch", self.network.layers), ("torch", self.model)):
+            fit(f"generators.{side}", lambda states, layers=layers: set_generator_states(layers, states),
+                resume.generators[side])
+        self.rng.bit_generator.state = resume.shuffler
+        self.epoch = resume.epoch
 
     def checkpoint(self, records=()) -> Checkpoint:
         """A copy of the state now (after self.epoch epochs), with the given EpochRecords: both sides'

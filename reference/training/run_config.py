@@ -16,8 +16,12 @@ import numbers
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 import scratch_nn
-from reference.training.data import DATASETS
+import scratch_nn.spec
+from reference import memory
+from reference.training.data import DATASETS, VALIDATION_SIZE
 from scratch_nn.regularization import check_drop_probability
 
 # What every dataset in reference.training.data gives the network: 28x28 images flattened, ten classes.
@@ -130,8 +134,10 @@ class RunConfig:
                                                      and self.positive_class <= 9):
             raise ConfigError("positive_class", self.positive_class, "must be a class of the dataset, 0 to 9")
 
-    def validate(self) -> "RunConfig":
-        """Raise ConfigError for the first setting that cannot make a sensible run; return self."""
+    def validate(self, max_memory: int | None = None) -> "RunConfig":
+        """Raise ConfigError for the first setting that cannot make a sensible run; return self.
+        max_memory: bytes the run may use (--max-memory), besides the machine's own limit."""
+        _check_memory(self.spec, self.dtype, max_memory)
         outputs = 1 if self.loss == "binary_cross_entropy" else NUM_CLASSES  # one unit: class 1's probability
         _check_activations(self.activation, hidden_layers=_hidden_layers(self.spec, outputs))
         for name, registry in (("output_activation", scratch_nn.ACTIVATIONS), ("loss", scratch_nn.LOSSES),
@@ -156,7 +162,30 @@ class RunConfig:
             self._check_implementation()
         self._check_optimizer()
         self._check_regularization()
+        if self.implementation is None:
+            self._check_builds()
         return self
+
+    def _check_builds(self) -> None:
+        """The spec makes a network on both sides, and two examples go through both: a layer that
+        cannot be built or run (conv0k5, a kernel of 0) is refused here, before any data loads."""
+        import torch  # here, so that the options' --help does not load torch
+
+        from reference.twin import torch_model
+
+        try:
+            network = scratch_nn.build_network(self.spec, self.activation, init=self.init, seed=self.seed,
+                                               dtype=np.dtype(self.dtype), output_activation=self.output_activation,
+                                               dropout=self.dropout, batch_norm=self.batch_norm).eval()
+            model = torch_model(network).eval()
+            images = np.zeros((2, INPUT_SIZE), dtype=self.dtype)
+            with torch.no_grad():
+                for output in (network.forward(images), model(torch.from_numpy(images)).numpy()):
+                    if output.shape != (2, _output_size(self.spec)):
+                        raise ValueError(f"it gives outputs of shape {output.shape[1:]} per example")
+        except (ValueError, RuntimeError, TypeError) as error:
+            first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise ConfigError("spec", self.spec, f"cannot be built and run on both sides: {first_line}") from None
 
     def _check_implementation(self) -> None:
         """An implementation trains with plain SGD (its layers may update themselves in backward) and
@@ -208,6 +237,40 @@ def check_last_batch(config: RunConfig, num_examples: int) -> None:
                           f"with --batch-norm every batch needs at least 2 examples, but {num_examples} training "
                           f"images in batches of {config.batch_size} leave a last batch of 1: choose another "
                           f"--batch-size (or --train-limit)")
+
+
+def _check_memory(spec, dtype, max_memory: int | None) -> None:
+    """A spec whose run needs more memory than there is (reference.memory) is refused with the number,
+    before any weight is made; so is one with a layer that gives no output."""
+    if isinstance(spec, str) and re.fullmatch(r"\d+(-\d+)+", spec):
+        _layer_sizes(spec)  # its own problems first: sizes of 0, the input size
+    elif not (isinstance(spec, str) and re.fullmatch(r"\d+x\d+x\d+(-\w+)+", spec)):
+        return  # not a spec: _hidden_layers says what is wrong with it
+    from reference.training.sides import EVAL_CHUNK  # (with torch: here, not for --help)
+
+    first, *tokens = spec.split("-")
+    try:
+        shapes = scratch_nn.Spec(tuple(int(size) for size in first.split("x")),
+                                 tuple(scratch_nn.spec.parse_layer(token) for token in tokens), ())
+        sizes = memory.layer_shapes(shapes)[1]
+        itemsize = np.dtype(dtype if dtype in DTYPES else "float64").itemsize
+        needed = memory.training_bytes(shapes, itemsize, TRAIN_IMAGES + 2 * VALIDATION_SIZE, EVAL_CHUNK)
+    except ValueError as error:
+        raise ConfigError("spec", spec, str(error)) from None
+    empty = [token for token, size in zip(tokens, sizes, strict=True) if size < 1]
+    if empty:
+        raise ConfigError("spec", spec, f"the layer {empty[0]} gives no output: every layer needs at least 1")
+    windowless = [token for token, layer in zip(tokens, shapes.layers, strict=True)
+                  if isinstance(layer, scratch_nn.spec.Conv) and min(layer.kernel_size) < 1]
+    if windowless:
+        raise ConfigError("spec", spec, f"the layer {windowless[0]} has a kernel of 0: a kernel is at least 1x1")
+    problem = memory.memory_problem(needed, max_memory)
+    if problem:
+        raise ConfigError("spec", spec, problem)
+
+
+def _output_size(spec: str) -> int:
+    return int(spec.rsplit("-", 1)[1])
 
 
 def _integer_at_least(value, least: int) -> bool:
