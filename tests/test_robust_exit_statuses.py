@@ -15,7 +15,7 @@ from reference.training import run as training
 from scratch_nn import Linear
 
 TRAIN = ["--spec", "784-8-10", "--epochs", "1", "--no-progress", "--concurrency", "sequential"]
-CHECK = ["check", "--layer", "scratch_nn.layers:Linear"]
+CHECK = ["check", "layer", "scratch_nn.layers:Linear"]
 
 
 @pytest.fixture

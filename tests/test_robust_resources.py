@@ -54,13 +54,14 @@ def test_the_estimate_bounds_what_was_measured():
     assert memory.training_bytes(spec, 4, 70_000, 5_000) > 5.0 * 2**30
 
 
-@pytest.mark.parametrize("options", [["--layer", "scratch_nn.layers:Linear", "--in", "100000000"],
-                                     ["--spec", "784-100000000-10"],
-                                     ["--layer", "scratch_nn.layers:Linear", "--max-memory", "1M"]])
+@pytest.mark.parametrize("options", [["layer", "scratch_nn.layers:Linear", "--in", "100000000"],
+                                     ["network", "--spec", "784-100000000-10"],
+                                     ["layer", "scratch_nn.layers:Linear", "--max-memory", "1M"]])
 def test_check_refuses_a_check_larger_than_the_memory(options, capsys):
     assert cli.main(["check", *options]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("compare.py check: error: the check needs about ") and "of memory, more than" in error
+    assert error.startswith(f"compare.py check {options[0]}: error: the check needs about ") and \
+        "of memory, more than" in error
 
 
 def test_a_fifo_among_the_data_files_is_refused_not_read(tmp_path):

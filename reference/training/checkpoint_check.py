@@ -113,6 +113,11 @@ def check_type(value, hint, where: str) -> None:
     if dataclasses.is_dataclass(hint):
         check_fields(value, hint, where)
         return
+    if hint is list:  # a side's loss at every step (EpochRecord.step_losses): numbers, none of them bool
+        if not isinstance(value, list) or not all(isinstance(number, numbers.Real) and not isinstance(number, bool)
+                                                  for number in value):
+            raise CheckpointError(f"{where}: not a list of numbers")
+        return
     expected = {float: numbers.Real, int: numbers.Integral, bool: bool, str: str, dict: dict}[hint]
     if not isinstance(value, expected) or (hint in (int, float) and isinstance(value, bool)):
         raise CheckpointError(f"{where}: {value!r}, expected {hint.__name__}")

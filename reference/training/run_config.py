@@ -137,8 +137,8 @@ class RunConfig:
     def validate(self, max_memory: int | None = None) -> "RunConfig":
         """Raise ConfigError for the first setting that cannot make a sensible run; return self.
         max_memory: bytes the run may use (--max-memory), besides the machine's own limit."""
-        _check_memory(self.spec, self.dtype, max_memory)
         outputs = 1 if self.loss == "binary_cross_entropy" else NUM_CLASSES  # one unit: class 1's probability
+        _check_memory(self.spec, self.dtype, max_memory, outputs)
         _check_activations(self.activation, hidden_layers=_hidden_layers(self.spec, outputs))
         for name, registry in (("output_activation", scratch_nn.ACTIVATIONS), ("loss", scratch_nn.LOSSES),
                                ("init", scratch_nn.INITIALIZERS), ("dtype", DTYPES), ("dataset", DATASETS),
@@ -239,11 +239,11 @@ def check_last_batch(config: RunConfig, num_examples: int) -> None:
                           f"--batch-size (or --train-limit)")
 
 
-def _check_memory(spec, dtype, max_memory: int | None) -> None:
+def _check_memory(spec, dtype, max_memory: int | None, outputs: int = NUM_CLASSES) -> None:
     """A spec whose run needs more memory than there is (reference.memory) is refused with the number,
     before any weight is made; so is one with a layer that gives no output."""
     if isinstance(spec, str) and re.fullmatch(r"\d+(-\d+)+", spec):
-        _layer_sizes(spec)  # its own problems first: sizes of 0, the input size
+        _layer_sizes(spec, outputs)  # its own problems first: sizes of 0, the input size
     elif not (isinstance(spec, str) and re.fullmatch(r"\d+x\d+x\d+(-\w+)+", spec)):
         return  # not a spec: _hidden_layers says what is wrong with it
     from reference.training.sides import EVAL_CHUNK  # (with torch: here, not for --help)
