@@ -172,7 +172,7 @@ def one_thread():
     (["{tmp}", "--timeout", "0"], "argument --timeout: must be a positive finite number; got '0'"),
     (["{tmp}", "--lr", "nan"], "argument --lr: must be a positive finite number; got 'nan'"),
     (["{tmp}", "--workers", "0"], "argument --workers: must be a positive integer; got 0"),
-    (["{tmp}", "--json", "{tmp}/missing/grades.json"], "missing does not exist"),
+    (["{tmp}", "--json", "{tmp}/missing/grades.json"], "missing: it does not exist"),
 ])
 def test_bad_options_are_one_line_and_exit_2(argv, phrase, tmp_path, capsys):
     if "holds no" not in phrase:

@@ -15,6 +15,8 @@ from reference.training import run as training
 from scratch_nn import Linear
 
 TRAIN = ["--spec", "784-8-10", "--epochs", "1", "--no-progress", "--concurrency", "sequential"]
+from reference.cli import check_own_code  # noqa: E402
+
 CHECK = ["check", "layer", "scratch_nn.layers:Linear"]
 
 
@@ -87,11 +89,11 @@ def test_a_crash_before_training_is_4_not_1(tiny_data, monkeypatch, capsys):
 
 
 CHECK_CASES = {
-    0: ([], None),
-    1: (["--layer", f"{__file__}:BiasGradientHalved"], None),
-    2: (["--layer", "no_such_module:Linear"], None),
-    130: ([], raising(KeyboardInterrupt())),
-    143: ([], raising(Terminated())),
+    0: (CHECK, None),
+    1: (["check", "layer", f"{__file__}:BiasGradientHalved"], None),
+    2: (["check", "layer", "no_such_module:Linear"], None),
+    130: (CHECK, raising(KeyboardInterrupt())),
+    143: (CHECK, raising(Terminated())),
 }
 
 
@@ -99,8 +101,8 @@ CHECK_CASES = {
 def test_check(status, monkeypatch):
     options, patch = CHECK_CASES[status]
     if patch:
-        monkeypatch.setattr(check_cli, "_check_from", patch)
-    assert cli.main([*CHECK, *options]) == status
+        monkeypatch.setattr(check_own_code, "check_layer_file", patch)  # the check layer runs
+    assert cli.main(options) == status
 
 
 def test_check_json_that_cannot_be_written_is_4(tmp_path):
