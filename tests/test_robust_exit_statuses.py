@@ -8,6 +8,7 @@ import pytest
 from implementations.submissions import write
 
 from reference.cli import check as check_cli
+from reference.cli import check_own_code
 from reference.cli import main as cli
 from reference.cli import train as train_cli
 from reference.cli.common import Terminated
@@ -15,7 +16,6 @@ from reference.training import run as training
 from scratch_nn import Linear
 
 TRAIN = ["--spec", "784-8-10", "--epochs", "1", "--no-progress", "--concurrency", "sequential"]
-from reference.cli import check_own_code  # noqa: E402
 
 CHECK = ["check", "layer", "scratch_nn.layers:Linear"]
 
