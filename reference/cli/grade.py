@@ -3,6 +3,8 @@
 import argparse
 import math
 import os
+import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,19 +22,29 @@ from reference.cli.check_whole_network import (
     add_convention_flags,
     conventions_from,
 )
+from reference.grading.course import Rubric, write_csv, write_gradescope
 from reference.grading.folder import __doc__ as GRADE_DOC
-from reference.grading.folder import find_submissions, grade_folder, table, write_json
+from reference.grading.folder import (
+    Interrupted,
+    find_submissions,
+    grade_folder,
+    printable,
+    table,
+    write_json,
+)
 from reference.grading.kinds import (
     ENGINE_SIZES,
     NETWORK_SIZES,
     EngineGradeSettings,
     NetworkGradeSettings,
 )
+from reference.grading.sandbox import HIDDEN, Isolation, missing_tool
 from reference.grading.submission import GradeSettings
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
-COMMON = ("--spec", "--seed", "--timeout", "--workers", "--json", "--student-safe")
+COMMON = ("--spec", "--seed", "--timeout", "--workers", "--isolation", "--memory", "--csv", "--rubric", "--gradescope",
+          "--json", "--student-safe")
 TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-1]}"),
          "--network": ("network", (*COMMON, "--lr", *FLAGS), f"{', '.join(COMMON)}, --lr and the conventions flags "
                                                            f"({', '.join(FLAGS)})")}
@@ -40,28 +52,44 @@ TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-
 
 def add_grade_command(commands) -> None:
     """`compare.py grade`: its parser, registered beside train and check."""
-    parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each isolated "
+    parser = commands.add_parser("grade", help="grade a folder of submissions part by part, each sandboxed "
                                                "(grade --help)", description=GRADE_DOC, epilog=EXIT_STATUS,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(handler=grade_command)
     parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py files, or of folders with an "
-                                                                  "__init__.py or a submission.py")
+                                                                  "__init__.py or a submission.py (any other entry, "
+                                                                  "and names starting with . or _, are skipped)")
     parser.add_argument("--student-safe", action="store_true",
                         help="print and write no number torch computed (no checker tables, no detail in the "
                              "JSON), so that the output can be handed to students (default: the teacher's view)")
     parser.add_argument("--json", metavar="PATH", help="per submission and part: ok (true, false, null for n/a) "
-                                                       "and the reason (default: none)")
-    parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
-                        help="per submission; one still running then is killed (default: 20)")
+                                                       "and the reason; rewritten after every submission "
+                                                       "(default: none)")
+    parser.add_argument("--csv", metavar="PATH", help="a gradebook: one row per student, a column of points per "
+                                                      "part, the total and the maximum (default: none)")
+    parser.add_argument("--rubric", metavar="TOML", help="points per part, a table [points] of part = points "
+                                                         "(default: 1 point a part)")
+    parser.add_argument("--gradescope", metavar="PATH", help="write Gradescope's results.json for the one "
+                                                             "submission in the folder (student-safe)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="per submission; one still running then is stopped (default: 60)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="submissions graded at once; 2 did not help on a busy 2-core machine (see README) "
-                             "(default: 1)")
+                        help="submissions graded at once, each in its own sandbox (default: 1)")
+    parser.add_argument("--isolation", choices=("bwrap", "process"), default="bwrap",
+                        help="bwrap: each submission in a bubblewrap sandbox (needs bwrap installed); process: "
+                             "a process group of its own with resource limits only, which a submission can get "
+                             "out of (default: bwrap)")
+    parser.add_argument("--allow-module", action="append", default=[], metavar="NAME",
+                        help=f"let graded code import NAME, one of those hidden ({', '.join(HIDDEN)}); repeatable")
+    parser.add_argument("--memory", type=int, default=Isolation.memory_mb, metavar="MIB",
+                        help=f"address space of each submission's worker (default: {Isolation.memory_mb})")
     parser.add_argument("--activations", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu; "
                              "not with --network or --engine)")
     parser.add_argument("--lr", type=float, default=GradeSettings.lr,
                         help=f"given to build, and the training run's (default: {GradeSettings.lr})")
-    parser.add_argument("--seed", type=int, default=0, help="weights, inputs and data (default: 0)")
+    parser.add_argument("--seed", type=int, help="weights, inputs and data (default: drawn fresh for every run, so "
+                                                 "that no submission can know them; the JSON records it)")
     add_kind_arguments(parser)
     parser.set_defaults(option_defaults=vars(parser.parse_args(["SUBMISSIONS_DIR"])))  # --engine refuses the rest
 
@@ -69,7 +97,9 @@ def add_grade_command(commands) -> None:
 EXIT_STATUS = """exit status:
   0  every submission passed every part it was graded on
   1  some part of some submission failed (the table says which)
-  2  bad options, or no submission in the folder; nothing was graded"""
+  2  bad options, or no submission in the folder; nothing was graded
+  3  interrupted (SIGINT or SIGTERM): the submissions graded so far are printed and written (JSON status
+     "interrupted")"""
 
 
 def grade_command(args) -> int:
@@ -78,32 +108,102 @@ def grade_command(args) -> int:
         folder, settings = Path(args.folder), settings_from(args)
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give the folder that holds the submissions")
-        total = len(find_submissions(folder))
-        if not total:
+        submissions = find_submissions(folder)
+        if not submissions:
             raise ValueError(f"{folder} holds no submission: no .py file, and no folder with __init__.py or "
                              f"submission.py")
-        json_folder = Path(args.json or ".").resolve().parent
-        if args.json and not (json_folder.is_dir() and os.access(json_folder, os.W_OK | os.X_OK)):
-            raise ValueError(f"--json {args.json}: cannot write in the folder {json_folder}")
+        outputs = check_outputs({"--json": args.json, "--csv": args.csv, "--gradescope": args.gradescope})
+        if args.gradescope and len(submissions) != 1:
+            raise ValueError(f"--gradescope writes the results of one submission; {folder} holds {len(submissions)}")
+        rubric = Rubric.read(args.rubric, settings.parts) if args.rubric else Rubric()
+        isolation = isolation_from(args, settings)
     except ValueError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {printable(error)}", file=sys.stderr)
         return 2
-    started = time.monotonic()
+    started, rows, status = time.monotonic(), [], "grading"
+    extra = {"isolation": isolation.kind, "rubric": rubric.points}
 
     def progress(row):
-        progress.done += 1
-        print(f"graded {row.name} ({progress.done}/{total})", file=sys.stderr)
-    progress.done = 0
+        rows.append(row)
+        print(f"graded {printable(row.name)} ({len(rows)}/{len(submissions)})", file=sys.stderr)
+        write_outputs(outputs, rows, settings, args, rubric, isolation, status, extra)
 
-    rows = grade_folder(folder, settings, args.timeout, args.workers, progress)
-    print(f"grade: {total} submission(s) in {folder}; {settings.describe()}; timeout {args.timeout:g} s each"
+    def interrupt(number, frame):
+        raise Interrupted()
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        grade_folder(folder, settings, args.timeout, args.workers, progress, isolation, submissions)
+        status = "complete"
+    except Interrupted:
+        status = "interrupted"
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    order = {name: i for i, (name, _) in enumerate(submissions)}
+    rows.sort(key=lambda row: order[row.name])
+    print(f"grade: {len(rows)} of {len(submissions)} submission(s) in {printable(folder)}; {settings.describe()}; "
+          f"seed {settings.seed}; timeout {args.timeout:g} s each; isolation {isolation.kind}"
           + ("; student-safe: no torch numbers" if args.student_safe else ""))
-    print(table(rows, settings, args.student_safe))
-    print(f"\ngraded in {time.monotonic() - started:.0f} s")
-    if args.json:
-        write_json(rows, settings, args.json, args.student_safe, args.timeout)
-        print(f"JSON written to {args.json}")
+    print(table(rows, settings, args.student_safe, rubric))
+    print(f"\ngraded in {time.monotonic() - started:.0f} s" + ("; interrupted" if status == "interrupted" else ""))
+    written = write_outputs(outputs, rows, settings, args, rubric, isolation, status, extra)
+    for flag, path in written:
+        print(f"{flag[2:].upper() if flag != '--gradescope' else 'Gradescope results'} written to {path}")
+    if status == "interrupted":
+        return 3
     return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
+
+
+def check_outputs(paths: dict) -> dict:
+    """The output paths given, each checked before any grading: not a folder, in a folder that exists and can be
+    written, and no two the same. ValueError (one line) naming the flag."""
+    given = {flag: Path(path) for flag, path in paths.items() if path}
+    seen = {}
+    for flag, path in given.items():
+        if path.is_dir():
+            raise ValueError(f"{flag} {path}: is a folder; give a file name")
+        parent = path.resolve().parent
+        if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+            raise ValueError(f"{flag} {path}: cannot write in the folder {parent}")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ValueError(f"{flag} {path}: exists and cannot be written")
+        if path.resolve() in seen:
+            raise ValueError(f"{flag} and {seen[path.resolve()]} are the same file {path}; give each its own")
+        seen[path.resolve()] = flag
+    return given
+
+
+def write_outputs(outputs, rows, settings, args, rubric, isolation, status, extra) -> list:
+    """Every output file, written atomically; [(flag, path)] of those written (one that fails is said in one
+    line and does not stop the others)."""
+    written = []
+    for flag, path in outputs.items():
+        try:
+            if flag == "--json":
+                write_json(rows, settings, path, args.student_safe, args.timeout, status, extra)
+            elif flag == "--csv":
+                write_csv(rows, settings, rubric, path)
+            elif rows:
+                write_gradescope(rows, settings, rubric, isolation.kind, path)
+            written.append((flag, path))
+        except OSError as error:
+            print(f"compare.py grade: {flag} {path}: not written: {error.strerror or error}", file=sys.stderr)
+    return written
+
+
+def isolation_from(args, settings) -> Isolation:
+    """The sandbox asked for; ValueError with the install hint where bwrap is missing."""
+    unknown = [name for name in args.allow_module if name not in HIDDEN]
+    if unknown:
+        raise ValueError(f"--allow-module {unknown[0]}: not hidden; the modules hidden are {', '.join(HIDDEN)}")
+    if args.memory < 256:
+        raise ValueError(f"--memory {args.memory}: give at least 256 MiB (Python and NumPy need about 200)")
+    hint = missing_tool(args.isolation)
+    if hint:
+        raise ValueError(hint)
+    whole = settings.verdicts_in_worker  # --network, --engine: the worker runs the check, with torch
+    hidden = () if whole else tuple(name for name in HIDDEN if name not in args.allow_module)
+    return Isolation(args.isolation, args.memory, args.timeout, hidden, whole)
 
 
 def settings_from(args):
@@ -113,6 +213,8 @@ def settings_from(args):
     if unknown or not activations:
         raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
                          f"separated by commas")
+    if args.seed is None:
+        args.seed = secrets.randbelow(2**31)  # fresh for every run: no submission can know the inputs
     for name, value, least in (("timeout", args.timeout, 0), ("lr", args.lr, 0), ("workers", args.workers, 1),
                                ("seed", args.seed, 0)):
         if not (math.isfinite(value) and (value > least if name in ("timeout", "lr") else value >= least)):
