@@ -15,10 +15,11 @@ import torch
 from implementations.submissions import source, write
 from threadpoolctl import threadpool_limits
 
-from reference.adapters.loader import load_builder
 from reference.cli import main as cli
 from reference.grading import folder as grader
 from reference.grading import submission as grading
+from reference.grading.remote import open_submission
+from reference.grading.sandbox import Isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30  # seconds per submission: a correct one takes 5 to 15 s sandboxed on 2 busy cores; the hanging one costs this
@@ -125,9 +126,7 @@ def test_student_safe_output_holds_no_number_torch_computed(folder, graded):
     """The teacher's view of the buggy submissions carries torch's values (the control); the student-safe
     output, table and JSON, carries none of them, and no number in scientific notation at all."""
     settings, name = grading.GradeSettings(), "bias_averaged.py"
-    row = grader.Row(name, folder / name)
-    with one_thread():  # as the grader's child runs it: many threads on a busy machine take 10x longer
-        grading.grade(load_builder(str(folder / name)), None, settings, row.record)
+    row = grader.judge(name, folder / name, settings, Isolation(), TIMEOUT, slot=0)
     teacher = grader.table([row], settings, safe=False)
     torch_values = re.findall(r"torch (-?\d+\.\d{6,})", teacher)
     assert len(torch_values) >= 3, teacher
@@ -146,9 +145,12 @@ def test_dead_training_runs_fail_as_such(tmp_path):
              "        self.biases = self.biases - self.learning_rate * 1e-4 * prev_grad.sum(axis=0, keepdims=True)\n"
              "        return grad")
     cases = {"dead.py": SUBMISSIONS["dead.py"][1], "stuck.py": stuck, "textbook.py": ""}
+    results = {}
     with one_thread():
-        results = {name: grading.train(load_builder(str(write(tmp_path, name, "textbook", changes))), None,
-                                       grading.GradeSettings()) for name, changes in cases.items()}
+        for name, changes in cases.items():
+            with open_submission(write(tmp_path, name, "textbook", changes), Isolation(), TIMEOUT) as (client, _):
+                client.load(client.started.inside)
+                results[name] = grading.train(client, grading.GradeSettings())
     assert "dead: every gradient was zero" in results["dead.py"].reason
     assert "dead: the loss stayed near ln(10)" in results["stuck.py"].reason
     assert results["textbook.py"].ok, results["textbook.py"]

@@ -50,7 +50,7 @@ def graded(tmp_path, submissions: dict, *argv):
     record = tmp_path / "grades.json"
     done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), *argv, "--student-safe", "--json",
                            str(record), "--timeout", str(TIMEOUT)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=600)
     return done.returncode, done.stdout, json.loads(record.read_text())
 
 

@@ -110,7 +110,6 @@ def judge(name: str, path: Path, settings, isolation: Isolation, timeout: float,
     row, started = Row(name, path), time.monotonic()
     with open_submission(path, isolation, timeout, slot) as (client, output):
         try:
-            client.load(client.started.inside)
             settings.judge(client, row.record)
         except Refused as error:
             row.problem = f"not loaded: {error}"
@@ -149,9 +148,13 @@ class Running:
 
 
 def grade_folder(folder: Path, settings, timeout: float, workers: int = 1, on_row=None,
-                 isolation: Isolation = Isolation(), submissions=None) -> list[Row]:
+                 isolation: Isolation | None = None, submissions=None) -> list[Row]:
     """Every submission graded, `workers` at a time; on_row(row) as each ends. Interrupted (raised by a
-    signal handler of the caller's) stops the judges still running and is raised again."""
+    signal handler of the caller's) stops the judges still running and is raised again. isolation: by
+    default bwrap, torch hidden where the grader judges (build's layers), shown where the worker does."""
+    if isolation is None:
+        whole = settings.verdicts_in_worker
+        isolation = Isolation(cpu_seconds=timeout, whole_project=whole, **({"hidden": ()} if whole else {}))
     context = multiprocessing.get_context("fork")
     submissions = submissions if submissions is not None else find_submissions(folder)
     pending, rows, running = list(submissions), {}, []

@@ -40,6 +40,7 @@ WORKER_FILES = ("scratch_nn", "reference/__init__.py", "reference/adapters", "re
 HIDDEN = ("torch", "functorch", "torchgen", "jax", "jaxlib", "tensorflow", "keras", "autograd", "triton", "nvidia")
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes fail (File too large)
 PROCESSES = 64             # processes (threads count too) of one worker's uid
+TORCH_ADDRESS_SPACE = 16 * 2**30  # bytes: importing torch (CPU) maps about 6 GiB of virtual memory
 UID_BASE = 61000           # the uid of concurrent slot k is UID_BASE + k (root only)
 INSTALL_HINT = ("bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap), "
                 "or pass --isolation process to accept the weaker isolation")
@@ -58,7 +59,9 @@ class Isolation:
     whole_project: bool = False  # the worker judges (--network, --engine): it needs reference whole, and torch
 
     def limits(self, slot_uid) -> dict:
-        limits = {"RLIMIT_AS": self.memory_mb * 2**20, "RLIMIT_CPU": math.ceil(self.cpu_seconds) + 1,
+        # torch maps gigabytes of address space it never touches: where it is shown, that much more
+        extra = 0 if "torch" in self.hidden else TORCH_ADDRESS_SPACE
+        limits = {"RLIMIT_AS": self.memory_mb * 2**20 + extra, "RLIMIT_CPU": math.ceil(self.cpu_seconds) + 1,
                   "RLIMIT_FSIZE": OUTPUT_LIMIT, "RLIMIT_NOFILE": 256, "RLIMIT_CORE": 0}
         return {**limits, "RLIMIT_NPROC": PROCESSES} if slot_uid is not None else limits
 

@@ -69,7 +69,8 @@ class GradeSettings:
         return f"activations {', '.join(self.activations)}; lr {self.lr:g}"
 
     def judge(self, client, emit) -> None:
-        """Grade the submission whose worker client talks to (its build loaded)."""
+        """Grade the submission whose worker client talks to (remote.Refused where build cannot be loaded)."""
+        client.load(client.started.inside)
         grade(client, self, emit)
 
 
