@@ -104,7 +104,7 @@ if os.fork() == 0:
     if os.fork() == 0:
         time.sleep(8)
         try:
-            open({record!r}, "w").write("{{}}")
+            open({record!r}, "w").write("forged")
         except OSError:
             pass
         os._exit(0)
@@ -156,7 +156,7 @@ class Sigmoid(Sigmoid):
         os._exit(0)
 ''', False),
 }
-ODD_NAME = "odd\nname.py               ok        ok        ok        ok        ok        ok    6/6.py"
+ODD_NAME = "odd\nname.py        ok        ok        ok        ok        ok        ok.py"  # forges a row, unescaped
 
 
 def running_uids() -> list[int]:
@@ -190,7 +190,9 @@ def attacked(tmp_path_factory):
     (folder / "feedback" / "notes.py").write_text("raise SystemExit('not a submission')\n")
     paths = {"others": str(folder / "textbook.py"), "key": str(key), "record": str(record)}
     for name, (code, broken) in ATTACKS.items():
-        (folder / name).write_text(source("textbook", (BROKEN if broken else "") + code.format(**paths)))
+        for field, path in paths.items():  # str.format would read the attacks' own braces
+            code = code.replace(f"{{{field}!r}}", repr(path))
+        (folder / name).write_text(source("textbook", (BROKEN if broken else "") + code))
     started = time.monotonic()
     done = subprocess.run([sys.executable, str(ROOT / "compare.py"), "grade", str(folder), "--json", str(record), "--timeout",
                            str(TIMEOUT), "--workers", "2", "--memory", "1024"], cwd=tmp, capture_output=True,
