@@ -17,7 +17,7 @@ import pytest
 from implementations.submissions import source
 from test_grading import marks
 
-from reference.grading.sandbox import UID_BASE
+from reference.grading.sandbox import PID_RANGE, UID_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30
@@ -160,15 +160,16 @@ ODD_NAME = "odd\nname.py        ok        ok        ok        ok        ok      
 
 
 def running_uids() -> list[int]:
-    """The pids of every process running under a worker's uid (the sandbox's)."""
+    """The pids of every process running under a worker's uid (the sandbox's; another grading run at the same
+    time would show here too)."""
     found = []
     for entry in os.listdir("/proc"):
         try:
             status = Path(f"/proc/{entry}/status").read_text()
         except OSError:
             continue
-        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
-        if UID_BASE <= uid < UID_BASE + 16:
+        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1))
+        if UID_BASE <= uid < UID_BASE + PID_RANGE:
             found.append(int(entry))
     return found
 
@@ -260,7 +261,7 @@ def test_os_exit_is_named_as_the_reason(attacked):
 
 def test_odd_names_are_escaped_and_a_folder_without_submission_is_not_one(attacked):
     out = attacked["done"].stdout
-    assert "odd\\nname.py" in out and not re.search(r"^name\.py ", out, re.M)
+    assert "odd\\nname.py" in out and not re.search(r"^name\.py ", out, re.MULTILINE)
     assert "feedback/" not in attacked["rows"]
 
 

@@ -23,7 +23,6 @@ from reference.cli.check_whole_network import (
     conventions_from,
 )
 from reference.grading.course import Rubric, write_csv, write_gradescope
-from reference.grading.folder import __doc__ as GRADE_DOC
 from reference.grading.folder import (
     Interrupted,
     find_submissions,
@@ -32,13 +31,14 @@ from reference.grading.folder import (
     table,
     write_json,
 )
+from reference.grading.folder import __doc__ as GRADE_DOC
 from reference.grading.kinds import (
     ENGINE_SIZES,
     NETWORK_SIZES,
     EngineGradeSettings,
     NetworkGradeSettings,
 )
-from reference.grading.sandbox import HIDDEN, Isolation, missing_tool
+from reference.grading.sandbox import HIDDEN, Isolation, isolation_for, missing_tool
 from reference.grading.submission import GradeSettings
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
@@ -180,7 +180,7 @@ def write_outputs(outputs, rows, settings, args, rubric, isolation, status, extr
     for flag, path in outputs.items():
         try:
             if flag == "--json":
-                write_json(rows, settings, path, args.student_safe, args.timeout, status, extra)
+                write_json(rows, settings, path, args.student_safe, args.timeout, status, extra, rubric)
             elif flag == "--csv":
                 write_csv(rows, settings, rubric, path)
             elif rows:
@@ -201,9 +201,7 @@ def isolation_from(args, settings) -> Isolation:
     hint = missing_tool(args.isolation)
     if hint:
         raise ValueError(hint)
-    whole = settings.verdicts_in_worker  # --network, --engine: the worker runs the check, with torch
-    hidden = () if whole else tuple(name for name in HIDDEN if name not in args.allow_module)
-    return Isolation(args.isolation, args.memory, args.timeout, hidden, whole)
+    return isolation_for(settings, args.isolation, args.memory, args.timeout, args.allow_module)
 
 
 def settings_from(args):

@@ -14,8 +14,9 @@ the student-safe reason, never a number torch computed.
 import csv
 import io
 import json
-import tomllib
 from dataclasses import dataclass, field
+
+import tomllib
 
 from reference.atomic_file import write_atomically
 

@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from reference.atomic_file import write_atomically
 from reference.grading.remote import Refused, SubmissionGone, open_submission
-from reference.grading.sandbox import Isolation
+from reference.grading.sandbox import Isolation, isolation_for
 from reference.grading.submission import PartResult
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
@@ -105,10 +105,10 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def judge(name: str, path: Path, settings, isolation: Isolation, timeout: float, slot: int) -> Row:
+def judge(name: str, path: Path, settings, isolation: Isolation, timeout: float) -> Row:
     """One submission graded: its worker started in the sandbox, every part decided here."""
     row, started = Row(name, path), time.monotonic()
-    with open_submission(path, isolation, timeout, slot) as (client, output):
+    with open_submission(path, isolation, timeout) as (client, output):
         try:
             settings.judge(client, row.record)
         except Refused as error:
@@ -123,18 +123,22 @@ def judge(name: str, path: Path, settings, isolation: Isolation, timeout: float,
     return row
 
 
-def judge_process(connection, name, path, settings, isolation, timeout, slot) -> None:
-    """A judge (forked from the grader, trusted: it never imports a submission): grade one, send its row."""
+def judge_process(connection, name, path, settings, isolation, timeout) -> None:
+    """A judge (forked from the grader, trusted: it never imports a submission): grade one, send its row.
+    SIGTERM or SIGINT stops it, its worker stopped with it (open_submission's exit)."""
     def stop(number, frame):
         raise Interrupted()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, stop)
     torch.set_num_threads(1)  # thread pools spinning beside other judges and workers only slow all down
-    with threadpool_limits(limits=1):
-        try:
-            connection.send(judge(name, path, settings, isolation, timeout, slot))
-        except Interrupted:
-            pass
+    try:
+        with threadpool_limits(limits=1):
+            row = judge(name, path, settings, isolation, timeout)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)  # done: what is left is to hand the row over and end
+        connection.send(row)
+    except Interrupted:
+        pass
 
 
 @dataclass
@@ -143,7 +147,6 @@ class Running:
     path: Path
     process: multiprocessing.Process
     connection: object
-    slot: int
     started: float
 
 
@@ -152,9 +155,7 @@ def grade_folder(folder: Path, settings, timeout: float, workers: int = 1, on_ro
     """Every submission graded, `workers` at a time; on_row(row) as each ends. Interrupted (raised by a
     signal handler of the caller's) stops the judges still running and is raised again. isolation: by
     default bwrap, torch hidden where the grader judges (build's layers), shown where the worker does."""
-    if isolation is None:
-        whole = settings.verdicts_in_worker
-        isolation = Isolation(cpu_seconds=timeout, whole_project=whole, **({"hidden": ()} if whole else {}))
+    isolation = isolation or isolation_for(settings, cpu_seconds=timeout)
     context = multiprocessing.get_context("fork")
     submissions = submissions if submissions is not None else find_submissions(folder)
     pending, rows, running = list(submissions), {}, []
@@ -164,13 +165,12 @@ def grade_folder(folder: Path, settings, timeout: float, workers: int = 1, on_ro
         while pending or running:
             while pending and len(running) < workers:
                 name, path = pending.pop(0)
-                slot = min(set(range(workers)) - {r.slot for r in running})
                 receiving, sending = context.Pipe(duplex=False)
                 process = context.Process(target=judge_process, daemon=True,
-                                          args=(sending, name, path, settings, isolation, timeout, slot))
+                                          args=(sending, name, path, settings, isolation, timeout))
                 process.start()
                 sending.close()
-                running.append(Running(name, path, process, receiving, slot, time.monotonic()))
+                running.append(Running(name, path, process, receiving, time.monotonic()))
             deadline = min(r.started for r in running) + timeout + JUDGE_MARGIN
             wait([r.connection for r in running] + [r.process.sentinel for r in running],
                  timeout=max(0.0, deadline - time.monotonic()))
@@ -194,6 +194,7 @@ def collect(r: Running, timeout: float) -> Row | None:
             row = r.connection.recv()
         except (EOFError, OSError):
             row = None
+        r.process.join(5)  # it ends once the row is sent
         end(r)
         return row or Row(r.name, r.path, problem=f"the grader's judge failed (exit status {r.process.exitcode})")
     if not r.process.is_alive() or time.monotonic() - r.started > timeout + JUDGE_MARGIN:
@@ -246,10 +247,18 @@ def mark(result: PartResult | None) -> str:
     return "-" if result is None else "n/a" if result.ok is None else "ok" if result.ok else "FAIL"
 
 
-def write_json(rows, settings, path, safe: bool, timeout: float, status: str = "complete", extra=None) -> None:
-    """The record, written atomically (a reader sees the last whole one): status says how far it got."""
+def write_json(rows, settings, path, safe: bool, timeout: float, status: str = "complete", extra=None,
+               rubric=None) -> None:
+    """The record, written atomically (a reader sees the last whole one): status says how far it got.
+    rubric (reference.grading.course.Rubric): each submission's points and max_points too."""
+    submissions = []
+    for row in rows:
+        entry = row.to_dict(settings, safe)
+        if rubric is not None:
+            entry["points"], entry["max_points"] = rubric.score(row, settings)
+        submissions.append(entry)
     record = {"status": status, "settings": {**dataclasses.asdict(settings), "timeout": timeout, "student_safe": safe,
                                              **(extra or {})},
-              "parts": settings.parts, "submissions": [row.to_dict(settings, safe) for row in rows]}
+              "parts": settings.parts, "submissions": submissions}
     text = json.dumps(record, indent=2) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))

@@ -262,11 +262,11 @@ class RemoteLoss(Remote, AdaptedLoss):
 
 
 @contextlib.contextmanager
-def open_submission(path, isolation: sandbox.Isolation, timeout: float, slot: int = 0):
+def open_submission(path, isolation: sandbox.Isolation, timeout: float):
     """A Client of a worker started on path, its submission imported; every process of it ended at the
     exit. Yields (client, output): output is the file of what the submission printed."""
     with tempfile.TemporaryFile() as output:
-        started = sandbox.start(path, isolation, output, slot)
+        started = sandbox.start(path, isolation, output)
         try:
             client = Client(started, time.monotonic() + timeout, timeout)
             uid = started.uid

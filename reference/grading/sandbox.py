@@ -8,8 +8,8 @@ and the submission copied into a private folder, the only place it can write. It
 (--unshare-net), its own PID namespace (--unshare-pid: it sees no other process, and when the
 sandbox ends every process started inside ends with it) and its own session (--new-session), and
 it dies with the grader (--die-with-parent). Run as root, the worker then drops to a uid of its own
-(one per concurrent slot): it cannot signal the grader, read what only root reads, or fork past its
-process limit (the kernel does not count root's processes).
+(one per judge process, so no two running workers share one): it cannot signal the grader, read what
+only root reads, or fork past its process limit (the kernel does not count root's processes).
 
 --isolation process is the weaker fallback where bubblewrap is missing: the worker runs in its own
 process group, killed as a whole at the end, with the same resource limits, inherited descriptors
@@ -41,7 +41,10 @@ HIDDEN = ("torch", "functorch", "torchgen", "jax", "jaxlib", "tensorflow", "kera
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes fail (File too large)
 PROCESSES = 64             # processes (threads count too) of one worker's uid
 TORCH_ADDRESS_SPACE = 16 * 2**30  # bytes: importing torch (CPU) maps about 6 GiB of virtual memory
-UID_BASE = 61000           # the uid of concurrent slot k is UID_BASE + k (root only)
+# Root runs each worker under uid UID_BASE + the pid of the judge that started it: unique among the judges alive,
+# whatever runs at once (workers, other grading runs), so that killing every process of that uid kills only it.
+UID_BASE = 1_000_000_000
+PID_RANGE = 2**22  # Linux's largest pid_max
 INSTALL_HINT = ("bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap), "
                 "or pass --isolation process to accept the weaker isolation")
 BOOT = "import sys; sys.path.insert(0, {root!r}); from reference.grading.worker import main; main()"
@@ -58,12 +61,22 @@ class Isolation:
     hidden: tuple[str, ...] = HIDDEN
     whole_project: bool = False  # the worker judges (--network, --engine): it needs reference whole, and torch
 
-    def limits(self, slot_uid) -> dict:
+    def limits(self, uid) -> dict:
         # torch maps gigabytes of address space it never touches: where it is shown, that much more
         extra = 0 if "torch" in self.hidden else TORCH_ADDRESS_SPACE
         limits = {"RLIMIT_AS": self.memory_mb * 2**20 + extra, "RLIMIT_CPU": math.ceil(self.cpu_seconds) + 1,
                   "RLIMIT_FSIZE": OUTPUT_LIMIT, "RLIMIT_NOFILE": 256, "RLIMIT_CORE": 0}
-        return {**limits, "RLIMIT_NPROC": PROCESSES} if slot_uid is not None else limits
+        return {**limits, "RLIMIT_NPROC": PROCESSES} if uid is not None else limits  # root: a uid of its own
+
+
+def isolation_for(settings, kind: str = "bwrap", memory_mb: int = Isolation.memory_mb, cpu_seconds: float = 60.0,
+                  allowed=()) -> Isolation:
+    """The isolation of a run: where the grader judges (settings.verdicts_in_worker false: build's layers), the
+    worker sees the worker's files and no hidden module but those allowed; where the worker judges, the whole
+    project and torch."""
+    whole = settings.verdicts_in_worker
+    hidden = () if whole else tuple(name for name in HIDDEN if name not in allowed)
+    return Isolation(kind, memory_mb, cpu_seconds, hidden, whole)
 
 
 def missing_tool(kind: str) -> str | None:
@@ -79,7 +92,7 @@ class Started:
     uid: int | None       # the worker's own uid, where it drops to one
 
 
-def start(submission: Path, isolation: Isolation, output, slot: int) -> Started:
+def start(submission: Path, isolation: Isolation, output) -> Started:
     """The worker started on a private copy of the submission; output: the file its prints go to."""
     folder = Path(tempfile.mkdtemp(prefix="grade-"))
     work = folder / "submission"
@@ -91,7 +104,7 @@ def start(submission: Path, isolation: Isolation, output, slot: int) -> Started:
     else:
         shutil.copy2(source, copy, follow_symlinks=False)
     # Root drops to a uid of its own inside bwrap (where the Python installation is bound readable).
-    uid = UID_BASE + slot if os.geteuid() == 0 and isolation.kind == "bwrap" else None
+    uid = UID_BASE + os.getpid() if os.geteuid() == 0 and isolation.kind == "bwrap" else None
     if uid is not None:
         for path in [work, *work.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)

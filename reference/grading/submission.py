@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import scratch_nn
 from reference import tolerances
 from reference.adapters import ConventionError
 from reference.adapters.loader import ImplementationError
