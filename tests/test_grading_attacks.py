@@ -20,7 +20,7 @@ from test_grading import marks
 from reference.grading.sandbox import PID_RANGE, UID_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 30
+TIMEOUT = 60  # seconds per submission: the honest ones take 5 to 15 s on 2 busy cores
 SECRET = "the-answer-key-is-42-and-nobody-may-read-it"
 BROKEN = "Linear = LinearBiasAveraged\n"  # a real mistake: linear and training must fail whatever the attack
 
@@ -194,15 +194,13 @@ def attacked(tmp_path_factory):
         for field, path in paths.items():  # str.format would read the attacks' own braces
             code = code.replace(f"{{{field}!r}}", repr(path))
         (folder / name).write_text(source("textbook", (BROKEN if broken else "") + code))
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, str(ROOT / "compare.py"), "grade", str(folder), "--json", str(record), "--timeout",
-                           str(TIMEOUT), "--workers", "2", "--memory", "1024"], cwd=tmp, capture_output=True,
-                          text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, str(ROOT / "compare.py"), "grade", str(folder), "--json", str(record),
+                           "--timeout", str(TIMEOUT), "--workers", "2", "--memory", "1024"], cwd=tmp,
+                          capture_output=True, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)})
     alive = running_uids()
     time.sleep(10)  # past the escaped grandchild's wake-up
     rows = {row["name"]: row for row in json.loads(record.read_text())["submissions"]}
-    return {"done": done, "rows": rows, "alive": alive, "key": key, "tmp": tmp, "folder": folder,
-            "record": record, "seconds": time.monotonic() - started}
+    return {"done": done, "rows": rows, "alive": alive, "key": key, "tmp": tmp, "folder": folder, "record": record}
 
 
 def test_the_honest_submissions_keep_their_grade(attacked):

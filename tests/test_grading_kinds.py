@@ -50,8 +50,8 @@ def graded(tmp_path, submissions: dict, *argv):
         (folder / name).write_text(text)
     record = tmp_path / "grades.json"
     done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), *argv, "--student-safe", "--json",
-                           str(record), "--timeout", str(TIMEOUT), *ISOLATION], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                           str(record), "--timeout", str(TIMEOUT), *ISOLATION], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
     return done.returncode, done.stdout, json.loads(record.read_text())
 
 
@@ -76,7 +76,7 @@ def assert_graded(out, record, name, expected) -> None:
     """The submission's marks are `expected` ("ok FAIL n/a ... 3/4") in the JSON and in its table row."""
     submission = next(s for s in record["submissions"] if s["name"] == name)
     assert marks(submission) == expected, submission
-    assert re.search(rf"^{re.escape(name)}\s+" + r"\s+".join(map(re.escape, expected.split())) + "$", out, re.MULTILINE)
+    assert re.search(rf"^{re.escape(name)}\s+" + r"\s+".join(map(re.escape, expected.split())) + "$", out, re.M)
 
 
 def test_each_network_failure_says_why(networks):

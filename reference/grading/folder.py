@@ -1,7 +1,7 @@
 """Grade a folder of submissions: each in a sandbox of its own, one row each, one column per part.
 
     python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--csv grades.csv]
-                            [--rubric rubric.toml] [--gradescope results.json] [--timeout 20] [--workers N]
+                            [--rubric rubric.toml] [--gradescope results.json] [--timeout 60] [--workers N]
                             [--isolation bwrap|process] [--allow-module NAME]
 
 A submission is a `.py` file in the folder, or a sub-folder holding a package (`__init__.py`) or a
@@ -19,7 +19,8 @@ submission can only compute, and what it computes is judged here. A submission t
 sys.exit, hangs, loops, exhausts its limits or sends anything malformed is a row with the parts it
 finished and the reason for the others; what it prints is kept (the JSON's `output`), never shown
 in the table. --workers N grades N submissions at once, each judged by a process of its own and
-run in a sandbox (and, as root, a uid) of its own.
+run in a sandbox (and, as root, a uid) of its own. (--network and --engine are the exception: their
+check runs in the worker, which sends its verdicts; see reference.grading.kinds.)
 
 The JSON is rewritten after every submission (its `status`: grading, complete or interrupted);
 SIGINT or SIGTERM stops the run, keeps the rows graded so far (printed and written) and exits

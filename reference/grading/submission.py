@@ -1,4 +1,4 @@
-"""Grading one submission, part by part, for partial credit (reference.grading.folder runs each in a process of its own).
+"""Grading one submission, part by part, for partial credit, through its sandboxed worker (reference.grading.remote).
 
 A submission is a file whose build function returns its network (the contract of
 reference.adapters.loader: build(sizes, activations, lr, seed) -> layers or (layers, loss)). It is
