@@ -52,6 +52,10 @@ def main():
             print(f"{args.submissions} submissions, {workers} worker(s), {args.isolation}: {seconds:.1f} s "
                   f"({seconds / args.submissions:.2f} s each; {passed} passed every part); the judges' and "
                   f"workers' CPU time {cpu:.1f} s; load average {os.getloadavg()[0]:.1f}")
+            for row in rows:  # every copy is correct: a row that is not names what went wrong (a busy machine?)
+                if row.score(GradeSettings()) != (6, 6):
+                    failed = [f"{part}: {result.reason}" for part, result in row.parts.items() if not result.ok]
+                    print(f"  {row.name}: {row.problem or failed[0]}")
 
 
 def startup(path: Path, isolation: Isolation) -> float:

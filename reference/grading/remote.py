@@ -18,6 +18,7 @@ reason, for the parts not yet graded.
 import contextlib
 import copy
 import signal
+import subprocess
 import tempfile
 import time
 from dataclasses import fields
@@ -105,7 +106,7 @@ class Client:
         """Why the worker stopped answering, in words."""
         try:
             code = self.started.process.wait(timeout=2)
-        except Exception:  # noqa: BLE001 (still running: its answer stream was closed)
+        except subprocess.TimeoutExpired:  # still running, its answers closed (by the submission's own code)
             return f"its process closed its answers while {self.doing}"
         if code < 0 or code > 128:
             number = -code if code < 0 else code - 128
