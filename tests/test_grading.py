@@ -6,7 +6,6 @@ dead training runs named as such."""
 import contextlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,11 +19,11 @@ from reference.cli import main as cli
 from reference.grading import folder as grader
 from reference.grading import submission as grading
 from reference.grading.remote import open_submission
-from reference.grading.sandbox import Isolation
+from reference.grading.sandbox import Isolation, missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-# The sandbox where bubblewrap is installed (CI installs it); else the weaker isolation, which grades alike.
-ISOLATION_KIND = "bwrap" if shutil.which("bwrap") else "process"
+# The sandbox where bubblewrap works (CI installs it); else the weaker isolation, which grades alike.
+ISOLATION_KIND = "process" if missing_tool("bwrap") else "bwrap"
 ISOLATION = ["--isolation", ISOLATION_KIND]
 TIMEOUT = 60  # seconds per submission: a correct one takes 5 to 15 s sandboxed on 2 busy cores; hangs.py costs it
 

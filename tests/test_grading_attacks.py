@@ -7,7 +7,6 @@ reaches the output, and no process of any submission is alive when grade returns
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 from implementations.submissions import source
 from test_grading import marks
 
-from reference.grading.sandbox import PID_RANGE, UID_BASE
+from reference.grading.sandbox import PID_RANGE, UID_BASE, missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60  # seconds per submission: the honest ones take 5 to 15 s on 2 busy cores
@@ -176,7 +175,7 @@ def running_uids() -> list[int]:
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
+    if missing_tool("bwrap") or os.geteuid() != 0:
         pytest.skip("needs bubblewrap, run as root (the grader drops each worker to a uid of its own)")
     tmp = tmp_path_factory.mktemp("attacks")
     folder, teacher = tmp / "submissions", tmp / "teacher"

@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,11 +20,12 @@ from test_grading_attacks import running_uids
 
 from reference.cli import main as cli
 from reference.grading.gradescope import build_bundle
+from reference.grading.sandbox import missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
 RUBRIC = "[points]\nlinear = 2\ntraining = 3\n"
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)")
+needs_bwrap = pytest.mark.skipif(missing_tool("bwrap") is not None, reason="needs a working bubblewrap")
 
 
 def grade(*argv, **options):

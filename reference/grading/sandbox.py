@@ -80,8 +80,17 @@ def isolation_for(settings, kind: str = "bwrap", memory_mb: int = Isolation.memo
 
 
 def missing_tool(kind: str) -> str | None:
-    """The one-line install hint where the isolation asked for cannot be had, else None."""
-    return INSTALL_HINT if kind == "bwrap" and shutil.which("bwrap") is None else None
+    """The one-line reason where the isolation asked for cannot be had (bwrap missing, or unable to make a
+    sandbox here: no user namespaces, say), else None."""
+    if kind != "bwrap":
+        return None
+    if shutil.which("bwrap") is None:
+        return INSTALL_HINT
+    tried = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "true"], capture_output=True, text=True)
+    if tried.returncode:
+        return (f"bubblewrap cannot make a sandbox here ({tried.stderr.strip()[:200]}): allow it (user namespaces, "
+                f"or run as root), or pass --isolation process to accept the weaker isolation")
+    return None
 
 
 @dataclass
