@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_grading import TIMEOUT, marks, one_thread
+from test_grading import ISOLATION, ISOLATION_KIND, TIMEOUT, marks, one_thread
 
 from reference.cli import main as cli
 from reference.grading import folder as grader
 from reference.grading.kinds import EngineGradeSettings, NetworkGradeSettings
+from reference.grading.sandbox import isolation_for
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ROOT / "tests" / "implementations"
@@ -49,8 +50,8 @@ def graded(tmp_path, submissions: dict, *argv):
         (folder / name).write_text(text)
     record = tmp_path / "grades.json"
     done = subprocess.run([sys.executable, "compare.py", "grade", str(folder), *argv, "--student-safe", "--json",
-                           str(record), "--timeout", str(TIMEOUT)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                           str(record), "--timeout", str(TIMEOUT), *ISOLATION], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
     return done.returncode, done.stdout, json.loads(record.read_text())
 
 
@@ -110,9 +111,12 @@ def test_unfound_conventions_fail_one_row_and_the_flags_apply_to_every_submissio
     (tmp_path / "nielsen.py").write_text(NIELSEN)
     for conventions, student in (({}, "- - - - 0/4"), ({"cost": "quadratic"}, "ok ok ok ok 4/4")):
         settings = NetworkGradeSettings("Network", sizes=(12, 7, 5), conventions=conventions)
-        rows = {row.name: row.to_dict(settings, safe=True) for row in grader.grade_folder(tmp_path, settings, 60)}
+        graded = grader.grade_folder(tmp_path, settings, 60, isolation=isolation_for(settings, ISOLATION_KIND))
+        rows = {row.name: row.to_dict(settings, safe=True) for row in graded}
         assert marks(rows["student.py"]) == student and marks(rows["nielsen.py"]) == "ok ok ok ok 4/4", rows
-    assert "give --cost" in grader.grade_folder(tmp_path, NetworkGradeSettings("Network", (12, 7, 5)), 60)[1].problem
+    settings = NetworkGradeSettings("Network", (12, 7, 5))
+    assert "give --cost" in grader.grade_folder(tmp_path, settings, 60,
+                                                isolation=isolation_for(settings, ISOLATION_KIND))[1].problem
 
 
 @pytest.mark.parametrize("name", ENGINES)

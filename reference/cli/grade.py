@@ -3,6 +3,8 @@ the grading starts (with torch), so that --help answers without it."""
 
 import ast
 import importlib.util
+import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,11 +20,21 @@ from reference.cli.check_whole_network import (
     add_convention_flags,
     conventions_from,
 )
-from reference.cli.common import EXIT_BAD_INPUT, non_negative_int, positive_float, positive_int
+from reference.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from reference.grading.sandbox import HIDDEN, Isolation
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
-COMMON = ("--spec", "--seed", "--timeout", "--workers", "--json", "--student-safe")
+COMMON = ("--spec", "--seed", "--timeout", "--workers", "--isolation", "--memory", "--csv", "--rubric", "--gradescope",
+          "--json", "--student-safe")
 TAKES = {"--engine": ("engine", COMMON, f"{', '.join(COMMON[:-1])} and {COMMON[-1]}"),
          "--network": ("network", (*COMMON, "--lr", *FLAGS), f"{', '.join(COMMON)}, --lr and the conventions flags "
                                                            f"({', '.join(FLAGS)})")}
@@ -33,33 +45,53 @@ def add_arguments(parser, argv) -> None:
     parser.description, parser.epilog = _grader_docstring(), EXIT_STATUS
     parser.set_defaults(handler=grade_command)
     parser.add_argument("folder", metavar="SUBMISSIONS_DIR", help="a folder of .py or .ipynb files, or of folders "
-                                                                  "with an __init__.py or a submission.py")
+                                                                  "with an __init__.py, a submission.py or a "
+                                                                  "submission.ipynb (any other entry, and names "
+                                                                  "starting with . or _, are skipped, and said)")
     parser.add_argument("--student-safe", action="store_true",
                         help="print and write no number torch computed (no checker tables, no detail in the "
                              "JSON), so that the output can be handed to students (default: the teacher's view)")
     parser.add_argument("--json", metavar="PATH", help="per submission and part: ok (true, false, null for n/a) "
-                                                       "and the reason (default: none)")
-    parser.add_argument("--timeout", type=positive_float, default=20.0, metavar="SECONDS",
-                        help="per submission; one still running then is killed (default: 20)")
+                                                       "and the reason; rewritten after every submission "
+                                                       "(default: none)")
+    parser.add_argument("--csv", metavar="PATH", help="a gradebook: one row per student, a column of points per "
+                                                      "part, the total and the maximum (default: none)")
+    parser.add_argument("--rubric", metavar="TOML", help="points per part, a table [points] of part = points "
+                                                         "(default: 1 point a part)")
+    parser.add_argument("--gradescope", metavar="PATH", help="write Gradescope's results.json for the one "
+                                                             "submission in the folder (student-safe)")
+    parser.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                        help="per submission; one still running then is stopped (default: 60)")
     parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                        help="submissions graded at once; more help only where cores are free (benchmarks/grading.py) "
-                             "(default: 1)")
+                        help="submissions graded at once, each in its own sandbox; more help only where cores are "
+                             "free (benchmarks/grading.py) (default: 1)")
+    parser.add_argument("--isolation", choices=("bwrap", "process"), default="bwrap",
+                        help="bwrap: each submission in a bubblewrap sandbox (needs bwrap installed); process: "
+                             "a process group of its own with resource limits only, which a submission can get "
+                             "out of (default: bwrap)")
+    parser.add_argument("--allow-module", action="append", default=[], metavar="NAME",
+                        help=f"let graded code import NAME, one of those hidden ({', '.join(HIDDEN)}); repeatable")
+    parser.add_argument("--memory", type=positive_int, default=Isolation.memory_mb, metavar="MIB",
+                        help=f"address space of each submission's worker (default: {Isolation.memory_mb})")
     parser.add_argument("--activations", metavar="NAMES",
                         help="the activations graded, one column each; the first trains (default: sigmoid,relu; "
                              "not with --network or --engine)")
     parser.add_argument("--lr", type=positive_float, default=GRADE_LR,
                         help=f"given to build, and the training run's (default: {GRADE_LR})")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="weights, inputs and data (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, help="weights, inputs and data (default: drawn fresh for "
+                                                              "every run, so that no submission can know them; the "
+                                                              "JSON records it)")
     add_kind_arguments(parser)
     parser.set_defaults(option_defaults=vars(parser.parse_args(["SUBMISSIONS_DIR"])))  # --engine refuses the rest
 
 
 EXIT_STATUS = """exit status:
-  0  every submission passed every part it was graded on
-  1  some part of some submission failed (the table says which)
-  2  bad options, or no submission in the folder; nothing was graded
-  4  the --json file could not be written (the table was printed), or the grader itself failed
-  130  interrupted with Ctrl-C; 143  terminated by SIGTERM"""
+  0    every submission passed every part it was graded on
+  1    some part of some submission failed (the table says which)
+  2    bad options, output paths, or no submission in the folder; nothing was graded
+  4    an output file could not be written (the table was printed), or the grader itself failed
+  130  interrupted with Ctrl-C, 143 terminated by SIGTERM: the submissions graded so far are
+       printed and written (JSON status "interrupted")"""
 
 
 def _grader_docstring() -> str:
@@ -69,7 +101,8 @@ def _grader_docstring() -> str:
 
 
 def grade_command(args) -> int:
-    from reference.grading.folder import find_submissions, grade_folder, table, what_was_taken, write_json
+    from reference.grading.course import Rubric
+    from reference.grading.folder import Interrupted, find_submissions, grade_folder, printable, table, what_was_taken
     from reference.outputs import output_problems
 
     prog = f"{args.prog} grade"
@@ -78,37 +111,93 @@ def grade_command(args) -> int:
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give the folder that holds the submissions")
         submissions = find_submissions(folder)
-        total = len(submissions)
-        if not total:
-            raise ValueError(f"{folder} holds no submission: no .py or .ipynb file, and no folder with __init__.py "
-                             f"or submission.py")
-        for problem in output_problems({"json": args.json}):  # reference.outputs, as train's
-            raise ValueError(f"--json {problem.path}: {problem.problem}")
+        if not submissions:
+            raise ValueError(f"{folder} holds no submission: no .py or .ipynb file, and no folder with __init__.py, "
+                             f"submission.py or submission.ipynb")
+        outputs = {"--json": args.json, "--csv": args.csv, "--gradescope": args.gradescope}
+        for problem in output_problems({flag[2:]: path for flag, path in outputs.items()}):  # as train's
+            raise ValueError(f"--{problem.name} {problem.path}: {problem.problem}")
+        if args.gradescope and len(submissions) != 1:
+            raise ValueError(f"--gradescope writes the results of one submission; {folder} holds {len(submissions)}")
+        rubric = Rubric.read(args.rubric, settings.parts) if args.rubric else Rubric()
+        isolation = isolation_from(args, settings)
     except ValueError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {printable(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    started = time.monotonic()
+    outputs = {flag: Path(path) for flag, path in outputs.items() if path}
+    started, rows, status = time.monotonic(), [], "grading"
+    extra = {"isolation": isolation.kind, "rubric": rubric.points}
 
     def progress(row):
-        progress.done += 1
-        print(f"graded {row.name} ({progress.done}/{total})", file=sys.stderr)
-    progress.done = 0
+        rows.append(row)
+        print(f"graded {printable(row.name)} ({len(rows)}/{len(submissions)})", file=sys.stderr)
+        write_outputs(prog, outputs, rows, settings, args, rubric, isolation, status, extra)
 
-    rows = grade_folder(folder, settings, args.timeout, args.workers, progress)
-    print(f"grade: {total} submission(s) in {folder}; {settings.describe()}; timeout {args.timeout:g} s each"
+    def interrupt(number, frame):
+        raise Interrupted(number)
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    stopped_by = None
+    try:
+        grade_folder(folder, settings, args.timeout, args.workers, progress, isolation, submissions)
+        status = "complete"
+    except Interrupted as stop:
+        status, stopped_by = "interrupted", stop.args[0] if stop.args else signal.SIGINT
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    order = {name: i for i, (name, _) in enumerate(submissions)}
+    rows.sort(key=lambda row: order[row.name])
+    print(f"grade: {len(rows)} of {len(submissions)} submission(s) in {printable(folder)}; {settings.describe()}; "
+          f"seed {settings.seed}; timeout {args.timeout:g} s each; isolation {isolation.kind}"
           + ("; student-safe: no torch numbers" if args.student_safe else ""))
     if taken := what_was_taken(folder, submissions):
-        print(f"grade: {taken}")
-    print(table(rows, settings, args.student_safe))
-    print(f"\ngraded in {time.monotonic() - started:.0f} s")
-    if args.json:
-        try:
-            write_json(rows, settings, args.json, args.student_safe, args.timeout)
-        except OSError as error:
-            print(f"{prog}: error: the JSON could not be written to {args.json} ({error})", file=sys.stderr)
-            return 4
-        print(f"JSON written to {args.json}")
+        print(f"grade: {printable(taken)}")
+    print(table(rows, settings, args.student_safe, rubric))
+    print(f"\ngraded in {time.monotonic() - started:.0f} s" + ("; interrupted" if status == "interrupted" else ""))
+    written = write_outputs(prog, outputs, rows, settings, args, rubric, isolation, status, extra)
+    for flag, path in written:
+        print(f"{flag[2:].upper() if flag != '--gradescope' else 'Gradescope results'} written to {path}")
+    if stopped_by is not None:
+        return EXIT_TERMINATED if stopped_by == signal.SIGTERM else EXIT_INTERRUPTED
+    if len(written) < len(outputs):
+        return EXIT_FAILED
     return 0 if all(row.score(settings)[0] == row.score(settings)[1] for row in rows) else 1
+
+
+def write_outputs(prog, outputs, rows, settings, args, rubric, isolation, status, extra) -> list:
+    """Every output file, written atomically; [(flag, path)] of those written (one that fails is said in one
+    line and does not stop the others)."""
+    from reference.grading.course import write_csv, write_gradescope
+    from reference.grading.folder import write_json
+
+    written = []
+    for flag, path in outputs.items():
+        try:
+            if flag == "--json":
+                write_json(rows, settings, path, args.student_safe, args.timeout, status, extra, rubric)
+            elif flag == "--csv":
+                write_csv(rows, settings, rubric, path)
+            elif rows:
+                write_gradescope(rows, settings, rubric, isolation.kind, path)
+            written.append((flag, path))
+        except OSError as error:
+            print(f"{prog}: {flag} {path}: not written: {error.strerror or error}", file=sys.stderr)
+    return written
+
+
+def isolation_from(args, settings) -> Isolation:
+    """The sandbox asked for; ValueError with the install hint where bwrap is missing."""
+    from reference.grading.sandbox import isolation_for, missing_tool
+
+    unknown = [name for name in args.allow_module if name not in HIDDEN]
+    if unknown:
+        raise ValueError(f"--allow-module {unknown[0]}: not hidden; the modules hidden are {', '.join(HIDDEN)}")
+    if args.memory < 256:
+        raise ValueError(f"--memory {args.memory}: give at least 256 MiB (Python and NumPy need about 200)")
+    hint = missing_tool(args.isolation)
+    if hint:
+        raise ValueError(hint)
+    return isolation_for(settings, args.isolation, args.memory, args.timeout, args.allow_module)
 
 
 def settings_from(args):
@@ -120,6 +209,8 @@ def settings_from(args):
     if unknown or not activations:
         raise ValueError(f"--activations {args.activations!r}: choose from {', '.join(scratch_nn.ACTIVATIONS)}, "
                          f"separated by commas")
+    if args.seed is None:
+        args.seed = secrets.randbelow(2**31)  # fresh for every run: no submission can know the inputs
     return kind_settings(args) or GradeSettings(activations=activations, lr=args.lr, seed=args.seed)
 
 

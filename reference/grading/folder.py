@@ -1,45 +1,60 @@
-"""Grade a folder of submissions: each in a process of its own, one row each, one column per part.
+"""Grade a folder of submissions: each in a sandbox of its own, one row each, one column per part.
 
-    python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--timeout 20]
+    python compare.py grade SUBMISSIONS_DIR [--student-safe] [--json grades.json] [--csv grades.csv]
+                            [--rubric rubric.toml] [--gradescope results.json] [--timeout 60] [--workers N]
+                            [--isolation bwrap|process] [--allow-module NAME]
 
 A submission is a `.py` file or a Jupyter notebook (`.ipynb`, its code cells) in the folder, or a
-sub-folder holding a package (`__init__.py`), a `submission.py` or a `submission.ipynb`; it defines
-build, as reference.adapters.loader describes (and optionally CONVENTIONS).
-reference.grading.submission grades the parts; this module keeps the grader standing whatever a
-submission does. Each runs in a child process forked from the grader (so torch is imported once,
-not once per submission), with one CPU thread, stdin closed, and its stdout and stderr, Python's
-and the C library's, captured into a file of its own. The child sends each part's grade as soon as
-it is decided, so a submission that raises, calls sys.exit, imports a module that is missing,
-hangs or loops forever is a row with the parts it finished, the reason for the others, and never
-a crashed grader: a child still running after --timeout seconds is killed. Printing is not a
-fault: what a submission prints is kept (the JSON's `output`) and does not reach the table.
-Fork is POSIX-only; the grader runs on Linux and macOS.
+sub-folder holding a package (`__init__.py`), a `submission.py` or a `submission.ipynb`; any other
+entry (a folder with none of them, a file of another kind, a name starting with `.` or `_`) is not
+one and is skipped, and the grader says what it passed over. It defines build, as reference.adapters.loader
+describes (and optionally CONVENTIONS).
+
+The grader never runs a submission's code. Each submission runs in a worker of its own, inside a
+bubblewrap sandbox (reference.grading.sandbox: a private copy of the submission, a read-only
+system, no network, no other submission, no grading file, torch and its kind hidden, limits on
+memory, CPU time, processes and output), and answers requests with arrays only
+(reference.grading.wire: no pickle). The grader chooses the weights and inputs (from a seed drawn
+fresh for each run unless --seed is given), computes torch's answers, compares and scores: a
+submission can only compute, and what it computes is judged here. A submission that raises, calls
+sys.exit, hangs, loops, exhausts its limits or sends anything malformed is a row with the parts it
+finished and the reason for the others; what it prints is kept (the JSON's `output`), never shown
+in the table. --workers N grades N submissions at once, each judged by a process of its own and
+run in a sandbox (and, as root, a uid) of its own. (--network and --engine are the exception: their
+check runs in the worker, which sends its verdicts; see reference.grading.kinds.)
+
+The JSON is rewritten after every submission (its `status`: grading, complete or interrupted);
+SIGINT or SIGTERM stops the run, keeps the rows graded so far (printed and written) and exits
+with status 3.
 """
 
 import dataclasses
 import json
 import multiprocessing
 import os
-import resource
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
 import torch
-import torch._dynamo  # noqa: F401 - torch.optim's first step imports it (seconds): once here, not in every child
+import torch._dynamo  # noqa: F401 - torch.optim's first step imports it (seconds): once here, not in every judge
 from threadpoolctl import threadpool_limits
 
-from reference.adapters.loader import ImplementationError
 from reference.atomic_file import write_atomically
 from reference.child_lifetime import end_with_parent
-from reference.grading.submission import GradeSettings, PartResult
+from reference.grading.remote import Refused, SubmissionGone, open_submission
+from reference.grading.sandbox import Isolation, isolation_for
+from reference.grading.submission import PartResult
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
-OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes raise OSError (File too large)
+JUDGE_MARGIN = 60.0  # seconds past --timeout after which a judge (the grader's own process) is stopped
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: stop grading, keep what was graded."""
 
 
 @dataclass
@@ -55,33 +70,35 @@ class Row:
     seconds: float = 0.0
 
     def record(self, part: str, result) -> None:
-        """Take one message of the child's: a part's PartResult, or the "problem" or "conventions" text."""
+        """Take one result: a part's PartResult, or the "problem" or "conventions" text."""
         if part in ("problem", "conventions"):
             setattr(self, part, result)
         else:
             self.parts[part] = result
 
-    def score(self, settings: GradeSettings) -> tuple[int, int]:
+    def score(self, settings) -> tuple[int, int]:
         """(parts passed, parts graded): a part that does not apply (n/a) counts in neither."""
         graded = [self.parts.get(part) for part in settings.parts]
         return (sum(1 for r in graded if r is not None and r.ok),
                 sum(1 for r in graded if r is None or r.ok is not None))
 
-    def to_dict(self, settings: GradeSettings, safe: bool) -> dict:
+    def result(self, part: str) -> PartResult:
+        """The part's result; one never reached says why (the problem that stopped the submission)."""
+        return self.parts.get(part) or PartResult(False, f"not reached: {self.problem or 'the grading stopped'}")
+
+    def to_dict(self, settings, safe: bool) -> dict:
         passed, graded = self.score(settings)
-        missing = PartResult(False, f"not reached: {self.problem}")
         return {"name": self.name, "score": passed, "out_of": graded, "problem": self.problem,
-                "parts": {part: self.parts.get(part, missing).to_dict(safe) for part in settings.parts},
-                "conventions": self.conventions, "output": self.output,
-                "seconds": round(self.seconds, 1)}
+                "parts": {part: self.result(part).to_dict(safe) for part in settings.parts},
+                "conventions": self.conventions, "output": self.output, "seconds": round(self.seconds, 1)}
 
 
 SUFFIXES = (".py", ".ipynb")  # a submission file: a module, or a notebook whose code cells are one
 
 
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
-    """(name, file to import) for every submission in the folder, by name; hidden and _private entries
-    skipped. A .py and a .ipynb of the same stem are two submissions, each its own row named with its suffix."""
+    """(name, file to import) for every submission in the folder, by name (see the module docstring).
+    A .py and a .ipynb of the same stem are two submissions, each its own row named with its suffix."""
     found = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
@@ -89,16 +106,16 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
         if entry.is_file() and entry.suffix in SUFFIXES:
             found.append((entry.name, entry))
         elif entry.is_dir():
-            package, notebook = entry / "__init__.py", entry / "submission.ipynb"
-            found.append((entry.name + "/", entry if package.is_file() else
-                          notebook if notebook.is_file() and not (entry / "submission.py").is_file()
-                          else entry / "submission.py"))
+            for inside in ("__init__.py", "submission.py", "submission.ipynb"):
+                if (entry / inside).is_file():
+                    found.append((entry.name + "/", entry if inside == "__init__.py" else entry / inside))
+                    break
     return found
 
 
 def what_was_taken(folder: Path, submissions: list[tuple[str, Path]]) -> str:
     """A line naming what the grader took and what it passed over, where a reader could wonder: the
-    folder mixes .py and .ipynb files, or holds files that are no submission; else ""."""
+    folder mixes .py and .ipynb files, or holds entries that are no submission; else ""."""
     taken = {name for name, _ in submissions}
     passed_over = [entry.name for entry in sorted(folder.iterdir())
                    if entry.name not in taken and entry.name + "/" not in taken
@@ -107,125 +124,147 @@ def what_was_taken(folder: Path, submissions: list[tuple[str, Path]]) -> str:
     if len(kinds) < 2 and not passed_over:
         return ""
     return (f"took {', '.join(sorted(taken))}"
-            + (f"; passed over {', '.join(passed_over)} (neither a .py or .ipynb file nor a folder)"
-               if passed_over else ""))
+            + (f"; passed over {', '.join(passed_over)} (neither a .py or .ipynb file nor a folder holding "
+               f"__init__.py, submission.py or submission.ipynb)" if passed_over else ""))
 
 
-def child(path: Path, settings: GradeSettings, connection, output_fd: int, grader: int) -> None:
-    """In the forked process: import the submission, grade it, send every result; then exit. It ends
-    with the grader (its pid), even one killed with SIGKILL (reference.child_lifetime)."""
+def judge(name: str, path: Path, settings, isolation: Isolation, timeout: float) -> Row:
+    """One submission graded: its worker started in the sandbox, every part decided here."""
+    row, started = Row(name, path), time.monotonic()
+    with open_submission(path, isolation, timeout) as (client, output):
+        try:
+            settings.judge(client, row.record)
+        except Refused as error:
+            row.problem = f"not loaded: {error}"
+        except SubmissionGone as error:
+            row.problem = str(error)
+        except (Exception, SystemExit) as error:  # the grader's own code failed on this submission
+            row.problem = f"grading stopped: {type(error).__name__}: {error}"
+        output.seek(max(0, output.seek(0, os.SEEK_END) - 4 * OUTPUT_KEPT))
+        row.output = output.read().decode(errors="replace")[-OUTPUT_KEPT:]
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def judge_process(connection, name, path, settings, isolation, timeout, grader: int) -> None:
+    """A judge (forked from the grader, trusted: it never imports a submission): grade one, send its row.
+    SIGTERM or SIGINT stops it, its worker stopped with it (open_submission's exit); it ends with the
+    grader (its pid), even one killed with SIGKILL (reference.child_lifetime)."""
     end_with_parent(grader)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() gets EOF instead of waiting forever
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    for number in (signal.SIGINT, signal.SIGTERM):  # the grader's handlers are not the child's
-        signal.signal(number, signal.SIG_DFL)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, OUTPUT_LIMIT))  # a print loop cannot fill the disk
-    torch.set_num_threads(1)  # thread pools spinning beside other submissions and processes only slow all down
-
-    def send(part, result):
-        connection.send((part, result))
-
-    with threadpool_limits(limits=1):
-        try:
-            loaded = settings.load(path)
-        except ImplementationError as error:
-            send("problem", f"not loaded: {error}")
-            return
-        try:
-            settings.run(loaded, send)
-        except Exception as error:  # every call into the submission is guarded inside: this is the grader's
-            send("problem", f"grading stopped: {type(error).__name__}: {error}")
-    sys.stdout.flush()
-    sys.stderr.flush()
+    def stop(number, frame):
+        raise Interrupted()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stop)
+    torch.set_num_threads(1)  # thread pools spinning beside other judges and workers only slow all down
+    try:
+        with threadpool_limits(limits=1):
+            row = judge(name, path, settings, isolation, timeout)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)  # done: what is left is to hand the row over and end
+        connection.send(row)
+    except Interrupted:
+        pass
 
 
 @dataclass
 class Running:
-    row: Row
+    name: str
+    path: Path
     process: multiprocessing.Process
     connection: object
-    output: object   # the file the child's output goes to
     started: float
 
 
-def grade_folder(folder: Path, settings: GradeSettings, timeout: float, workers: int = 1,
-                 on_row=None) -> list[Row]:
-    """Every submission graded in its own child process, `workers` at a time; on_row(row) as each ends."""
+def grade_folder(folder: Path, settings, timeout: float, workers: int = 1, on_row=None,
+                 isolation: Isolation | None = None, submissions=None) -> list[Row]:
+    """Every submission graded, `workers` at a time; on_row(row) as each ends. Interrupted (raised by a
+    signal handler of the caller's) stops the judges still running and is raised again. isolation: by
+    default bwrap, torch hidden where the grader judges (build's layers), shown where the worker does."""
+    isolation = isolation or isolation_for(settings, cpu_seconds=timeout)
     context = multiprocessing.get_context("fork")
-    submissions = find_submissions(folder)  # once: a submission may write files into the folder
+    submissions = submissions if submissions is not None else find_submissions(folder)
     pending, rows, running = list(submissions), {}, []
-    sys.stdout.flush()  # a forked child would otherwise write out what the grader had buffered
+    sys.stdout.flush()  # a forked judge would otherwise write out what the grader had buffered
     sys.stderr.flush()
-    while pending or running:
-        while pending and len(running) < workers:
-            name, path = pending.pop(0)
-            receiving, sending = context.Pipe(duplex=False)
-            output = tempfile.TemporaryFile()
-            process = context.Process(target=child, args=(path, settings, sending, output.fileno(), os.getpid()),
-                                      daemon=True)
-            process.start()
-            sending.close()
-            running.append(Running(Row(name, path), process, receiving, output, time.monotonic()))
-        deadline = min(r.started for r in running) + timeout
-        wait([r.connection for r in running] + [r.process.sentinel for r in running],
-             timeout=max(0.0, deadline - time.monotonic()))
-        for r in list(running):
-            if receive(r) or time.monotonic() - r.started > timeout:
-                finish(r, timeout)
-                running.remove(r)
-                rows[r.row.name] = r.row
-                if on_row:
-                    on_row(r.row)
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                name, path = pending.pop(0)
+                receiving, sending = context.Pipe(duplex=False)
+                process = context.Process(target=judge_process, daemon=True,
+                                          args=(sending, name, path, settings, isolation, timeout, os.getpid()))
+                process.start()
+                sending.close()
+                running.append(Running(name, path, process, receiving, time.monotonic()))
+            deadline = min(r.started for r in running) + timeout + JUDGE_MARGIN
+            wait([r.connection for r in running] + [r.process.sentinel for r in running],
+                 timeout=max(0.0, deadline - time.monotonic()))
+            for r in list(running):
+                row = collect(r, timeout)
+                if row is not None:
+                    running.remove(r)
+                    rows[r.name] = row
+                    if on_row:
+                        on_row(row)
+    finally:
+        for r in running:
+            end(r)
     return [rows[name] for name, _ in submissions]
 
 
-def receive(r: Running) -> bool:
-    """Take what the child sent; True when it is over (it said all, or the pipe closed)."""
-    try:
-        while r.connection.poll():
-            r.row.record(*r.connection.recv())
-    except (EOFError, OSError):  # the child ended: what it sent is all there is
-        return True
-    return False
+def collect(r: Running, timeout: float) -> Row | None:
+    """The judge's row once it is over; None while it works within its time."""
+    if r.connection.poll():
+        try:
+            row = r.connection.recv()
+        except (EOFError, OSError):
+            row = None
+        r.process.join(5)  # it ends once the row is sent
+        end(r)
+        return row or Row(r.name, r.path, problem=f"the grader's judge failed (exit status {r.process.exitcode})")
+    if not r.process.is_alive() or time.monotonic() - r.started > timeout + JUDGE_MARGIN:
+        end(r)
+        return Row(r.name, r.path, problem=f"the grader's judge did not finish (exit status {r.process.exitcode})",
+                   seconds=time.monotonic() - r.started)
+    return None
 
 
-def finish(r: Running, timeout: float) -> None:
-    """Stop the child if it still runs, and say why parts are missing."""
+def end(r: Running) -> None:
+    """The judge stopped (SIGTERM: it stops its sandbox; then SIGKILL) and joined."""
+    if r.process.is_alive():
+        r.process.terminate()
+        r.process.join(5)
     if r.process.is_alive():
         r.process.kill()
-        r.row.problem = r.row.problem or f"timed out after {timeout:g} s (it hangs, or loops forever)"
     r.process.join()
-    receive(r)
-    code = r.process.exitcode
-    if not r.row.problem and code:
-        r.row.problem = (f"the process was killed by {signal.Signals(-code).name}" if code < 0
-                         else f"the process ended with exit status {code} before it was graded (os._exit?)")
-    r.row.seconds = time.monotonic() - r.started
-    r.output.seek(max(0, r.output.seek(0, os.SEEK_END) - 4 * OUTPUT_KEPT))
-    r.row.output = r.output.read().decode(errors="replace")[-OUTPUT_KEPT:]
-    r.output.close()
     r.connection.close()
 
 
-def table(rows: list[Row], settings: GradeSettings, safe: bool) -> str:
-    """One row per submission, one column per part; then, per submission, why each failed part failed."""
-    width = max([len(row.name) for row in rows] + [10]) + 2
+def printable(text: str) -> str:
+    """text with every control character escaped (\\n, \\x1b, ...): a name or a reason cannot forge a row."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
+
+
+def table(rows: list[Row], settings, safe: bool, points=None) -> str:
+    """One row per submission, one column per part; then, per submission, why each failed part failed.
+    points: the rubric's (reference.grading.course.Rubric), for the score column."""
+    names = [printable(row.name) for row in rows]
+    width = max([len(name) for name in names] + [10]) + 2
     columns = {part: max(10, len(part) + 2) for part in settings.parts}  # part -> its width
     lines = [f"{'submission':<{width}}" + "".join(f"{part:>{w}}" for part, w in columns.items()) + f"{'score':>8}"]
-    for row in rows:
-        passed, graded = row.score(settings)
+    for name, row in zip(names, rows):
+        passed, graded = points.score(row, settings) if points else row.score(settings)
         cells = "".join(f"{mark(row.parts.get(part)):>{w}}" for part, w in columns.items())
-        lines.append(f"{row.name:<{width}}" + cells + f"{passed:>5}/{graded}")
-    for row in rows:
+        lines.append(f"{name:<{width}}" + cells + f"{passed:>5g}/{graded:g}")
+    for name, row in zip(names, rows):
         failed = [(part, row.parts[part]) for part in columns if part in row.parts and row.parts[part].ok is False]
         if not failed and not row.problem:
             continue
-        lines += ["", f"{row.name}:"] + ([f"  {row.problem}"] if row.problem else [])
+        lines += ["", f"{name}:"] + ([f"  {printable(row.problem)}"] if row.problem else [])
         for part, result in failed:
-            lines.append(f"  {part}: {result.reason}")
+            lines.append(f"  {part}: {printable(result.reason)}")
             if not safe and result.detail:
-                lines += [f"    {line}" for line in result.detail.splitlines()]
+                lines += [f"    {printable(line)}" for line in result.detail.splitlines()]
     return "\n".join(lines)
 
 
@@ -233,8 +272,18 @@ def mark(result: PartResult | None) -> str:
     return "-" if result is None else "n/a" if result.ok is None else "ok" if result.ok else "FAIL"
 
 
-def write_json(rows, settings: GradeSettings, path, safe: bool, timeout: float) -> None:
-    record = {"settings": {**dataclasses.asdict(settings), "timeout": timeout, "student_safe": safe},
-              "parts": settings.parts, "submissions": [row.to_dict(settings, safe) for row in rows]}
+def write_json(rows, settings, path, safe: bool, timeout: float, status: str = "complete", extra=None,
+               rubric=None) -> None:
+    """The record, written atomically (a reader sees the last whole one): status says how far it got.
+    rubric (reference.grading.course.Rubric): each submission's points and max_points too."""
+    submissions = []
+    for row in rows:
+        entry = row.to_dict(settings, safe)
+        if rubric is not None:
+            entry["points"], entry["max_points"] = rubric.score(row, settings)
+        submissions.append(entry)
+    record = {"status": status, "settings": {**dataclasses.asdict(settings), "timeout": timeout, "student_safe": safe,
+                                             **(extra or {})},
+              "parts": settings.parts, "submissions": submissions}
     text = json.dumps(record, indent=2) + "\n"
     write_atomically(path, lambda file: file.write(text.encode()))

@@ -17,10 +17,15 @@ n/a where there is none.
 
 Each part's verdict is grading.judge's on the check's own parts: its reason names tensors and mistakes,
 never torch's numbers.
+
+These two kinds are judged inside the worker (the sandbox shows them torch and the whole project):
+the worker runs the check and sends each part's verdict back as plain JSON. The sandbox still keeps
+the submission from the grader, the other submissions and the network, but a submission can forge
+its own verdicts here; build's layers (reference.grading.submission) are judged by the grader.
 """
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from reference.adapters import ConventionError
 from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
@@ -63,8 +68,13 @@ class NetworkGradeSettings:
         given = "".join(f"; {key} {value}" for key, value in self.conventions.items())
         return f"--network {self.network} for {'-'.join(map(str, self.sizes))}{given}; lr {self.lr:g}"
 
+    verdicts_in_worker = True
+
     def load(self, path):
         return defined(path, self.network, callable, "class or function")
+
+    def judge(self, client, emit) -> None:
+        judge_in_worker(self, "network", client, emit)
 
     def run(self, maker, emit) -> None:
         try:
@@ -97,6 +107,11 @@ class EngineGradeSettings:
     def describe(self) -> str:
         return f"--engine {self.engine}, its MLP for {'-'.join(map(str, self.sizes))}"
 
+    verdicts_in_worker = True
+
+    def judge(self, client, emit) -> None:
+        judge_in_worker(self, "engine", client, emit)
+
     def load(self, path):
         mlp = getattr(load_module(path), "MLP", None)
         return defined(path, self.engine, inspect.isclass, "class"), mlp if inspect.isclass(mlp) else None
@@ -119,3 +134,36 @@ class EngineGradeSettings:
             emit("MLP", judge(check_mlp(mlp, self.sizes, self.seed)[0]))
         except (Exception, SystemExit) as error:
             emit("MLP", PartResult(False, failure(error)))
+
+
+KINDS = {"network": NetworkGradeSettings, "engine": EngineGradeSettings}
+
+
+def judge_in_worker(settings, kind: str, client, emit) -> None:
+    """The worker runs settings.run on the submission; its verdicts come back as plain JSON, checked for shape."""
+    from reference.grading.remote import text
+    client.doing = "grading"
+    reply, _ = client.request({"op": "kind", "kind": kind, "settings": asdict(settings),
+                               "path": client.started.inside})
+    for entry in reply.get("parts", []) if isinstance(reply.get("parts"), list) else []:
+        if not (isinstance(entry, list) and len(entry) == 4 and entry[0] in (*settings.parts, "problem", "conventions")
+                and entry[1] in (True, False, None)):
+            continue
+        part, ok, reason, detail = entry
+        emit(part, text(reason) if part in ("problem", "conventions") else PartResult(ok, text(reason), text(detail)))
+
+
+def run_in_worker(kind: str, values: dict, path) -> list:
+    """In the worker: the kind's settings rebuilt from JSON, run on the submission; [part, ok, reason, detail]."""
+    settings = KINDS[kind](**{key: tuple(value) if key == "sizes" else value for key, value in values.items()})
+    parts = []
+
+    def emit(part, result):
+        parts.append([part, None, result, ""] if isinstance(result, str) else
+                     [part, result.ok, result.reason, result.detail])
+    try:
+        loaded = settings.load(path)
+    except ImplementationError as error:
+        return [["problem", None, f"not loaded: {error}", ""]]
+    settings.run(loaded, emit)
+    return parts

@@ -1,5 +1,5 @@
-"""Grading one submission, part by part, for partial credit (reference.grading.folder runs each in a
-process of its own).
+"""Grading one submission, part by part, for partial credit, through its sandboxed worker
+(reference.grading.remote).
 
 A submission is a file whose build function returns its network (the contract of
 reference.adapters.loader: build(sizes, activations, lr, seed) -> layers or (layers, loss)). It is
@@ -28,19 +28,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import scratch_nn
 from reference import tolerances
-from reference.adapters import ConventionError, UnreadableLoss
-from reference.adapters.loader import (
-    ImplementationError,
-    adapt_layers,
-    adapt_user_loss,
-    load_builder,
-    load_module,
-)
+from reference.adapters import ConventionError
+from reference.adapters.loader import ImplementationError
 from reference.choices import GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.comparison import compare
 from reference.gradcheck import check
+from reference.grading.remote import Refused
 from reference.side_by_side import torch_step
 from reference.training.implementation import penalised
 from reference.twin import numpy_state_dict, torch_model
@@ -65,6 +59,7 @@ class GradeSettings:
     lr: float = GRADE_LR
     steps: int = 40         # of the training run, batch 32
     seed: int = 0
+    verdicts_in_worker = False  # every verdict is decided by the grader, from the worker's arrays
 
     @property
     def parts(self) -> list[str]:
@@ -76,12 +71,10 @@ class GradeSettings:
     def describe(self) -> str:
         return f"activations {', '.join(self.activations)}; lr {self.lr:g}"
 
-    def load(self, path):
-        """What run grades, from the submission's file (ImplementationError where it cannot be loaded)."""
-        return load_builder(f"{path}:build"), getattr(load_module(path), "CONVENTIONS", None)
-
-    def run(self, loaded, emit) -> None:
-        grade(*loaded, self, emit)
+    def judge(self, client, emit) -> None:
+        """Grade the submission whose worker client talks to (remote.Refused where build cannot be loaded)."""
+        client.load(client.started.inside)
+        grade(client, self, emit)
 
 
 @dataclass
@@ -107,12 +100,14 @@ class Checked:
                                                    # with scratch_nn's)
 
 
-def grade(builder, conventions, settings: GradeSettings, emit) -> None:
-    """Grade one submission; emit(part, PartResult) as each part is decided, emit("conventions", text) once."""
+def grade(client, settings: GradeSettings, emit) -> None:
+    """Grade one submission through its worker (reference.grading.remote.Client); emit(part, PartResult) as
+    each part is decided, emit("conventions", text) once. Every verdict is decided here, from the
+    arrays the worker computed for this side's inputs and weights."""
     checked = Checked()
     for activation in settings.activations:
         try:
-            adapted, checked.loss = build(builder, conventions, settings, activation)
+            adapted, checked.loss = build(client, settings, activation)
             checked.reports[activation] = adapted, check(adapted, seed=settings.seed)
         except (Exception, SystemExit) as error:  # the submission's code, whatever it does
             checked.problems[activation] = failure(error)
@@ -129,29 +124,23 @@ def grade(builder, conventions, settings: GradeSettings, emit) -> None:
     else:
         emit("update", judge_all(checked, lambda p: p.kind == "optimizer"))
     try:
-        emit("training", train(builder, conventions, settings))
+        emit("training", train(client, settings))
     except (Exception, SystemExit) as error:
         emit("training", PartResult(False, failure(error)))
 
 
-def build(builder, conventions, settings, activation):
-    """(the submission's network with that activation, adapted, with its loss or else scratch_nn's; the
-    loss's grade where the checker cannot give it, else None): a loss the adapters cannot read fails the
-    loss, not every layer; a submission without a loss gets n/a for it."""
-    adapted, user_loss = adapt_layers(builder, settings.spec(activation), lr=settings.lr, seed=settings.seed,
-                                      init="torch", dtype=np.float64, conventions=conventions)
-    adapted.loss = adapt_user_loss(user_loss, "cross_entropy", conventions, model=adapted.source)
-    if isinstance(adapted.loss, UnreadableLoss):
-        reason = f"the loss build returned cannot be read: {adapted.loss.reason}"
-        adapted.loss = scratch_nn.SoftmaxCrossEntropy()  # the layers are checked with torch's loss gradient
-        return adapted, PartResult(False, reason)
-    return adapted, PartResult(None, "n/a: build returns no loss") if user_loss is None else None
+def build(client, settings, activation):
+    """(the submission's network with that activation, adapted, holding this side's weights, with its loss
+    or else scratch_nn's; the loss's grade where the checker cannot give it, else None): a loss the
+    adapters cannot read fails the loss, not every layer; a submission without a loss gets n/a for it."""
+    build_seed = int(np.random.default_rng([settings.seed, 11]).integers(2**31))  # its own init, replaced
+    return client.build(settings.spec(activation), lr=settings.lr, seed=settings.seed, build_seed=build_seed)
 
 
 def failure(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"called sys.exit({error.code!r})"
-    if isinstance(error, ImplementationError):
+    if isinstance(error, (ImplementationError, Refused)):
         return str(error)
     if isinstance(error, ConventionError):
         return f"its conventions cannot be found: {error}"
@@ -190,9 +179,9 @@ def training_data(settings: GradeSettings):
     return [(images[i:i + BATCH], labels[i:i + BATCH]) for i in range(0, len(labels), BATCH)]
 
 
-def train(builder, conventions, settings) -> PartResult:
+def train(client, settings) -> PartResult:
     """The training run: the submission's network (first activation) and its torch twin, the same batches."""
-    adapted, loss_grade = build(builder, conventions, settings, settings.activations[0])
+    adapted, loss_grade = build(client, settings, settings.activations[0])
     if loss_grade is not None and loss_grade.ok is False:  # no loss to train with: skipped, the loss part failed
         return PartResult(None, f"skipped: {loss_grade.reason}")
     if penalised(adapted):

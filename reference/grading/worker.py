@@ -1,0 +1,185 @@
+"""The only process where a submission's code runs: it answers the grader's requests with arrays.
+
+    python -I -c "...; from reference.grading.worker import main; main()"   (reference.grading.sandbox starts it)
+
+It takes requests on its stdin and answers on its stdout (reference.grading.wire: JSON headers and
+raw arrays, never pickle); what the submission prints goes to stderr, which the grader caps and
+keeps. It imports numpy, scratch_nn and reference.adapters, never torch: it finds the
+submission's conventions and runs its code on the inputs and weights the grader sends, and the
+grader alone compares what comes back with torch and decides every mark. Lying here gains
+nothing: an answer is judged against what torch computes for the grader's inputs.
+
+The requests (the header's "op"):
+    start   the limits, then the modules hidden, the uid to run as: applied before any submission code
+    load    import the submission, find build (and CONVENTIONS)
+    build   call build for these sizes and activation, adapt the layers and the loss; answer each
+            layer's id, class, conventions and parameter shapes, the loss's id and conventions
+    call    an object's forward or backward on the arrays sent, with its parameters set to those
+            sent first; answer the result, and the layer's parameters, gradients and `updated` after
+    copy    a deep copy of an object under a new id (no answer: an error is kept for the next call)
+Every request may carry "free": ids the grader no longer holds.
+"""
+
+import copy
+import importlib.abc
+import os
+import resource
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from reference.grading import wire
+
+TEXT_LIMIT = 2000  # characters of an error's text sent back
+
+
+class Hidden(importlib.abc.MetaPathFinder):
+    """Refuses the modules a course forbids (torch, jax, ...), as far as Python's import goes; the
+    sandbox also leaves their files out of the worker's view of the disk."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r} (graded code may not use it)", name=name)
+
+
+def start(request: dict) -> None:
+    """Limits, hidden modules and the unprivileged uid: the process the submission will run in."""
+    for name, value in request["limits"].items():
+        limit = getattr(resource, name)
+        resource.setrlimit(limit, (value, value))
+    sys.meta_path.insert(0, Hidden(request["hidden"]))
+    uid = request.get("uid")
+    if uid is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
+class Worker:
+    def __init__(self):
+        self.objects, self.builder, self.conventions, self.next_id = {}, None, None, 0
+
+    def handle(self, request: dict, arrays: dict) -> tuple[dict, dict] | None:
+        for number in request.get("free", []):
+            self.objects.pop(number, None)
+        op = request.get("op")
+        if op == "copy":
+            try:
+                self.objects[request["new"]] = copy.deepcopy(self.objects[request["id"]])
+            except (Exception, SystemExit) as error:
+                self.objects[request["new"]] = failure(error)
+            return None
+        try:
+            return getattr(self, op)(request, arrays)
+        except SystemExit as error:
+            return {"error": failure(error), "exit": error.code if isinstance(error.code, (int, str)) else None}, {}
+        except Exception as error:  # the submission's code, whatever it raises
+            raised = {"type": type(error).__name__, "message": str(error)[:TEXT_LIMIT]} if op == "call" else {}
+            return {"error": failure(error), **raised}, {}
+
+    def load(self, request, arrays):
+        from reference.adapters.loader import load_builder, load_module
+        self.builder = load_builder(f"{request['path']}:build")
+        self.conventions = getattr(load_module(Path(request["path"])), "CONVENTIONS", None)
+        return {}, {}
+
+    def build(self, request, arrays):
+        from reference.adapters import UnreadableLoss
+        from reference.adapters.loader import adapt_layers, adapt_user_loss
+        from scratch_nn.spec import Spec
+        spec = Spec.parse(request["sizes"], request["activation"])
+        adapted, user_loss = adapt_layers(self.builder, spec, lr=request["lr"], seed=request["seed"], init="torch",
+                                          dtype=np.float64, conventions=self.conventions)
+        layers = [{"id": self.keep(layer), "conventions": asdict(layer.conventions),
+                   "params": {name: list(value.shape) for name, value in layer.params.items()}}
+                  for layer in adapted.network.layers]
+        answer = {"layers": layers, "loss": None, "loss_error": None}
+        if user_loss is not None:  # one that cannot be read fails the loss part alone, with the reason
+            loss = adapt_user_loss(user_loss, request["loss"], self.conventions, model=adapted.source)
+            if isinstance(loss, UnreadableLoss):
+                answer["loss_error"] = f"the loss build returned cannot be read: {loss.reason}"[:TEXT_LIMIT]
+            else:
+                answer["loss"] = {"id": self.keep(loss), "conventions": asdict(loss.conventions)}
+        return answer, {}
+
+    def call(self, request, arrays):
+        target = self.objects.get(request["id"], "the grader asked for an object that does not exist")
+        if isinstance(target, str):
+            raise RuntimeError(target)
+        if request["method"] not in ("forward", "backward"):
+            raise RuntimeError(f"no such method {request['method']!r}")
+        for key, value in arrays.items():
+            if key.startswith("params."):
+                target.params[key[len("params."):]] = value
+        arguments = [arrays[f"argument.{i}"] for i in range(request["arguments"])]
+        with np.errstate(all="ignore"):
+            result = getattr(target, request["method"])(*arguments)
+        answer = {"result": as_numbers(result, f"{request['method']} returned")}
+        for store in ("params", "grads", "updated"):
+            for name, value in (getattr(target, store, None) or {}).items():
+                answer[f"{store}.{name}"] = as_numbers(value, f"{store}[{name!r}]")
+        return {}, answer
+
+    def kind(self, request, arrays):
+        """--network and --engine: the check run here, its verdicts sent as JSON (see reference.grading.kinds)."""
+        from reference.grading.kinds import run_in_worker
+        return {"parts": run_in_worker(request["kind"], request["settings"], Path(request["path"]))}, {}
+
+    def keep(self, thing) -> int:
+        self.next_id -= 1  # the worker's own ids are negative: the grader's copies count up
+        self.objects[self.next_id] = thing
+        return self.next_id
+
+
+def as_numbers(value, what: str):
+    """An array of numbers (None stays None), or TypeError saying what it was."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{what} {type(value).__name__} of {array.dtype}, not an array of numbers")
+    return array
+
+
+def failure(error: BaseException) -> str:
+    from reference.adapters import ConventionError
+    from reference.adapters.loader import ImplementationError
+    if isinstance(error, SystemExit):
+        text = f"called sys.exit({error.code!r})"
+    elif isinstance(error, ImplementationError):
+        text = str(error)
+    elif isinstance(error, ConventionError):
+        text = f"its conventions cannot be found: {error}"
+    else:
+        text = f"raised {type(error).__name__}: {error}"
+    return text[:TEXT_LIMIT]
+
+
+def main() -> None:
+    requests, answers = os.dup(0), os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() gets EOF instead of waiting forever
+    os.dup2(2, 1)                                   # print() goes where the grader keeps output
+    worker = Worker()
+    while (message := wire.read_blocking(requests)) is not None:
+        request, arrays = message
+        if request.get("op") == "start":
+            start(request)
+            continue
+        answer = worker.handle(request, arrays)
+        if answer is not None:
+            header, values = answer
+            try:
+                message = wire.encode(header, values)
+            except (TypeError, ValueError) as error:
+                message = wire.encode({"error": f"raised {type(error).__name__}: {error}"[:TEXT_LIMIT]})
+            sys.stdout.flush()
+            wire.write_blocking(answers, message)
+
+
+if __name__ == "__main__":
+    main()
