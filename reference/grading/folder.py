@@ -25,7 +25,7 @@ check runs in the worker, which sends its verdicts; see reference.grading.kinds.
 
 The JSON is rewritten after every submission (its `status`: grading, complete or interrupted);
 SIGINT or SIGTERM stops the run, keeps the rows graded so far (printed and written) and exits
-with status 3.
+with status 130 or 143.
 """
 
 import dataclasses
