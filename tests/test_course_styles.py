@@ -223,11 +223,23 @@ def test_build_wrapping_the_pair_missing_one_over_m_fails_training(tmp_path, syn
 
 
 def test_build_wrapping_the_pair_missing_one_over_m_loses_marks(tmp_path, capsys):
-    folder = mutant_build(tmp_path).parent
-    (folder / "correct.py").write_text((FOLDER / "course_pair_build.py").read_text())
+    """Graded in its sandbox a submission sees its own folder alone: each is a folder holding the
+    course's functions beside the build() that wraps them."""
+    folder = tmp_path / "submissions"
+    pair = (FOLDER / "course_pair_build.py").read_text().replace("from tests.implementations.course_columns import",
+                                                                 "from course_columns import")
+    for name, backward in (("correct", "linear_backward"), ("net", "linear_backward_without_m")):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "course_columns.py").write_text((FOLDER / "course_columns.py").read_text())
+        (folder / name / "course_pair_build.py").write_text(pair)
+        (folder / name / "submission.py").write_text(
+            f"import course_pair_build\nfrom course_columns import {backward}, linear_forward\n\n"
+            "CONVENTIONS = course_pair_build.CONVENTIONS\n\n\n"
+            f"def build(sizes):\n    return course_pair_build.build(sizes, linear=(linear_forward, {backward}))\n")
     status, out, err = run(capsys, "grade", folder, "--activations", "relu")
     rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.endswith(("/3", "/4", "/5"))}
-    assert rows["net.py"] != rows["correct.py"] and rows["correct.py"].split("/")[0] == rows["correct.py"].split("/")[1]
+    passed, graded = rows["correct/"].split("/")
+    assert passed == graded and rows["net/"] != rows["correct/"], out + err
 
 
 # Binary cross-entropy --------------------------------------------------------------------------

@@ -262,15 +262,14 @@ def test_odd_names_are_escaped_and_a_folder_without_submission_is_not_one(attack
     assert "feedback/" not in attacked["rows"]
 
 
-@pytest.mark.parametrize("make, phrase", [
-    (lambda tmp: (tmp / "grades.json").mkdir(), "is a folder"),
-    (lambda tmp: None, "are the same file"),
+@pytest.mark.parametrize("make, same, phrase", [
+    (lambda tmp: (tmp / "grades.json").mkdir(), False, "is a folder"),
+    (lambda tmp: None, True, "is also the --json output's file"),
 ])
-def test_output_paths_are_checked_before_grading(make, phrase, tmp_path):
+def test_output_paths_are_checked_before_grading(make, same, phrase, tmp_path):
     (tmp_path / "a.py").write_text("")
     make(tmp_path)
-    argv = ["--json", str(tmp_path / "grades.json")] + (["--csv", str(tmp_path / "grades.json")]
-                                                        if "same" in phrase else [])
+    argv = ["--json", str(tmp_path / "grades.json")] + (["--csv", str(tmp_path / "grades.json")] if same else [])
     done = subprocess.run([sys.executable, "compare.py", "grade", str(tmp_path), *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and phrase in done.stderr, done.stderr

@@ -156,22 +156,30 @@ def test_the_transposed_gradient_hint_shows_the_fix_for_the_users_layout(capsys)
 
 
 @pytest.mark.parametrize("loss, marks", [
-    (nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropy, {"linear": True, "relu": True, "loss": True,
-                                                                  "update": None, "training": True}),
-    (nnfs_style.Activation_Softmax_Loss_CategoricalCrossentropyNotNormalized, {"linear": True, "relu": True,
-                                                                               "loss": False, "update": None,
-                                                                               "training": False}),
+    ("Activation_Softmax_Loss_CategoricalCrossentropy", {"linear": True, "relu": True, "loss": True,
+                                                         "update": None, "training": True}),
+    ("Activation_Softmax_Loss_CategoricalCrossentropyNotNormalized", {"linear": True, "relu": True, "loss": False,
+                                                                      "update": None, "training": False}),
 ])
-def test_grade_marks_textbook_style_code_part_by_part(loss, marks):
+def test_grade_marks_textbook_style_code_part_by_part(loss, marks, tmp_path, capsys):
     """Correct code in this style gets every mark (it got none: the loss crashed the checker); a loss
-    without the 1/n fails the loss, and the layers keep theirs."""
-    from reference.grading.submission import GradeSettings, grade
+    without the 1/n fails the loss and training, and the layers keep theirs. Graded in the sandbox, the
+    submission is a folder: the textbook's module beside the build() that uses it."""
+    import json
+    from pathlib import Path
 
-    results = {}
-    grade(lambda sizes, seed: nnfs_style.network(sizes, seed, loss=loss), None, GradeSettings(activations=("relu",)),
-          lambda part, result: results.setdefault(part, result))
-    assert {part: results[part].ok for part in marks} == marks, results
-    assert marks["loss"] or "batch size too big" in results["loss"].reason
+    from reference.cli import main as cli
+
+    student = tmp_path / "submissions" / "student"
+    student.mkdir(parents=True)
+    (student / "nnfs_style.py").write_text(Path(nnfs_style.__file__).read_text())
+    (student / "submission.py").write_text(f"import nnfs_style\n\n\ndef build(sizes, seed):\n"
+                                           f"    return nnfs_style.network(sizes, seed, loss=nnfs_style.{loss})\n")
+    record = tmp_path / "grades.json"
+    cli.main(["grade", str(tmp_path / "submissions"), "--activations", "relu", "--json", str(record)])
+    parts = json.loads(record.read_text())["submissions"][0]["parts"]
+    assert {part: parts[part]["ok"] for part in marks} == marks, (parts, capsys.readouterr())
+    assert marks["loss"] or "batch size too big" in parts["loss"]["reason"]
 
 
 # A loss that takes the model and adds an L2 penalty (tests/implementations/functional_l2.py) ----------

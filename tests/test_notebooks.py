@@ -84,7 +84,7 @@ def test_grade_takes_notebooks_beside_python_files_and_says_what_it_took(tmp_pat
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     assert ("grade: took alice.ipynb, alice.py, bob/; passed over README.md (neither a .py or .ipynb file nor a "
-            "folder)") in done.stdout
+            "folder holding __init__.py, submission.py or submission.ipynb)") in done.stdout
     scores = {s["name"]: (s["score"], s["out_of"]) for s in json.loads(record.read_text())["submissions"]}
     assert scores == {"alice.ipynb": (6, 6), "alice.py": (6, 6), "bob/": (4, 6)}, done.stdout
 

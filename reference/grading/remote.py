@@ -134,8 +134,8 @@ class Client:
 
     def build(self, spec, *, lr: float, seed: int, build_seed: int, loss: str = "cross_entropy"):
         """(the submission's network for spec, with the grader's weights (scratch_nn's torch-style
-        initialisation from seed) and its loss or else scratch_nn's; the loss's grade where the checker
-        cannot give it). Refused where build fails or returns another network than the spec's."""
+        initialisation from seed) and its loss or else scratch_nn's; the loss's grade as (ok, reason) where
+        the checker cannot give it). Refused where build fails or returns another network than the spec's."""
         self.doing = f"building the {'-'.join(map(str, spec.sizes))} network"
         reply, _ = self.request({"op": "build", "sizes": list(spec.sizes), "activation": spec.activations[0],
                                  "lr": lr, "seed": build_seed, "loss": loss})
@@ -150,8 +150,7 @@ class Client:
         if reply.get("loss") is None:
             adapted.loss = TWIN_LOSSES[loss]()
             why = reply.get("loss_error")
-            from reference.grading.submission import PartResult
-            return adapted, PartResult(False, text(why)) if why else PartResult(None, "n/a: build returns no loss")
+            return adapted, (False, text(why)) if why else (None, "n/a: build returns no loss")
         entry = reply["loss"]
         conventions = read_conventions(LossConventions, entry.get("conventions") if isinstance(entry, dict) else None)
         adapted.loss = named((RemoteLoss, TWIN_LOSSES[conventions.twin]), conventions.name, "Loss")(

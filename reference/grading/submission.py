@@ -134,7 +134,8 @@ def build(client, settings, activation):
     or else scratch_nn's; the loss's grade where the checker cannot give it, else None): a loss the
     adapters cannot read fails the loss, not every layer; a submission without a loss gets n/a for it."""
     build_seed = int(np.random.default_rng([settings.seed, 11]).integers(2**31))  # its own init, replaced
-    return client.build(settings.spec(activation), lr=settings.lr, seed=settings.seed, build_seed=build_seed)
+    adapted, loss = client.build(settings.spec(activation), lr=settings.lr, seed=settings.seed, build_seed=build_seed)
+    return adapted, None if loss is None else PartResult(*loss)
 
 
 def failure(error: BaseException) -> str:
