@@ -133,7 +133,7 @@ def numbers(value) -> np.ndarray | None:
         array = np.asarray(value)
     except (ValueError, TypeError):  # a ragged list, or an object numpy cannot take
         return None
-    return array if array.dtype.kind in "biuf" else None
+    return array if array.dtype.kind in ("b", "i", "u", "f") else None
 
 
 def describe_value(value) -> str:

@@ -141,8 +141,7 @@ class BinaryCrossEntropy(Loss):
             row = int(np.argmax(~((probs > 0) & (probs < 1))))
             # a FloatingPointError, as for an output not finite: a sigmoid saturates only when training blows up
             raise FloatingPointError(f"binary cross-entropy got output[{row}, 0] = {probs[row, 0]}, and log a, "
-                                     f"log(1 - a) "
-                             f"need 0 < a < 1: give it a sigmoid's output, not saturated")
+                                     f"log(1 - a) need 0 < a < 1: give it a sigmoid's output, not saturated")
         self._cache = (read_only_input(probs), targets)
         values = targets * np.log(probs) + (1 - targets) * np.log(1 - probs)  # as torch computes it
         return -values.sum() / probs.dtype.type(self._divisor(len(probs)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reference import tolerances
-from reference.comparison import Tolerance, compare, diff
+from reference.comparison import Tolerance, compare, diff, numbers
 from reference.side_by_side import trace_scratch, trace_torch
 from reference.twin import torch_model
 from scratch_nn import SoftmaxCrossEntropy, build_network
@@ -70,6 +70,21 @@ def test_non_finite_values_never_agree(bad):
 def test_dtype_mismatch_is_reported():
     d = diff("0.output", np.ones(3, np.float32), np.ones(3), tolerances.FLOAT64)
     assert not d.ok and "dtype float32" in d.problem
+
+
+@pytest.mark.parametrize("value,said", [
+    (None, "None"), ("0.5", "a str"), ([[1.0], [2.0, 3.0]], "a list"),
+    (np.array([None, 1.0]), "an array of object of shape (2,)"),
+    (np.array([1j, 2j]), "an array of complex128 of shape (2,)"),
+])
+def test_what_is_not_an_array_of_numbers_is_named_not_measured(value, said):
+    d = diff("0.output", value, np.ones(2), tolerances.FLOAT64)
+    assert not d.ok and d.problem == f"the scratch side gave {said}, not an array of numbers"
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int64, np.uint8, np.float32])
+def test_booleans_integers_and_floats_are_numbers(dtype):
+    np.testing.assert_array_equal(numbers(np.ones(2, dtype)), np.ones(2, dtype))
 
 
 def test_criterion_is_relative_to_the_element_and_the_tensor_scale():

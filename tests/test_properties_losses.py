@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax, softmax, xlogy
 
 from reference import tolerances
 from scratch_nn import (
@@ -163,3 +163,30 @@ def test_bad_outputs_and_targets_are_refused_clearly(loss, output, target, error
 def test_an_unknown_reduction_is_refused_with_the_choices():
     with pytest.raises(ValueError, match=re.escape("reduction must be one of ('mean', 'sum'); got 'avg'")):
         QuadraticLoss("avg")
+
+
+@pytest.mark.parametrize("reduction,divisor", [("mean", 5), ("sum", 1)])
+def test_binary_cross_entropy_is_minus_the_log_likelihood_of_the_labels(reduction, divisor):
+    """L = -(1/n) sum_i [t_i log a_i + (1 - t_i) log(1 - a_i)],  dL/da = (a - t) / (n a (1 - a)),
+    for 0/1 labels (n,) and for targets (n, 1) of any value in [0, 1]."""
+    logits, labels, _ = batch()
+    a = output_for(BinaryCrossEntropy, logits)
+    soft = np.random.default_rng(3).random((5, 1))
+    for target, t in [(labels % 2, (labels % 2)[:, None].astype(float)), (soft, soft)]:
+        loss = BinaryCrossEntropy(reduction)
+        expected = -(xlogy(t, a) + xlogy(1 - t, 1 - a)).sum() / divisor
+        np.testing.assert_allclose(loss.forward(a, target), expected, rtol=F64.rtol)
+        np.testing.assert_allclose(loss.backward(), (a - t) / (a * (1 - a)) / divisor, rtol=F64.rtol)
+
+
+@pytest.mark.parametrize("output,message", [
+    (np.full((2, 3), 0.5), "binary cross-entropy takes one output unit, (n, 1); got (2, 3): give the network one "
+                           "output with a sigmoid, or use cross_entropy for 3 classes"),
+    *[(np.array([[0.5], [bad]]), f"binary cross-entropy got output[1, 0] = {bad}, and log a, log(1 - a) need "
+                                 f"0 < a < 1: give it a sigmoid's output, not saturated")
+      for bad in (0.0, 1.0, -0.5, 1.5)],
+])
+def test_binary_cross_entropy_refuses_what_it_cannot_take_the_log_of(output, message):
+    error = ValueError if output.shape[1] != 1 else FloatingPointError
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        BinaryCrossEntropy().forward(output, np.array([0, 1]))
