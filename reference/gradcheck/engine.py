@@ -19,6 +19,11 @@ pow's exponent left out or not lowered, exp's at the input, the divisor's term, 
 predicting what the mistaken backward gives; overwritten gradients (= where += belongs) by a
 value used twice failing while the same operations on values used once agree; the order of
 backward() by the shared node failing while its operations agree.
+
+The user's class is only ever run through its side (reference.adapters.engine: the OPERATIONS
+table, and LocalEngine, which builds the leaves and reads .data and .grad); torch, the comparisons
+and the names of mistakes are here, so a grader can run this check on a proxy of a class that runs
+in a sandbox.
 """
 
 import math

@@ -6,7 +6,9 @@ twin and against finite differences of its own loss.
     print(report.table()); report.ok; report.first_failure
 
 On a deep copy of the network (the object given is never called or changed), with its conventions
-found by reference.adapters.whole_network_discovery (or given as keyword arguments):
+found by reference.adapters.whole_network_discovery (or given as keyword arguments), called only
+through its user side (reference.adapters.whole_network_side: when grading, a proxy of one in the
+sandboxed worker, so everything below runs in the grader):
 
 1. Its weights are replaced by init's (default torch's: pre-activations O(1), so that no sigmoid
    saturates and every derivative matters) drawn from the seed; init=None keeps its own.
@@ -57,10 +59,10 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     """Check every layer's gradients of a whole network, and its update step; see the module's doc.
 
     x: the batch as rows (n, in); target: its labels (n,) (default: random). init: "torch",
-    "paper" or None (the network's own weights). net may be a NetworkSide (reference.adapters.whole_network_side:
-    a network whose conventions are already found, called only through it). conventions: discover()'s keywords (weights,
+    "paper" or None (the network's own weights). conventions: discover()'s keywords (weights,
     biases, layout, bias_shape, batching, forward, activation, output_activation,
-    gradient_method, gradient_call, targets, cost, reduction, update)."""
+    gradient_method, gradient_call, targets, cost, reduction, update). net may instead be a
+    NetworkSide (reference.adapters.whole_network_side): its conventions found, every call through it."""
     unknown = set(conventions) - set(CONVENTION_KEYWORDS)
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; the conventions are {list(CONVENTION_KEYWORDS)}")
