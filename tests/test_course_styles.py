@@ -300,7 +300,7 @@ def test_course_functions_train_to_torchs_numbers_and_the_missing_m_does_not(cou
 def test_class_based_column_network_trains_to_torchs_numbers():
     """Its own forward, backward and update_parameters, one epoch of batches, beside torch.optim.SGD on its
     twin from the same weights: equal within float64 rounding of a few hundred steps."""
-    from reference.adapters.whole_network_discovery import twin_loss, twin_model
+    from reference.gradcheck.network_twin import twin_loss, twin_model
 
     rng = np.random.default_rng(0)
     X, labels = rng.random((96, 20)), rng.integers(0, 5, 96)

@@ -93,9 +93,9 @@ def test_student_safe_network_grades_hold_no_number_torch_computed(networks, tmp
     """The teacher's view of the mutant carries torch's values (the control); the student-safe output does not."""
     path = tmp_path / "derivative.py"
     path.write_text(NETWORKS["derivative.py"][0])
-    settings, row = NetworkGradeSettings("Network"), grader.Row(path.name, path)
+    settings = NetworkGradeSettings("Network")
     with one_thread():
-        settings.run(settings.load(path), row.record)
+        row = grader.judge(path.name, path, settings, isolation_for(ISOLATION_KIND), TIMEOUT)
     teacher = grader.table([row], settings, safe=False)
     torch_values = re.findall(r"torch (-?\d+\.\d{6,})", teacher)
     assert len(torch_values) >= 3, teacher
@@ -111,12 +111,12 @@ def test_unfound_conventions_fail_one_row_and_the_flags_apply_to_every_submissio
     (tmp_path / "nielsen.py").write_text(NIELSEN)
     for conventions, student in (({}, "- - - - 0/4"), ({"cost": "quadratic"}, "ok ok ok ok 4/4")):
         settings = NetworkGradeSettings("Network", sizes=(12, 7, 5), conventions=conventions)
-        graded = grader.grade_folder(tmp_path, settings, 60, isolation=isolation_for(settings, ISOLATION_KIND))
+        graded = grader.grade_folder(tmp_path, settings, 60, isolation=isolation_for(ISOLATION_KIND))
         rows = {row.name: row.to_dict(settings, safe=True) for row in graded}
         assert marks(rows["student.py"]) == student and marks(rows["nielsen.py"]) == "ok ok ok ok 4/4", rows
     settings = NetworkGradeSettings("Network", (12, 7, 5))
     assert "give --cost" in grader.grade_folder(tmp_path, settings, 60,
-                                                isolation=isolation_for(settings, ISOLATION_KIND))[1].problem
+                                                isolation=isolation_for(ISOLATION_KIND))[1].problem
 
 
 @pytest.mark.parametrize("name", ENGINES)

@@ -80,6 +80,35 @@ class NetworkConventions:
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @classmethod
+    def from_dict(cls, data, layers: int) -> "NetworkConventions":
+        """The conventions of a network of that many layers from plain data (to_dict's, as JSON sends
+        it), each field checked to be one this module knows; ValueError naming the first that is not."""
+        names = [f.name for f in fields(cls)]
+        if not isinstance(data, dict) or sorted(data) != sorted(names):
+            raise ValueError(f"conventions need exactly the fields {', '.join(names)}")
+        found = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+        choices = {"layout": LAYOUTS, "bias_shape": BIAS_SHAPES, "batching": BATCHINGS, "targets": TARGETS,
+                   "loss": LOSSES, "reduction": REDUCTIONS, "gradients_call": ("data", "targets", "none")}
+        checks = [(key, found[key] in allowed) for key, allowed in choices.items()]
+        checks += [(key, _names(found[key], layers, LOCATION)) for key in ("weights", "biases")]
+        checks += [("activations", isinstance(found["activations"], tuple) and len(found["activations"]) == layers
+                    and set(found["activations"][:-1]) <= set(HIDDEN_ACTIVATIONS)
+                    and found["activations"][-1] in OUTPUT_ACTIVATIONS)]
+        checks += [(key, _names((found[key],), 1, IDENTIFIER)) for key in ("forward", "gradients")]
+        checks += [("update", (found["update"], found["update_lr"]) == (None, None)
+                    or _names((found["update"], found["update_lr"]), 2, IDENTIFIER))]
+        wrong = next((key for key, ok in checks if not ok), None)
+        if wrong:
+            raise ValueError(f"conventions with {wrong} {str(found[wrong])[:80]}, which cannot be")
+        return cls(**found)
+
+
+def _names(values, count: int, pattern) -> bool:
+    """values: a tuple of count strings, each as pattern (a location, an identifier) matches it."""
+    return isinstance(values, tuple) and len(values) == count and all(
+        isinstance(value, str) and len(value) <= 100 and pattern.fullmatch(value) for value in values)
+
 
 def _span(locations) -> str:
     return f"`{locations[0]}`" if len(locations) == 1 else f"`{locations[0]}` .. `{locations[-1]}`"
@@ -88,6 +117,7 @@ def _span(locations) -> str:
 # Locations: "W1" (an attribute), "params.W1" (a dict entry), "weights[0]" (a list entry) ---------------
 
 LOCATION = re.compile(r"([A-Za-z_]\w*)(?:\.(\w+)|\[(\d+)\])?")
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def get(obj, location: str):

@@ -1,5 +1,6 @@
-"""Finding a whole network's conventions by experiment (NetworkConventions), and the torch twin
-the experiments compare with.
+"""Finding a whole network's conventions by experiment (NetworkConventions), with NumPy alone: it
+runs where the graded code runs, which has no torch (the checker's torch twin is
+reference.gradcheck.network_twin's).
 
 Each finding can be given instead, as discover()'s keyword argument of the same name; a probe
 that cannot decide raises ConventionError naming it. In order:
@@ -35,7 +36,7 @@ import itertools
 import re
 
 import numpy as np
-import torch
+from scipy.special import expit, logsumexp, softmax
 
 from reference.adapters import whole_network as wn
 from reference.adapters.methods import require_method
@@ -47,8 +48,10 @@ GRADIENT_NAMES = ("backprop", "loss", "backward", "gradients", "compute_gradient
 UPDATE_NAMES = ("update_mini_batch", "train_step", "step", "update_parameters", "update")
 EXTRA_LR_NAMES = ("eta",)
 NUMBERED = re.compile(r"([A-Za-z]+)(\d+)$")
-ACTIVATION_TWINS = {"none": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU,
-                    "tanh": torch.nn.Tanh, "softmax": lambda: torch.nn.Softmax(dim=1)}
+# The twins discovery compares with, in NumPy (discovery runs where the graded code runs, without torch;
+# the checker's twin is reference.gradcheck.network_twin's, in torch)
+ACTIVATIONS = {"none": lambda z: z, "sigmoid": expit, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
+               "softmax": lambda z: softmax(z, axis=1)}
 
 
 def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, batching=None, forward=None,
@@ -103,32 +106,27 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     return wn.NetworkConventions(**found, loss=loss, reduction=reduction, update=update, update_lr=update_lr)
 
 
-def twin_model(params, activations) -> torch.nn.Sequential:
-    """torch.nn.Linear layers holding params (float64), each followed by its activation's module."""
-    modules = []
+def _twin_output(params, activations, X) -> np.ndarray:
+    """What the twin with these activations computes from the rows X: h_i = f_i(h_{i-1} W_i^T + b_i)."""
+    h = X
     for (w, b), name in zip(params, activations):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
-        linear.load_state_dict({"weight": torch.from_numpy(np.array(w, dtype=np.float64)),
-                                "bias": torch.from_numpy(np.array(b, dtype=np.float64))})
-        modules += [linear, ACTIVATION_TWINS[name]()]
-    return torch.nn.Sequential(*modules)
+        h = ACTIVATIONS[name](h @ w.T + b)
+    return h
 
 
-def twin_loss(output: torch.Tensor, labels: np.ndarray, loss: str, reduction: str, output_activation: str):
-    """The cost of the network's output a (n, classes) for the labels, summed over the batch or its
-    mean: quadratic ||a - y||^2 / 2, binary cross-entropy -sum(y ln a + (1 - y) ln(1 - a)), or
-    softmax cross-entropy -log softmax(z)_y of the scores z (-log a_y where a is already softmax)."""
-    y = torch.from_numpy(np.eye(output.shape[1])[labels] if output.shape[1] > 1
-                         else np.asarray(labels, dtype=np.float64).reshape(-1, 1))  # one unit: labels 0/1
-    if loss == "quadratic":
-        per_example = 0.5 * ((output - y) ** 2).sum(dim=1)
-    elif loss == "binary_cross_entropy":
-        per_example = -(y * torch.log(output) + (1 - y) * torch.log(1 - output)).sum(dim=1)
-    elif output_activation == "softmax":
-        per_example = -torch.log(output[torch.arange(len(labels)), torch.from_numpy(labels)])
-    else:
-        per_example = torch.nn.functional.cross_entropy(output, torch.from_numpy(labels), reduction="none")
-    return per_example.sum() if reduction == "sum" else per_example.mean()
+def _twin_cost(output, labels, loss: str, reduction: str, output_activation: str) -> float:
+    """reference.gradcheck.network_twin.twin_loss's value, in NumPy: the candidate cost of the user's output."""
+    y = np.eye(output.shape[1])[labels] if output.shape[1] > 1 else np.asarray(labels, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(all="ignore"):  # a log of 0 is an infinite cost: no candidate's value, not an error
+        if loss == "quadratic":
+            per_example = 0.5 * ((output - y) ** 2).sum(axis=1)
+        elif loss == "binary_cross_entropy":
+            per_example = -(y * np.log(output) + (1 - y) * np.log(1 - output)).sum(axis=1)
+        elif output_activation == "softmax":
+            per_example = -np.log(output[np.arange(len(labels)), labels])
+        else:
+            per_example = logsumexp(output, axis=1) - output[np.arange(len(labels)), labels]
+    return float(per_example.sum() if reduction == "sum" else per_example.mean())
 
 
 def _partial(found, **more) -> wn.NetworkConventions:
@@ -234,8 +232,7 @@ def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
     matches = []
     for choice in hidden_choices:
         for last in last_choices:
-            with torch.no_grad():
-                twin = twin_model(params, (*choice, last))(torch.from_numpy(X)).numpy()
+            twin = _twin_output(params, (*choice, last), X)
             matches += [(layout, (*choice, last)) for layout, output in outputs.items()
                         if twin.shape == output.shape and np.allclose(twin, output, rtol=1e-9, atol=1e-12)]
     if len(matches) != 1:
@@ -273,12 +270,12 @@ def _loss(net, found, X, labels, params, loss, reduction):
     output_activation = found["activations"][-1]
     value = attempt(wn.gradients, net, conventions, X, wn.targets_for(labels, params[-1][0].shape[0], conventions))
     value = None if value is FAILED else value[1]
-    output = torch.from_numpy(wn.forward(net, conventions, X))
+    output = wn.forward(net, conventions, X)
     candidates = [loss] if loss else _possible_losses(output_activation)
     if value is not None:
         reductions = [reduction] if reduction else wn.REDUCTIONS
         fits = [(c, r) for c in candidates for r in reductions
-                if np.isclose(float(twin_loss(output, labels, c, r, output_activation)), value, rtol=1e-9)]
+                if np.isclose(_twin_cost(output, labels, c, r, output_activation), value, rtol=1e-9)]
         if len(fits) == 1:
             return fits[0]
         raise ConventionError(f"the loss value {value:g} is {'none' if not fits else 'more than one'} of "

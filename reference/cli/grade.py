@@ -120,7 +120,7 @@ def grade_command(args) -> int:
         if args.gradescope and len(submissions) != 1:
             raise ValueError(f"--gradescope writes the results of one submission; {folder} holds {len(submissions)}")
         rubric = Rubric.read(args.rubric, settings.parts) if args.rubric else Rubric()
-        isolation = isolation_from(args, settings)
+        isolation = isolation_from(args)
     except ValueError as error:
         print(f"{prog}: error: {printable(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -185,7 +185,7 @@ def write_outputs(prog, outputs, rows, settings, args, rubric, isolation, status
     return written
 
 
-def isolation_from(args, settings) -> Isolation:
+def isolation_from(args) -> Isolation:
     """The sandbox asked for; ValueError with the install hint where bwrap is missing."""
     from reference.grading.sandbox import isolation_for, missing_tool
 
@@ -197,7 +197,7 @@ def isolation_from(args, settings) -> Isolation:
     hint = missing_tool(args.isolation)
     if hint:
         raise ValueError(hint)
-    return isolation_for(settings, args.isolation, args.memory, args.timeout, args.allow_module)
+    return isolation_for(args.isolation, args.memory, args.timeout, args.allow_module)
 
 
 def settings_from(args):

@@ -1,6 +1,8 @@
 """The whole-MLP part of the engine check (engine.py): a micrograd-style MLP(nin, nouts) built
 fresh, its parameters() set to known values, the loss users write (the sum of squared errors
-over a few examples, with the user's Value operations) and backward(), against a torch twin.
+over a few examples, with the user's Value operations) and backward(), against a torch twin. The
+user's side (reference.adapters.engine.LocalMLP, or its proxy when grading) runs the MLP and hands
+back numbers; the twin, the comparison and what was found are here.
 
 What the MLP computes is found by experiment: the order of each neuron's parameters (w then b,
 as micrograd's `self.w + [self.b]`, or b then w), the nonlinearity (tanh, relu, sigmoid or
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from reference import tolerances
+from reference.adapters.engine import MLPSide
 from reference.comparison import compare, diff
 from reference.gradcheck.report import PartCheck
 
@@ -25,31 +28,22 @@ ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
 LAYOUTS = ("w then b", "b then w")  # each neuron's parameters in parameters()
 
 
-def check_mlp(MLP, sizes, seed: int) -> tuple[list[PartCheck], str]:
-    """The MLP's parts, and what was found, e.g. "MLP(3, [4, 4, 1]): relu, linear last layer, w then b"."""
-    mlp = _build(MLP, sizes)
-    params = _parameters(mlp, sizes)
+def check_mlp(side: MLPSide, sizes, seed: int) -> tuple[list[PartCheck], str]:
+    """The MLP's parts, and what was found, e.g. "MLP(3, [4, 4, 1]): relu, linear last layer, w then b".
+    side: reference.adapters.engine's LocalMLP (or a proxy of one run elsewhere)."""
+    count = side.build(sizes)
     rng = np.random.default_rng(seed)
-    values = rng.uniform(-1, 1, len(params))
+    values = rng.uniform(-1, 1, count)
     xs, ys = rng.uniform(-1, 1, (EXAMPLES, sizes[0])), rng.uniform(-1, 1, (EXAMPLES, sizes[-1]))
     # At the kink: the first example all zeros and the first neuron's bias 0 (its last and its first
     # parameter, whichever order parameters() lists them in), so that neuron's input is exactly 0 in
     # any order of summation, where relu'(0) = 0 is torch's convention.
     xs[0], values[[0, sizes[0]]] = 0.0, 0.0
-    for p, v in zip(params, values):
-        p.data, p.grad = float(v), 0.0
-    outputs = [_as_list(mlp([float(v) for v in x])) for x in xs]
-    found = _found(values, sizes, xs, np.array([[o.data for o in out] for out in outputs], dtype=np.float64))
-    terms = [(o - float(y)) ** 2 for out, target in zip(outputs, ys) for o, y in zip(out, target)]
-    loss = terms[0]
-    for term in terms[1:]:  # not sum(): that starts from 0 and needs __radd__, which the operations' rows check
-        loss = loss + term
-    loss.backward()
+    ran = side.run(values, xs, ys)
+    found = _found(values, sizes, xs, ran["outputs"])
     reference = _torch_pass(_unpack(values, sizes, found[0]), found[1:], xs, ys)
-    grads = _unpack(np.array([p.grad for p in params], dtype=np.float64), sizes, found[0])
-    ours = {"output": np.array([[o.data for o in out] for out in outputs], dtype=np.float64),
-            "loss": np.float64(loss.data),
-            "output.grad": np.array([[o.grad for o in out] for out in outputs], dtype=np.float64)}
+    grads = _unpack(ran["grads"], sizes, found[0])
+    ours = {"output": ran["outputs"], "loss": ran["loss"], "output.grad": ran["output_grad"]}
     parts = [PartCheck("loss", None, f"sum of (output - target)**2 over {EXAMPLES} examples", "loss",
                        torch=compare(ours, {key: reference[key] for key in ours}, tolerances.FLOAT64))]
     for i in reversed(range(len(sizes) - 1)):
@@ -60,34 +54,8 @@ def check_mlp(MLP, sizes, seed: int) -> tuple[list[PartCheck], str]:
         parts.append(PartCheck("layer", i, f"Layer({sizes[i]}->{sizes[i + 1]}, {activation})", "Layer",
                                torch=compare(neurons, twins, tolerances.FLOAT64)))
     layout, activation, linear_last = found
-    return parts, (f"{MLP.__name__}({sizes[0]}, {list(sizes[1:])}): {activation}, "
+    return parts, (f"{side.name}({sizes[0]}, {list(sizes[1:])}): {activation}, "
                    f"{'linear last layer' if linear_last else 'on every layer'}, parameters {layout}")
-
-
-def _build(MLP, sizes):
-    try:
-        return MLP(sizes[0], list(sizes[1:]))
-    except Exception as error:  # noqa: BLE001 - the user's constructor may raise anything
-        raise ValueError(f"{MLP.__name__}({sizes[0]}, {list(sizes[1:])}) raised {type(error).__name__}: {error}; "
-                         f"the check builds the MLP as micrograd's, MLP(nin, nouts), from --spec") from None
-
-
-def _parameters(mlp, sizes) -> list:
-    params = list(mlp.parameters()) if callable(getattr(mlp, "parameters", None)) else None
-    if params is None:
-        raise ValueError(f"{type(mlp).__name__} has no parameters() method; the check reads and sets the weights "
-                         f"through it, as micrograd's MLP.parameters()")
-    expected = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if len(params) != expected:
-        raise ValueError(f"{type(mlp).__name__}({sizes[0]}, {list(sizes[1:])}).parameters() has {len(params)} "
-                         f"values; --spec {'-'.join(map(str, sizes))} has {expected} weights and biases. parameters() "
-                         f"must list every neuron's w and b, layer by layer")
-    return params
-
-
-def _as_list(out) -> list:
-    """micrograd returns the one output itself, and a list of several."""
-    return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
 def _unpack(flat, sizes, layout) -> list[list[tuple]]:

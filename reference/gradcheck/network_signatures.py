@@ -1,6 +1,6 @@
 """The torch side of a whole-network check, and the mistakes of whole networks it recognises.
 
-twin_pass runs the twin (reference.adapters.whole_network_discovery.twin_model) on X and returns,
+twin_pass runs the twin (reference.gradcheck.network_twin.twin_model) on X and returns,
 under the checker's keys, the output a, the loss C and every parameter's gradient dC/dW_i,
 dC/db_i, with each layer's input h_{i-1} and upstream gradient G_i = dC/dz_i (what the layer
 signatures of signatures.py predict from). With mistake=..., the same pass made the way a buggy
@@ -17,7 +17,7 @@ prediction, and not the correct one, is named with the mistake.
 import numpy as np
 import torch
 
-from reference.adapters.whole_network_discovery import twin_loss, twin_model
+from reference.gradcheck.network_twin import twin_loss, twin_model
 from reference.gradcheck.signatures import SIGNATURES, Signature
 
 # The layer signatures of signatures.py that read only what a whole network's check has (the

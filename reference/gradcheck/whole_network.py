@@ -6,7 +6,9 @@ twin and against finite differences of its own loss.
     print(report.table()); report.ok; report.first_failure
 
 On a deep copy of the network (the object given is never called or changed), with its conventions
-found by reference.adapters.whole_network_discovery (or given as keyword arguments):
+found by reference.adapters.whole_network_discovery (or given as keyword arguments), called only
+through its user side (reference.adapters.whole_network_side: when grading, a proxy of one in the
+sandboxed worker, so everything below runs in the grader):
 
 1. Its weights are replaced by init's (default torch's: pre-activations O(1), so that no sigmoid
    saturates and every derivative matters) drawn from the seed; init=None keeps its own.
@@ -24,7 +26,6 @@ found by reference.adapters.whole_network_discovery (or given as keyword argumen
 Positions in the table are in the (out, in) layout, whatever the network stores.
 """
 
-import copy
 import inspect
 
 import numpy as np
@@ -33,7 +34,8 @@ import torch
 import scratch_nn
 from reference import tolerances
 from reference.adapters import whole_network as wn
-from reference.adapters.whole_network_discovery import discover, twin_loss, twin_model
+from reference.adapters.whole_network_discovery import discover
+from reference.adapters.whole_network_side import LocalWholeNetwork, NetworkSide
 from reference.choices import FD_SAMPLES
 from reference.comparison import Comparison, compare
 from reference.finite_differences import EntrySampler, sampled_diff
@@ -42,6 +44,7 @@ from reference.gradcheck.network_signatures import (
     network_signatures,
     twin_pass,
 )
+from reference.gradcheck.network_twin import twin_loss, twin_model
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.signatures import Case, match_signatures
 from reference.gradcheck.terms import Terms
@@ -58,7 +61,8 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     x: the batch as rows (n, in); target: its labels (n,) (default: random). init: "torch",
     "paper" or None (the network's own weights). conventions: discover()'s keywords (weights,
     biases, layout, bias_shape, batching, forward, activation, output_activation,
-    gradient_method, gradient_call, targets, cost, reduction, update)."""
+    gradient_method, gradient_call, targets, cost, reduction, update). net may instead be a
+    NetworkSide (reference.adapters.whole_network_side): its conventions found, every call through it."""
     unknown = set(conventions) - set(CONVENTION_KEYWORDS)
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; the conventions are {list(CONVENTION_KEYWORDS)}")
@@ -68,14 +72,14 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     for name, value in (("batch_size", batch_size), ("fd_samples", fd_samples)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    work = copy.deepcopy(net)
-    found = discover(work, **conventions)
+    side = net if isinstance(net, NetworkSide) else LocalWholeNetwork(net, conventions)
+    found = side.found
     rng = np.random.default_rng(seed)
-    params = wn.parameters(work, found)
+    params = side.parameters()
     if init is not None:
         params = [tuple(v.astype(np.float64) for v in scratch_nn.INITIALIZERS[init](rng, w.shape[1], w.shape[0]))
                   for w, _ in params]
-    wn.load_parameters(work, found, params)
+    side.load(params)
     classes = params[-1][0].shape[0]
     X = np.asarray(x, dtype=np.float64) if x is not None else rng.standard_normal((batch_size, params[0][0].shape[1]))
     labels = np.asarray(target) if target is not None else rng.integers(max(2, classes), size=len(X))
@@ -83,7 +87,7 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
     reference = twin_pass(params, found.activations, X, labels, found.loss, found.reduction)
     sampler = EntrySampler(fd_samples, np.random.default_rng([seed, 1]))
     tolerance = tolerances.FLOAT64
-    parts, grads, value = _forward_part(work, found, X, targets, reference, tolerance)
+    parts, grads, value = _forward_part(side, X, targets, reference, tolerance)
     signatures = network_signatures(params, found.activations, X, labels, found.loss, found.reduction)
     terms = Terms(found.layout, found.batching, averaged=None if found.batching == "columns" else False)
     for i, (w, b) in reversed(list(enumerate(params))):  # backprop's order: a mistake spreads to the layers before
@@ -98,8 +102,8 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
         part.torch = compare(ours, {k: reference[k] for k in keys}, tolerance, context=f"layer {i} against torch")
 
         def objective():
-            wn.load_parameters(work, found, params)
-            return _loss_value(work, found, X, labels, targets)
+            side.load(params)
+            return _loss_value(side, X, labels, targets)
 
         part.finite_differences = Comparison(
             [sampled_diff(key, ours[key], array, None, objective, sampler, where=f"layer {i}")
@@ -107,27 +111,26 @@ def check_whole_network(net, x=None, target=None, *, lr=0.1, batch_size=8, seed=
         case = Case("layer", ours, {k: reference[k] for k in keys}, len(X), x=reference[f"{i}.input"],
                     upstream=reference[f"{i}.upstream"], params={"weight": w, "bias": b}, terms=terms)
         part.matches = match_signatures(case, part.failing, tolerance, signatures)
-    wn.load_parameters(work, found, params)
+    side.load(params)
     if found.update:
-        parts.append(_update_part(work, found, params, X, labels, targets, lr, tolerance,
+        parts.append(_update_part(side, params, X, labels, targets, lr, tolerance,
                                   after_failure=any(not part.ok for part in parts)))
-    functions = getattr(net, "names", None) and net.describe()  # a network of functions (function_network.py)
-    name = net.initializer if functions else type(net).__name__
-    settings = {"subject": f"{name} ({'-'.join(str(w.shape[1]) for w, _ in params)}-{classes})",
+    settings = {"subject": f"{side.name} ({'-'.join(str(w.shape[1]) for w, _ in params)}-{classes})",
                 "dtype": "float64", "batch_size": len(X), "seed": seed, "fd_samples": fd_samples, "lr": lr,
                 "init": init, "reading": READING, "also": ALSO}
-    summary = found.describe(net.calls() if functions else None) + (f"\n  {functions}" if functions else "")
+    summary = found.describe(side.calls) + (f"\n  {side.functions}" if side.functions else "")
     return CheckReport(parts, settings, {"summary": summary, **found.to_dict()})
 
 
-def _forward_part(work, found, X, targets, reference, tolerance):
+def _forward_part(side, X, targets, reference, tolerance):
     """The forward output (and the loss value, where the gradient method returns one) against the
     twin's; with the network's gradients, or the error its methods raised."""
+    found = side.found
     part = PartCheck("forward", None, f"{found.forward}(...) output; {found.loss.replace('_', ' ')} loss "
                                       f"({found.reduction})", found.forward)
     try:
-        ours = {"output": wn.forward(work, found, X)}
-        grads, value = wn.gradients(work, found, X, targets)
+        ours = {"output": side.forward(X)}
+        grads, value = side.gradients(X, targets)
     except Exception as error:  # noqa: BLE001 - the user's code may raise anything: reported, not raised
         part.error = f"{type(error).__name__}: {error}"
         return [part], part.error, None
@@ -137,19 +140,21 @@ def _forward_part(work, found, X, targets, reference, tolerance):
     return [part], grads, value
 
 
-def _loss_value(net, found, X, labels, targets) -> float:
+def _loss_value(side, X, labels, targets) -> float:
     """The network's own loss: the value its gradient method returns, else the found cost of its forward output."""
+    found = side.found
     if found.gradients_call == "data" and found.batching in ("rows", "columns"):
-        value = wn.gradients(net, found, X, targets)[1]
+        value = side.gradients(X, targets)[1]
         if value is not None:
             return value
-    output = torch.from_numpy(wn.forward(net, found, X))
+    output = torch.from_numpy(side.forward(X))
     return float(twin_loss(output, labels, found.loss, found.reduction, found.activations[-1]))
 
 
-def _update_part(work, found, params, X, labels, targets, lr, tolerance, after_failure) -> PartCheck:
+def _update_part(side, params, X, labels, targets, lr, tolerance, after_failure) -> PartCheck:
     """One step of the network's update method against torch.optim.SGD from the same weights
     (after_failure: the network's gradients, which the update uses, already disagree)."""
+    found = side.found
     part = PartCheck("optimizer", None, f"{found.update}(..., {found.update_lr}={lr:g}), 1 step against "
                                         f"torch.optim.SGD" + (" (on the network's own gradients, which disagree "
                                                               "above)" if after_failure else ""), found.update)
@@ -159,36 +164,15 @@ def _update_part(work, found, params, X, labels, targets, lr, tolerance, after_f
     optimizer.step()
     reference = {f"{i}.{name}": model[2 * i].state_dict()[name].numpy().copy()
                  for i in range(len(params)) for name in ("weight", "bias")}
-    stepping = copy.deepcopy(work)
     try:
-        _step(stepping, found, X, targets, lr)
+        stepped = side.stepped(X, targets, lr)
     except Exception as error:  # noqa: BLE001 - the user's update may raise anything
         part.error = f"{type(error).__name__}: {error}"
         return part
-    ours = {f"{i}.{name}": value for i, pair in enumerate(wn.parameters(stepping, found))
+    ours = {f"{i}.{name}": value for i, pair in enumerate(stepped)
             for name, value in zip(("weight", "bias"), pair)}
     part.torch = compare(ours, reference, tolerance, context="update against torch.optim.SGD")
     before = {f"{i}.{name}": value for i, pair in enumerate(params) for name, value in zip(("weight", "bias"), pair)}
     case = Case("optimizer", ours, reference, len(X), params=before, lr=lr)
     part.matches = match_signatures(case, part.failing, tolerance, UPDATE_SIGNATURES)
     return part
-
-
-def _step(net, found, X, targets, lr) -> None:
-    """The update called as its kind is: update_mini_batch(list of (x, y) columns, eta) as Nielsen's;
-    train_step(X, y, learning_rate) with the batch; step(lr) after the gradients are computed.
-    Nielsen's network2 regularisation arguments (lmbda, n) get 0 and the batch size."""
-    method = getattr(net, found.update)
-    parameters = [p for p in inspect.signature(method).parameters.values() if p.name != found.update_lr
-                  and p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    extra = {p.name: (len(X) if p.name == "n" else 0.0) for p in parameters if p.name in ("lmbda", "reg", "n")}
-    data = [p for p in parameters if p.name not in extra]
-    if found.update == "update_mini_batch" or (len(data) == 1 and found.batching == "example"):
-        batch = [(x.reshape(-1, 1), np.reshape(t, (-1, 1)) if np.ndim(t) else t) for x, t in zip(X, targets)]
-        method(batch, **{found.update_lr: lr}, **extra)
-    elif len(data) >= 2:
-        method(X.T if found.batching == "columns" else X, targets, **{found.update_lr: lr}, **extra)
-    else:
-        wn.gradients(net, found, X, targets)
-        method(**{found.update_lr: lr}, **extra)
-

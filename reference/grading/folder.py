@@ -20,8 +20,8 @@ submission can only compute, and what it computes is judged here. A submission t
 sys.exit, hangs, loops, exhausts its limits or sends anything malformed is a row with the parts it
 finished and the reason for the others; what it prints is kept (the JSON's `output`), never shown
 in the table. --workers N grades N submissions at once, each judged by a process of its own and
-run in a sandbox (and, as root, a uid) of its own. (--network and --engine are the exception: their
-check runs in the worker, which sends its verdicts; see reference.grading.kinds.)
+run in a sandbox (and, as root, a uid) of its own. --network and --engine submissions are judged
+alike (reference.grading.kinds).
 
 The JSON is rewritten after every submission (its `status`: grading, complete or interrupted);
 SIGINT or SIGTERM stops the run, keeps the rows graded so far (printed and written) and exits
@@ -180,7 +180,7 @@ def grade_folder(folder: Path, settings, timeout: float, workers: int = 1, on_ro
     """Every submission graded, `workers` at a time; on_row(row) as each ends. Interrupted (raised by a
     signal handler of the caller's) stops the judges still running and is raised again. isolation: by
     default bwrap, torch hidden where the grader judges (build's layers), shown where the worker does."""
-    isolation = isolation or isolation_for(settings, cpu_seconds=timeout)
+    isolation = isolation or isolation_for(cpu_seconds=timeout)
     context = multiprocessing.get_context("fork")
     submissions = submissions if submissions is not None else find_submissions(folder)
     pending, rows, running = list(submissions), {}, []

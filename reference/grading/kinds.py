@@ -18,37 +18,24 @@ n/a where there is none.
 Each part's verdict is grading.judge's on the check's own parts: its reason names tensors and mistakes,
 never torch's numbers.
 
-These two kinds are judged inside the worker (the sandbox shows them torch and the whole project):
-the worker runs the check and sends each part's verdict back as plain JSON. The sandbox still keeps
-the submission from the grader, the other submissions and the network, but a submission can forge
-its own verdicts here; build's layers (reference.grading.submission) are judged by the grader.
+Both are judged as build's layers are (reference.grading.submission): the check runs here, in the
+grader, with torch, and the submission's code runs in its sandboxed worker, which torch is hidden
+from. The worker finds the conventions (--network) or the class (--engine) and answers array-in,
+array-out requests for the inputs, weights and leaves the grader chose (reference.grading.remote_kinds:
+proxies of the checks' user sides); every comparison and verdict is made here.
 """
 
-import inspect
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from reference.adapters import ConventionError
-from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
-from reference.adapters.loader import ImplementationError, build_whole_network, load_module
 from reference.choices import ENGINE_SIZES, GRADE_LR, GRADE_SIZES
 from reference.gradcheck.engine import OPERATIONS, check_engine
 from reference.gradcheck.engine_mlp import check_mlp
 from reference.gradcheck.whole_network import check_whole_network
-from reference.grading.submission import (
-    PartResult,
-    failure,
-    judge,
-)
+from reference.grading.remote import text
+from reference.grading.remote_kinds import RemoteEngine, RemoteMLP, RemoteWholeNetwork
+from reference.grading.submission import PartResult, failure, judge
 
 NETWORK_SIZES = GRADE_SIZES  # small, as build's networks are graded
-
-def defined(path, name: str, accept, what: str):
-    """The submission's module's NAME, where accept() takes it (ImplementationError otherwise)."""
-    value = getattr(load_module(path), name, None)
-    if not accept(value):
-        raise ImplementationError(f"{path} defines no {what} {name}")
-    return value
-
 
 @dataclass(frozen=True)
 class NetworkGradeSettings:
@@ -68,22 +55,19 @@ class NetworkGradeSettings:
         given = "".join(f"; {key} {value}" for key, value in self.conventions.items())
         return f"--network {self.network} for {'-'.join(map(str, self.sizes))}{given}; lr {self.lr:g}"
 
-    verdicts_in_worker = True
-
-    def load(self, path):
-        return defined(path, self.network, callable, "class or function")
-
     def judge(self, client, emit) -> None:
-        judge_in_worker(self, "network", client, emit)
-
-    def run(self, maker, emit) -> None:
+        """The whole network built and adapted in the worker; the check run here on its proxy."""
+        client.doing = "building the network and finding its conventions"
+        adapted, _ = client.request({"op": "network", "method": "adapt", "path": client.started.inside,
+                                     "name": self.network, "sizes": list(self.sizes), "conventions": self.conventions})
+        if "problem" in adapted:
+            emit("problem", text(adapted["problem"]))
+            return
         try:
-            conventions = dict(self.conventions)  # a module of functions' names are taken out of them
-            report = check_whole_network(build_whole_network(maker, list(self.sizes), conventions), lr=self.lr,
-                                         seed=self.seed, **conventions)
-        except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
-            emit("problem", as_flags(failure(error), LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError)
-                 else failure(error))
+            side = RemoteWholeNetwork(client, self.sizes, adapted, self.conventions)
+            report = check_whole_network(side, lr=self.lr, seed=self.seed)
+        except (Exception, SystemExit) as error:  # the submission's code raised, or its worker answered amiss
+            emit("problem", failure(error))
             return
         emit("conventions", report.conventions["summary"])
         for part in report.parts:
@@ -107,19 +91,17 @@ class EngineGradeSettings:
     def describe(self) -> str:
         return f"--engine {self.engine}, its MLP for {'-'.join(map(str, self.sizes))}"
 
-    verdicts_in_worker = True
-
     def judge(self, client, emit) -> None:
-        judge_in_worker(self, "engine", client, emit)
-
-    def load(self, path):
-        mlp = getattr(load_module(path), "MLP", None)
-        return defined(path, self.engine, inspect.isclass, "class"), mlp if inspect.isclass(mlp) else None
-
-    def run(self, loaded, emit) -> None:
-        Value, mlp = loaded
+        """The Value class (and MLP) found in the worker; the check run here on their proxies."""
+        client.doing = "importing the submission"
+        loaded, _ = client.request({"op": "engine", "method": "load", "path": client.started.inside,
+                                    "name": self.engine})
+        if "problem" in loaded:
+            emit("problem", text(loaded["problem"]))
+            return
+        engine = RemoteEngine(client, loaded.get("name"))
         try:
-            report = check_engine(Value, seed=self.seed)
+            report = check_engine(engine, seed=self.seed)
         except (Exception, SystemExit) as error:  # no backward(), Value(1.0) raises, ...
             emit("problem", failure(error))
             return
@@ -127,43 +109,13 @@ class EngineGradeSettings:
             emit(part.name, judge([part]))
         for reason in report.settings["not_supported"]:  # "sigmoid() (Value has no sigmoid)"
             emit(reason.partition(" ")[0], PartResult(None, f"n/a: not supported: {reason}"))
-        if mlp is None:
-            emit("MLP", PartResult(None, f"n/a: no class MLP beside {Value.__name__}"))
+        if loaded.get("mlp") is None:
+            emit("MLP", PartResult(None, f"n/a: no class MLP beside {engine.name}"))
             return
         try:
-            emit("MLP", judge(check_mlp(mlp, self.sizes, self.seed)[0]))
+            emit("MLP", judge(check_mlp(RemoteMLP(engine, loaded["mlp"]), self.sizes, self.seed)[0]))
         except (Exception, SystemExit) as error:
             emit("MLP", PartResult(False, failure(error)))
 
 
 KINDS = {"network": NetworkGradeSettings, "engine": EngineGradeSettings}
-
-
-def judge_in_worker(settings, kind: str, client, emit) -> None:
-    """The worker runs settings.run on the submission; its verdicts come back as plain JSON, checked for shape."""
-    from reference.grading.remote import text
-    client.doing = "grading"
-    reply, _ = client.request({"op": "kind", "kind": kind, "settings": asdict(settings),
-                               "path": client.started.inside})
-    for entry in reply.get("parts", []) if isinstance(reply.get("parts"), list) else []:
-        if not (isinstance(entry, list) and len(entry) == 4 and entry[0] in (*settings.parts, "problem", "conventions")
-                and entry[1] in (True, False, None)):
-            continue
-        part, ok, reason, detail = entry
-        emit(part, text(reason) if part in ("problem", "conventions") else PartResult(ok, text(reason), text(detail)))
-
-
-def run_in_worker(kind: str, values: dict, path) -> list:
-    """In the worker: the kind's settings rebuilt from JSON, run on the submission; [part, ok, reason, detail]."""
-    settings = KINDS[kind](**{key: tuple(value) if key == "sizes" else value for key, value in values.items()})
-    parts = []
-
-    def emit(part, result):
-        parts.append([part, None, result, ""] if isinstance(result, str) else
-                     [part, result.ok, result.reason, result.detail])
-    try:
-        loaded = settings.load(path)
-    except ImplementationError as error:
-        return [["problem", None, f"not loaded: {error}", ""]]
-    settings.run(loaded, emit)
-    return parts

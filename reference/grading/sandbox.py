@@ -34,9 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the worker imports of the project: the only project files the sandbox shows.
-WORKER_FILES = ("scratch_nn", "reference/__init__.py", "reference/adapters", "reference/comparison.py",
-                "reference/tolerances.py", "reference/grading/__init__.py", "reference/grading/worker.py",
-                "reference/grading/wire.py")
+WORKER_FILES = ("scratch_nn", "reference/__init__.py", "reference/adapters", "reference/choices.py",
+                "reference/comparison.py", "reference/tolerances.py", "reference/grading/__init__.py",
+                "reference/grading/worker.py", "reference/grading/wire.py")
 HIDDEN = ("torch", "functorch", "torchgen", "jax", "jaxlib", "tensorflow", "keras", "autograd", "triton", "nvidia")
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes fail (File too large)
 PROCESSES = 64             # processes (threads count too) of one worker's uid
@@ -59,7 +59,6 @@ class Isolation:
     memory_mb: int = 2048
     cpu_seconds: float = 60.0
     hidden: tuple[str, ...] = HIDDEN
-    whole_project: bool = False  # the worker judges (--network, --engine): it needs reference whole, and torch
 
     def limits(self, uid) -> dict:
         # torch maps gigabytes of address space it never touches: where it is shown, that much more
@@ -69,14 +68,11 @@ class Isolation:
         return {**limits, "RLIMIT_NPROC": PROCESSES} if uid is not None else limits  # root: a uid of its own
 
 
-def isolation_for(settings, kind: str = "bwrap", memory_mb: int = Isolation.memory_mb, cpu_seconds: float = 60.0,
+def isolation_for(kind: str = "bwrap", memory_mb: int = Isolation.memory_mb, cpu_seconds: float = 60.0,
                   allowed=()) -> Isolation:
-    """The isolation of a run: where the grader judges (settings.verdicts_in_worker false: build's layers), the
-    worker sees the worker's files and no hidden module but those allowed; where the worker judges, the whole
-    project and torch."""
-    whole = settings.verdicts_in_worker
-    hidden = () if whole else tuple(name for name in HIDDEN if name not in allowed)
-    return Isolation(kind, memory_mb, cpu_seconds, hidden, whole)
+    """The isolation of a run, whatever its kind (build's layers, --network, --engine: the grader judges them
+    all): the worker sees the worker's files, and every module of HIDDEN but those allowed is hidden."""
+    return Isolation(kind, memory_mb, cpu_seconds, tuple(name for name in HIDDEN if name not in allowed))
 
 
 def missing_tool(kind: str) -> str | None:
@@ -123,7 +119,7 @@ def start(submission: Path, isolation: Isolation, output) -> Started:
     env = {"PATH": "/usr/bin:/bin", "HOME": inside_root, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     if isolation.kind == "bwrap":
-        command = [*bwrap_arguments(work, isolation.hidden, uid, isolation.whole_project), sys.executable, "-I", "-c",
+        command = [*bwrap_arguments(work, isolation.hidden, uid), sys.executable, "-I", "-c",
                    BOOT.format(root="/grader")]
         cwd = None
     else:
@@ -133,7 +129,7 @@ def start(submission: Path, isolation: Isolation, output) -> Started:
     return Started(process, folder, f"{inside_root}/{relative}", uid)
 
 
-def bwrap_arguments(work: Path, hidden, uid, whole_project=False) -> list[str]:
+def bwrap_arguments(work: Path, hidden, uid) -> list[str]:
     """bwrap's command line: the system read-only, site-packages without the hidden modules, the worker's
     project files, the private copy writable, and nothing shared that the worker does not need."""
     arguments = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
@@ -157,7 +153,7 @@ def bwrap_arguments(work: Path, hidden, uid, whole_project=False) -> list[str]:
             for entry in sorted(os.listdir(packages)):
                 if top_name(entry) not in hidden:
                     arguments += ["--ro-bind", f"{packages}/{entry}", f"{packages}/{entry}"]
-    for relative in ("scratch_nn", "reference") if whole_project else WORKER_FILES:
+    for relative in WORKER_FILES:
         arguments += ["--ro-bind", str(ROOT / relative), f"/grader/{relative}"]
     return readable_parents(arguments + ["--bind", str(work), "/submission", "--chdir", "/submission"])
 

@@ -59,7 +59,6 @@ class GradeSettings:
     lr: float = GRADE_LR
     steps: int = 40         # of the training run, batch 32
     seed: int = 0
-    verdicts_in_worker = False  # every verdict is decided by the grader, from the worker's arrays
 
     @property
     def parts(self) -> list[str]:

@@ -17,6 +17,10 @@ The requests (the header's "op"):
     call    an object's forward or backward on the arrays sent, with its parameters set to those
             sent first; answer the result, and the layer's parameters, gradients and `updated` after
     copy    a deep copy of an object under a new id (no answer: an error is kept for the next call)
+    network --network: adapt the submission's whole network (its conventions found here), then calls
+            of it in canonical form (reference.adapters.whole_network_side) on the arrays sent
+    engine  --engine: find the Value class (and MLP), then evaluations of them on the numbers sent
+            (reference.adapters.engine)
 Every request may carry "free": ids the grader no longer holds.
 """
 
@@ -63,6 +67,7 @@ def start(request: dict) -> None:
 class Worker:
     def __init__(self):
         self.objects, self.builder, self.conventions, self.next_id = {}, None, None, 0
+        self.side, self.mlp, self.params = None, None, {}  # --network's or --engine's user side
 
     def handle(self, request: dict, arrays: dict) -> tuple[dict, dict] | None:
         for number in request.get("free", []):
@@ -79,7 +84,8 @@ class Worker:
         except SystemExit as error:
             return {"error": failure(error), "exit": error.code if isinstance(error.code, (int, str)) else None}, {}
         except Exception as error:  # the submission's code, whatever it raises
-            raised = {"type": type(error).__name__, "message": str(error)[:TEXT_LIMIT]} if op == "call" else {}
+            raised = {"type": type(error).__name__, "message": str(error)[:TEXT_LIMIT]} \
+                if op in ("call", "network", "engine") else {}
             return {"error": failure(error), **raised}, {}
 
     def load(self, request, arrays):
@@ -125,15 +131,102 @@ class Worker:
                 answer[f"{store}.{name}"] = as_numbers(value, f"{store}[{name!r}]")
         return {}, answer
 
-    def kind(self, request, arrays):
-        """--network and --engine: the check run here, its verdicts sent as JSON (see reference.grading.kinds)."""
-        from reference.grading.kinds import run_in_worker
-        return {"parts": run_in_worker(request["kind"], request["settings"], Path(request["path"]))}, {}
+    def network(self, request, arrays):
+        """--network: "adapt" builds the submission's whole network and finds its conventions; then each
+        request sets the parameters sent (canonical (W, b) per layer) and calls one method on the arrays sent."""
+        if request["method"] == "adapt":
+            return self.adapt(request), {}
+        side, method = self.side, request["method"]
+        if method not in ("parameters", "forward", "gradients", "stepped"):
+            raise RuntimeError(f"no such method {method!r}")
+        for key, value in arrays.items():
+            if key.startswith("params."):
+                index, _, name = key[len("params."):].partition(".")
+                self.params.setdefault(int(index), {})[name] = value
+        if self.params:
+            side.load([(self.params[i]["weight"], self.params[i]["bias"]) for i in sorted(self.params)])
+        with np.errstate(all="ignore"):
+            if method == "parameters":
+                return {}, pairs(side.parameters(), "parameters")
+            if method == "forward":
+                return {}, {"result": as_numbers(side.forward(arrays["X"]), "forward returned")}
+            if method == "stepped":
+                return {}, pairs(side.stepped(arrays["X"], arrays["targets"], request["lr"]), "the parameters")
+            grads, value = side.gradients(arrays["X"], arrays["targets"])
+        return {}, {**pairs(grads, "the gradients"), "value": as_numbers(value, "the loss value")}
+
+    def adapt(self, request) -> dict:
+        from reference.adapters import ConventionError
+        from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
+        from reference.adapters.loader import ImplementationError, build_whole_network
+        from reference.adapters.whole_network_side import LocalWholeNetwork
+        try:
+            maker = defined(request["path"], request["name"], callable, "class or function")
+        except ImplementationError as error:
+            return {"problem": f"not loaded: {error}"[:TEXT_LIMIT]}
+        try:
+            conventions = dict(request["conventions"])  # a module of functions' names are taken out of them
+            self.side = LocalWholeNetwork(build_whole_network(maker, list(request["sizes"]), conventions),
+                                          conventions)
+        except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
+            text = failure(error)
+            return {"problem": as_flags(text, LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError) else text}
+        self.params = {}
+        return {"conventions": self.side.found.to_dict(), "name": self.side.name, "calls": self.side.calls,
+                "functions": self.side.functions}
+
+    def engine(self, request, arrays):
+        """--engine: "load" finds the Value class NAME and the MLP beside it; then each request runs one
+        evaluation of reference.adapters.engine's LocalEngine or LocalMLP on the numbers sent."""
+        from reference.adapters.engine import LocalEngine, LocalMLP
+        from reference.adapters.loader import ImplementationError, load_module
+        method = request["method"]
+        if method == "load":
+            import inspect
+            try:
+                self.side = LocalEngine(defined(request["path"], request["name"], inspect.isclass, "class"))
+            except ImplementationError as error:
+                return {"problem": f"not loaded: {error}"[:TEXT_LIMIT]}, {}
+            mlp = getattr(load_module(Path(request["path"])), "MLP", None)
+            self.mlp = LocalMLP(mlp) if inspect.isclass(mlp) else None
+            return {"name": self.side.name, "mlp": self.mlp and self.mlp.name}, {}
+        with np.errstate(all="ignore"):
+            if method == "require":
+                self.side.require()
+            elif method == "unsupported":
+                return {"reason": self.side.unsupported(request["operation"])}, {}
+            elif method == "run":
+                data, grads = self.side.run(request["expression"], arrays["values"])
+                return {}, {"data": data, "grads": np.array(grads, dtype=np.float64)}
+            elif method == "forward":
+                return {}, {"data": np.float64(self.side.forward(request["expression"], arrays["values"]))}
+            elif method == "mlp_build":
+                return {"count": self.mlp.build(request["sizes"])}, {}
+            elif method == "mlp_run":
+                return {}, self.mlp.run(arrays["values"], arrays["xs"], arrays["ys"])
+            else:
+                raise RuntimeError(f"no such method {method!r}")
+        return {}, {}
 
     def keep(self, thing) -> int:
         self.next_id -= 1  # the worker's own ids are negative: the grader's copies count up
         self.objects[self.next_id] = thing
         return self.next_id
+
+
+def defined(path, name: str, accept, what: str):
+    """The submission's module's NAME, where accept() takes it (ImplementationError otherwise)."""
+    from reference.adapters.loader import ImplementationError, load_module
+    value = getattr(load_module(Path(path)), name, None)
+    if not accept(value):
+        raise ImplementationError(f"{path} defines no {what} {name}")
+    return value
+
+
+def pairs(params, what: str) -> dict:
+    """Canonical [(W, b), ...] as arrays "i.weight", "i.bias"."""
+    return {f"{i}.{name}": as_numbers(value, f"{what}[{i}]") for i, pair in enumerate(params)
+            for name, value in zip(("weight", "bias"), pair)}
 
 
 def as_numbers(value, what: str):
