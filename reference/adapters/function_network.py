@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError, required_arguments
+from reference.adapters.errors import ConventionError
+from reference.adapters.probing import required_arguments
 
 # Each role's usual names (the course's first), and the words a name of that role contains.
 NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", "forward"),

@@ -44,11 +44,11 @@ import numpy as np
 import scratch_nn
 from reference.adapters import (
     Adapted,
-    ConventionError,
     UnreadableLoss,
     adapt_network,
     read_loss,
 )
+from reference.adapters.errors import KeywordError
 from reference.adapters.function_network import INITIALIZER_NAMES, function_network, is_parameters_dict
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from reference.adapters.notebook import SUFFIX as NOTEBOOK
@@ -59,8 +59,9 @@ BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "d
 DEFAULT_BUILDER = "build"
 
 
-class ImplementationError(ValueError):
-    """The user's file, its build or what build returned cannot be used; the message says why and what to do."""
+class ImplementationError(KeywordError):
+    """The user's file, its build or what build returned cannot be used; the message says why and what to
+    do (where that is a convention to state, it keeps the keyword: a command line words it as its flag)."""
 
 
 def split_target(target: str) -> tuple[Path, str]:
@@ -250,8 +251,9 @@ def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None
                                    output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
     try:
         adapted = adapt_network(layers, None, in_features=spec.sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
-    except (ConventionError, TypeError, ValueError) as error:
-        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: {error}") from None
+    except (TypeError, ValueError) as error:  # a ConventionError among them keeps its keywords
+        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: ",
+                                  error if isinstance(error, KeywordError) else str(error)) from None
     reference = scratch_nn.build_network(spec, init=init, seed=seed, dtype=dtype)
     expected = [twin_name(layer) for layer in reference.layers]
     if adapted.twins != expected:

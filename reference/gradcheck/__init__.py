@@ -38,6 +38,7 @@ import torch
 import scratch_nn
 from reference import tolerances
 from reference.adapters import Adapted, UnreadableLoss
+from reference.adapters.errors import ConventionError, Keyword
 from reference.choices import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS
 from reference.comparison import sized_name
 from reference.finite_differences import EntrySampler
@@ -152,8 +153,8 @@ def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtyp
                         **{"optimizer": None, **options})  # a pair has no update of its own
         return dataclasses.replace(report, conventions=found)
     if settings:
-        raise ValueError(f"{next(iter(settings))}= sets up a functional pair with a settings dict (conv_param, "
-                         f"pool_param, bn_param, dropout_param); this layer takes none")
+        raise ConventionError(Keyword(next(iter(settings))), " sets up a functional pair with a settings dict "
+                              "(conv_param, pool_param, bn_param, dropout_param); this layer takes none")
     if not own_code.is_pair(layer):
         own_code.require_layer(layer, conventions)
     if conventions or not own_code.has_scratch_interface(layer):

@@ -28,6 +28,7 @@ from reference.adapters import (
     read_loss,
 )
 from reference.adapters.discovery import TWINS
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.methods import (
     BACKWARD_METHODS,
     DERIVATIVE_METHODS,
@@ -78,19 +79,24 @@ def holds_layers(subject) -> bool:
                for value in getattr(subject, "__dict__", {}).values())
 
 
+class NotALayer(ConventionError, TypeError):
+    """The subject has no forward or no backward method under a name the checker knows: not a layer
+    (a TypeError), unless the keywords it names say which methods are."""
+
+
 def require_layer(subject, conventions: dict) -> None:
-    """A TypeError unless subject (an instance or a class) has a forward and a backward method, by one
+    """NotALayer unless subject (an instance or a class) has a forward and a backward method, by one
     of their usual names (reference.adapters.methods) or by the name given as forward_method/backward_method."""
     roles = (("forward", FORWARD_METHODS), ("backward", BACKWARD_METHODS + DERIVATIVE_METHODS))
     missing = [role for role, names in roles
                if f"{role}_method" not in conventions and not methods_of(subject, names)]
     if missing:
-        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no "
+        keywords = [part for role in missing for part in (" and ", Keyword(f"{role}_method"))][1:]
+        raise NotALayer(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no "
                         f"{' and no '.join(missing)} method (looked for {', '.join(FORWARD_METHODS)}; "
-                        f"{', '.join(BACKWARD_METHODS + DERIVATIVE_METHODS)}); give its name with "
-                        f"{' and '.join(f'{role}_method=' for role in missing)}. A layer has forward(x) and "
-                        f"backward(...), in scratch_nn's conventions (a params dict, backward(grad_output)) or in "
-                        f"its own (see reference.adapters)")
+                        f"{', '.join(BACKWARD_METHODS + DERIVATIVE_METHODS)}); give its name with ", *keywords,
+                        ". A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
+                        "backward(grad_output)) or in its own (see reference.adapters)")
 
 
 def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_sizes):
@@ -109,7 +115,7 @@ def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_
     if not linear:
         if out_features is not None:
             raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
-                             f"its input (in_features={in_features})")
+                             f"its input ({in_features} features)")
         arguments = ()
     else:
         out_features = out_features or default_sizes[1]
@@ -195,14 +201,15 @@ def param_pair_network(pair, kind_found, *, in_features, out_features, settings,
     width (batch norm's and dropout's in_features); and the conventions for the report."""
     kind, found = kind_found
     if conventions:
-        raise ValueError(f"{next(iter(conventions))}= describes a layer object or an affine pair; "
-                         f"{pair[0].__name__} is called as CS231n's layers are")
+        raise ConventionError(Keyword(next(iter(conventions))), " describes a layer object or an affine pair; "
+                              f"{pair[0].__name__} is called as CS231n's layers are")
     given = {**settings, **{k: v for k, v in (("in_features", in_features), ("out_features", out_features))
                             if v is not None}}
     wrong = [key for key in given if key not in PAIR_TAKES[kind]]
     if wrong:
-        raise ValueError(f"{wrong[0]}= does not apply to {pair[0].__name__} ({kind}), which takes "
-                         f"{' '.join(f'{key}=' for key in PAIR_TAKES[kind])}")
+        takes = [part for key in PAIR_TAKES[kind] for part in (" ", Keyword(key))][1:]
+        raise ConventionError(Keyword(wrong[0]), f" does not apply to {pair[0].__name__} ({kind}), which takes ",
+                              *takes)
     images = "in_shape" in PAIR_TAKES[kind]
     in_shape = tuple(settings.pop("in_shape", IMAGES)) if images else (in_features or default_width,)
     layer = functional_params.build(pair, kind, found, in_shape=in_shape, out_channels=out_features or 4,

@@ -27,8 +27,7 @@ its own verdicts here; build's layers (reference.grading.submission) are judged 
 import inspect
 from dataclasses import asdict, dataclass, field
 
-from reference.adapters import ConventionError
-from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
+from reference.adapters.keywords import LAYER, WHOLE_NETWORK
 from reference.adapters.loader import ImplementationError, build_whole_network, load_module
 from reference.choices import ENGINE_SIZES, GRADE_LR, GRADE_SIZES
 from reference.gradcheck.engine import OPERATIONS, check_engine
@@ -82,8 +81,7 @@ class NetworkGradeSettings:
             report = check_whole_network(build_whole_network(maker, list(self.sizes), conventions), lr=self.lr,
                                          seed=self.seed, **conventions)
         except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
-            emit("problem", as_flags(failure(error), LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError)
-                 else failure(error))
+            emit("problem", failure(error, LAYER | WHOLE_NETWORK))
             return
         emit("conventions", report.conventions["summary"])
         for part in report.parts:

@@ -138,13 +138,15 @@ def build(client, settings, activation):
     return adapted, None if loss is None else PartResult(*loss)
 
 
-def failure(error: BaseException) -> str:
+def failure(error: BaseException, flags: dict | None = None) -> str:
+    """What stopped the submission, in one line; a ConventionError's keywords worded as flags
+    (keyword -> flag) say which of the grader's flags settles it."""
     if isinstance(error, SystemExit):
         return f"called sys.exit({error.code!r})"
     if isinstance(error, (ImplementationError, Refused)):
         return str(error)
     if isinstance(error, ConventionError):
-        return f"its conventions cannot be found: {error}"
+        return f"its conventions cannot be found: {error.worded(flags or {})}"
     return f"raised {type(error).__name__}: {error}"
 
 

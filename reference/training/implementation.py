@@ -5,6 +5,7 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters import Adapted, UnreadableLoss
+from reference.adapters.errors import ConventionError
 from reference.adapters.function_network import function_network, is_parameters_dict
 from reference.adapters.loader import (
     BUILD_ARGUMENTS,
@@ -14,7 +15,7 @@ from reference.adapters.loader import (
     load_module,
     split_target,
 )
-from reference.adapters.probing import ConventionError, required_arguments
+from reference.adapters.probing import required_arguments
 from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
