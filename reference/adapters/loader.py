@@ -53,6 +53,7 @@ from reference.adapters.function_network import INITIALIZER_NAMES, function_netw
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from reference.adapters.notebook import SUFFIX as NOTEBOOK
 from reference.adapters.notebook import loader_for
+from reference.loss_names import loss_class
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
@@ -272,7 +273,7 @@ def adapt_user_loss(user_loss, loss: str, conventions=None, model=None):
     """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin), or an UnreadableLoss
     saying why it cannot be (checked, it fails alone; a run refuses it); without one, scratch_nn's."""
     if user_loss is None:
-        return scratch_nn.LOSSES[loss]()
+        return loss_class(loss)()
     conventions = conventions or {}
     read = read_loss(user_loss, conventions.get("loss_twin", loss), model=model,
                      **conventions.get("loss_conventions", {}))

@@ -53,6 +53,7 @@ from reference.gradcheck.parts import (
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.update_rule import check_update_rule
 from reference.gradcheck.whole_network import check_whole_network
+from reference.loss_names import loss_class
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
            "check_update_rule", "CheckReport", "PartCheck"]
@@ -262,11 +263,7 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
 
 def _as_loss(loss):
     """A loss object, from itself or its name in scratch_nn.LOSSES."""
-    if not isinstance(loss, str):
-        return loss
-    if loss not in scratch_nn.LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(scratch_nn.LOSSES)} or pass a loss object")
-    return scratch_nn.LOSSES[loss]()
+    return loss_class(loss)() if isinstance(loss, str) else loss
 
 
 def _network_dtype(network, x, dtype) -> np.dtype:

@@ -16,6 +16,7 @@ from reference.adapters.loader import (
     split_target,
 )
 from reference.adapters.probing import required_arguments
+from reference.loss_names import loss_class
 from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
@@ -107,7 +108,7 @@ def build_networks(config: RunConfig):
 def build_loss(config: RunConfig):
     """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
     run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
-    return adapt_config(config).loss if config.implementation else scratch_nn.LOSSES[config.loss]()
+    return adapt_config(config).loss if config.implementation else loss_class(config.loss)()
 
 
 def describe(config: RunConfig) -> str:
