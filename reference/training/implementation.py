@@ -16,7 +16,6 @@ from reference.adapters.loader import (
     split_target,
 )
 from reference.adapters.probing import required_arguments
-from reference.loss_names import loss_class
 from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
@@ -99,18 +98,6 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
                           f"{name} for {sizes} or its forward raised {type(error).__name__}: {error}") from None
 
 
-def build_networks(config: RunConfig):
+def networks(adapted: Adapted, config: RunConfig):
     """training.build_networks for an implementation: the adapted network and its torch twin."""
-    adapted = adapt_config(config)
     return adapted.network, torch_model(adapted.network, device=config.device, twins=adapted.twins)
-
-
-def build_loss(config: RunConfig):
-    """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
-    run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
-    return adapt_config(config).loss if config.implementation else loss_class(config.loss)()
-
-
-def describe(config: RunConfig) -> str:
-    """The conventions found in the implementation, as the block adapt_network prints."""
-    return adapt_config(config).describe()

@@ -28,7 +28,7 @@ EVAL_CHUNK = 5_000  # examples per forward pass when evaluating: bounds memory o
 
 def as_loss(loss):
     """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
-    own, adapted: reference.training.implementation.build_loss)."""
+    own, adapted: reference.training.run.TwinTraining.loss)."""
     return loss_class(loss)() if isinstance(loss, str) else loss
 
 
