@@ -45,6 +45,7 @@ from reference.adapters.methods import (
     require_method,
 )
 from reference.adapters.probing import FAILED, attempt
+from reference.adapters.user_code import Raised
 from reference.comparison import numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
@@ -112,7 +113,7 @@ def read_loss(subject, twin=None, **explicit):
     except ConventionError as error:
         return UnreadableLoss(name, str(error), asks=True)
     except Exception as error:  # noqa: BLE001 - the user's loss, probed: whatever it raises is the reason
-        return UnreadableLoss(name, f"probing it raised {type(error).__name__}: {error}")
+        return UnreadableLoss(name, str(Raised.of(error, "probing it")))
 
 
 def computes_on_probabilities(user, name, explicit) -> bool:

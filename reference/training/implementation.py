@@ -16,6 +16,7 @@ from reference.adapters.loader import (
     split_target,
 )
 from reference.adapters.probing import required_arguments
+from reference.adapters.user_code import Raised
 from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
@@ -95,7 +96,7 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
         raise ConfigError("implementation", config.implementation, str(error)) from None
     except Exception as error:  # noqa: BLE001 - the user's initializer or forward may raise anything
         raise ConfigError("implementation", config.implementation,
-                          f"{name} for {sizes} or its forward raised {type(error).__name__}: {error}") from None
+                          str(Raised.of(error, f"{name} for {sizes} or its forward"))) from None
 
 
 def networks(adapted: Adapted, config: RunConfig):
