@@ -20,7 +20,6 @@ import scratch_nn
 from reference.adapters import (
     Adapted,
     AdaptedLoss,
-    LayerConventions,
     UnreadableLoss,
     adapt_layer,
     adapt_network,
@@ -37,19 +36,8 @@ from reference.adapters.methods import (
     methods_of,
 )
 from reference.adapters.network import model_of
-from reference.choices import PAIR_SETTINGS
 from reference.twin import scratch_class_for
 from scratch_nn.losses import Loss
-
-# The adapters' keywords that describe the subject, not the check: any of them routes a subject
-# through the adapters even where it has scratch_nn's interface.
-LAYER_CONVENTIONS = tuple(sorted(set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built", "lr"}))
-ADAPTER_OPTIONS = (*LAYER_CONVENTIONS, "factory", "loss_twin", "loss_conventions")
-
-
-def pop_conventions(options: dict) -> dict:
-    """The adapters' keywords, taken out of options (what is left is the checker's)."""
-    return {key: options.pop(key) for key in ADAPTER_OPTIONS if key in options}
 
 
 def has_scratch_interface(layer) -> bool:
@@ -160,17 +148,6 @@ def is_users_loss(loss) -> bool:
     return loss is not None and not isinstance(loss, (str, Loss, AdaptedLoss, UnreadableLoss))
 
 
-def checker_options(adapted: Adapted, options: dict) -> dict:
-    """The check's options for an adapted subject: by default its loss, its update (the one inside
-    backward, or SGD) and the learning rate the layers apply (else 0.1)."""
-    options = dict(options)
-    if adapted.loss is not None:
-        options.setdefault("loss", adapted.loss)
-    options.setdefault("optimizer", adapted.optimizer)
-    options.setdefault("lr", adapted.lr or 0.1)
-    return options
-
-
 def conventions_of(adapted: Adapted) -> dict:
     """What the report keeps: the block as printed ("summary") and each convention as data."""
     return {"summary": adapted.describe(), **adapted.to_dict()}
@@ -182,11 +159,6 @@ PAIR_TAKES = {"conv2d": ("in_shape", "out_features", "kernel", "stride", "pad"),
               "maxpool2d": ("in_shape", "pool", "stride"), "batchnorm1d": ("in_features",),
               "dropout": ("in_features", "p")}
 IMAGES = (3, 8, 6)  # (C, H, W) by default: H and W differ, so a transposed image cannot pass
-
-
-def pop_pair_settings(options: dict) -> dict:
-    """The settings of a pair with a settings dict given (not None), taken out of options."""
-    return {key: value for key in PAIR_SETTINGS if (value := options.pop(key, None)) is not None}
 
 
 def param_pair_kind(subject, twin) -> tuple[str, str] | None:
