@@ -26,8 +26,8 @@ class KeywordError(ValueError):
     """
 
     def __init__(self, *parts):
-        self.parts = tuple(piece for part in parts
-                           for piece in (part.parts if isinstance(part, KeywordError) else (part,)))
+        self.parts = tuple(piece for part in parts for piece in (
+            part.parts if isinstance(part, KeywordError) else (part if isinstance(part, Keyword) else str(part),)))
         super().__init__(self.worded({}))
 
     def __reduce__(self):  # a copy across processes keeps its keywords, not only its words
@@ -43,7 +43,7 @@ class KeywordError(ValueError):
         or, where flags has none, as a keyword argument ("layout='in_out'")."""
         words = []
         for part, after in zip(self.parts, [*self.parts[1:], " "], strict=True):
-            if isinstance(part, str):
+            if not isinstance(part, Keyword):
                 words.append(part)
             elif part.name in flags:  # a flag and a value after it are two words ("--lr 0.1", "--lr:")
                 ends_word = isinstance(after, str) and (after[:1].isspace() or after[:1] in ",;:.)")
