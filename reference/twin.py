@@ -11,6 +11,7 @@ from torch import nn
 
 import scratch_nn
 from reference.choices import LAYER_TWINS
+from reference.loss_names import loss_class
 from reference.regularization import TWINS as REGULARIZATION_TWINS
 from reference.regularization import regularization_twin
 
@@ -193,9 +194,7 @@ def scratch_loss_class_for(loss) -> type:
         raise TypeError(f"no PyTorch twin is known for the loss {loss!r}; subclass one of "
                         f"{[t.__name__ for t in scratch_nn.LOSSES.values()]} or give it a torch_twin attribute "
                         f"({', '.join(scratch_nn.LOSSES)})")
-    if name not in scratch_nn.LOSSES:
-        raise ValueError(f"unknown torch_twin {name!r} of the loss {loss!r}; name one of {list(scratch_nn.LOSSES)}")
-    return scratch_nn.LOSSES[name]
+    return loss_class(name, what=f"torch_twin {name!r} of the loss {loss!r}")
 
 
 def torch_loss(loss) -> nn.Module:

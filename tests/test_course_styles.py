@@ -125,6 +125,9 @@ def test_a_function_name_given_that_the_module_lacks_is_refused(capsys):
     status, _, err = run(capsys, "check", "whole-network", f"{COURSE}:initialize_parameters_deep", "--spec", "5-4-3-1",
                          "--cost-function", "cost_of")
     assert status == 2 and "no function cost_of" in err and "--cost-function" in err
+    maker = course_module().initialize_parameters_deep  # the library names its keyword, not the flag
+    with pytest.raises(ConventionError, match=r"no function cost_of \(given with cost_function=\)$"):
+        function_network(maker, maker(SIZES), {"cost": "cost_of"})
 
 
 def test_class_based_column_network_agrees():

@@ -12,7 +12,6 @@ from implementations.submissions import source, write
 import scratch_nn
 from reference.cli import main as cli
 from reference.cli import train as train_cli
-from reference.training.implementation import build_loss
 from reference.training.run import TwinTraining
 from reference.training.run_config import RunConfig
 
@@ -36,13 +35,39 @@ def test_both_sides_start_from_the_runs_weights_through_the_users_arrays(tmp_pat
 
 def test_the_adapted_network_and_loss_survive_pickling(tmp_path):
     """As a run that trains the scratch side in a process of its own sends them back."""
-    network = TwinTraining(RunConfig(**SETTINGS, implementation=str(write(tmp_path, "net.py", "textbook")))).network
-    loss = build_loss(RunConfig(**SETTINGS, implementation=str(tmp_path / "net.py")))
+    training = TwinTraining(RunConfig(**SETTINGS, implementation=str(write(tmp_path, "net.py", "textbook"))))
+    network, loss = training.network, training.loss
     x, labels = np.random.default_rng(0).random((4, 784)), np.arange(4)
     copies = pickle.loads(pickle.dumps((network, loss)))
     assert [type(layer).__name__ for layer in copies[0].layers] == ["Linear", "ReLU", "Linear"]
     np.testing.assert_array_equal(copies[0].forward(x), network.forward(x))
     assert copies[1].forward(copies[0].forward(x), labels) == loss.forward(network.forward(x), labels)
+
+
+COUNTED_BUILD = '''
+counted = build
+
+
+def build(sizes, activations, lr, seed):
+    with open(__file__ + ".builds", "a") as builds:  # the run may call it from any process: a file counts
+        builds.write("build\\n")
+    return counted(sizes, activations, lr, seed)
+'''
+
+
+@pytest.mark.parametrize("concurrency, lockstep", [("sequential", True), ("process", False)])
+def test_the_users_build_runs_once_a_run(tmp_path, synthetic, concurrency, lockstep):
+    """The network and the loss are built once and passed down: the start, the step check of every
+    epoch's evaluation, the lockstep check and a replay all use that one loss, not a fresh build."""
+    path = write(tmp_path, "net.py", "textbook")
+    path.write_text(path.read_text() + COUNTED_BUILD)
+    training = TwinTraining(RunConfig(**{**SETTINGS, "epochs": 2}, implementation=f"{path}:build"),
+                            concurrency=concurrency, lockstep=lockstep)
+    data = synthetic(n_train=96, seed=1)
+    records = list(training.epochs(data))
+    training.first_divergence(data)  # a replay of both epochs without lockstep; the run's own check with it
+    assert len(records) == 2 and all(record.divergence.step_check_ok for record in records)
+    assert (tmp_path / "net.py.builds").read_text().splitlines() == ["build"]
 
 
 def test_textbook_implementation_trains_as_torch_does(tmp_path, synthetic):

@@ -174,8 +174,8 @@ def test_compare_py_lockstep_proves_every_step(tiny_data, tmp_path, capsys):
 def test_compare_py_locates_a_broken_layer_in_a_free_running_run(tiny_data, monkeypatch, tmp_path, capsys):
     build = training.build_networks
 
-    def broken(config):
-        network, model = build(config)
+    def broken(config, *adapted):
+        network, model = build(config, *adapted)
         layer = network.layers[2]
         network.layers[2] = TransposedFromStep10(layer.params["weight"], layer.params["bias"])
         return network, model

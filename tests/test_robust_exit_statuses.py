@@ -50,9 +50,9 @@ def full_device(tmp_path):
 BUILD = training.build_networks
 
 
-def broken_networks(config):
+def broken_networks(config, *adapted):
     """The run's networks, the scratch side's first layer halving its bias gradient: the twins drift."""
-    network, model = BUILD(config)
+    network, model = BUILD(config, *adapted)
     layer = network.layers[0]
     network.layers[0] = BiasGradientHalved(layer.params["weight"], layer.params["bias"])
     return network, model

@@ -21,7 +21,7 @@ _HOMES = {"adapt_layer": ".discovery", "FunctionalLayer": ".functional", "Adapte
           "LayerConventions": ".layer", "AdaptedLoss": ".loss", "LossConventions": ".loss",
           "UnreadableLoss": ".loss", "adapt_loss": ".loss_discovery", "read_loss": ".loss_discovery",
            "Adapted": ".network", "InBackwardUpdate": ".network",
-          "adapt_network": ".network", "ConventionError": ".probing"}
+          "adapt_network": ".network", "ConventionError": ".errors"}
 __all__ = sorted(_HOMES)
 
 

@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 
 import scratch_nn
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.functional import FunctionalLayer
 from reference.adapters.layer import (
     BACKWARD_CALLS,
@@ -33,7 +34,6 @@ from reference.adapters.probing import (
     BIAS_NAMES,
     FAILED,
     WEIGHT_NAMES,
-    ConventionError,
     arrays,
     attempt,
     by_name,
@@ -97,9 +97,9 @@ def adapt_layer(subject, twin=None, *, in_features=None, out_features=None, lr=N
     conventions.built = built
     if conventions.batching == "columns" and conventions.has_params and conventions.param_grads is None:
         raise ConventionError(f"{conventions.name} takes its batch as columns (in, m): whether its backward "
-                              f"averages dW and db over the batch cannot be probed, only stated; give "
-                              f"param_grads='mean' (dW = dZ @ A_prev.T / m, the deep-learning course's) or 'sum' "
-                              f"(dW = dZ @ A_prev.T, the 1/m in the loss's gradient)")
+                              f"averages dW and db over the batch cannot be probed, only stated; give ",
+                              Keyword("param_grads"), "'mean' (dW = dZ @ A_prev.T / m, the deep-learning course's) "
+                              "or 'sum' (dW = dZ @ A_prev.T, the 1/m in the loss's gradient)")
     layer = adapted_class(conventions.name)(subject, conventions)
     if built and conventions.has_params:  # the values the checker and the torch twin start from
         weight, bias = scratch_nn.torch_default(np.random.default_rng(seed), *layer_sizes(layer))
@@ -125,8 +125,8 @@ def twin_of(subject, twin) -> str:
             names = [k.__name__ for k in (subject if isinstance(subject, type) else type(subject)).__mro__]
         found = [named for named in map(twin_named, names) if named is not None]
         if not found:
-            raise ConventionError(f"cannot tell from the name {names[0]!r} what the layer computes; "
-                                  f"give twin= one of {TWINS}")
+            raise ConventionError(f"cannot tell from the name {names[0]!r} what the layer computes; give ",
+                                  Keyword("twin"), f" one of {TWINS}")
         twin = found[0]
     if twin not in TWINS:
         raise ValueError(f"unknown twin {twin!r}; choose from {TWINS}")
@@ -168,8 +168,8 @@ def build(cls, twin, in_features, out_features, lr, factory, dtype, forward_meth
             return layer, name + words
         errors.append(f"{name}{words} built, but its forward refused a ({PROBE_BATCH}, {in_features}) batch "
                       f"and a ({in_features}, 1) column")
-    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass an instance, or "
-                          "factory= (called as factory(in_features, out_features) for a linear layer)")
+    raise ConventionError(f"could not build {name}: " + "; ".join(errors) + ". Pass an instance, or ",
+                          Keyword("factory"), " (called as factory(in_features, out_features) for a linear layer)")
 
 
 def accepts_input(layer, in_features, forward_method=None) -> bool:
@@ -181,10 +181,11 @@ def discover(user, twin, in_features, lr, explicit) -> LayerConventions:
     name = user.name if isinstance(user, FunctionalLayer) else type(user).__name__
     c = LayerConventions(name=name, twin=twin, **explicit)
     if twin == "linear" and c.backward in DERIVATIVE_CALLS:
-        raise ValueError(f"backward={c.backward!r} calls an activation's derivative (f'(x) at the input, or f' from "
-                         f"the output), times grad; it applies to {', '.join(t for t in TWINS if t != 'linear')} "
-                         f"layers, not to {name}, a linear layer: give backward= one of "
-                         f"{', '.join(b for b in BACKWARD_CALLS if b not in DERIVATIVE_CALLS)}")
+        raise ConventionError(Keyword("backward"), f"{c.backward!r} calls an activation's derivative (f'(x) at the "
+                              f"input, or f' from the output), times grad; it applies to "
+                              f"{', '.join(t for t in TWINS if t != 'linear')} layers, not to {name}, a linear "
+                              f"layer: give ", Keyword("backward"), " one of "
+                              f"{', '.join(b for b in BACKWARD_CALLS if b not in DERIVATIVE_CALLS)}")
     if twin == "linear":
         find_parameters(user, c, in_features, explicit)
     sizes = get(user, c.weight).shape if c.has_params else (in_features or PROBE_SIZES[0],)
@@ -273,16 +274,16 @@ def one_of(candidates, names, what, option):
     if len(named) == 1:
         return named[0]
     if not candidates:
-        raise ConventionError(f"found no array that could be {what}; give its location with {option}= "
-                              f"(an attribute name, or 'dict.key')")
-    raise ConventionError(f"{what} could be any of {', '.join(candidates)}; give {option}= one of them")
+        raise ConventionError(f"found no array that could be {what}; give its location with ", Keyword(option),
+                              " (an attribute name, or 'dict.key')")
+    raise ConventionError(f"{what} could be any of {', '.join(candidates)}; give ", Keyword(option), " one of them")
 
 
 def layout_of(user, shape, in_features, forward_method=None) -> str:
     """(out, in) or (in, out), from the input width the layer is known to take or accepts."""
     if shape[0] == shape[1]:
         raise ConventionError(f"the weight is square {shape}: its shape cannot tell (out, in) from (in, out); "
-                              f"give layout='out_in' (x @ W.T) or 'in_out' (x @ W)")
+                              "give ", Keyword("layout"), "'out_in' (x @ W.T) or 'in_out' (x @ W)")
     if in_features is None:
         x = np.random.default_rng(3).standard_normal((PROBE_BATCH, shape[1]))
         in_features = shape[1] if accepts(user, x, forward_method) else shape[0]
@@ -321,10 +322,10 @@ def find_gradients(probe, c, x, cache, output, lr, explicit):
         held, given = learning_rate(probe), c.lr if c.lr is not None else lr
         if held is None and given is None:
             raise ConventionError(f"{c.name}.backward changes the weights itself, but no learning rate was found "
-                                  f"in .learning_rate, .lr or .eta; give lr=")
+                                  "in .learning_rate, .lr or .eta; give ", Keyword("lr"))
         if held is not None and given is not None and not np.isclose(held[1], given, rtol=1e-12, atol=0):
-            raise ConventionError(f"{c.name} holds lr {held[1]:g} in .{held[0]}, but lr={given:g} was given: "
-                                  f"backward applies its own; give the same value or none")
+            raise ConventionError(f"{c.name} holds lr {held[1]:g} in .{held[0]}, but ", Keyword("lr"),
+                                  f"{given:g} was given: backward applies its own; give the same value or none")
         c.lr, c.lr_from = (held[1], held[0]) if held is not None else (given, "")
         return
     weight_shape = get(probe, c.weight).shape

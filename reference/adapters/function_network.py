@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError, required_arguments
+from reference.adapters.errors import ConventionError, Keyword
+from reference.adapters.probing import required_arguments
 
 # Each role's usual names (the course's first), and the words a name of that role contains.
 NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", "forward"),
@@ -33,8 +34,8 @@ NAMES = {"forward": ("L_model_forward", "model_forward", "forward_propagation", 
          "update": ("update_parameters", "update_params", "update")}
 INITIALIZER_NAMES = ("initialize_parameters_deep", "initialize_parameters", "init_params")
 WORDS = {"forward": ("forward",), "cost": ("cost", "loss"), "backward": ("backward",), "update": ("update",)}
-FLAGS = {"forward": "--forward-method", "cost": "--cost-function", "backward": "--gradient-method",
-         "update": "--update"}
+# Each role's keyword (check_whole_network's, which the command line spells --forward-method, ...).
+KEYWORDS = {"forward": "forward", "cost": "cost_function", "backward": "gradient_method", "update": "update"}
 
 
 @dataclass
@@ -79,12 +80,12 @@ def find_functions(namespace: dict, given: dict) -> FunctionNames:
         elif name is not None:
             if name not in functions:
                 raise ConventionError(f"{namespace.get('__name__', 'the module')} has no function {name} "
-                                      f"(given with {FLAGS[role]})")
+                                      "(given with ", Keyword(KEYWORDS[role]), ")")
         else:
             name = _by_role(functions, role)
         if name is None and role != "update":
             raise ConventionError(f"found no {role} function among {', '.join(sorted(functions)) or 'none'} "
-                                  f"(looked for {', '.join(NAMES[role])}); give {FLAGS[role]} its name")
+                                  f"(looked for {', '.join(NAMES[role])}); give ", Keyword(KEYWORDS[role]), " its name")
         found[role] = name
     return FunctionNames(**found)
 
@@ -96,7 +97,8 @@ def _by_role(functions, role) -> str | None:
     named = [name for name in functions if any(word in name.lower() for word in WORDS[role])
              and not any(word in name.lower() for other in WORDS if other != role for word in WORDS[other])]
     if len(named) > 1:
-        raise ConventionError(f"the {role} function could be any of {', '.join(named)}; give {FLAGS[role]} one")
+        raise ConventionError(f"the {role} function could be any of {', '.join(named)}; give ",
+                              Keyword(KEYWORDS[role]), " one")
     return named[0] if named else None
 
 
@@ -159,7 +161,7 @@ class FunctionNetwork:
     def step(self, learning_rate):
         """The user's update, on the grads of the last backward; it may return a new dict or update in place."""
         if "update" not in self.functions:
-            raise ConventionError("no update function was found; give --update its name")
+            raise ConventionError("no update function was found; give ", Keyword("update"), " its name")
         values = {"parameters": self.parameters, "grads": self.grads, "learning_rate": learning_rate}
         updated = call(self.functions["update"], values, ("parameters", "grads", "learning_rate"))
         self.parameters = updated if isinstance(updated, dict) else self.parameters

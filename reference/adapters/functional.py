@@ -13,6 +13,7 @@ import itertools
 
 import numpy as np
 
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.probing import works
 
 
@@ -67,9 +68,10 @@ def fresh_parameters(forward_fn, in_features, out_features, dtype, layout=None, 
         bias = np.zeros(BIAS_RESHAPES[bias_form](out_features), dtype)
         if works(forward_fn, np.zeros(shape, dtype), weight, bias):
             return weight, bias
-    given = ", ".join(f"{key}={value!r}" for key, value in (("batching", batching), ("layout", layout),
-                                                            ("bias_shape", bias_shape)) if value)
-    raise ValueError(f"{forward_fn.__name__} took none of the weights, biases and batches tried for {in_features} "
-                     f"inputs and {out_features} outputs (batching/layout/bias shape "
-                     f"{', '.join('/'.join(form) for form in tried)}{'; given ' + given if given else ''}): give "
-                     f"batching= (rows or columns), layout= and bias_shape= as your code has them")
+    given = [part for key, value in (("batching", batching), ("layout", layout), ("bias_shape", bias_shape))
+             if value for part in (", ", Keyword(key), repr(value))][1:]
+    raise ConventionError(f"{forward_fn.__name__} took none of the weights, biases and batches tried for "
+                          f"{in_features} inputs and {out_features} outputs (batching/layout/bias shape "
+                          f"{', '.join('/'.join(form) for form in tried)}", *(["; given ", *given] if given else []),
+                          "): give ", Keyword("batching"), " (rows or columns), ", Keyword("layout"), " and ",
+                          Keyword("bias_shape"), " as your code has them")

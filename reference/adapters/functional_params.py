@@ -34,7 +34,8 @@ import copy
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError, required_arguments
+from reference.adapters.errors import ConventionError, Keyword
+from reference.adapters.probing import required_arguments
 from scratch_nn import BatchNorm1d, Conv2d, Dropout, MaxPool2d
 from scratch_nn.layers import require_cache
 
@@ -61,7 +62,8 @@ def kind_of(forward_fn, twin=None) -> tuple[str, str] | None:
     named = [kind for kind, words in NAME_WORDS.items() if any(w in forward_fn.__name__.lower() for w in words)]
     if len(named) != 1:
         raise ConventionError(f"{forward_fn.__name__}({', '.join(arguments)}) takes a settings dict, but neither "
-                              f"its name nor the argument's says what it computes; give twin= one of {KINDS}")
+                              f"its name nor the argument's says what it computes; give ", Keyword("twin"),
+                              f" one of {KINDS}")
     return named[0], f"its name {forward_fn.__name__}"
 
 
@@ -177,10 +179,12 @@ def check_fit(in_shape, window: int, stride: int, pad: int, window_option: str) 
     for size, what in zip(in_shape[1:], "HW"):
         span = size + 2 * pad - window
         if span < 0 or span % stride:
-            raise ValueError(f"{window_option}={window} at stride={stride}{f' with pad={pad}' if pad else ''} does "
-                             f"not fit an image {what} of {size} a whole number of times ({what} + 2 pad - window) % "
-                             f"stride == 0, as CS231n's naive layers assume; give in_shape= stride= or "
-                             f"{window_option}= that fit")
+            raise ConventionError(Keyword(window_option), f"{window} at ", Keyword("stride"), str(stride),
+                                  *([" with ", Keyword("pad"), str(pad)] if pad else []),
+                                  f" does not fit an image {what} of {size} a whole number of times ({what} + 2 pad "
+                                  f"- window) % stride == 0, as CS231n's naive layers assume; give ",
+                                  Keyword("in_shape"), " ", Keyword("stride"), " or ", Keyword(window_option),
+                                  " that fit")
 
 
 def build(pair, kind: str, found: str, *, in_shape, out_channels=4, kernel=3, stride=None, pad=1, pool=2, p=0.7,

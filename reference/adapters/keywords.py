@@ -1,11 +1,10 @@
-"""The adapters' keyword arguments as the command lines spell them, for errors worded as flags.
+"""The checkers' keyword arguments as the command lines spell them, for errors worded as flags.
 
-An adapter's error names the keyword that settles it ("give layout= one of them"); a command
-line says the flag instead ("give --layout one of them"). Each keyword's flag is its name with
-dashes (bias_shape: --bias-shape), except where the tables below spell it otherwise.
+A ConventionError names the keywords that settle it as data (reference.adapters.probing.Keyword):
+"give layout= one of them" to a caller of the library; a command line words it with the flags
+instead, ConventionError.worded(LAYER): "give --layout one of them". Each keyword's flag is its
+name with dashes (bias_shape: --bias-shape), except where the tables below spell it otherwise.
 """
-
-import re
 
 # A layer's conventions (reference.adapters.LayerConventions, adapt_layer's keywords), what it computes and its size.
 LAYER = {keyword: "--" + keyword.replace("_", "-") for keyword in (
@@ -21,8 +20,5 @@ WHOLE_NETWORK = {keyword: "--" + keyword.replace("_", "-") for keyword in (
     "weights", "biases", "gradient_method", "gradient_call", "targets", "cost", "reduction", "update", "layout",
     "bias_shape", "batching", "activation", "output_activation", "cost_function")} | {"forward": "--forward-method"}
 
-
-def as_flags(message: str, flags: dict) -> str:
-    """An error's "give layout='in_out'" as the command line says it: "give --layout 'in_out'",
-    for the keywords in flags (keyword -> flag)."""
-    return re.sub(r"\b([a-z_]+)=(?!=)", lambda m: f"{flags[m[1]]} " if m[1] in flags else m[0], message)
+# An update rule's (reference.gradcheck.update_rule.check_update_rule's keywords).
+UPDATE_RULE = {keyword: "--" + keyword for keyword in ("twin", "lr", "momentum", "alpha", "eps", "betas")}

@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.layer import BACKWARD_CALLS, call_backward, columns
 from reference.adapters.methods import (
     BACKWARD_METHODS,
@@ -22,15 +23,7 @@ from reference.adapters.methods import (
     choose,
     methods_of,
 )
-from reference.adapters.probing import (
-    FAILED,
-    GRADIENT_ARGUMENT,
-    ConventionError,
-    attempt,
-    required_arguments,
-    snapshot,
-    works,
-)
+from reference.adapters.probing import FAILED, GRADIENT_ARGUMENT, attempt, required_arguments, snapshot, works
 
 # The argument of an activation's derivative method: the input x, or the output it was computed from.
 DERIVATIVE_ARGUMENTS = {"x": ("x", "z", "X", "Z", "input", "inputs", "inp", "pre_activation", "net"),
@@ -79,7 +72,7 @@ def backward_call(probe, c) -> str:
         if found:
             return found[0]
         raise ConventionError(f"cannot tell whether {c.name}.{c.backward_method}({arguments[0]}) takes the input or "
-                              f"the output; give backward= 'x' (f'(x)) or 'output' (f' from f(x))")
+                              "the output; give ", Keyword("backward"), " 'x' (f'(x)) or 'output' (f' from f(x))")
     if len(arguments) == 1 and not c.returns_cache:
         return "grad"
     if len(arguments) == 2 and c.returns_cache:
@@ -88,5 +81,5 @@ def backward_call(probe, c) -> str:
         gradient = [GRADIENT_ARGUMENT.search(a) is not None for a in arguments]
         if gradient.count(True) == 1:
             return "grad,x" if gradient[0] else "x,grad"
-    raise ConventionError(f"cannot tell how {c.name}.{c.backward_method}{tuple(arguments)} is called; give "
-                          f"backward= one of {BACKWARD_CALLS}")
+    raise ConventionError(f"cannot tell how {c.name}.{c.backward_method}{tuple(arguments)} is called; give ",
+                          Keyword("backward"), f" one of {BACKWARD_CALLS}")

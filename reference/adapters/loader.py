@@ -44,23 +44,26 @@ import numpy as np
 import scratch_nn
 from reference.adapters import (
     Adapted,
-    ConventionError,
     UnreadableLoss,
     adapt_network,
     read_loss,
 )
+from reference.adapters.errors import KeywordError
 from reference.adapters.function_network import INITIALIZER_NAMES, function_network, is_parameters_dict
 from reference.adapters.methods import LOSS_VALUE_METHODS, has_forward, methods_of
 from reference.adapters.notebook import SUFFIX as NOTEBOOK
 from reference.adapters.notebook import loader_for
+from reference.adapters.user_code import UserCodeError, guarded
+from reference.loss_names import loss_class
 from scratch_nn.spec import Spec
 
 BUILD_ARGUMENTS = ("sizes", "activations", "output_activation", "lr", "seed", "dtype")
 DEFAULT_BUILDER = "build"
 
 
-class ImplementationError(ValueError):
-    """The user's file, its build or what build returned cannot be used; the message says why and what to do."""
+class ImplementationError(KeywordError):
+    """The user's file, its build or what build returned cannot be used; the message says why and what to
+    do (where that is a convention to state, it keeps the keyword: a command line words it as its flag)."""
 
 
 def split_target(target: str) -> tuple[Path, str]:
@@ -91,16 +94,13 @@ def load_module(path: Path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as an import would: dataclasses and pickle look their module up there
     try:
-        with _beside(path.parent):
+        with _beside(path.parent), guarded(f"importing {file}"):
             spec.loader.exec_module(module)
-    except SystemExit as exit:
+    except UserCodeError as error:  # one line, not a traceback
         del sys.modules[spec.name]
-        raise ImplementationError(f"importing {file} called sys.exit({exit.code!r}); a module to check must not "
-                                  f"exit when imported (put its script part under if __name__ == "
-                                  f"'__main__':)") from None
-    except Exception as error:  # the user's code, whatever it raises: one line, not a traceback
-        del sys.modules[spec.name]
-        raise ImplementationError(f"importing {file} raised {type(error).__name__}: {error}") from None
+        advice = ("; a module to check must not exit when imported (put its script part under if __name__ == "
+                  "'__main__':)") if error.raised.exited else ""
+        raise ImplementationError(f"{error.raised}{advice}") from None
     return module
 
 
@@ -160,14 +160,13 @@ def module_of(target: str, option: str):
 def _import_installed(module_name: str):
     """An importable module by its name, as Python imports it; what importing it does is an ImplementationError."""
     try:
-        return importlib.import_module(module_name)
-    except SystemExit as exit:
-        raise ImplementationError(f"importing {module_name} called sys.exit({exit.code!r}); a module to check must "
-                                  f"not exit when imported") from None
-    except ModuleNotFoundError as error:
-        raise ImplementationError(f"could not import {module_name}: {error}") from None
-    except Exception as error:  # the user's module may raise anything at import
-        raise ImplementationError(f"importing {module_name} raised {type(error).__name__}: {error}") from None
+        with guarded(f"importing {module_name}"):
+            return importlib.import_module(module_name)
+    except UserCodeError as error:
+        if isinstance(error.__cause__, ModuleNotFoundError):
+            raise ImplementationError(f"could not import {module_name}: {error.raised.message}") from None
+        advice = "; a module to check must not exit when imported" if error.raised.exited else ""
+        raise ImplementationError(f"{error.raised}{advice}") from None
 
 
 def load_builder(target: str):
@@ -195,11 +194,12 @@ def call_build(builder, **settings):
     takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters)
     given = {name: value for name, value in settings.items()
              if takes_all or name in {p.name for p in parameters}}
+    arguments = ", ".join(f"{k}={v!r}" for k, v in given.items())
     try:
-        result = builder(**given)
-    except (Exception, SystemExit) as error:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in given.items())
-        raise ImplementationError(f"{builder.__name__}({arguments}) raised {type(error).__name__}: {error}") from None
+        with guarded(f"{builder.__name__}({arguments})"):
+            result = builder(**given)
+    except UserCodeError as error:
+        raise ImplementationError(str(error.raised)) from None
     if isinstance(result, tuple) and len(result) == 2 and holds_layers(result[0]):
         return result
     return result, own_loss(result)
@@ -250,8 +250,9 @@ def adapt_layers(builder, spec: Spec, *, lr, seed, init, dtype, conventions=None
                                    output_activation=spec.output_activation, lr=lr, seed=seed, dtype=dtype)
     try:
         adapted = adapt_network(layers, None, in_features=spec.sizes[0], dtype=dtype, seed=seed, **(conventions or {}))
-    except (ConventionError, TypeError, ValueError) as error:
-        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: {error}") from None
+    except (TypeError, ValueError) as error:  # a ConventionError among them keeps its keywords
+        raise ImplementationError(f"the layers {builder.__name__} returned cannot be read: ",
+                                  error if isinstance(error, KeywordError) else str(error)) from None
     reference = scratch_nn.build_network(spec, init=init, seed=seed, dtype=dtype)
     expected = [twin_name(layer) for layer in reference.layers]
     if adapted.twins != expected:
@@ -270,7 +271,7 @@ def adapt_user_loss(user_loss, loss: str, conventions=None, model=None):
     """The user's loss adapted as the loss named (or as CONVENTIONS' loss_twin), or an UnreadableLoss
     saying why it cannot be (checked, it fails alone; a run refuses it); without one, scratch_nn's."""
     if user_loss is None:
-        return scratch_nn.LOSSES[loss]()
+        return loss_class(loss)()
     conventions = conventions or {}
     read = read_loss(user_loss, conventions.get("loss_twin", loss), model=model,
                      **conventions.get("loss_conventions", {}))
@@ -328,13 +329,13 @@ def _call_maker(maker, sizes):
         if signature is not None and not _binds(signature, arguments):
             continue
         try:
-            return maker(*arguments)
-        except Exception as error:  # the user's constructor may raise anything
-            failure = failure or error
+            with guarded():
+                return maker(*arguments)
+        except UserCodeError as error:  # reported if no other way of calling it builds
+            failure = failure or error.raised
     name = getattr(maker, "__name__", repr(maker))
     if failure is not None:
-        raise ImplementationError(f"building {name} for --spec {'-'.join(map(str, sizes))} raised "
-                                  f"{type(failure).__name__}: {failure}")
+        raise ImplementationError(f"building {name} for --spec {'-'.join(map(str, sizes))} {failure}")
     raise ImplementationError(f"{name} takes neither the sizes as a list, nor as numbers, nor nothing; give a "
                               f"function that builds the network (check whole-network FILE.py:FUNCTION)")
 

@@ -20,15 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import scratch_nn
 from reference.adapters.loss_penalty import weight_locations
 from reference.adapters.probing import check_choices, get
+from reference.loss_names import loss_class
 from scratch_nn.losses import is_labels, one_hot
 
 GRADIENT_CALLS = ("stateful", "stateless", "returned")
 ARGUMENT_ORDERS = ("output, target", "target, output")
-TWIN_LOSSES = {"cross_entropy": scratch_nn.SoftmaxCrossEntropy, "mse": scratch_nn.QuadraticLoss,
-               "probability_cross_entropy": scratch_nn.ProbabilityCrossEntropy}
+TWIN_LOSSES = ("cross_entropy", "mse", "probability_cross_entropy")  # the scratch losses a loss may be adapted as
 DEFINITIONS = {"cross_entropy": "cross-entropies -log softmax(z)_y", "mse": "squared errors 1/2 ||a - t||^2",
                "probability_cross_entropy": "cross-entropies -log p_y of probabilities p"}
 
@@ -58,7 +57,7 @@ class LossConventions:
                                    # cross-entropy whose backward takes the probabilities, not the logits)
 
     def __post_init__(self):
-        check_choices(self, {"twin": tuple(TWIN_LOSSES), "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
+        check_choices(self, {"twin": TWIN_LOSSES, "gradient": GRADIENT_CALLS, "targets": ("labels", "one_hot"),
                              "reduction": ("mean", "sum", "none"), "gradient_of": ("mean", "sum"),
                              "batching": ("rows", "columns"), "arguments": ARGUMENT_ORDERS})
 
@@ -207,7 +206,7 @@ _CLASSES: dict[tuple, type] = {}
 def adapted_loss_class(name: str, twin: str) -> type:
     """A subclass of AdaptedLoss and of the scratch loss it computes, named after the user's loss."""
     if (name, twin) not in _CLASSES:
-        _CLASSES[name, twin] = type(name, (AdaptedLoss, TWIN_LOSSES[twin]), {"__module__": __name__})
+        _CLASSES[name, twin] = type(name, (AdaptedLoss, loss_class(twin, TWIN_LOSSES)), {"__module__": __name__})
     return _CLASSES[name, twin]
 
 

@@ -18,6 +18,7 @@ import itertools
 import numpy as np
 from scipy.special import softmax
 
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.loss import (
     ARGUMENT_ORDERS,
     DEFINITIONS,
@@ -43,11 +44,8 @@ from reference.adapters.methods import (
     methods_of,
     require_method,
 )
-from reference.adapters.probing import (
-    FAILED,
-    ConventionError,
-    attempt,
-)
+from reference.adapters.probing import FAILED, attempt
+from reference.adapters.user_code import Raised
 from reference.comparison import numbers
 
 PROBE_BATCH, PROBE_CLASSES = 5, 3   # n differs from the number of classes: labels and rows cannot be confused
@@ -72,8 +70,8 @@ def adapt_loss(subject, twin=None, model=None, **explicit):
         raise TypeError(f"adapt_loss got unknown conventions {sorted(set(explicit) - known)}; known: {sorted(known)}")
     twin = twin or getattr(subject, "torch_twin", None)
     if twin not in TWIN_LOSSES:
-        raise ConventionError(f"say which loss this is: twin= one of {', '.join(map(repr, TWIN_LOSSES))} "
-                              f"(got {twin!r})")
+        raise ConventionError("say which loss this is: ", Keyword("twin"),
+                              f" one of {', '.join(map(repr, TWIN_LOSSES))} (got {twin!r})")
     if isinstance(subject, tuple):
         subject = LossPair(*subject)
     user = copy.deepcopy(bind_model(subject, model))
@@ -90,8 +88,8 @@ def adapt_loss(subject, twin=None, model=None, **explicit):
     except ConventionError:
         if twin == "cross_entropy" and computes_on_probabilities(user, name, explicit):
             raise ConventionError(f"{name} is not the cross-entropy of logits, but its values are the cross-entropy "
-                                  f"of probabilities -log p_y: give --loss probability_cross_entropy (twin="
-                                  f"'probability_cross_entropy') and a softmax output layer") from None
+                                  "of probabilities -log p_y: give --loss probability_cross_entropy (",
+                                  Keyword("twin"), "'probability_cross_entropy') and a softmax output layer") from None
         raise
     return adapted_loss_class(name, twin)(user, c)
 
@@ -115,7 +113,7 @@ def read_loss(subject, twin=None, **explicit):
     except ConventionError as error:
         return UnreadableLoss(name, str(error), asks=True)
     except Exception as error:  # noqa: BLE001 - the user's loss, probed: whatever it raises is the reason
-        return UnreadableLoss(name, f"probing it raised {type(error).__name__}: {error}")
+        return UnreadableLoss(name, str(Raised.of(error, "probing it")))
 
 
 def computes_on_probabilities(user, name, explicit) -> bool:
@@ -241,8 +239,9 @@ def find_call(user, c, explicit, function, output, labels, per_example):
         tried = [f"every way of calling it: {outcomes.pop()}"]
     raise ConventionError(f"could not find how {c.name} is called: its value is not the mean, the sum or the "
                           f"list of the per-example {DEFINITIONS[c.twin]} (tried with a batch of {PROBE_BATCH} "
-                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give targets=, reduction=, batching=, "
-                          f"arguments=")
+                          f"and {PROBE_CLASSES} classes: {'; '.join(tried)}); give ",
+                          Keyword("targets"), ", ", Keyword("reduction"), ", ", Keyword("batching"), ", ",
+                          Keyword("arguments"))
 
 
 def probe_output(twin, rng) -> np.ndarray:

@@ -12,17 +12,9 @@ import numpy as np
 from scipy.special import softmax
 
 from reference import tolerances
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.loss import LossConventions, adapted_loss_class, user_targets
-from reference.adapters.probing import (
-    ConventionError,
-    arrays,
-    attempt,
-    changed,
-    get,
-    looks_like_gradient,
-    required_arguments,
-    snapshot,
-)
+from reference.adapters.probing import arrays, attempt, changed, get, looks_like_gradient, required_arguments, snapshot
 from reference.comparison import diff, numbers
 
 
@@ -54,7 +46,7 @@ def gradient_attribute(user, c, output, labels) -> str:
         candidates = [location for location in candidates if looks_like_gradient(location)] or candidates
     if len(candidates) > 1:
         raise ConventionError(f"{c.name}.{c.gradient_method} returns nothing and sets {', '.join(candidates)}: "
-                              f"say which is the gradient with gradient_attribute=")
+                              "say which is the gradient with ", Keyword("gradient_attribute"))
     return candidates[0] if candidates else ""
 
 
@@ -79,7 +71,8 @@ def backward_from(user, c, output, labels, gradient_of_sum) -> str:
     options = " or ".join(repr(given) for given in ["", *stored])
     raise ConventionError(f"{c.name}'s forward leaves the softmax of its input in .{stored[0]}, and it cannot be "
                           f"told whether {c.gradient_method} takes the network output (the logits) or those "
-                          f"probabilities: say which with backward_from= {options} ('' for the logits)")
+                          f"probabilities: say which with ", Keyword("backward_from"),
+                          f" {options} ('' for the logits)")
 
 
 def proportional(user, c, output, labels, gradient_of_sum) -> bool:
@@ -103,7 +96,8 @@ def gradient_reduction(user, c, output, labels, gradient_of_sum) -> str:
         if agrees(grad, expected):
             return name
     raise ConventionError(f"{c.name} returns one loss per example, and its gradient is neither that of their "
-                          f"sum nor of their mean; say which it is meant to be with gradient_of='sum' or 'mean'")
+                          f"sum nor of their mean; say which it is meant to be with ",
+                          Keyword("gradient_of"), "'sum' or 'mean'")
 
 
 def raw_result(loss, output, labels):

@@ -15,13 +15,8 @@ import inspect
 
 import numpy as np
 
-from reference.adapters.probing import (
-    ConventionError,
-    arrays,
-    get,
-    put,
-    required_arguments,
-)
+from reference.adapters.errors import ConventionError, Keyword
+from reference.adapters.probing import arrays, get, put, required_arguments
 
 # Two losses that differ by 1e-3 of a loss near 2 lose about 3 digits to cancellation: 1e-10
 # relative to the penalty is far above that rounding, and far below any other dependence on the weights.
@@ -50,9 +45,9 @@ def bind_model(loss, model):
     if isinstance(loss, ModelLoss) or not takes_model(loss):
         return loss
     if model is None:
-        raise ConventionError(f"{loss.__name__}({', '.join(required_arguments(loss))}) takes the model first: give "
-                              f"model= the object holding the layers and their weights (build returning (model, "
-                              f"loss) does)")
+        raise ConventionError(f"{loss.__name__}({', '.join(required_arguments(loss))}) takes the model first: give ",
+                              Keyword("model"), " the object holding the layers and their weights (build returning "
+                              "(model, loss) does)")
     return ModelLoss(loss, model)
 
 

@@ -13,7 +13,8 @@ import inspect
 
 import numpy as np
 
-from reference.adapters.probing import FAILED, ConventionError, attempt
+from reference.adapters.errors import ConventionError, Keyword
+from reference.adapters.probing import FAILED, attempt
 
 FORWARD_METHODS = ("forward", "__call__", "fprop", "forward_pass", "feedforward", "fwd", "activate")
 BACKWARD_METHODS = ("backward", "backprop", "bprop", "backward_pass", "bwd", "grad", "gradient")
@@ -46,8 +47,8 @@ def require_method(obj, name: str, keyword: str) -> str:
         return name
     cls = obj if isinstance(obj, type) else type(obj)
     available = [n for n in dir(cls) if (not n.startswith("_") or n == "__call__") and methods_of(obj, (n,))]
-    raise ConventionError(f"{cls.__name__} has no method {name!r}; give {keyword}= one of its methods: "
-                          f"{', '.join(available) or 'none'}")
+    raise ConventionError(f"{cls.__name__} has no method {name!r}; give ", Keyword(keyword),
+                          f" one of its methods: {', '.join(available) or 'none'}")
 
 
 def choose(obj, names, run, what: str, keyword: str, agree=None) -> str:
@@ -57,8 +58,8 @@ def choose(obj, names, run, what: str, keyword: str, agree=None) -> str:
     agree = agree or same
     present = methods_of(obj, names)
     if not present:
-        raise ConventionError(f"{type(obj).__name__} has no {what} method (looked for {', '.join(names)}); give "
-                              f"{keyword}= the name of its method")
+        raise ConventionError(f"{type(obj).__name__} has no {what} method (looked for {', '.join(names)}); give ",
+                              Keyword(keyword), " the name of its method")
     if len(present) == 1:
         return present[0]  # the call itself says what is wrong with it, if anything
     results = {name: attempt(run, name) for name in present}
@@ -69,7 +70,7 @@ def choose(obj, names, run, what: str, keyword: str, agree=None) -> str:
     for other in working[1:]:
         if not agree(results[first], results[other]):
             raise ConventionError(f"the {what} could be {type(obj).__name__}.{first} or .{other}: both accept the "
-                                  f"probe and give different results; give {keyword}= the one to check")
+                                  f"probe and give different results; give ", Keyword(keyword), " the one to check")
     return first
 
 

@@ -15,11 +15,11 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters.discovery import adapt_layer, twin_of
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.layer import AdaptedLayer
 from reference.adapters.loss import AdaptedLoss, UnreadableLoss
 from reference.adapters.loss_discovery import read_loss
 from reference.adapters.methods import has_forward
-from reference.adapters.probing import ConventionError
 
 
 class InBackwardUpdate(scratch_nn.SGD):
@@ -39,7 +39,8 @@ class InBackwardUpdate(scratch_nn.SGD):
                              f"found {sorted(rates) or 'none'}")
         rate = rates.pop()
         if not np.isclose(lr, rate, rtol=1e-12, atol=0):
-            raise ValueError(f"the layers update with lr {rate:g} inside backward; use lr={rate:g}, not {lr:g}")
+            raise ConventionError(f"the layers update with lr {rate:g} inside backward; use ", Keyword("lr"),
+                                  f"{rate:g}, not {lr:g}")
         super().__init__(network, rate)
 
 

@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from reference.adapters.errors import ConventionError, Keyword
+
 # Names people give to the parts of a layer, most usual first. Used to order candidates and to
 # tell a gradient from a parameter of the same shape, never as the only evidence.
 WEIGHT_NAMES = ("weight", "weights", "W", "w", "kernel")
@@ -23,16 +25,11 @@ GRADIENT_NAME = re.compile(r"^d([A-Z_]|[wbx]$|weights?$|bias(es)?$|inputs?$|out$
 GRADIENT_ARGUMENT = re.compile(r"grad|delta|err|upstream|^d(out|values|[yzah]$|_)|^d[A-Z]|^g$")
 
 
-class ConventionError(ValueError):
-    """Probing could not tell how the user's code works: says what is ambiguous and which keyword
-    argument (and, on the command line, which flag) settles it."""
-
-
 def check_choices(conventions, choices: dict) -> None:
     """Refuse a convention given with a value it cannot have (a typo would otherwise read as the default)."""
     for field, allowed in choices.items():
         if getattr(conventions, field) not in allowed:
-            raise ValueError(f"{field}={getattr(conventions, field)!r} is not one of {allowed}")
+            raise ConventionError(Keyword(field), f"{getattr(conventions, field)!r} is not one of {allowed}")
 
 
 def arrays(obj) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from reference.adapters.probing import ConventionError
+from reference.adapters.errors import ConventionError, Keyword
 
 LAYOUTS = ("out_in", "in_out")
 BIAS_SHAPES = ("flat", "row", "column")
@@ -263,8 +263,8 @@ def _by_parameter(result, conventions: NetworkConventions, names, biases) -> lis
         keys = [next((key for key in (name, f"d{name}", f"grad_{name}", f"d_{name}") if key in result), None)
                 for name in names]
         if None in keys:
-            raise ConventionError(f"the gradients {sorted(result)} do not name every parameter {names}; give "
-                                  f"gradient_method= the method that returns them")
+            raise ConventionError(f"the gradients {sorted(result)} do not name every parameter {names}; give ",
+                                  Keyword("gradient_method"), " the method that returns them")
         return [result[key] for key in keys]
     if isinstance(result, (tuple, list)) and len(result) == 2 and all(isinstance(r, (list, tuple)) for r in result):
         weights_first = all(np.shape(g) == np.shape(b) for g, b in zip(result[1], biases)) and \

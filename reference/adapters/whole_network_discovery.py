@@ -39,8 +39,9 @@ import numpy as np
 from scipy.special import expit, logsumexp, softmax
 
 from reference.adapters import whole_network as wn
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.methods import require_method
-from reference.adapters.probing import FAILED, LR_NAMES, ConventionError, attempt
+from reference.adapters.probing import FAILED, LR_NAMES, attempt
 from reference.choices import GRADIENT_CALLS
 
 FORWARD_NAMES = ("feedforward", "forward", "loss", "scores", "predict_proba", "__call__")  # net(X) last
@@ -68,7 +69,7 @@ def discover(net, *, weights=None, biases=None, layout=None, bias_shape=None, ba
     for keyword, (value, allowed) in given.items():
         for one in [value] if value is None or isinstance(value, str) else value:
             if one is not None and one not in allowed:
-                raise ValueError(f"{keyword}={one!r} is not one of {tuple(a for a in allowed if a)}")
+                raise ConventionError(Keyword(keyword), f"{one!r} is not one of {tuple(a for a in allowed if a)}")
     probe = copy.deepcopy(net)
     weights, biases = _parameter_locations(probe, weights, biases)
     arrays = [np.asarray(wn.get(probe, at)) for at in weights], [np.asarray(wn.get(probe, at)) for at in biases]
@@ -155,8 +156,8 @@ def _parameter_locations(net, weights, biases):
         if ws and [n for n, _ in ws] == [n for n, _ in bs]:
             return [where + key for _, key in ws], [where + key for _, key in bs]
     raise ConventionError(f"{type(net).__name__} keeps its parameters in none of the usual places (lists weights and "
-                          f"biases, a dict such as params with W1, b1, ..., attributes W1, b1, ...); give weights= and "
-                          f"biases= (locations such as params.W1)")
+                          f"biases, a dict such as params with W1, b1, ..., attributes W1, b1, ...); give ",
+                          Keyword("weights"), " and ", Keyword("biases"), " (locations such as params.W1)")
 
 
 def _layouts(weights, biases) -> list[str]:
@@ -167,7 +168,8 @@ def _layouts(weights, biases) -> list[str]:
     found = [layout for layout, axis in (("out_in", 0), ("in_out", 1)) if fits(axis)]
     if not found:
         raise ConventionError(f"the weights' shapes {[w.shape for w in weights]} do not chain with the biases' "
-                              f"{[b.shape for b in biases]} either way; give layout= ('out_in' or 'in_out')")
+                              f"{[b.shape for b in biases]} either way; give ", Keyword("layout"),
+                              " ('out_in' or 'in_out')")
     return found
 
 
@@ -178,8 +180,8 @@ def _bias_shape(bias) -> str:
 def _first_method(net, names, what, keyword):
     found = next((name for name in names if callable(getattr(net, name, None))), None)
     if found is None:
-        raise ConventionError(f"{type(net).__name__} has no {what} method (looked for {', '.join(names)}); give "
-                              f"{keyword}= its name")
+        raise ConventionError(f"{type(net).__name__} has no {what} method (looked for {', '.join(names)}); give ",
+                              Keyword(keyword), " its name")
     return found
 
 
@@ -192,8 +194,8 @@ def _batching(net, forward, X, out) -> str:
         if result is not FAILED and np.shape(result) == shape:
             return batching
     raise ConventionError(f"{forward} took neither a batch of rows {X.shape}, nor of columns {X.T.shape}, nor one "
-                          f"column {X[:1].T.shape} to an output of {out}; give batching= ('rows', 'columns' or "
-                          f"'example') or forward= another method")
+                          f"column {X[:1].T.shape} to an output of {out}; give ", Keyword("batching"),
+                          " ('rows', 'columns' or 'example') or ", Keyword("forward"), " another method")
 
 
 def _columns_or_examples(net, found, X, labels, classes, update) -> str:
@@ -217,8 +219,9 @@ def _columns_or_examples(net, found, X, labels, classes, update) -> str:
         return "example"
     raise ConventionError(f"{found['forward']} takes a batch as columns {X.T.shape}, but {found['gradients']} given "
                           f"it does not give a gradient per parameter ({'; '.join(errors)}): written for one example "
-                          f"at a time, give batching='example'; for a batch, sum each gradient over it (db = "
-                          f"np.sum(dZ, axis=1, keepdims=True) / m), or give batching= and targets=")
+                          "at a time, give ", Keyword("batching"), "'example'; for a batch, sum each gradient over "
+                          "it (db = np.sum(dZ, axis=1, keepdims=True) / m), or give ", Keyword("batching"), " and ",
+                          Keyword("targets"))
 
 
 def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
@@ -237,9 +240,10 @@ def _twin_of_forward(outputs, X, params, layers, activation, output_activation):
                         if twin.shape == output.shape and np.allclose(twin, output, rtol=1e-9, atol=1e-12)]
     if len(matches) != 1:
         what = "matches no" if not matches else f"matches {len(matches)}"
-        flags = "activation= and output_activation=" + ("" if len(outputs) == 1 else " and layout=")
+        keywords = ["activation", "output_activation", *(["layout"] if len(outputs) > 1 else [])]
         raise ConventionError(f"the forward output {what} candidate twin (hidden {'/'.join(wn.HIDDEN_ACTIVATIONS)}, "
-                              f"output {'/'.join(wn.OUTPUT_ACTIVATIONS)}); give {flags}")
+                              f"output {'/'.join(wn.OUTPUT_ACTIVATIONS)}); give ",
+                              *[part for keyword in keywords for part in (" and ", Keyword(keyword))][1:])
     return matches[0]
 
 
@@ -279,13 +283,14 @@ def _loss(net, found, X, labels, params, loss, reduction):
         if len(fits) == 1:
             return fits[0]
         raise ConventionError(f"the loss value {value:g} is {'none' if not fits else 'more than one'} of "
-                              f"{'/'.join(candidates)} (mean or sum) at the network's output; give cost= and "
-                              f"reduction=")
+                              f"{'/'.join(candidates)} (mean or sum) at the network's output; give ", Keyword("cost"),
+                              " and ", Keyword("reduction"))
     named = loss or _loss_by_name(net, output_activation) or (candidates[0] if len(candidates) == 1 else None)
     if named is None:
         raise ConventionError(f"nothing says which cost the gradients are of (no loss value returned, no cost "
-                              f"named): {' or '.join(candidates)}; give cost= (the gradients cannot say: a "
-                              f"quadratic cost without sigmoid' at the output has cross-entropy's gradient)")
+                              f"named): {' or '.join(candidates)}; give ", Keyword("cost"),
+                              " (the gradients cannot say: a quadratic cost without sigmoid' at the output has "
+                              "cross-entropy's gradient)")
     return named, reduction or "mean"
 
 
@@ -310,12 +315,13 @@ def _update(net, update):
     if name is None:
         return None, None
     if not callable(getattr(net, name, None)):
-        raise ConventionError(f"{type(net).__name__} has no method {name}; give update= an update method, or 'none'")
+        raise ConventionError(f"{type(net).__name__} has no method {name}; give ", Keyword("update"),
+                              " an update method, or 'none'")
     parameters = inspect.signature(getattr(net, name)).parameters
     lr = next((p for p in parameters if p in (*LR_NAMES, *EXTRA_LR_NAMES)), None)
     if lr is None:
         if update:
             raise ConventionError(f"{name} takes no learning rate under a usual name ({', '.join(LR_NAMES)}, eta); "
-                                  f"give update='none'")
+                                  "give ", Keyword("update"), "'none'")
         return None, None
     return name, lr

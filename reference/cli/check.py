@@ -73,7 +73,7 @@ def run(args) -> int:
     """Run the check the sub-command asks for (args.check) and print its table; return the exit status.
     Every failure to run is one line on stderr, never a traceback."""
     from reference import memory
-    from reference.adapters.keywords import as_flags  # here: the checker imports torch
+    from reference.adapters.errors import KeywordError
     from reference.atomic_file import write_atomically
     from reference.outputs import output_problems
     from reference.twin import configure_determinism
@@ -96,8 +96,9 @@ def run(args) -> int:
     except SystemExit as exit:  # the code under check called sys.exit
         return _cannot_run(prog, f"the code under check called sys.exit({exit.code!r})")
     except Exception as error:  # noqa: BLE001 - whatever stops the check is said in one line, exit 2
-        worded = as_flags(str(error), args.keyword_flags)
-        return _cannot_run(prog, worded if isinstance(error, (ValueError, TypeError)) else
+        if isinstance(error, KeywordError):  # the keywords it names, as this command's flags
+            return _cannot_run(prog, error.worded(args.keyword_flags))
+        return _cannot_run(prog, str(error) if isinstance(error, (ValueError, TypeError)) else
                            f"{type(error).__name__}: {error}")
     print(report.table())
     if args.json:

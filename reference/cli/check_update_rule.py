@@ -1,7 +1,7 @@
 """`compare.py check update-rule FILE.py:NAME`: an optimizer of your own as update rules, the function or
 class loaded, its twin from --twin (or its name), and check_update_rule run with the hyperparameters given."""
 
-from reference.adapters.keywords import LAYER
+from reference.adapters.keywords import UPDATE_RULE
 from reference.choices import UPDATE_RULE_TWINS
 from reference.cli.check_options import add_seed_and_json, add_steps_argument
 from reference.cli.common import positive_float
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     common = parser.add_argument_group("the check")
     add_steps_argument(common)
     add_seed_and_json(common)
-    parser.set_defaults(check=check_update_rule_file, keyword_flags=LAYER)
+    parser.set_defaults(check=check_update_rule_file, keyword_flags=UPDATE_RULE)
 
 
 def check_update_rule_file(args):

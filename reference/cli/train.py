@@ -12,7 +12,7 @@ from reference.atomic_file import stop_signals_held
 from reference.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED
 from reference.outputs import output_problems
-from reference.training import checkpoint, figure, implementation
+from reference.training import checkpoint, figure
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError
 from reference.training.data import DataError, load_dataset, resolve_data_root
@@ -56,7 +56,7 @@ def train_command(args) -> int:
 
     print(report.describe_run(config, training.concurrency, training.lockstep))
     if config.implementation:
-        print(implementation.describe(config))
+        print(training.adapted.describe())
     print(report.HEADER)
     run = Run(config, [EpochRecord.from_dict(record) for record in resumed.records] if resumed else [],
               training.concurrency, training.lockstep)

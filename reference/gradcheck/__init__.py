@@ -38,12 +38,14 @@ import torch
 import scratch_nn
 from reference import tolerances
 from reference.adapters import Adapted, UnreadableLoss
+from reference.adapters.errors import ConventionError, Keyword
 from reference.choices import DEFAULT_SIZES, FD_SAMPLES, OPTIMIZER_STEPS
 from reference.comparison import sized_name
 from reference.finite_differences import EntrySampler
 from reference.gradcheck import own_code
 from reference.gradcheck.engine import check_engine
 from reference.gradcheck.optimizer import check_optimizer_part, validate_optimizer
+from reference.gradcheck.options import CheckOptions, Given, sort_keywords
 from reference.gradcheck.parts import (
     check_layer_part,
     check_loss_part,
@@ -52,6 +54,7 @@ from reference.gradcheck.parts import (
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.update_rule import check_update_rule
 from reference.gradcheck.whole_network import check_whole_network
+from reference.loss_names import loss_class
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
            "check_update_rule", "CheckReport", "PartCheck"]
@@ -74,7 +77,7 @@ def check(subject, x=None, target=None, *, twin=None, in_features=None, out_feat
         the one a layer is built with or applies in backward (they must be the same).
     """
     if isinstance(subject, Adapted):
-        return _check_adapted(subject, x, target, options)
+        return _check_adapted(subject, x, target, CheckOptions.of(**options))
     if isinstance(subject, scratch_nn.Sequential):
         if in_features is not None or out_features is not None:
             raise ValueError("in_features and out_features size one layer; a network's input size comes from its "
@@ -83,7 +86,7 @@ def check(subject, x=None, target=None, *, twin=None, in_features=None, out_feat
     if own_code.holds_layers(subject):
         if out_features is not None:
             raise ValueError("out_features sizes one layer; a network's sizes are its layers'")
-        return _check_layers(subject, x, target, twin, in_features, options)
+        return _check_layers(subject, x, target, twin, in_features, sort_keywords(options))
     if isinstance(subject, type):
         return check_layer_class(subject, x, target, twin=twin, in_features=in_features, out_features=out_features,
                                  **options)
@@ -119,9 +122,10 @@ def check_network(network, x=None, target=None, *, twins=None, loss=None, optimi
     if twins is not None and not isinstance(twins, (list, tuple)):
         raise TypeError("for a network, give the twins as a list with one entry per layer (None: found from the class)")
     twins = list(twins) if twins is not None else [None] * len(network.layers)
-    return _check(network, twins, x, target, DEFAULT_SIZES[0], dtype, batch_size, seed, fd_samples, loss=loss,
-                  optimizer=optimizer, lr=lr, optimizer_steps=optimizer_steps, optimizer_twin=optimizer_twin,
-                  optimizer_options=optimizer_options, zero_grad=zero_grad)
+    return _check(network, twins, x, target, DEFAULT_SIZES[0], CheckOptions(
+        loss=loss, optimizer=optimizer, lr=lr, dtype=dtype, batch_size=batch_size, seed=seed, fd_samples=fd_samples,
+        optimizer_steps=optimizer_steps, optimizer_twin=optimizer_twin, optimizer_options=optimizer_options,
+        zero_grad=zero_grad))
 
 
 def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtype=None, batch_size=8, seed=0,
@@ -141,30 +145,41 @@ def check_layer(layer, x=None, target=None, *, twin=None, in_features=None, dtyp
         converted to it where given. The other arguments (options: loss, optimizer, lr,
         optimizer_steps, ...) are check_network's.
     """
-    conventions, settings = own_code.pop_conventions(options), own_code.pop_pair_settings(options)
+    given = sort_keywords({**options, "dtype": dtype, "batch_size": batch_size, "seed": seed,
+                           "fd_samples": fd_samples})
+    return _check_layer(layer, x, target, twin, in_features, out_features, given)
+
+
+def _check_layer(layer, x, target, twin, in_features, out_features, given: Given) -> CheckReport:
+    """check_layer, its keywords sorted (options.sort_keywords)."""
+    options, conventions, settings = given.options, given.conventions, given.settings
     kind = own_code.param_pair_kind(layer, twin)
     if kind is not None:
-        dtype = np.dtype(dtype or np.float64)
+        dtype = np.dtype(options.dtype or np.float64)
         network, width, found = own_code.param_pair_network(
             layer, kind, in_features=in_features, out_features=out_features, settings=settings,
-            conventions=conventions, dtype=dtype, seed=seed, default_width=DEFAULT_SIZES[0])
-        report = _check(network, [None] * len(network.layers), x, target, width, dtype, batch_size, seed, fd_samples,
-                        **{"optimizer": None, **options})  # a pair has no update of its own
+            conventions=conventions, dtype=dtype, seed=options.seed, default_width=DEFAULT_SIZES[0])
+        if "optimizer" not in options.given:  # a pair has no update of its own
+            options = options.but(optimizer=None)
+        report = _check(network, [None] * len(network.layers), x, target, width, options.but(dtype=dtype))
         return dataclasses.replace(report, conventions=found)
-    if settings:
-        raise ValueError(f"{next(iter(settings))}= sets up a functional pair with a settings dict (conv_param, "
-                         f"pool_param, bn_param, dropout_param); this layer takes none")
+    _refuse_settings(settings)
     if not own_code.is_pair(layer):
         own_code.require_layer(layer, conventions)
     if conventions or not own_code.has_scratch_interface(layer):
         adapted = own_code.adapt_one_layer(layer, twin, in_features=in_features, out_features=out_features,
-                                           dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
-        return _check_adapted(adapted, x, target, dict(options, batch_size=batch_size, seed=seed,
-                                                       fd_samples=fd_samples, dtype=dtype or np.float64))
+                                           dtype=options.dtype, seed=options.seed, lr=options.get("lr"),
+                                           conventions=conventions)
+        return _check_adapted(adapted, x, target, options)
     if out_features is not None:
         raise ValueError("out_features sizes a layer class that the check builds; a layer instance has its own")
-    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0],
-                  dtype or np.float64, batch_size, seed, fd_samples, **options)
+    return _check(scratch_nn.Sequential(layer), [twin], x, target, in_features or DEFAULT_SIZES[0], options)
+
+
+def _refuse_settings(settings: dict) -> None:
+    if settings:
+        raise ConventionError(Keyword(next(iter(settings))), " sets up a functional pair with a settings dict "
+                              "(conv_param, pool_param, bn_param, dropout_param); this layer takes none")
 
 
 def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, out_features=None, dtype=None,
@@ -174,46 +189,53 @@ def check_layer_class(cls, x=None, target=None, *, twin=None, in_features=None, 
     from the seed (default sizes 6 and 4), and cls() for an activation, fed in_features wide inputs.
     Where that fails or gives no scratch_nn interface (or conventions are given as options), the
     adapters build it (cls(in, out), cls(in, out, lr), factory=...) and find its conventions."""
-    conventions = own_code.pop_conventions(options)
+    given = sort_keywords({**options, "dtype": dtype, "seed": seed})
+    conventions = given.conventions
     layer = None if conventions else own_code.build_as_scratch(cls, twin, in_features, out_features,
                                                                dtype or np.float64, seed, DEFAULT_SIZES)
     if layer is None:
+        _refuse_settings(given.settings)
         own_code.require_layer(cls, conventions)
         adapted = own_code.adapt_one_layer(cls, twin, in_features=in_features, out_features=out_features,
-                                           dtype=dtype, seed=seed, lr=options.get("lr"), conventions=conventions)
-        return _check_adapted(adapted, x, target, dict(options, seed=seed, dtype=dtype or np.float64))
-    in_features = in_features or DEFAULT_SIZES[0]
-    return check_layer(layer, x, target, twin=twin, in_features=in_features, dtype=dtype, seed=seed, **options)
+                                           dtype=dtype, seed=seed, lr=given.options.get("lr"), conventions=conventions)
+        return _check_adapted(adapted, x, target, given.options)
+    return _check_layer(layer, x, target, twin, in_features or DEFAULT_SIZES[0], None, given)
 
 
-def _check_layers(layers, x, target, twins, in_features, options) -> CheckReport:
+def _check_layers(layers, x, target, twins, in_features, given: Given) -> CheckReport:
     """A user's list of layers (or an object holding them) and loss: all scratch_nn's, checked as a
     Sequential; otherwise adapted (adapt_network), the conventions found in the report."""
     if twins is not None and not isinstance(twins, (list, tuple)):
         raise TypeError("for a network, give the twins as a list with one entry per layer (None: found)")
-    conventions = own_code.pop_conventions(options)
+    options, conventions = given.options, given.conventions
+    _refuse_settings(given.settings)
     if isinstance(layers, (list, tuple)) and not conventions and not own_code.is_users_loss(options.get("loss")) \
             and all(own_code.has_scratch_interface(layer) for layer in layers):
-        return check_network(scratch_nn.Sequential(*layers), x, target, twins=twins, **options)
+        return check_network(scratch_nn.Sequential(*layers), x, target, twins=twins, **options.keywords())
     width = in_features or (x.shape[1] if isinstance(x, np.ndarray) and x.ndim == 2 else None)
-    adapted = own_code.adapt_layers(layers, options.pop("loss", None), twins, in_features=width,
-                                    dtype=options.get("dtype"), seed=options.get("seed", 0), lr=options.get("lr"),
-                                    conventions=conventions)
-    return _check_adapted(adapted, x, target, options)
+    adapted = own_code.adapt_layers(layers, options.get("loss"), twins, in_features=width, dtype=options.dtype,
+                                    seed=options.seed, lr=options.get("lr"), conventions=conventions)
+    return _check_adapted(adapted, x, target, CheckOptions.of(**{name: getattr(options, name)
+                                                                 for name in options.given - {"loss"}}))
 
 
-def _check_adapted(adapted: Adapted, x, target, options) -> CheckReport:
-    """check_network on what the adapters made, with its loss and update by default; the report
+def _check_adapted(adapted: Adapted, x, target, options: CheckOptions) -> CheckReport:
+    """check_network on what the adapters made, with its loss, its update (the one inside backward,
+    or SGD) and the learning rate its layers apply (else 0.1) where none is given; the report
     carries the conventions found."""
-    report = check_network(adapted.network, x, target, **own_code.checker_options(adapted, options))
+    defaults = {"optimizer": adapted.optimizer, "lr": adapted.lr or 0.1}
+    options = options.defaulted(**defaults, **({"loss": adapted.loss} if adapted.loss is not None else {}))
+    report = check_network(adapted.network, x, target, **options.keywords())
     return dataclasses.replace(report, conventions=own_code.conventions_of(adapted))
 
 
-def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples, *, loss=None,
-           optimizer=scratch_nn.SGD, lr=0.1, optimizer_steps=OPTIMIZER_STEPS, optimizer_twin=None,
-           optimizer_options=None, zero_grad=None) -> CheckReport:
+def _check(network, twins, x, target, width, options: CheckOptions) -> CheckReport:
     """The check itself: each layer on the twin's input to it, then the loss, then the steps."""
-    loss = _as_loss(loss)
+    loss, optimizer, lr, dtype = _as_loss(options.loss), options.optimizer, options.lr, options.dtype or np.float64
+    batch_size, seed, fd_samples, optimizer_steps = options.batch_size, options.seed, options.fd_samples, \
+        options.optimizer_steps
+    optimizer_twin, optimizer_options, zero_grad = options.optimizer_twin, options.optimizer_options, \
+        options.zero_grad
     if optimizer is not None and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, the learning rate of the checked step; got {lr!r}")
     if optimizer is not None:
@@ -261,11 +283,7 @@ def _check(network, twins, x, target, width, dtype, batch_size, seed, fd_samples
 
 def _as_loss(loss):
     """A loss object, from itself or its name in scratch_nn.LOSSES."""
-    if not isinstance(loss, str):
-        return loss
-    if loss not in scratch_nn.LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(scratch_nn.LOSSES)} or pass a loss object")
-    return scratch_nn.LOSSES[loss]()
+    return loss_class(loss)() if isinstance(loss, str) else loss
 
 
 def _network_dtype(network, x, dtype) -> np.dtype:

@@ -20,7 +20,6 @@ import scratch_nn
 from reference.adapters import (
     Adapted,
     AdaptedLoss,
-    LayerConventions,
     UnreadableLoss,
     adapt_layer,
     adapt_network,
@@ -28,6 +27,7 @@ from reference.adapters import (
     read_loss,
 )
 from reference.adapters.discovery import TWINS
+from reference.adapters.errors import ConventionError, Keyword
 from reference.adapters.methods import (
     BACKWARD_METHODS,
     DERIVATIVE_METHODS,
@@ -36,19 +36,8 @@ from reference.adapters.methods import (
     methods_of,
 )
 from reference.adapters.network import model_of
-from reference.choices import PAIR_SETTINGS
 from reference.twin import scratch_class_for
 from scratch_nn.losses import Loss
-
-# The adapters' keywords that describe the subject, not the check: any of them routes a subject
-# through the adapters even where it has scratch_nn's interface.
-LAYER_CONVENTIONS = tuple(sorted(set(LayerConventions.__dataclass_fields__) - {"name", "twin", "built", "lr"}))
-ADAPTER_OPTIONS = (*LAYER_CONVENTIONS, "factory", "loss_twin", "loss_conventions")
-
-
-def pop_conventions(options: dict) -> dict:
-    """The adapters' keywords, taken out of options (what is left is the checker's)."""
-    return {key: options.pop(key) for key in ADAPTER_OPTIONS if key in options}
 
 
 def has_scratch_interface(layer) -> bool:
@@ -78,19 +67,24 @@ def holds_layers(subject) -> bool:
                for value in getattr(subject, "__dict__", {}).values())
 
 
+class NotALayer(ConventionError, TypeError):
+    """The subject has no forward or no backward method under a name the checker knows: not a layer
+    (a TypeError), unless the keywords it names say which methods are."""
+
+
 def require_layer(subject, conventions: dict) -> None:
-    """A TypeError unless subject (an instance or a class) has a forward and a backward method, by one
+    """NotALayer unless subject (an instance or a class) has a forward and a backward method, by one
     of their usual names (reference.adapters.methods) or by the name given as forward_method/backward_method."""
     roles = (("forward", FORWARD_METHODS), ("backward", BACKWARD_METHODS + DERIVATIVE_METHODS))
     missing = [role for role, names in roles
                if f"{role}_method" not in conventions and not methods_of(subject, names)]
     if missing:
-        raise TypeError(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no "
+        keywords = [part for role in missing for part in (" and ", Keyword(f"{role}_method"))][1:]
+        raise NotALayer(f"{subject!r} is neither a scratch_nn.Sequential nor a layer: it has no "
                         f"{' and no '.join(missing)} method (looked for {', '.join(FORWARD_METHODS)}; "
-                        f"{', '.join(BACKWARD_METHODS + DERIVATIVE_METHODS)}); give its name with "
-                        f"{' and '.join(f'{role}_method=' for role in missing)}. A layer has forward(x) and "
-                        f"backward(...), in scratch_nn's conventions (a params dict, backward(grad_output)) or in "
-                        f"its own (see reference.adapters)")
+                        f"{', '.join(BACKWARD_METHODS + DERIVATIVE_METHODS)}); give its name with ", *keywords,
+                        ". A layer has forward(x) and backward(...), in scratch_nn's conventions (a params dict, "
+                        "backward(grad_output)) or in its own (see reference.adapters)")
 
 
 def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_sizes):
@@ -109,7 +103,7 @@ def build_as_scratch(cls, twin, in_features, out_features, dtype, seed, default_
     if not linear:
         if out_features is not None:
             raise ValueError(f"out_features applies to a linear layer only; an activation's output is as wide as "
-                             f"its input (in_features={in_features})")
+                             f"its input ({in_features} features)")
         arguments = ()
     else:
         out_features = out_features or default_sizes[1]
@@ -154,17 +148,6 @@ def is_users_loss(loss) -> bool:
     return loss is not None and not isinstance(loss, (str, Loss, AdaptedLoss, UnreadableLoss))
 
 
-def checker_options(adapted: Adapted, options: dict) -> dict:
-    """The check's options for an adapted subject: by default its loss, its update (the one inside
-    backward, or SGD) and the learning rate the layers apply (else 0.1)."""
-    options = dict(options)
-    if adapted.loss is not None:
-        options.setdefault("loss", adapted.loss)
-    options.setdefault("optimizer", adapted.optimizer)
-    options.setdefault("lr", adapted.lr or 0.1)
-    return options
-
-
 def conventions_of(adapted: Adapted) -> dict:
     """What the report keeps: the block as printed ("summary") and each convention as data."""
     return {"summary": adapted.describe(), **adapted.to_dict()}
@@ -176,11 +159,6 @@ PAIR_TAKES = {"conv2d": ("in_shape", "out_features", "kernel", "stride", "pad"),
               "maxpool2d": ("in_shape", "pool", "stride"), "batchnorm1d": ("in_features",),
               "dropout": ("in_features", "p")}
 IMAGES = (3, 8, 6)  # (C, H, W) by default: H and W differ, so a transposed image cannot pass
-
-
-def pop_pair_settings(options: dict) -> dict:
-    """The settings of a pair with a settings dict given (not None), taken out of options."""
-    return {key: value for key in PAIR_SETTINGS if (value := options.pop(key, None)) is not None}
 
 
 def param_pair_kind(subject, twin) -> tuple[str, str] | None:
@@ -195,14 +173,15 @@ def param_pair_network(pair, kind_found, *, in_features, out_features, settings,
     width (batch norm's and dropout's in_features); and the conventions for the report."""
     kind, found = kind_found
     if conventions:
-        raise ValueError(f"{next(iter(conventions))}= describes a layer object or an affine pair; "
-                         f"{pair[0].__name__} is called as CS231n's layers are")
+        raise ConventionError(Keyword(next(iter(conventions))), " describes a layer object or an affine pair; "
+                              f"{pair[0].__name__} is called as CS231n's layers are")
     given = {**settings, **{k: v for k, v in (("in_features", in_features), ("out_features", out_features))
                             if v is not None}}
     wrong = [key for key in given if key not in PAIR_TAKES[kind]]
     if wrong:
-        raise ValueError(f"{wrong[0]}= does not apply to {pair[0].__name__} ({kind}), which takes "
-                         f"{' '.join(f'{key}=' for key in PAIR_TAKES[kind])}")
+        takes = [part for key in PAIR_TAKES[kind] for part in (" ", Keyword(key))][1:]
+        raise ConventionError(Keyword(wrong[0]), f" does not apply to {pair[0].__name__} ({kind}), which takes ",
+                              *takes)
     images = "in_shape" in PAIR_TAKES[kind]
     in_shape = tuple(settings.pop("in_shape", IMAGES)) if images else (in_features or default_width,)
     layer = functional_params.build(pair, kind, found, in_shape=in_shape, out_channels=out_features or 4,

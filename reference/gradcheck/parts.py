@@ -37,6 +37,7 @@ from torch import nn
 
 import scratch_nn
 from reference import tolerances
+from reference.adapters.user_code import UserCodeError, guarded
 from reference.comparison import (
     Comparison,
     compare,
@@ -63,12 +64,13 @@ class _ScratchError(Exception):
 
 
 def _run_scratch(what: str, function, *args):
-    """Call the code under check; anything it raises becomes a _ScratchError saying which call."""
+    """Call the code under check; anything it raises (a sys.exit too) becomes a _ScratchError saying
+    which call: that part's failure."""
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflow shows as Inf/NaN
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), guarded(what):  # overflow: Inf/NaN
             return function(*args)
-    except Exception as error:
-        raise _ScratchError(f"{what} raised {type(error).__name__}: {error}") from error
+    except UserCodeError as error:
+        raise _ScratchError(str(error.raised)) from error.__cause__
 
 
 def _numbers(what: str, value):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from reference import tolerances
+from reference.adapters.errors import ConventionError, Keyword
 from reference.choices import UPDATE_RULE_TWINS
 from reference.gradcheck.optimizer import NO_STATE, name_mistake, steps_beside_torch
 from reference.gradcheck.parts import _run_scratch, _ScratchError
@@ -41,14 +42,10 @@ TWIN_BY_NAME = {"sgd": "sgd", "sgd_momentum": "momentum", "momentum": "momentum"
 # Each hyperparameter's names: in a CS231n config first, then in a class's constructor.
 NAMES = {"lr": ("learning_rate", "lr"), "momentum": ("momentum", "mu"), "alpha": ("decay_rate", "alpha", "rho"),
          "eps": ("epsilon", "eps"), "beta1": ("beta1",), "beta2": ("beta2",)}
-FLAGS = {"lr": "--lr", "momentum": "--momentum", "alpha": "--alpha", "eps": "--eps", "beta1": "--betas",
-         "beta2": "--betas"}
+KEYWORDS = {"lr": "lr", "momentum": "momentum", "alpha": "alpha", "eps": "eps", "beta1": "betas",
+            "beta2": "betas"}  # each hyperparameter's keyword argument (check_update_rule's)
 CONVENTIONS = ("rule(w, dw, config) -> (next_w, config), as CS231n's optim.py; or a class Cls(params, lr=...) "
                "with step(grads) or update(params, grads)")
-
-
-class ConventionError(ValueError):
-    """The rule is in no convention the checker knows: said in one line (the command line exits 2)."""
 
 
 def twin_for(rule, twin=None) -> str:
@@ -56,8 +53,8 @@ def twin_for(rule, twin=None) -> str:
     name = getattr(rule, "__name__", type(rule).__name__)
     twin = twin or TWIN_BY_NAME.get(name.lower())
     if twin not in TWINS:
-        raise ValueError(f"the update rule {name}: its name says no torch.optim twin; give --twin, one of "
-                         f"{list(TWINS)}" + (f" (got {twin!r})" if twin else ""))
+        raise ConventionError(f"the update rule {name}: its name says no torch.optim twin; give ", Keyword("twin"),
+                              f" one of {list(TWINS)}" + (f" (got {twin!r})" if twin else ""))
     return twin
 
 
@@ -71,13 +68,16 @@ def check_update_rule(rule, twin=None, *, lr=None, steps=5, seed=0, **given) -> 
     given = {name: value for name, value in given.items() if value is not None}
     extra = sorted(given.keys() - {"lr", *defaults})
     if extra:
-        raise ValueError(f"{FLAGS[extra[0]]} does not apply to --twin {twin}; it takes "
-                         f"{', '.join(dict.fromkeys(FLAGS[n] for n in ('lr', *defaults)))}")
+        takes = [part for keyword in dict.fromkeys(KEYWORDS[n] for n in ("lr", *defaults))
+                 for part in (", ", Keyword(keyword))][1:]
+        raise ConventionError(Keyword(KEYWORDS[extra[0]]), " does not apply to ", Keyword("twin"), f"{twin}; it takes ",
+                              *takes)
     stepper = (_Class if inspect.isclass(rule) else _Function)(rule, given)
     merged = {**defaults, **stepper.found, **given}
     hyper = {name: merged[name] for name in ("lr", *defaults) if name in merged}
     if "lr" not in hyper:
-        raise ValueError(f"give --lr: {stepper.name} keeps no default learning rate where the checker can read it")
+        raise ConventionError("give ", Keyword("lr"),
+                              f": {stepper.name} keeps no default learning rate where the checker can read it")
     rng = np.random.default_rng([seed, 3])
     params = {key: rng.standard_normal(shape) for key, shape in SHAPES.items()}
     theirs = torch_class([torch.from_numpy(value.copy()) for value in params.values()], **_torch_options(hyper))
@@ -178,7 +178,7 @@ class _Class:
         missing = [name for name in given if name not in self.keywords and not (self.betas and name[:4] == "beta")]
         if missing:
             raise ConventionError(f"the update rule {self.name}'s constructor takes no {missing[0]} (under any of "
-                                  f"{list(NAMES[missing[0]])}); leave its flag out")
+                                  f"{list(NAMES[missing[0]])}); leave out ", Keyword(KEYWORDS[missing[0]]))
         probe = {"W": _probe(), "b": _probe()[0]}
         before = copy.deepcopy(probe)
         try:

@@ -27,6 +27,7 @@ proxies of the checks' user sides); every comparison and verdict is made here.
 
 from dataclasses import dataclass, field
 
+from reference.adapters.keywords import LAYER, WHOLE_NETWORK
 from reference.choices import ENGINE_SIZES, GRADE_LR, GRADE_SIZES
 from reference.gradcheck.engine import OPERATIONS, check_engine
 from reference.gradcheck.engine_mlp import check_mlp
@@ -67,7 +68,7 @@ class NetworkGradeSettings:
             side = RemoteWholeNetwork(client, self.sizes, adapted, self.conventions)
             report = check_whole_network(side, lr=self.lr, seed=self.seed)
         except (Exception, SystemExit) as error:  # the submission's code raised, or its worker answered amiss
-            emit("problem", failure(error))
+            emit("problem", failure(error, LAYER | WHOLE_NETWORK))
             return
         emit("conventions", report.conventions["summary"])
         for part in report.parts:

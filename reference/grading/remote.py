@@ -30,6 +30,7 @@ from reference.adapters import Adapted
 from reference.adapters.layer import AdaptedLayer, LayerConventions
 from reference.adapters.loss import TWIN_LOSSES, AdaptedLoss, LossConventions
 from reference.grading import sandbox, wire
+from reference.loss_names import loss_class
 
 TEXT_LIMIT = 2000  # characters of any text from the worker kept
 
@@ -148,12 +149,12 @@ class Client:
                           f"{', '.join(expected)} ({spec})")
         adapted = Adapted(scratch_nn.Sequential(*layers), None)
         if reply.get("loss") is None:
-            adapted.loss = TWIN_LOSSES[loss]()
+            adapted.loss = loss_class(loss, TWIN_LOSSES)()
             why = reply.get("loss_error")
             return adapted, (False, text(why)) if why else (None, "n/a: build returns no loss")
         entry = reply["loss"]
         conventions = read_conventions(LossConventions, entry.get("conventions") if isinstance(entry, dict) else None)
-        adapted.loss = named((RemoteLoss, TWIN_LOSSES[conventions.twin]), conventions.name, "Loss")(
+        adapted.loss = named((RemoteLoss, loss_class(conventions.twin, TWIN_LOSSES)), conventions.name, "Loss")(
             self, number_of(entry), conventions)
         return adapted, None
 

@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # What the worker imports of the project: the only project files the sandbox shows.
 WORKER_FILES = ("scratch_nn", "reference/__init__.py", "reference/adapters", "reference/choices.py",
-                "reference/comparison.py", "reference/tolerances.py", "reference/grading/__init__.py",
-                "reference/grading/worker.py", "reference/grading/wire.py")
+                "reference/comparison.py", "reference/loss_names.py", "reference/tolerances.py",
+                "reference/grading/__init__.py", "reference/grading/worker.py", "reference/grading/wire.py")
 HIDDEN = ("torch", "functorch", "torchgen", "jax", "jaxlib", "tensorflow", "keras", "autograd", "triton", "nvidia")
 OUTPUT_LIMIT = 10 * 2**20  # bytes a submission may print; past it, its writes fail (File too large)
 PROCESSES = 64             # processes (threads count too) of one worker's uid

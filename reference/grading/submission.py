@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference import tolerances
-from reference.adapters import ConventionError
-from reference.adapters.loader import ImplementationError
+from reference.adapters.user_code import said
 from reference.choices import GRADE_ACTIVATIONS, GRADE_LR, GRADE_SIZES
 from reference.comparison import compare
 from reference.gradcheck import check
@@ -137,14 +136,10 @@ def build(client, settings, activation):
     return adapted, None if loss is None else PartResult(*loss)
 
 
-def failure(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        return f"called sys.exit({error.code!r})"
-    if isinstance(error, (ImplementationError, Refused)):
-        return str(error)
-    if isinstance(error, ConventionError):
-        return f"its conventions cannot be found: {error}"
-    return f"raised {type(error).__name__}: {error}"
+def failure(error: BaseException, flags: dict | None = None) -> str:
+    """What stopped the submission, in one line; a ConventionError's keywords worded as flags
+    (keyword -> flag) say which of the grader's flags settles it."""
+    return str(error) if isinstance(error, Refused) else said(error, flags)
 
 
 def judge_all(checked: Checked, chosen) -> PartResult:

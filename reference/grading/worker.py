@@ -156,8 +156,7 @@ class Worker:
         return {}, {**pairs(grads, "the gradients"), "value": as_numbers(value, "the loss value")}
 
     def adapt(self, request) -> dict:
-        from reference.adapters import ConventionError
-        from reference.adapters.keywords import LAYER, WHOLE_NETWORK, as_flags
+        from reference.adapters.keywords import LAYER, WHOLE_NETWORK
         from reference.adapters.loader import ImplementationError, build_whole_network
         from reference.adapters.whole_network_side import LocalWholeNetwork
         try:
@@ -169,8 +168,7 @@ class Worker:
             self.side = LocalWholeNetwork(build_whole_network(maker, list(request["sizes"]), conventions),
                                           conventions)
         except (Exception, SystemExit) as error:  # the submission's code, or conventions not found
-            text = failure(error)
-            return {"problem": as_flags(text, LAYER | WHOLE_NETWORK) if isinstance(error, ConventionError) else text}
+            return {"problem": failure(error, LAYER | WHOLE_NETWORK)}
         self.params = {}
         return {"conventions": self.side.found.to_dict(), "name": self.side.name, "calls": self.side.calls,
                 "functions": self.side.functions}
@@ -239,18 +237,9 @@ def as_numbers(value, what: str):
     return array
 
 
-def failure(error: BaseException) -> str:
-    from reference.adapters import ConventionError
-    from reference.adapters.loader import ImplementationError
-    if isinstance(error, SystemExit):
-        text = f"called sys.exit({error.code!r})"
-    elif isinstance(error, ImplementationError):
-        text = str(error)
-    elif isinstance(error, ConventionError):
-        text = f"its conventions cannot be found: {error}"
-    else:
-        text = f"raised {type(error).__name__}: {error}"
-    return text[:TEXT_LIMIT]
+def failure(error: BaseException, flags: dict | None = None) -> str:
+    from reference.adapters.user_code import said
+    return said(error, flags)[:TEXT_LIMIT]
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from reference import tolerances
 from reference.comparison import compare
 from reference.optimizers import optimizer_copy
 from reference.side_by_side import compare_step
-from reference.training import implementation
 from reference.twin import numpy_state_dict, torch_model
 
 
@@ -71,9 +70,10 @@ class EpochRecord:
                    Divergence(**record["divergence"]), record.get("wall_seconds", 0.0))
 
 
-def evaluate(epoch, network, model, optimizer, config, splits, predictions, sides, lockstep) -> EpochRecord:
+def evaluate(epoch, network, model, optimizer, loss, config, splits, predictions, sides, lockstep) -> EpochRecord:
     """Both sides' accuracies on every split from their predictions, and the divergence between them.
-    optimizer: the scratch side's, whose state the step check starts from (module docstring)."""
+    optimizer: the scratch side's, whose state the step check starts from (module docstring); loss:
+    the run's (TwinTraining.loss), the step check's."""
     train = splits["train"]
 
     def metrics(side):
@@ -86,7 +86,7 @@ def evaluate(epoch, network, model, optimizer, config, splits, predictions, side
     worst = max(comparison.diffs, key=lambda d: d.scaled_abs)
     probe = copy.deepcopy(network).train()
     step = compare_step(probe, torch_model(probe, device=config.device), train.images[:config.batch_size],
-                        train.labels[:config.batch_size], implementation.build_loss(config), config.lr,
+                        train.labels[:config.batch_size], loss, config.lr,
                         optimizer=optimizer_copy(optimizer, probe))
     agreement = float((predictions["scratch"]["validation"] == predictions["torch"]["validation"]).mean())
     scratch_metrics, torch_metrics = metrics("scratch"), metrics("torch")

@@ -5,6 +5,7 @@ import numpy as np
 
 import scratch_nn
 from reference.adapters import Adapted, UnreadableLoss
+from reference.adapters.errors import ConventionError
 from reference.adapters.function_network import function_network, is_parameters_dict
 from reference.adapters.loader import (
     BUILD_ARGUMENTS,
@@ -14,7 +15,8 @@ from reference.adapters.loader import (
     load_module,
     split_target,
 )
-from reference.adapters.probing import ConventionError, required_arguments
+from reference.adapters.probing import required_arguments
+from reference.adapters.user_code import Raised
 from reference.training.function_sequential import FunctionRun, function_run
 from reference.training.run_config import ConfigError, RunConfig
 from reference.twin import torch_model
@@ -94,21 +96,9 @@ def functions_of(config: RunConfig) -> FunctionRun | None:
         raise ConfigError("implementation", config.implementation, str(error)) from None
     except Exception as error:  # noqa: BLE001 - the user's initializer or forward may raise anything
         raise ConfigError("implementation", config.implementation,
-                          f"{name} for {sizes} or its forward raised {type(error).__name__}: {error}") from None
+                          str(Raised.of(error, f"{name} for {sizes} or its forward"))) from None
 
 
-def build_networks(config: RunConfig):
+def networks(adapted: Adapted, config: RunConfig):
     """training.build_networks for an implementation: the adapted network and its torch twin."""
-    adapted = adapt_config(config)
     return adapted.network, torch_model(adapted.network, device=config.device, twins=adapted.twins)
-
-
-def build_loss(config: RunConfig):
-    """The loss the scratch side trains with: the implementation's own, adapted (scratch_nn's of the
-    run's --loss where build returns none), or, for a run of scratch_nn's network, scratch_nn's."""
-    return adapt_config(config).loss if config.implementation else scratch_nn.LOSSES[config.loss]()
-
-
-def describe(config: RunConfig) -> str:
-    """The conventions found in the implementation, as the block adapt_network prints."""
-    return adapt_config(config).describe()

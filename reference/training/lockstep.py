@@ -31,7 +31,6 @@ from reference.comparison import compare
 from reference.optimizers import optimizer_copy, torch_optimizer, torch_state_dict
 from reference.regularization import generator_states, set_generator_states
 from reference.side_by_side import torch_step
-from reference.training.implementation import build_loss
 from reference.training.sides import ScratchSide, as_loss, epoch_batches
 from reference.twin import model_device, torch_model
 
@@ -160,17 +159,18 @@ def worst_ratio(ours: dict, theirs: dict, tolerance) -> float:
     return worst
 
 
-def replay(network, optimizer, shuffler_state: dict, epochs: range, config, images, labels) -> FirstDivergence:
+def replay(network, optimizer, shuffler_state: dict, epochs: range, config, loss, images,
+           labels) -> FirstDivergence:
     """Retrain a copy of the scratch network over `epochs` from its state at their start, with a
-    copy of its optimizer (over `network`) and the shuffler's state then, checking every step in
-    lockstep; stop at the first that fails."""
+    copy of its optimizer (over `network`) and the shuffler's state then, and the run's loss,
+    checking every step in lockstep; stop at the first that fails."""
     network = copy.deepcopy(network).train()
     optimizer = optimizer_copy(optimizer, network)
     rng = np.random.default_rng()
     rng.bit_generator.state = shuffler_state
-    side = ScratchSide(network, build_loss(config), optimizer, images, labels)
+    side = ScratchSide(network, loss, optimizer, images, labels)
     batches_per_epoch = -(-len(labels) // config.batch_size)
-    lockstep = Lockstep(network, optimizer, build_loss(config), config.dtype, "cpu", batches_per_epoch,
+    lockstep = Lockstep(network, optimizer, loss, config.dtype, "cpu", batches_per_epoch,
                         found_by="replay")
     for epoch in epochs:
         for step, index in enumerate(epoch_batches(len(labels), config.batch_size, rng), start=1):

@@ -21,6 +21,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import scratch_nn
+from reference.adapters import Adapted
+from reference.loss_names import loss_class
 from reference.optimizers import (
     optimizer_copy,
     scratch_state_dict,
@@ -84,11 +86,12 @@ class DivergedError(RuntimeError):
             f"(--init torch), or --dtype float64 to see whether float32 range is the limit.")
 
 
-def build_networks(config: RunConfig):
+def build_networks(config: RunConfig, adapted: Adapted | None = None):
     """The scratch network from the config, and the torch model holding the same weights (and, for
-    dropout, generators in the same state)."""
+    dropout, generators in the same state). With --implementation, the user's network: adapted
+    (implementation.adapt_config(config), built here where not given)."""
     if config.implementation:  # the user's own code, adapted, from the same weights (reference.adapters.loader)
-        return implementation.build_networks(config)
+        return implementation.networks(adapted or implementation.adapt_config(config), config)
     network = scratch_nn.build_network(config.spec, config.activation, init=config.init, seed=config.seed,
                                        dtype=np.dtype(config.dtype), output_activation=config.output_activation,
                                        dropout=config.dropout, batch_norm=config.batch_norm)
@@ -132,7 +135,11 @@ class TwinTraining:
             raise ConfigError("concurrency", concurrency, "--lockstep checks every scratch step beside a twin in this "
                                                           "process: give --concurrency sequential, or leave it out")
         self.lockstep = lockstep
-        self.network, self.model = build_networks(config)
+        # The user's build() and the probes run once a run: the network and the loss every part of it uses.
+        self.adapted = implementation.adapt_config(self.config) if config.implementation else None
+        self.network, self.model = build_networks(config, self.adapted)
+        # the user's own loss with --implementation (scratch_nn's of --loss where build returns none)
+        self.loss = self.adapted.loss if self.adapted else loss_class(config.loss)()
         self.optimizer = config.build_optimizer(self.network)
         self.rng = np.random.default_rng(config.seed)
         self.epoch = 0
@@ -210,7 +217,7 @@ class TwinTraining:
             self.network, self.optimizer, self.rng.bit_generator.state, self.epoch)
         train = limited(labelled(data, self.config).train, self.config.train_limit)
         with threadpool_limits(limits=self.config.threads, user_api="blas"):
-            return replay(network, optimizer, shuffler, range(first + 1, self.epoch + 1), self.config,
+            return replay(network, optimizer, shuffler, range(first + 1, self.epoch + 1), self.config, self.loss,
                           train.images, train.labels)
 
     def _train(self, data, progress):
@@ -223,11 +230,10 @@ class TwinTraining:
             start_network = copy.deepcopy(self.network)
             self._start = (start_network, optimizer_copy(self.optimizer, start_network),
                            copy.deepcopy(self.rng.bit_generator.state), self.epoch)
-        loss = implementation.build_loss  # the user's own with --implementation, else scratch_nn's: config.loss
-        scratch = ScratchSide(self.network, loss(config), self.optimizer, train.images, train.labels)
-        twin = TorchSide(self.model, loss(config), self.twin_optimizer, train.images, train.labels, config.device)
+        scratch = ScratchSide(self.network, self.loss, self.optimizer, train.images, train.labels)
+        twin = TorchSide(self.model, self.loss, self.twin_optimizer, train.images, train.labels, config.device)
         if self.lockstep:
-            self._lockstep = Lockstep(self.network, self.optimizer, loss(config), config.dtype, config.device,
+            self._lockstep = Lockstep(self.network, self.optimizer, self.loss, config.dtype, config.device,
                                       -(-len(train.labels) // config.batch_size))
         start = time.perf_counter()  # the first epoch's wall time includes starting the scratch process
         shares_evaluation = torch.device(config.device).type == "cpu"  # a forked process cannot use CUDA
@@ -248,8 +254,8 @@ class TwinTraining:
                                                for name, split in splits.items()},
                                    "torch": {name: predict_torch(self.model, split.images, config.device)
                                              for name, split in splits.items()}}
-                record = evaluate(epoch, self.network, self.model, self.optimizer, config, splits, predictions,
-                                  {side.name: side for side in (scratch, twin)}, self._lockstep)
+                record = evaluate(epoch, self.network, self.model, self.optimizer, self.loss, config, splits,
+                                  predictions, {side.name: side for side in (scratch, twin)}, self._lockstep)
                 record.wall_seconds = time.perf_counter() - start
                 self.epoch = epoch
                 yield record

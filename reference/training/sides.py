@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-import scratch_nn
+from reference.loss_names import loss_class
 from reference.training.cuda_graph import GraphedStep, graphed_step
 from reference.twin import torch_loss, torch_target
 
@@ -28,8 +28,8 @@ EVAL_CHUNK = 5_000  # examples per forward pass when evaluating: bounds memory o
 
 def as_loss(loss):
     """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
-    own, adapted: reference.training.implementation.build_loss)."""
-    return scratch_nn.LOSSES[loss]() if isinstance(loss, str) else loss
+    own, adapted: reference.training.run.TwinTraining.loss)."""
+    return loss_class(loss)() if isinstance(loss, str) else loss
 
 
 class Side:
