@@ -5,11 +5,11 @@
 
 Each timed with the wall clock, in fresh processes (nothing warm but the OS's file cache):
   1. `python compare.py --help` and `python compare.py check --help`: the parser alone.
-  2. `python compare.py check --implementation NET.py:build --spec 784-128-10`: one whole check
+  2. `python compare.py check implementation NET.py:build --spec 784-128-10`: one whole check
      of a 784-128-10 network in the user's own conventions (tests/implementations/textbook.py),
      start to exit, as a learner runs it after every edit without --watch.
   3. The same under --watch: the time from a save of NET.py to the [watch] line that follows the
-     new verdict (the poll interval, 0.2 s, included), over --saves saves that alternate between
+     new verdict (the poll interval, reference.cli.watch.POLL, included), over --saves saves that alternate between
      the right code and a mistake, so that every check has something new to say.
 """
 
@@ -90,7 +90,7 @@ def main() -> None:
         commands = {
             "python compare.py --help": [sys.executable, "compare.py", "--help"],
             "python compare.py check --help": [sys.executable, "compare.py", "check", "--help"],
-            f"python compare.py check --implementation ... --spec {SPEC}":
+            f"python compare.py check implementation ... --spec {SPEC}":
                 [sys.executable, "compare.py", "check", "implementation", f"{path}:build", "--spec", SPEC],
         }
         for name, command in commands.items():

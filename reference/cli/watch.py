@@ -26,7 +26,7 @@ from pathlib import Path
 
 from reference.adapters import loader
 
-POLL = 0.2  # seconds between looks at the files: a new verdict within about POLL + the check's own time
+POLL = 0.1  # seconds between looks at the files (one stat call a file): a new verdict within POLL + the check
 SETTLE = 0.05  # a change must hold this long before the check reads it: an editor may still be writing
 FILE_OPTIONS = ("layer", "implementation", "network", "engine", "mlp", "update_rule", "factory")
 EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 2, 130
