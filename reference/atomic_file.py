@@ -16,16 +16,13 @@ error (IsADirectoryError, or OSError naming what it is), raised before anything 
 
 import contextlib
 import os
-import signal
 import stat
-import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+from reference.stop_signals import stop_signals_held
 
 
 def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
@@ -77,34 +74,3 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-@contextlib.contextmanager
-def stop_signals_held(note: str | None = None):
-    """Hold SIGINT and SIGTERM back while the block runs, so that what it writes stays consistent;
-    the first that came is then handled as it would have been (note: said on stderr when one comes).
-    Python-level handlers are swapped
-    rather than the signal mask, since any thread (a BLAS pool's) may receive a process's signal.
-    Main thread only: Python runs signal handlers there, and only there can they interrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = []
-
-    def hold(number, frame):
-        held.append(number)
-        if note:
-            print(note, file=sys.stderr)
-
-    previous = {number: signal.signal(number, hold) for number in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if held:
-            handler = previous[held[0]]
-            if callable(handler):  # e.g. Python's KeyboardInterrupt, or an outer hold
-                handler(held[0], None)
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(held[0])

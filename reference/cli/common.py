@@ -1,10 +1,8 @@
-"""What every command shares: argparse with one-line errors, the help layout, SIGTERM as an exception,
+"""What every command shares: argparse with one-line errors, the help layout, the exit statuses,
 the check that an output can be written, and the number types of the options."""
 
 import argparse
-import contextlib
 import math
-import signal
 
 EXIT_BAD_INPUT = 2  # bad options, settings, paths or data: found before any work starts
 EXIT_FAILED = 4  # an unexpected error (a bug, a full disk): never 1, which says the code compared disagrees
@@ -13,7 +11,7 @@ EXIT_TERMINATED = 143  # SIGTERM (a closed terminal, a scheduler's time limit): 
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised in the main thread as Python raises KeyboardInterrupt for SIGINT."""
+    """SIGTERM, raised in the main thread (reference.stop_signals) as Python raises KeyboardInterrupt for SIGINT."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,19 +27,6 @@ class Parser(argparse.ArgumentParser):
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples and the exit-status table as written."""
-
-
-@contextlib.contextmanager
-def sigterm_raises_terminated():
-    """SIGTERM stops the run as Ctrl-C does, so that what was measured is written."""
-    def raise_terminated(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # argparse types for numbers: the problem in argparse's one line, naming what the value must be.

@@ -30,6 +30,7 @@ from reference.cli.common import (
     positive_int,
 )
 from reference.grading.sandbox import HIDDEN, Isolation
+from reference.stop_signals import stop_signals_raise
 
 FLAGS = [*(flag for flag, _, _ in NETWORK_FLAGS), *SHARED]  # --network's conventions, as compare.py check's
 # The options of compare.py grade that --engine and --network take; any other given is refused in one line.
@@ -133,18 +134,13 @@ def grade_command(args) -> int:
         print(f"graded {printable(row.name)} ({len(rows)}/{len(submissions)})", file=sys.stderr)
         write_outputs(prog, outputs, rows, settings, args, rubric, isolation, status, extra)
 
-    def interrupt(number, frame):
-        raise Interrupted(number)
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     stopped_by = None
     try:
-        grade_folder(folder, settings, args.timeout, args.workers, progress, isolation, submissions)
+        with stop_signals_raise(Interrupted):
+            grade_folder(folder, settings, args.timeout, args.workers, progress, isolation, submissions)
         status = "complete"
     except Interrupted as stop:
         status, stopped_by = "interrupted", stop.args[0] if stop.args else signal.SIGINT
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     order = {name: i for i, (name, _) in enumerate(submissions)}
     rows.sort(key=lambda row: order[row.name])
     print(f"grade: {len(rows)} of {len(submissions)} submission(s) in {printable(folder)}; {settings.describe()}; "

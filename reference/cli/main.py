@@ -19,6 +19,7 @@ else ./data.
 
 import argparse
 import importlib
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -30,8 +31,8 @@ from reference.cli.common import (
     HelpFormatter,
     Parser,
     Terminated,
-    sigterm_raises_terminated,
 )
+from reference.stop_signals import stop_signals_raise
 
 COMMAND_NAMES = ("compare.py", "scratch-nn")  # the repository's script, and the installed console script
 # Command -> (the module declaring its options, what it does).
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
             _chosen(parser, argv).error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit:  # argparse has printed the help, or the problem in one line
         return exit.code
-    with sigterm_raises_terminated():
+    with stop_signals_raise(Terminated, (signal.SIGTERM,)):  # SIGTERM stops a run as Ctrl-C does
         try:
             return args.handler(args)
         except (KeyboardInterrupt, Terminated) as stop:  # before training started, or while stopping

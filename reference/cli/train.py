@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
-from reference.atomic_file import stop_signals_held
 from reference.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 from reference.cli.train_options import EXIT_AGREE, EXIT_DISAGREE, EXIT_DIVERGED
 from reference.outputs import output_problems
+from reference.stop_signals import stop_signals_held
 from reference.training import checkpoint, figure
 from reference.training import summary as report
 from reference.training.checkpoint import CheckpointError

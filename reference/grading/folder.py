@@ -48,6 +48,7 @@ from reference.child_lifetime import end_with_parent
 from reference.grading.remote import Refused, SubmissionGone, open_submission
 from reference.grading.sandbox import Isolation, isolation_for
 from reference.grading.submission import PartResult
+from reference.stop_signals import STOP_SIGNALS, stop_signals_raise
 
 OUTPUT_KEPT = 2000  # characters of a submission's output kept in the JSON (its last ones)
 JUDGE_MARGIN = 60.0  # seconds past --timeout after which a judge (the grader's own process) is stopped
@@ -151,15 +152,12 @@ def judge_process(connection, name, path, settings, isolation, timeout, grader: 
     SIGTERM or SIGINT stops it, its worker stopped with it (open_submission's exit); it ends with the
     grader (its pid), even one killed with SIGKILL (reference.child_lifetime)."""
     end_with_parent(grader)
-    def stop(number, frame):
-        raise Interrupted()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, stop)
-    torch.set_num_threads(1)  # thread pools spinning beside other judges and workers only slow all down
     try:
-        with threadpool_limits(limits=1):
-            row = judge(name, path, settings, isolation, timeout)
-        for number in (signal.SIGINT, signal.SIGTERM):
+        with stop_signals_raise(Interrupted):
+            torch.set_num_threads(1)  # thread pools spinning beside other judges and workers only slow all down
+            with threadpool_limits(limits=1):
+                row = judge(name, path, settings, isolation, timeout)
+        for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)  # done: what is left is to hand the row over and end
         connection.send(row)
     except Interrupted:
