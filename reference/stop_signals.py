@@ -34,12 +34,10 @@ def stop_signals_held(note: str | None = None):
         if note:
             print(note, file=sys.stderr)
 
-    previous = {number: signal.signal(number, hold) for number in STOP_SIGNALS}
     try:
-        yield
+        with _handled_by(hold, STOP_SIGNALS) as previous:
+            yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         if held:
             handler = previous[held[0]]
             if callable(handler):  # e.g. Python's KeyboardInterrupt, or an outer hold
@@ -55,9 +53,17 @@ def stop_signals_raise(error: Callable[[int], BaseException], signals=STOP_SIGNA
     def stop(number, frame):
         raise error(number)
 
-    previous = {number: signal.signal(number, stop) for number in signals}
-    try:
+    with _handled_by(stop, signals):
         yield
+
+
+@contextlib.contextmanager
+def _handled_by(handler, signals):
+    """handler for each of signals while the block runs; the previous handlers (given to the block)
+    are put back when it ends."""
+    previous = {number: signal.signal(number, handler) for number in signals}
+    try:
+        yield previous
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, before in previous.items():
+            signal.signal(number, before)
