@@ -124,10 +124,18 @@ def test_a_stopped_run_keeps_its_epochs_and_says_why(tmp_path, signal_, code, st
 
 
 def test_a_second_ctrl_c_waits_for_the_files(tmp_path):
-    """The second Ctrl-C comes while the plot is drawn: the files are still written whole."""
+    """The second Ctrl-C comes while the plot is drawn: the files are still written whole.
+
+    It is sent once the JSON says "interrupted", the first of the files written while the signals
+    are held, so that it lands while the plot is drawn (hundreds of milliseconds; the JSON is
+    polled every 5). Sent after a fixed pause instead, it could reach a process still busy in
+    NumPy, where Python merges two pending SIGINTs into one."""
     process = start_run(tmp_path, "--plot", str(tmp_path / "run.png"))
     process.send_signal(signal.SIGINT)
-    time.sleep(0.1)
+    deadline = time.monotonic() + 60
+    while json.loads((tmp_path / "run.json").read_text())["status"] != "interrupted":
+        assert process.poll() is None and time.monotonic() < deadline, "the run did not stop within a minute"
+        time.sleep(0.005)
     process.send_signal(signal.SIGINT)
     run, _, err = stopped_record(process, tmp_path, train_cli.EXIT_INTERRUPTED)
     assert run["status"] == "interrupted" and "stopping: writing what was measured first" in err
