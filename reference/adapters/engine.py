@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ONCE, REUSE, ORDER = "once", "reuse", "order"  # every value used once; a value used twice; a node shared
+
+
 @dataclass(frozen=True)
 class Expression:
     text: str          # as the table shows it

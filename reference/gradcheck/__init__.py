@@ -60,7 +60,6 @@ __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_
            "check_update_rule", "CheckReport", "PartCheck"]
 
 
-
 def check(subject, x=None, target=None, *, twin=None, in_features=None, out_features=None, **options) -> CheckReport:
     """Check a network, a layer class or a layer instance, written with scratch_nn's interface or in
     its author's own conventions: check_network, check_layer or check_layer_class, by what subject is.

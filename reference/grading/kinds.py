@@ -38,6 +38,7 @@ from reference.grading.submission import PartResult, failure, judge
 
 NETWORK_SIZES = GRADE_SIZES  # small, as build's networks are graded
 
+
 @dataclass(frozen=True)
 class NetworkGradeSettings:
     """Every submission's NAME graded as a whole network of these sizes, with these conventions."""

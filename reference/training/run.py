@@ -108,7 +108,6 @@ def train_twins(config: RunConfig, data, progress=None):
     return TwinTraining(config).epochs(data, progress)
 
 
-
 class TwinTraining:
     """Both sides, their optimizers and the one shuffler: the whole state of a run between epochs.
 
