@@ -13,3 +13,8 @@ def loss_class(name: str, names=tuple(scratch_nn.LOSSES), what: str | None = Non
     if not isinstance(name, str) or name not in names:
         raise ValueError(f"unknown {what or f'loss {name!r}'}; choose from {', '.join(names)}")
     return scratch_nn.LOSSES[name]
+
+
+def as_loss(loss):
+    """A loss object: the one given (scratch_nn's, or a user's adapted), or a new one of its name."""
+    return loss_class(loss)() if isinstance(loss, str) else loss

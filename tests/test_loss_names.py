@@ -4,8 +4,7 @@ import pytest
 
 import scratch_nn
 from reference.adapters.loss import TWIN_LOSSES
-from reference.loss_names import loss_class
-from reference.training.sides import as_loss
+from reference.loss_names import as_loss, loss_class
 
 
 def test_every_name_is_its_scratch_loss():

@@ -54,7 +54,7 @@ from reference.gradcheck.parts import (
 from reference.gradcheck.report import CheckReport, PartCheck
 from reference.gradcheck.update_rule import check_update_rule
 from reference.gradcheck.whole_network import check_whole_network
-from reference.loss_names import loss_class
+from reference.loss_names import as_loss
 
 __all__ = ["check", "check_network", "check_layer", "check_layer_class", "check_whole_network", "check_engine",
            "check_update_rule", "CheckReport", "PartCheck"]
@@ -230,7 +230,7 @@ def _check_adapted(adapted: Adapted, x, target, options: CheckOptions) -> CheckR
 
 def _check(network, twins, x, target, width, options: CheckOptions) -> CheckReport:
     """The check itself: each layer on the twin's input to it, then the loss, then the steps."""
-    loss, optimizer, lr, dtype = _as_loss(options.loss), options.optimizer, options.lr, options.dtype or np.float64
+    loss, optimizer, lr, dtype = as_loss(options.loss), options.optimizer, options.lr, options.dtype or np.float64
     batch_size, seed, fd_samples, optimizer_steps = options.batch_size, options.seed, options.fd_samples, \
         options.optimizer_steps
     optimizer_twin, optimizer_options, zero_grad = options.optimizer_twin, options.optimizer_options, \
@@ -278,11 +278,6 @@ def _check(network, twins, x, target, width, options: CheckOptions) -> CheckRepo
     settings = {"subject": _subject_summary(network, loss, stepped), "dtype": str(dtype), "batch_size": len(x),
                 "seed": seed, "lr": lr, "fd_samples": fd_samples, "optimizer_steps": optimizer_steps}
     return CheckReport(parts, settings)
-
-
-def _as_loss(loss):
-    """A loss object, from itself or its name in scratch_nn.LOSSES."""
-    return loss_class(loss)() if isinstance(loss, str) else loss
 
 
 def _network_dtype(network, x, dtype) -> np.dtype:

@@ -28,10 +28,11 @@ import torch
 
 from reference import tolerances
 from reference.comparison import compare
+from reference.loss_names import as_loss
 from reference.optimizers import optimizer_copy, torch_optimizer, torch_state_dict
 from reference.regularization import generator_states, set_generator_states
 from reference.side_by_side import torch_step
-from reference.training.sides import ScratchSide, as_loss, epoch_batches
+from reference.training.sides import ScratchSide, epoch_batches
 from reference.twin import model_device, torch_model
 
 

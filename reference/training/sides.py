@@ -18,18 +18,12 @@ import time
 import numpy as np
 import torch
 
-from reference.loss_names import loss_class
+from reference.loss_names import as_loss
 from reference.training.cuda_graph import GraphedStep, graphed_step
 from reference.twin import torch_loss, torch_target
 
 EVAL_CHUNK = 5_000  # examples per forward pass when evaluating: bounds memory on deep networks, and makes
 # 14 pieces of MNIST's 70,000 evaluation images, shared 7 and 7 between two processes (reference.training.concurrent)
-
-
-def as_loss(loss):
-    """A scratch loss object from its name in scratch_nn.LOSSES, or the loss given (an implementation's
-    own, adapted: reference.training.run.TwinTraining.loss)."""
-    return loss_class(loss)() if isinstance(loss, str) else loss
 
 
 class Side:
