@@ -118,6 +118,3 @@ class EngineGradeSettings:
             emit("MLP", judge(check_mlp(RemoteMLP(engine, loaded["mlp"]), self.sizes, self.seed)[0]))
         except (Exception, SystemExit) as error:
             emit("MLP", PartResult(False, failure(error)))
-
-
-KINDS = {"network": NetworkGradeSettings, "engine": EngineGradeSettings}
